@@ -1,0 +1,47 @@
+# Market of One — the two commands a new machine needs: `make demo` and `make test`.
+# Both create .venv/ from the pinned lock (requirements.lock) when it is missing or stale.
+
+PYTHON      ?= python3.11
+UV_VERSION  := 0.13.9
+VENV        := .venv
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.installed
+CUSTOMERS   ?= 2000
+DATE        ?= 2026-06-30
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv lock lint bench clean clean-home
+
+venv: $(STAMP)
+
+# The stamp is older than the lock or the metadata -> reinstall (uv makes this quick).
+$(STAMP): requirements.lock setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --python $(BIN)/python --quiet requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	@touch $(STAMP)
+
+# Re-resolve the whole stack after editing setup.cfg.
+lock:
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
+	$(BIN)/uv pip compile setup.cfg --extra dev --extra jvm --extra notebooks \
+	    --python-version 3.11 --generate-hashes -o requirements.lock
+
+demo: $(STAMP)
+	$(BIN)/marketofone demo --customers $(CUSTOMERS) --date $(DATE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check jobs dags tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pipeline.py --customers $(CUSTOMERS)
+
+clean-home:
+	rm -rf .marketofone
+
+clean: clean-home
+	rm -rf $(VENV)

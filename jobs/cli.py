@@ -1,0 +1,165 @@
+"""The `marketofone` command: generate a bank, run steps or DAGs, look at the lakehouse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+from jobs.settings import Settings, parse_date
+
+DEFAULT_DATE = "2026-06-30"
+
+
+def _settings(args) -> Settings:
+    settings = Settings.from_env()
+    changes = {}
+    if getattr(args, "customers", None):
+        changes["customers"] = args.customers
+    if getattr(args, "seed", None) is not None:
+        changes["seed"] = args.seed
+    return settings.with_(**changes) if changes else settings
+
+
+def _print_table(rows: list[dict], columns: list[str] | None = None) -> None:
+    if not rows:
+        print("(no rows)")
+        return
+    columns = columns or list(rows[0])
+    text = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for t in text:
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths)))
+
+
+def cmd_generate(args) -> int:
+    from jobs.generate import generate_bank
+
+    settings = _settings(args)
+    day = parse_date(args.date)
+    started = time.perf_counter()
+    summary = generate_bank(settings, day)
+    print(f"generated a bank of {summary['persons']} people for {day} in {time.perf_counter() - started:.1f}s")
+    _print_table([{"file": k, "rows": v} for k, v in summary["files"].items()])
+    print(f"landing files: {settings.landing}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    settings = _settings(args)
+    day = parse_date(args.date)
+    from jobs.orchestrate import DAG_IDS
+
+    if args.target in DAG_IDS:
+        from jobs.orchestrate import run_dag
+
+        outcome = run_dag(args.target, day, settings)
+        print(f"DAG {args.target} for {day}: {outcome['state']}")
+        _print_table([{"task": t, "state": s} for t, s in sorted(outcome["tasks"].items())])
+        return 0
+    from jobs.pipeline import run_step
+
+    kwargs = {"silo": args.silo} if args.silo else {}
+    result = run_step(args.target, day, settings, **kwargs)
+    print(f"step {result.step} for {day} in {result.seconds:.1f}s")
+    _print_table([{"table": k, "rows": v} for k, v in result.tables.items()])
+    if result.details:
+        print(json.dumps(result.details, indent=2, default=str))
+    return 0
+
+
+def cmd_tables(args) -> int:
+    from jobs.tables import Lakehouse
+
+    settings = _settings(args)
+    # delta-rs reads the tables directly: listing needs no Spark session.
+    rows = Lakehouse(None, settings).describe()
+    _print_table(rows, ["table", "version", "rows", "path"])
+    return 0
+
+
+def cmd_sql(args) -> int:
+    from jobs.pipeline import lakehouse
+
+    df = lakehouse(_settings(args)).sql(args.query)
+    rows = [r.asDict() for r in df.limit(args.limit).collect()]
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+    else:
+        _print_table(rows, df.columns)
+    return 0
+
+
+def cmd_history(args) -> int:
+    from jobs.tables import Lakehouse
+
+    history = Lakehouse(None, _settings(args)).history(args.table, args.limit)
+    _print_table([{"version": h.get("version"), "timestamp": h.get("timestamp"),
+                   "operation": h.get("operation")} for h in history])
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from jobs.demo import run_demo
+
+    return run_demo(_settings(args), parse_date(args.date))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketofone", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the jobs' progress logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a synthetic bank's silo exports for a date")
+    p.add_argument("--date", default=DEFAULT_DATE)
+    p.add_argument("--customers", type=int)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", help="run one step (ingest, silver, ...) or a whole DAG for a date")
+    p.add_argument("target", help="a step name or a DAG id (personalization_daily)")
+    p.add_argument("--date", required=True)
+    p.add_argument("--silo", help="ingest only this silo")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("tables", help="list the lakehouse tables with versions and row counts")
+    p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("sql", help='query the lakehouse by table name: "select * from gold.customer_360"')
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="print rows as JSON")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("history", help="the Delta history of a table")
+    p.add_argument("table")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("demo", help="generate a small bank, run the daily DAG through Airflow, summarize")
+    p.add_argument("--date", default=DEFAULT_DATE)
+    p.add_argument("--customers", type=int)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO otherwise
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+        print(f"marketofone: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

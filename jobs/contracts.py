@@ -1,0 +1,116 @@
+"""Landing-file contracts (schemas/landing/<silo>/<entity>.json) and the typed view of a bronze table.
+
+Bronze keeps the silo's values as text, exactly as exported; the contract says how to read each column
+(type, date format) and what a valid row looks like. Silver reads bronze through `typed()` so every job
+parses a silo's formats the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+TYPES = ("string", "date", "integer", "decimal")
+
+
+@dataclass(frozen=True)
+class ColumnContract:
+    name: str
+    type: str = "string"
+    required: bool = False
+    format: str | None = None
+    pattern: str | None = None
+    allowed: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    pii: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Contract:
+    silo: str
+    entity: str
+    key: tuple[str, ...]
+    columns: tuple[ColumnContract, ...]
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.silo}_{self.entity}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def pii_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.pii]
+
+    def column(self, name: str) -> ColumnContract:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+def _parse(raw: dict, source: Path) -> Contract:
+    try:
+        columns = []
+        for c in raw["columns"]:
+            if c.get("type", "string") not in TYPES:
+                raise ValueError(f"column {c['name']}: type must be one of {TYPES}")
+            if c.get("type") == "date" and not c.get("format"):
+                raise ValueError(f"column {c['name']}: a date column needs a format")
+            allowed = tuple(c["allowed"]) if c.get("allowed") is not None else None
+            columns.append(ColumnContract(
+                name=c["name"], type=c.get("type", "string"), required=bool(c.get("required", False)),
+                format=c.get("format"), pattern=c.get("pattern"), allowed=allowed,
+                min=c.get("min"), max=c.get("max"), pii=bool(c.get("pii", False)),
+                description=c.get("description", ""),
+            ))
+        contract = Contract(raw["silo"], raw["entity"], tuple(raw.get("key", ())), tuple(columns),
+                            raw.get("description", ""))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"bad contract {source}: {exc}") from exc
+    unknown = set(contract.key) - set(contract.column_names)
+    if unknown:
+        raise ValueError(f"bad contract {source}: key columns {sorted(unknown)} are not columns")
+    return contract
+
+
+@lru_cache(maxsize=None)
+def load_contract(silo: str, entity: str) -> Contract:
+    path = SCHEMAS_DIR / "landing" / silo / f"{entity}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no landing contract for {silo}/{entity} at {path}")
+    return _parse(json.loads(path.read_text()), path)
+
+
+def parse_column(col: Column, spec: ColumnContract) -> Column:
+    """Text -> typed value; NULL when the text does not parse (never an error mid-job)."""
+    text = F.trim(col)
+    if spec.type == "date":
+        return F.try_to_timestamp(text, F.lit(spec.format)).cast("date")
+    if spec.type == "integer":
+        return text.try_cast("bigint")
+    if spec.type == "decimal":
+        return text.try_cast("double")
+    return F.when(text == "", F.lit(None)).otherwise(text)
+
+
+def typed(df: DataFrame, contract: Contract) -> DataFrame:
+    """Contract columns parsed to their types; other columns (load metadata) kept as they are."""
+    cols = []
+    for name in df.columns:
+        if name in contract.column_names:
+            cols.append(parse_column(F.col(name), contract.column(name)).alias(name))
+        else:
+            cols.append(F.col(name))
+    return df.select(*cols)

@@ -1,0 +1,1 @@
+"""Scores -> decisions: which offer each customer gets, and why."""

@@ -1,0 +1,79 @@
+"""Row-level contract checks: each broken rule becomes a readable reason on the row.
+
+Pure DataFrame -> DataFrame: the input has the contract's columns as text plus `_row_id`; the output
+adds `_rule` (rule ids, e.g. "format:birth_date") and `_reason` (plain words), both NULL on a clean row.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.contracts import ColumnContract, Contract, parse_column
+
+
+def _present(c: Column) -> Column:
+    return c.isNotNull() & (F.trim(c) != "")
+
+
+def _column_checks(spec: ColumnContract) -> list[tuple[str, Column, Column]]:
+    """(rule id, broken?, reason) for each rule of one column."""
+    raw = F.col(spec.name)
+    value = parse_column(raw, spec)
+    shown = F.concat(F.lit("'"), F.coalesce(raw, F.lit("")), F.lit("'"))
+    checks = []
+    if spec.required:
+        checks.append((f"required:{spec.name}", ~_present(raw), F.lit(f"{spec.name} is required but empty")))
+    if spec.type != "string":
+        fmt = f" ({spec.format})" if spec.format else ""
+        checks.append((
+            f"type:{spec.name}", _present(raw) & value.isNull(),
+            F.concat(F.lit(f"{spec.name} "), shown, F.lit(f" is not a valid {spec.type}{fmt}")),
+        ))
+    if spec.pattern:
+        checks.append((
+            f"pattern:{spec.name}", _present(raw) & ~F.trim(raw).rlike(spec.pattern),
+            F.concat(F.lit(f"{spec.name} "), shown, F.lit(f" does not match {spec.pattern}")),
+        ))
+    if spec.allowed is not None:
+        checks.append((
+            f"allowed:{spec.name}", _present(raw) & ~F.trim(raw).isin(list(spec.allowed)),
+            F.concat(F.lit(f"{spec.name} "), shown, F.lit(f" is not one of {', '.join(spec.allowed)}")),
+        ))
+    if spec.min is not None:
+        checks.append((
+            f"min:{spec.name}", value < F.lit(spec.min),
+            F.concat(F.lit(f"{spec.name} "), shown, F.lit(f" is below the minimum {spec.min:g}")),
+        ))
+    if spec.max is not None:
+        checks.append((
+            f"max:{spec.name}", value > F.lit(spec.max),
+            F.concat(F.lit(f"{spec.name} "), shown, F.lit(f" is above the maximum {spec.max:g}")),
+        ))
+    return checks
+
+
+def check_rows(df: DataFrame, contract: Contract) -> DataFrame:
+    checks = [check for spec in contract.columns for check in _column_checks(spec)]
+    if contract.key:
+        # The first occurrence of a key (in file order) is kept; later ones are duplicates.
+        order = Window.partitionBy(*contract.key).orderBy("_row_id")
+        key_text = F.concat_ws(", ", *[F.coalesce(F.col(k), F.lit("")) for k in contract.key])
+        checks.append((
+            "unique:" + "+".join(contract.key),
+            F.row_number().over(order) > 1,
+            F.concat(F.lit(f"duplicate {'+'.join(contract.key)} "), key_text, F.lit(" (first occurrence kept)")),
+        ))
+    rules = [F.when(broken, F.lit(rule)) for rule, broken, _ in checks]
+    reasons = [F.when(broken, reason) for _, broken, reason in checks]
+    out = df.withColumn("_rule", F.concat_ws("; ", *rules)).withColumn("_reason", F.concat_ws("; ", *reasons))
+    return out.withColumn("_rule", F.when(F.col("_rule") == "", None).otherwise(F.col("_rule"))).withColumn(
+        "_reason", F.when(F.col("_reason") == "", None).otherwise(F.col("_reason"))
+    )
+
+
+def split_checked(checked: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(valid rows without the check columns, quarantined rows with `_rule` and `_reason`)."""
+    valid = checked.where(F.col("_rule").isNull()).drop("_rule", "_reason")
+    quarantined = checked.where(F.col("_rule").isNotNull())
+    return valid, quarantined

@@ -1,0 +1,138 @@
+"""Load one silo export into bronze for a logical date.
+
+Bronze is the export as it came (text values, the silo's own formats) plus load metadata; rows that
+break the contract go to quarantine.<table> with the rule and the reason. Both writes replace exactly
+the logical date, and a file whose checksum is already loaded for that date is not written again, so a
+re-run changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from jobs.contracts import Contract, load_contract
+from jobs.ingest.contract_checks import check_rows, split_checked
+from jobs.settings import Settings
+from jobs.tables import SOURCES, Lakehouse
+
+log = logging.getLogger(__name__)
+
+METADATA = ("_source_file", "_source_checksum", "_row_id", "_logical_date", "_loaded_at")
+
+
+class ContractError(ValueError):
+    """The file as a whole does not match its contract (missing or unexpected columns)."""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    table: str
+    source_file: str
+    rows_in: int
+    rows_bronze: int
+    rows_quarantined: int
+    skipped: bool = False
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_bronze + self.rows_quarantined
+
+
+def landing_file(settings: Settings, silo: str, entity: str, logical_date: dt.date) -> Path:
+    return settings.landing / silo / entity / f"{logical_date.isoformat()}.csv"
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_header(path: Path, contract: Contract) -> None:
+    with path.open(newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh), [])
+    if header != contract.column_names:
+        missing = [c for c in contract.column_names if c not in header]
+        extra = [c for c in header if c not in contract.column_names]
+        raise ContractError(
+            f"{path}: header does not match contract {contract.name}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else "")
+            + ("; columns out of order" if not missing and not extra else "")
+        )
+
+
+def read_landing(spark: SparkSession, path: Path, contract: Contract) -> DataFrame:
+    """Every column as text, exactly as exported; `_row_id` is the row's position in the file."""
+    schema = StructType([StructField(c, StringType(), True) for c in contract.column_names])
+    df = spark.read.option("header", True).option("mode", "PERMISSIVE").schema(schema).csv(str(path))
+    return df.withColumn("_row_id", F.monotonically_increasing_id())
+
+
+def with_load_metadata(df: DataFrame, source_file: str, checksum: str, logical_date: dt.date) -> DataFrame:
+    return (
+        df.withColumn("_source_file", F.lit(source_file))
+        .withColumn("_source_checksum", F.lit(checksum))
+        .withColumn("_logical_date", F.lit(logical_date))
+        .withColumn("_loaded_at", F.current_timestamp())
+    )
+
+
+def _already_loaded(lh: Lakehouse, name: str, checksum: str, logical_date: dt.date) -> bool:
+    if not lh.exists(name):
+        return False
+    loaded = (
+        lh.read(name).where(F.col("_logical_date") == F.lit(logical_date))
+        .select("_source_checksum").distinct().collect()
+    )
+    return [r[0] for r in loaded] == [checksum]
+
+
+def load_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date) -> IngestReport:
+    contract = load_contract(silo, entity)
+    path = landing_file(lh.settings, silo, entity, logical_date)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {silo}/{entity} export for {logical_date}: expected {path}")
+    check_header(path, contract)
+    checksum = file_checksum(path)
+    bronze, quarantine = f"bronze.{contract.name}", f"quarantine.{contract.name}"
+    source = str(path.relative_to(lh.settings.landing))
+
+    if _already_loaded(lh, bronze, checksum, logical_date) and lh.exists(quarantine):
+        n_bronze = lh.read(bronze).where(F.col("_logical_date") == F.lit(logical_date)).count()
+        n_quarantine = lh.read(quarantine).where(F.col("_logical_date") == F.lit(logical_date)).count()
+        log.info("%s: %s already loaded for %s; nothing to do", bronze, source, logical_date)
+        return IngestReport(contract.name, source, n_bronze + n_quarantine, n_bronze, n_quarantine, skipped=True)
+
+    raw = read_landing(lh.spark, path, contract)
+    checked = with_load_metadata(check_rows(raw, contract), source, checksum, logical_date)
+    valid, quarantined = split_checked(checked)
+    n_bronze = lh.replace_for_date(bronze, valid, logical_date)
+    n_quarantine = lh.replace_for_date(quarantine, quarantined, logical_date)
+    rows_in = raw.count()
+    report = IngestReport(contract.name, source, rows_in, n_bronze, n_quarantine)
+    if not report.balanced:  # would mean rows were lost between the file and the tables
+        raise RuntimeError(f"{contract.name}: {rows_in} rows in, {n_bronze} bronze + {n_quarantine} quarantined")
+    log.info("%s: %d rows in -> %d bronze, %d quarantined", contract.name, rows_in, n_bronze, n_quarantine)
+    return report
+
+
+def run(lh: Lakehouse, logical_date: dt.date, silos: tuple[str, ...] | None = None) -> list[IngestReport]:
+    reports = []
+    for silo in silos or tuple(SOURCES):
+        if silo not in SOURCES:
+            raise ValueError(f"unknown silo {silo!r}; known silos: {', '.join(SOURCES)}")
+        for entity in SOURCES[silo]:
+            reports.append(load_entity(lh, silo, entity, logical_date))
+    return reports

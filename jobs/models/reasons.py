@@ -1,0 +1,128 @@
+"""Plain-language reason codes from XGBoost feature contributions.
+
+Each feature has a short noun phrase ("card spend in the last 30 days") and a kind that says how to print
+its value. A reason reads "high card spend in the last 30 days (1,234)": the level compares the customer's
+value with the training median stored in the model, so it also works for a single row. Flags read as
+"holds a credit card" / "has no credit card". A feature missing from the dictionary falls back to its
+column name in words, so a new feature never breaks scoring.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+MONEY, COUNT, DAYS, YEARS, RATIO, FLAG, NUMBER = "money", "count", "days", "years", "ratio", "flag", "number"
+
+SPEND_CATEGORIES = (
+    "groceries", "dining", "travel", "fuel", "furniture",
+    "electronics", "utilities", "entertainment", "health", "other",
+)
+
+
+@dataclass(frozen=True)
+class FeatureText:
+    description: str            # noun phrase: "card spend in the last 30 days"
+    kind: str = NUMBER          # how to print the value (money, count, days, years, ratio, flag, number)
+    high: str | None = None     # phrase when above the median (default "high <description>")
+    low: str | None = None      # phrase when below the median (default "low <description>")
+
+
+def _flag(thing: str) -> FeatureText:
+    """A 0/1 holding: "holds a credit card" / "has no credit card"."""
+    bare = re.sub(r"^(a|an) ", "", thing)
+    return FeatureText(bare, FLAG, high=f"holds {thing}", low=f"has no {bare}")
+
+
+FEATURE_TEXT: dict[str, FeatureText] = {
+    "age": FeatureText("age", YEARS, high="older than most customers", low="younger than most customers"),
+    "tenure_days": FeatureText("time with the bank", DAYS, high="long-standing customer",
+                               low="relatively new customer"),
+    "total_balance": FeatureText("total balance across accounts", MONEY),
+    "deposit_balance": FeatureText("deposit balance", MONEY),
+    "card_balance": FeatureText("credit card balance", MONEY),
+    "loan_outstanding": FeatureText("loan amount outstanding", MONEY),
+    "inflow_30d": FeatureText("money coming in over the last 30 days", MONEY),
+    "payroll_30d": FeatureText("salary paid in over the last 30 days", MONEY),
+    "outflow_30d": FeatureText("money going out over the last 30 days", MONEY),
+    "external_transfer_out_30d": FeatureText("transfers to other banks in the last 30 days", MONEY),
+    "card_spend_30d": FeatureText("card spend in the last 30 days", MONEY),
+    "engagement_days_30d": FeatureText("days active in online or mobile banking in the last 30 days", COUNT,
+                                       high="frequent online or mobile banking in the last 30 days",
+                                       low="little online or mobile banking in the last 30 days"),
+    "txn_count_30d": FeatureText("number of transactions in the last 30 days", COUNT,
+                                 high="many transactions in the last 30 days",
+                                 low="few transactions in the last 30 days"),
+    "products_held": FeatureText("number of products held", COUNT, high="holds many of our products",
+                                 low="holds few of our products"),
+    "has_checking": _flag("a checking account"),
+    "has_savings": _flag("a savings account"),
+    "has_term_deposit": _flag("a term deposit"),
+    "has_credit_card": _flag("a credit card"),
+    "has_personal_loan": _flag("a personal loan"),
+    "has_auto_loan": _flag("an auto loan"),
+    "has_mortgage": _flag("a mortgage"),
+    "max_days_past_due": FeatureText("days past due on a payment", DAYS, high="recent late payments",
+                                     low="payments on time"),
+    "credit_utilization": FeatureText("credit utilization", RATIO),
+}
+FEATURE_TEXT.update({
+    f"spend_{category}_30d": FeatureText(f"spending on {category} in the last 30 days", MONEY)
+    for category in SPEND_CATEGORIES
+})
+
+_SPEND = re.compile(r"^spend_(?P<category>[a-z0-9_]+)_30d$")
+
+
+def feature_text(feature: str) -> FeatureText:
+    """The text for a feature, with a readable fallback for features the dictionary does not know."""
+    known = FEATURE_TEXT.get(feature)
+    if known is not None:
+        return known
+    spend = _SPEND.match(feature)
+    if spend:
+        return FeatureText(f"spending on {spend['category'].replace('_', ' ')} in the last 30 days", MONEY)
+    if feature.startswith("has_"):
+        return _flag(feature[4:].replace("_", " "))
+    return FeatureText(feature.replace("_", " "), NUMBER)
+
+
+def describe(feature: str) -> str:
+    """The noun phrase for a feature (what tests and reports match on)."""
+    return feature_text(feature).description
+
+
+def format_value(value: float, kind: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    value = float(value)
+    if kind == RATIO:
+        return f"{value:.0%}"
+    if kind == DAYS:
+        return f"{value:,.0f} day" + ("" if round(value) == 1 else "s")
+    if kind in (MONEY, COUNT, YEARS) or value.is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def reason_text(feature: str, value: float, median: float | None = None) -> str:
+    """One reason in plain words, e.g. "high card spend in the last 30 days (1,234)"."""
+    text = feature_text(feature)
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    if missing:
+        return f"{text.description} not known"
+    if text.kind == FLAG:
+        return text.high if value >= 0.5 else text.low
+    shown = format_value(value, text.kind)
+    if median is None or (isinstance(median, float) and math.isnan(median)) or value == median:
+        if value == 0 and text.kind == MONEY:
+            return f"no {text.description}"
+        if value == 0 and text.kind == COUNT:
+            return f"{text.low or 'no ' + text.description} ({shown})"
+        return f"{text.description} ({shown})" if median is None else f"typical {text.description} ({shown})"
+    phrase = (text.high or f"high {text.description}") if value > median else (text.low or f"low {text.description}")
+    return f"{phrase} ({shown})"
+
+
+NO_STANDOUT = "no single factor stands out from the typical customer"

@@ -1,0 +1,179 @@
+"""MLflow tracking store setup and champion / challenger promotion by registry alias.
+
+Embedded default: a SQLite tracking + registry store and a file artifact root, both under the project
+home (`Settings.mlflow_uri`, `Settings.mlflow_artifacts`). `MARKETOFONE_TRACKING_URI` points the same code
+at a shared store (e.g. PostgreSQL) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass
+
+from jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROPENSITY_EXPERIMENT = "marketofone-propensity"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+# Loggers that print per-call INFO lines (DB migrations on first use, registration chatter).
+_NOISY_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.tracking._model_registry.fluent",
+                  "mlflow.models.model", "mlflow.tracking.fluent", "mlflow.store.model_registry")
+
+
+def _quiet_mlflow() -> None:
+    # No emoji run / model links on stdout; local stores have no UI to link to anyway.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    os.environ.setdefault("MLFLOW_PRINT_MODEL_URLS_ON_CREATION", "false")
+    for name in _NOISY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+def _server_decides_artifacts(uri: str) -> bool:
+    return uri.split(":", 1)[0].lower() in ("http", "https", "databricks")
+
+
+def configure_mlflow(settings: Settings, experiment: str = PROPENSITY_EXPERIMENT) -> str:
+    """Point MLflow (tracking and registry) at the project's store and return the experiment id.
+
+    Creates the experiment on first use with its artifact root under the project home, so the whole
+    MLflow footprint stays in one place. Safe to call repeatedly and from parallel processes.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    _quiet_mlflow()
+    uri = settings.mlflow_uri
+    if not settings.tracking_uri:
+        settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        location = None if _server_decides_artifacts(uri) else settings.mlflow_artifacts
+        try:
+            experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+        except MlflowException:
+            # Another process created it between our lookup and create.
+            found = mlflow.get_experiment_by_name(experiment)
+            if found is None:
+                raise
+            experiment_id = found.experiment_id
+    else:
+        if found.lifecycle_stage == "deleted":
+            raise ValueError(
+                f"MLflow experiment {experiment!r} is deleted in {uri}; restore it "
+                "(mlflow experiments restore) or remove it permanently before training"
+            )
+        experiment_id = found.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def client(settings: Settings):
+    """An MlflowClient bound to the project's store (no reliance on process-global state)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+
+
+def register(mlflow_client, name: str, model_info, run_id: str, tags: dict[str, str] | None = None) -> str:
+    """Register a logged model as a new version of `name` (creating the registered model on first use).
+
+    Same effect as `log_model(registered_model_name=...)`, minus the lines it prints to stderr.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow_client.create_registered_model(name, description=f"Propensity model {name} (jobs.models)")
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    created = mlflow_client.create_model_version(name, source=model_info.model_uri, run_id=run_id,
+                                                 tags=tags, model_id=model_info.model_id)
+    return str(created.version)
+
+
+def alias_version(mlflow_client, name: str, alias: str) -> str | None:
+    """The version an alias points to, or None when the model or the alias does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(mlflow_client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def logged_auc(mlflow_client, name: str, version: str) -> float:
+    """The validation AUC recorded when `version` was trained (its run's `auc` metric), NaN if unknown."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model_version = mlflow_client.get_model_version(name, version)
+        tagged = model_version.tags.get("auc")
+        if tagged is not None:
+            return float(tagged)
+        if model_version.run_id:
+            return float(mlflow_client.get_run(model_version.run_id).data.metrics.get("auc", math.nan))
+    except (MlflowException, ValueError):
+        pass
+    return math.nan
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    model_name: str
+    version: str
+    auc: float
+    margin: float
+    previous_champion: str | None
+    champion_auc: float | None
+    promoted: bool
+    reason: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def promote(mlflow_client, name: str, version: str, auc: float, margin: float = 0.0) -> PromotionDecision:
+    """Alias `version` as challenger; make it champion if there is none or it beats the champion.
+
+    "Beats" means: its validation AUC is higher than the champion's logged AUC, by at least `margin`
+    (a tie never replaces the champion). A champion with no logged AUC is replaced.
+    """
+    if margin is None or not math.isfinite(margin) or margin < 0:
+        raise ValueError(f"promotion margin must be a finite number >= 0, got {margin!r}")
+    if auc is None or not math.isfinite(auc):
+        raise ValueError(f"cannot promote {name} v{version}: its AUC is {auc!r}")
+    version = str(version)
+    mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
+
+    current = alias_version(mlflow_client, name, CHAMPION)
+    champion_auc = None
+    if current is None:
+        promoted, reason = True, "no champion yet"
+    elif current == version:
+        promoted, reason = True, "already champion"
+    else:
+        champion_auc = logged_auc(mlflow_client, name, current)
+        if math.isnan(champion_auc):
+            promoted, reason = True, f"champion v{current} has no logged AUC"
+        else:
+            gain = auc - champion_auc
+            promoted = gain > 0 and gain >= margin
+            verdict = "beats" if promoted else "does not beat"
+            reason = (f"AUC {auc:.4f} {verdict} champion v{current} AUC {champion_auc:.4f} "
+                      f"by the margin {margin:g} (difference {gain:+.4f})")
+    if promoted:
+        mlflow_client.set_registered_model_alias(name, CHAMPION, version)
+
+    decision = PromotionDecision(name, version, float(auc), float(margin), current, champion_auc, promoted, reason)
+    log.info("%s v%s %s: %s", name, version, "promoted to champion" if promoted else "stays challenger", reason)
+    return decision

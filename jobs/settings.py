@@ -1,0 +1,110 @@
+"""One place for configuration: every knob is a MARKETOFONE_* environment variable with an embedded default.
+
+The project home holds everything the product writes (lakehouse, landing files, MLflow store, Airflow
+home), so a user can inspect or delete it in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENGINES = ("sail", "remote", "jvm")
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "")
+    return value if value.strip() else default
+
+
+def parse_date(value: str | dt.date) -> dt.date:
+    """Parse an ISO date (YYYY-MM-DD) with a clear error instead of a traceback deep in a job."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise ValueError(f"not a date: {value!r} (expected YYYY-MM-DD)") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    engine: str = "sail"
+    spark_remote: str = ""
+    tracking_uri: str = ""
+    seed: int = 42
+    customers: int = 2000
+    history_days: int = 120
+    label_horizon_days: int = 30
+    tokenization_key: str = "marketofone-dev-key"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"MARKETOFONE_ENGINE must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine == "remote" and not self.spark_remote:
+            raise ValueError("MARKETOFONE_ENGINE=remote needs SPARK_REMOTE=sc://host:port")
+        if self.customers < 1:
+            raise ValueError(f"MARKETOFONE_CUSTOMERS must be positive, got {self.customers}")
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = Path(_env("MARKETOFONE_HOME", ".marketofone")).expanduser().resolve()
+        spark_remote = os.environ.get("SPARK_REMOTE", "")
+        engine = _env("MARKETOFONE_ENGINE", "remote" if spark_remote else "sail")
+        try:
+            return cls(
+                home=home,
+                engine=engine,
+                spark_remote=spark_remote,
+                tracking_uri=_env("MARKETOFONE_TRACKING_URI", ""),
+                seed=int(_env("MARKETOFONE_SEED", "42")),
+                customers=int(_env("MARKETOFONE_CUSTOMERS", "2000")),
+                history_days=int(_env("MARKETOFONE_HISTORY_DAYS", "120")),
+                label_horizon_days=int(_env("MARKETOFONE_LABEL_HORIZON_DAYS", "30")),
+                tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
+            )
+        except ValueError as exc:
+            raise ValueError(f"bad MARKETOFONE_* setting: {exc}") from exc
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    # Everything the product writes lives under the home.
+    @property
+    def lakehouse(self) -> Path:
+        return self.home / "lakehouse"
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def ground_truth(self) -> Path:
+        """The generator's answers (true person behind each silo id); never loaded into the lakehouse."""
+        return self.home / "ground_truth"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def dq_dir(self) -> Path:
+        return self.home / "data_quality"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> str:
+        return (self.mlflow_dir / "artifacts").as_uri()

@@ -1,0 +1,241 @@
+"""The table registry and the Lakehouse API: the one place that knows table names, keys and locations.
+
+Every lakehouse table is a Delta table at `<home>/lakehouse/<layer>/<name>/`. Jobs never build paths or
+write modes themselves; they call `Lakehouse.overwrite`, `replace_for_date` or `merge_upsert`, each of
+which is idempotent for its logical date. Maintenance that Sail's SQL lacks (history, optimize,
+vacuum) goes through `deltalake` (delta-rs) on the same files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LAYERS = ("bronze", "silver", "gold", "quarantine", "audit")
+
+
+@dataclass(frozen=True)
+class Table:
+    layer: str
+    name: str
+    keys: tuple[str, ...] = ()
+    date_column: str | None = None  # the logical-date column a daily run replaces
+    description: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+
+# Landing sources: silo -> entities; each has a contract in schemas/landing/<silo>/<entity>.json
+SOURCES: dict[str, tuple[str, ...]] = {
+    "deposits": ("customers", "accounts", "transactions"),
+    "cards": ("cardholders", "accounts", "transactions"),
+    "lending": ("borrowers", "loans", "repayments"),
+}
+
+
+def _bronze_and_quarantine() -> list[Table]:
+    tables = []
+    for silo, entities in SOURCES.items():
+        for entity in entities:
+            name = f"{silo}_{entity}"
+            tables.append(
+                Table("bronze", name, ("_source_file", "_row_number"), "_logical_date",
+                      f"{silo} {entity} as exported, with load metadata")
+            )
+            tables.append(
+                Table("quarantine", name, ("_source_file", "_row_number"), "_logical_date",
+                      f"{silo} {entity} rows that broke the landing contract, with the reason")
+            )
+    return tables
+
+
+_TABLES = _bronze_and_quarantine() + [
+    Table("silver", "customer", ("customer_id",), None,
+          "one golden record per real person; direct identifiers tokenized"),
+    Table("silver", "customer_crosswalk", ("silo", "silo_customer_id"), None,
+          "every silo customer id -> golden customer_id, with the rule that matched"),
+    Table("silver", "account", ("silo", "account_id"), None,
+          "deposit accounts, card accounts and loans conformed to one shape"),
+    Table("silver", "transaction", ("silo", "txn_id"), None,
+          "deposit and card transactions and loan repayments, signed amounts, categories"),
+    Table("gold", "customer_360", ("as_of_date", "customer_id"), "as_of_date",
+          "one row per customer as of a date: balances, income, spend, products, tenure, engagement"),
+    Table("gold", "training_set", ("as_of_date", "customer_id"), "as_of_date",
+          "point-in-time features at as_of_date with labels from the following horizon"),
+    Table("gold", "propensity_scores", ("as_of_date", "customer_id", "product"), "as_of_date",
+          "probability per customer and product from the champion model"),
+    Table("gold", "next_best_offer", ("as_of_date", "customer_id"), "as_of_date",
+          "one ranked offer per customer with its score and reason"),
+    Table("gold", "kpi_daily", ("as_of_date",), "as_of_date",
+          "retention, wallet share, engagement frequency, product consolidation"),
+    Table("audit", "dq_results", ("run_date", "table", "expectation", "column"), "run_date",
+          "every Great Expectations result: table, expectation, success, unexpected count"),
+]
+
+REGISTRY: dict[str, Table] = {t.full_name: t for t in _TABLES}
+
+
+def table(full_name: str) -> Table:
+    try:
+        return REGISTRY[full_name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise KeyError(f"unknown table {full_name!r}; known tables: {known}") from None
+
+
+def _sql_literal(value) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return f"DATE'{value.isoformat()[:10]}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+class Lakehouse:
+    """Read and write registered tables on one Spark session."""
+
+    def __init__(self, spark: SparkSession, settings: Settings):
+        self.spark = spark
+        self.settings = settings
+
+    # -- locations ---------------------------------------------------------------------------
+    def path(self, full_name: str) -> Path:
+        t = table(full_name)
+        return self.settings.lakehouse / t.layer / t.name
+
+    def exists(self, full_name: str) -> bool:
+        return (self.path(full_name) / "_delta_log").is_dir()
+
+    # -- reads ---------------------------------------------------------------------------------
+    def read(self, full_name: str, version: int | None = None) -> DataFrame:
+        if not self.exists(full_name):
+            raise FileNotFoundError(
+                f"table {full_name} has not been written yet (expected at {self.path(full_name)}); "
+                "run the step that produces it first"
+            )
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(str(self.path(full_name)))
+
+    def register_catalog(self) -> list[str]:
+        """Expose every written table by its name (`gold.customer_360`) to Spark SQL."""
+        names = []
+        for layer in LAYERS:
+            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
+        for full_name in sorted(REGISTRY):
+            if self.exists(full_name):
+                # Drop first: the session may hold the name for another home (dropping an external
+                # table leaves its files alone).
+                self.spark.sql(f"DROP TABLE IF EXISTS {full_name}")
+                self.spark.sql(f"CREATE TABLE {full_name} USING delta LOCATION '{self.path(full_name)}'")
+                names.append(full_name)
+        return names
+
+    def sql(self, query: str) -> DataFrame:
+        self.register_catalog()
+        return self.spark.sql(query)
+
+    # -- writes (each idempotent for its logical date) -----------------------------------------
+    def overwrite(self, full_name: str, df: DataFrame) -> int:
+        """Replace the whole table (for tables rebuilt from their inputs on every run)."""
+        path = str(self.path(full_name))
+        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+        return self._count(full_name)
+
+    def replace_for_date(self, full_name: str, df: DataFrame, logical_date: dt.date | str) -> int:
+        """Replace exactly the rows of one logical date; other dates stay untouched.
+
+        (Sail ignores dynamic partition overwrite and would replace the whole table, so this uses
+        replaceWhere, which it honours.)"""
+        t = table(full_name)
+        if t.date_column is None:
+            raise ValueError(f"{full_name} has no logical-date column; use overwrite or merge_upsert")
+        path = str(self.path(full_name))
+        if not self.exists(full_name):
+            df.write.format("delta").mode("overwrite").save(path)
+        else:
+            condition = f"{t.date_column} = {_sql_literal(logical_date)}"
+            df.write.format("delta").mode("overwrite").option("replaceWhere", condition).save(path)
+        return self._count(full_name, logical_date)
+
+    def merge_upsert(self, full_name: str, df: DataFrame, delete_missing: bool = False) -> int:
+        """MERGE on the table's keys: update matches, insert new rows, optionally delete rows absent
+        from the source. Re-running with the same source changes nothing."""
+        t = table(full_name)
+        path = str(self.path(full_name))
+        if not self.exists(full_name):
+            df.write.format("delta").mode("overwrite").save(path)
+            return self._count(full_name)
+        view = f"_merge_src_{t.layer}_{t.name}"
+        df.createOrReplaceTempView(view)
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in t.keys)
+        cols = df.columns
+        updates = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols if c not in t.keys)
+        # Only rewrite rows whose values changed, so a re-run writes no new row versions.
+        changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols if c not in t.keys) or "false"
+        statement = (
+            f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} "
+            f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {updates} "
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in cols)}) "
+            f"VALUES ({', '.join(f's.`{c}`' for c in cols)})"
+        )
+        if delete_missing:
+            statement += " WHEN NOT MATCHED BY SOURCE THEN DELETE"
+        self.spark.sql(statement)
+        self.spark.catalog.dropTempView(view)
+        return self._count(full_name)
+
+    def _count(self, full_name: str, logical_date=None) -> int:
+        df = self.read(full_name)
+        if logical_date is not None:
+            df = df.where(f"{table(full_name).date_column} = {_sql_literal(logical_date)}")
+        return df.count()
+
+    def scratch(self, df: DataFrame, name: str) -> DataFrame:
+        """Write an intermediate result to the home's scratch area and read it back: cuts a long
+        lineage (iterative algorithms) on every engine, where checkpointing is not always available."""
+        path = self.settings.home / "scratch" / name
+        df.write.mode("overwrite").parquet(str(path))
+        return self.spark.read.parquet(str(path))
+
+    # -- maintenance through delta-rs --------------------------------------------------------
+    def delta_table(self, full_name: str):
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(self.path(full_name)))
+
+    def history(self, full_name: str, limit: int | None = None) -> list[dict]:
+        return self.delta_table(full_name).history(limit)
+
+    def version(self, full_name: str) -> int:
+        return self.delta_table(full_name).version()
+
+    def optimize(self, full_name: str) -> dict:
+        return self.delta_table(full_name).optimize.compact()
+
+    def vacuum(self, full_name: str, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
+        return self.delta_table(full_name).vacuum(
+            retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=retention_hours >= 168
+        )
+
+    def describe(self) -> list[dict]:
+        """Every registered table that exists, with its Delta version and row count."""
+        rows = []
+        for full_name in sorted(REGISTRY):
+            if self.exists(full_name):
+                dt_ = self.delta_table(full_name)
+                count = dt_.to_pyarrow_dataset().count_rows()
+                rows.append({"table": full_name, "version": dt_.version(), "rows": count,
+                             "path": str(self.path(full_name))})
+        return rows

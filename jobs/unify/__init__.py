@@ -1,0 +1,1 @@
+"""Bronze -> silver: conformed customers (with identity resolution), accounts and transactions."""

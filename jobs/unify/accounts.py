@@ -1,0 +1,63 @@
+"""Deposit accounts, card accounts and loans -> silver.account, one shape for every product.
+
+Columns: silo, account_id, customer_id, product, open_date, balance, credit_limit, principal,
+interest_rate, days_past_due, currency. `balance` is what the customer holds (deposits) or owes (cards,
+loans) at the export date.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.contracts import load_contract, typed
+
+LOAN_PRODUCTS = {"personal": "personal_loan", "auto": "auto_loan", "mortgage": "mortgage"}
+PRODUCTS = ("checking", "savings", "term_deposit", "credit_card", "personal_loan", "auto_loan", "mortgage")
+
+
+def _null(type_: str) -> F.Column:
+    return F.lit(None).cast(type_)
+
+
+def deposit_accounts(bronze: DataFrame) -> DataFrame:
+    df = typed(bronze, load_contract("deposits", "accounts"))
+    return df.select(
+        F.lit("deposits").alias("silo"), "account_id", F.col("cif_id").alias("silo_customer_id"),
+        F.col("product"), "open_date", F.col("balance"), _null("double").alias("credit_limit"),
+        _null("double").alias("principal"), _null("double").alias("interest_rate"),
+        F.lit(0).cast("bigint").alias("days_past_due"), "currency",
+    )
+
+
+def card_accounts(bronze: DataFrame) -> DataFrame:
+    df = typed(bronze, load_contract("cards", "accounts"))
+    return df.select(
+        F.lit("cards").alias("silo"), F.col("card_account_id").alias("account_id"),
+        F.col("holder_ref").alias("silo_customer_id"), F.lit("credit_card").alias("product"),
+        "open_date", F.col("current_balance").alias("balance"), "credit_limit",
+        _null("double").alias("principal"), _null("double").alias("interest_rate"),
+        "days_past_due", F.lit("USD").alias("currency"),
+    )
+
+
+def loans(bronze: DataFrame) -> DataFrame:
+    df = typed(bronze, load_contract("lending", "loans"))
+    product = F.create_map(*[x for k, v in LOAN_PRODUCTS.items() for x in (F.lit(k), F.lit(v))])
+    return df.select(
+        F.lit("lending").alias("silo"), F.col("loan_no").alias("account_id"),
+        F.col("borrower_no").cast("string").alias("silo_customer_id"),
+        F.coalesce(product[F.col("loan_type")], F.lit("other_loan")).alias("product"),
+        F.col("start_date").alias("open_date"), F.col("outstanding").alias("balance"),
+        _null("double").alias("credit_limit"), "principal", "interest_rate", "days_past_due",
+        F.lit("USD").alias("currency"),
+    )
+
+
+def conform_accounts(deposits: DataFrame, cards: DataFrame, lending: DataFrame,
+                     crosswalk: DataFrame) -> DataFrame:
+    """All accounts with the golden customer id. An account whose owner is unknown to its silo's
+    customer master has no customer_id; `orphan_accounts` reports those instead of dropping them."""
+    accounts = deposit_accounts(deposits).unionByName(card_accounts(cards)).unionByName(loans(lending))
+    return accounts.join(crosswalk.select("silo", "silo_customer_id", "customer_id"),
+                         ["silo", "silo_customer_id"], "left")

@@ -1,0 +1,37 @@
+"""Shared fixtures: one embedded Sail session for the whole run (one server per process), and a
+fresh project home per test module so tables from one test never leak into another."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("RUST_LOG", "warn")
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="session")
+def spark(session_home):
+    from jobs.engine import spark_session
+    from jobs.settings import Settings
+
+    return spark_session(Settings(home=session_home))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from jobs.settings import Settings
+
+    return Settings(home=tmp_path / "home", customers=200)
+
+
+@pytest.fixture
+def lh(spark, settings):
+    from jobs.tables import Lakehouse
+
+    return Lakehouse(spark, settings)
