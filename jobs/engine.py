@@ -63,6 +63,7 @@ def jvm_builder(app_name: str = "marketofone", master: str = "local[2]", delta: 
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if delta:
         builder = builder.config(

@@ -29,6 +29,7 @@ def _quiet_mlflow() -> None:
     # No emoji run / model links on stdout; local stores have no UI to link to anyway.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     os.environ.setdefault("MLFLOW_PRINT_MODEL_URLS_ON_CREATION", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for name in _NOISY_LOGGERS:
         logger = logging.getLogger(name)
         if logger.level < logging.WARNING:

@@ -1,0 +1,128 @@
+"""The pure transforms of every job run on tiny inputs, on whichever engine is given.
+
+tests/test_portability.py runs these on embedded Sail (in the test process) and on classic JVM Spark
+(pyspark's own jars, `local[1]`, no Delta) in a subprocess — a classic session and a Spark Connect
+session cannot share one Python process — and compares the outputs row for row.
+
+    python -m tests.portability_cases --out results.json   # classic JVM Spark
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+
+from jobs.contracts import ColumnContract, Contract, typed
+from jobs.decide.next_best_offer import choose_offers
+from jobs.gold.customer_360 import build_customer_360
+from jobs.gold.kpis import build_kpi_daily
+from jobs.gold.training_set import build_training_set
+from jobs.ingest.contract_checks import check_rows
+from jobs.unify.accounts import conform_accounts
+from jobs.unify.customers import golden_customers
+from jobs.unify.identity import resolve
+from jobs.unify.standardize import deposits_customers, lending_borrowers
+from jobs.unify.transactions import deposit_transactions
+from tests.silver_fixtures import AS_OF, silver_frames
+
+TOY = Contract("deposits", "toy", ("id",), (
+    ColumnContract("id", required=True, pattern="^T[0-9]+$"),
+    ColumnContract("day", type="date", format="dd.MM.yyyy", required=True),
+    ColumnContract("amount", type="decimal", min=0),
+    ColumnContract("ccy", allowed=("USD",)),
+))
+
+
+def _bronze(spark, columns, rows):
+    schema = ", ".join(f"{c} string" for c in columns) + ", _row_id long, _logical_date date"
+    return spark.createDataFrame([(*r, i, AS_OF) for i, r in enumerate(rows)], schema)
+
+
+def _plain(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _rows(df) -> list[list]:
+    return sorted(([_plain(v) for v in r] for r in df.collect()), key=json.dumps)
+
+
+def run_cases(spark) -> dict[str, list]:
+    out = {}
+    toy = _bronze(spark, ["id", "day", "amount", "ccy"], [
+        ("T1", "31.01.2026", "1.50", "USD"), ("T2", "45.01.2026", "2", "USD"),
+        ("X3", "01.02.2026", "-1", "EUR"), ("T1", "02.02.2026", "3", None),
+    ])
+    out["ingest.check_rows"] = _rows(check_rows(toy, TOY).select("_row_id", "_rule", "_reason"))
+    out["contracts.typed"] = _rows(typed(toy, TOY).drop("_logical_date"))
+
+    dep_cols = ["cif_id", "full_name", "birth_date", "email", "phone", "national_id", "postcode", "gender",
+                "customer_since"]
+    deposits = _bronze(spark, dep_cols, [
+        ("D0000001", "Ann Lee", "1980-01-02", "ann@x.com", "+1 555-000-1111", "111-22-3333", "11111", "F",
+         "2020-01-01"),
+        ("D0000002", "Bob  Ray", "1990-05-06", "", "+1 555-000-2222", "", "22222", "M", "2021-01-01"),
+    ])
+    lending = _bronze(spark, ["borrower_no", "name", "dob", "email", "phone", "tax_id", "postal_code"], [
+        ("100001", "LEE, ANN", "02.01.1980", "ANN@X.COM", "(555) 000-1111", "111223333", "11111"),
+        ("100002", "RAY, BOB", "06.05.1990", "", "", "", "22222"),
+    ])
+    records = deposits_customers(deposits).unionByName(lending_borrowers(lending))
+    out["unify.standardize"] = _rows(records)
+    crosswalk = resolve(records)
+    out["unify.resolve"] = _rows(crosswalk)
+
+    txn_cols = ["txn_id", "account_id", "booking_date", "amount", "direction", "txn_type", "counterparty"]
+    txns = _bronze(spark, txn_cols, [
+        ("DT1", "DA1", "2026-06-01", "100.00", "CR", "PAYROLL", "ACME"),
+        ("DT2", "DA1", "2026-06-02", "40.00", "DR", "TRANSFER_OUT_EXTERNAL", "OTHER BANK"),
+    ])
+    out["unify.deposit_transactions"] = _rows(deposit_transactions(txns))
+
+    customers, accounts, silver_txns = silver_frames(spark)
+    out["unify.golden_customers"] = _rows(
+        golden_customers(records, crosswalk, accounts.limit(0), "k").drop("silos"))
+    acc_cols = ["account_id", "cif_id", "product", "open_date", "balance", "currency"]
+    empty_cards = _bronze(spark, ["card_account_id", "holder_ref", "card_product", "open_date", "credit_limit",
+                                  "current_balance", "days_past_due"], [])
+    empty_loans = _bronze(spark, ["loan_no", "borrower_no", "loan_type", "principal", "interest_rate",
+                                  "start_date", "outstanding", "days_past_due"], [])
+    dep_accounts = _bronze(spark, acc_cols, [("DA1", "D0000001", "checking", "2020-01-01", "10.00", "USD")])
+    out["unify.conform_accounts"] = _rows(conform_accounts(dep_accounts, empty_cards, empty_loans, crosswalk))
+
+    c360 = build_customer_360(customers, accounts, silver_txns, AS_OF)
+    out["gold.customer_360"] = _rows(c360)
+    out["gold.training_set"] = _rows(
+        build_training_set(customers, accounts, silver_txns, AS_OF - dt.timedelta(days=30), 30))
+    scores = spark.createDataFrame([
+        ("A", "savings", 0.2, "1", "r1"), ("A", "personal_loan", 0.6, "1", "r2"), ("B", "savings", 0.3, "1", "r")
+    ], "customer_id string, product string, probability double, model_version string, reason string")
+    offers = choose_offers(scores, AS_OF)
+    out["decide.choose_offers"] = _rows(offers)
+    out["gold.kpi_daily"] = _rows(build_kpi_daily(c360, offers, AS_OF))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    from jobs.engine import jvm_builder
+
+    spark = jvm_builder("marketofone-portability", master="local[1]", delta=False).getOrCreate()
+    try:
+        with open(args.out, "w") as fh:
+            json.dump(run_cases(spark), fh)
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    main()
