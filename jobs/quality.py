@@ -158,7 +158,7 @@ def available_suites(directory: Path | None = None) -> list[str]:
     return sorted(p.name[: -len(".json")] for p in Path(directory or EXPECTATIONS_DIR).glob("*.json"))
 
 
-def load_suite(name: str, directory: Path | None = None) -> "ExpectationSuite":
+def load_suite(name: str, directory: Path | None = None) -> ExpectationSuite:
     """Load expectations/<name>.json as a GX ExpectationSuite; a clear error if it is missing or unusable."""
     path = suite_path(name, directory)
     if not path.is_file():
@@ -203,7 +203,7 @@ class _Rule:
         return f"{self.type}({self.column})" if self.column else self.type
 
 
-def _rules(suite: "ExpectationSuite") -> list[_Rule]:
+def _rules(suite: ExpectationSuite) -> list[_Rule]:
     from great_expectations.expectations.expectation import (
         ColumnMapExpectation,
         ColumnPairMapExpectation,
@@ -236,7 +236,7 @@ def _rules(suite: "ExpectationSuite") -> list[_Rule]:
     return rules
 
 
-def _indexed_suite(suite: "ExpectationSuite") -> "ExpectationSuite":
+def _indexed_suite(suite: ExpectationSuite) -> ExpectationSuite:
     """A copy of the suite whose expectations carry their position in `meta` (GX returns results in
     its own order and normalizes kwargs, so position is the only reliable way back)."""
     from great_expectations.core import ExpectationSuite
@@ -491,7 +491,7 @@ def _result_dict(suite: str, rule: _Rule, gx_result, row_count: int, counts: dic
 
 
 # -- public API ---------------------------------------------------------------------------------------
-def validate(df: DataFrame, suite_name: "str | ExpectationSuite", settings: Settings, run_date,
+def validate(df: DataFrame, suite_name: str | ExpectationSuite, settings: Settings, run_date,
              directory: Path | None = None) -> QualityResult:
     """Split `df` into valid and quarantined rows by the suite's row-level expectations, run the suite
     in Great Expectations on the whole frame, check GX agrees with the split, and keep the results
@@ -592,7 +592,7 @@ def _write_report(settings: Settings, result: QualityResult, sample: list, secon
         "suite": result.suite,
         "table": result.suite,
         "run_date": result.run_date.isoformat(),
-        "validated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "validated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "success": result.success,
         "row_count": result.row_count,
         "valid_count": result.valid_count,

@@ -59,6 +59,10 @@ def _bronze_and_quarantine() -> list[Table]:
     return tables
 
 
+# Tables with a Great Expectations suite (expectations/<layer>.<name>.json) validated before publishing.
+VALIDATED = (("silver", "customer"), ("silver", "transaction"), ("gold", "customer_360"),
+             ("gold", "next_best_offer"))
+
 _TABLES = _bronze_and_quarantine() + [
     Table("silver", "customer", ("customer_id",), None,
           "one golden record per real person; direct identifiers tokenized"),
@@ -78,6 +82,9 @@ _TABLES = _bronze_and_quarantine() + [
           "one ranked offer per customer with its score and reason"),
     Table("gold", "kpi_daily", ("as_of_date",), "as_of_date",
           "retention, wallet share, engagement frequency, product consolidation"),
+    *[Table("quarantine", f"{layer}_{name}", (), "_run_date",
+            f"{layer}.{name} rows that failed a row-level expectation, with `_expectation` and `_reason`")
+      for layer, name in VALIDATED],
     Table("audit", "dq_results", ("run_date", "table", "expectation", "column"), "run_date",
           "every Great Expectations result: table, expectation, success, unexpected count"),
 ]
@@ -91,6 +98,12 @@ def table(full_name: str) -> Table:
     except KeyError:
         known = ", ".join(sorted(REGISTRY))
         raise KeyError(f"unknown table {full_name!r}; known tables: {known}") from None
+
+
+def quarantine_of(full_name: str) -> str:
+    """quarantine.silver_customer for silver.customer (bronze tables quarantine under their own name)."""
+    layer, name = full_name.split(".")
+    return f"quarantine.{name}" if layer == "bronze" else f"quarantine.{layer}_{name}"
 
 
 def _sql_literal(value) -> str:

@@ -8,6 +8,7 @@ from jobs.decide.next_best_offer import choose_offers
 from jobs.gold.customer_360 import build_customer_360
 from jobs.gold.kpis import build_kpi_daily
 from jobs.gold.training_set import build_training_set, training_cutoff
+from jobs.publish import validated_write
 from jobs.tables import Lakehouse
 
 
@@ -17,7 +18,8 @@ def _silver(lh: Lakehouse):
 
 def customer_360(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     df = build_customer_360(*_silver(lh), day)
-    return {"gold.customer_360": lh.replace_for_date("gold.customer_360", df, day)}
+    return validated_write(lh, "gold.customer_360", df, day,
+                           lambda valid: lh.replace_for_date("gold.customer_360", valid, day))
 
 
 def training_set(lh: Lakehouse, day: dt.date) -> dict[str, int]:
@@ -29,7 +31,8 @@ def training_set(lh: Lakehouse, day: dt.date) -> dict[str, int]:
 def next_best_offer(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     scores = lh.read("gold.propensity_scores").where(f"as_of_date = DATE'{day.isoformat()}'")
     df = choose_offers(scores, day)
-    return {"gold.next_best_offer": lh.replace_for_date("gold.next_best_offer", df, day)}
+    return validated_write(lh, "gold.next_best_offer", df, day,
+                           lambda valid: lh.replace_for_date("gold.next_best_offer", valid, day))
 
 
 def kpi_daily(lh: Lakehouse, day: dt.date) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from jobs.publish import validated_write
 from jobs.tables import Lakehouse
 from jobs.unify.accounts import conform_accounts
 from jobs.unify.customers import golden_customers
@@ -28,9 +29,11 @@ def run(lh: Lakehouse, logical_date: dt.date) -> dict[str, int]:
     accounts = lh.read("silver.account")
 
     customers = golden_customers(records, crosswalk, accounts, lh.settings.tokenization_key)
-    counts["silver.customer"] = lh.overwrite("silver.customer", customers)
+    counts |= validated_write(lh, "silver.customer", customers, logical_date,
+                              lambda valid: lh.overwrite("silver.customer", valid))
 
     txns = conform_transactions(bronze("deposits_transactions"), bronze("cards_transactions"),
                                 bronze("lending_repayments"), accounts)
-    counts["silver.transaction"] = lh.overwrite("silver.transaction", txns)
+    counts |= validated_write(lh, "silver.transaction", txns, logical_date,
+                              lambda valid: lh.overwrite("silver.transaction", valid))
     return counts

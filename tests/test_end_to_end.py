@@ -1,0 +1,156 @@
+"""One real run of the daily DAG through Airflow on a small generated bank, then its outputs checked.
+
+The DAG runs in a subprocess through the `marketofone` command, exactly as a data engineer runs it
+(Airflow reads its configuration at import, so it gets a process of its own). A second run of the same
+date must leave every table with the same content.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from jobs.gold.kpis import RATIO_KPIS
+from jobs.settings import Settings
+from jobs.tables import REGISTRY, Lakehouse
+
+pytestmark = pytest.mark.e2e
+
+DAY = "2026-06-30"
+CUSTOMERS = 1500
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "jobs.cli"]
+
+
+def _cli(home: Path, *args: str, timeout: int = 900) -> str:
+    env = {**os.environ, "MARKETOFONE_HOME": str(home), "MARKETOFONE_CUSTOMERS": str(CUSTOMERS)}
+    done = subprocess.run([*CLI, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    return done.stdout
+
+
+def _snapshot(lh: Lakehouse) -> dict[str, list]:
+    """Every table's content, minus load timestamps, as sorted rows."""
+    out = {}
+    for name in sorted(REGISTRY):
+        if lh.exists(name):
+            df = lh.read(name)
+            df = df.drop(*[c for c in ("_loaded_at",) if c in df.columns])
+            out[name] = sorted(map(repr, df.collect()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def first_run(home):
+    generated = _cli(home, "generate", "--date", DAY)
+    dag = _cli(home, "run", "personalization_daily", "--date", DAY)
+    return generated, dag
+
+
+@pytest.fixture(scope="module")
+def lh(first_run, home, spark):
+    return Lakehouse(spark, Settings(home=home, customers=CUSTOMERS))
+
+
+def test_the_dag_run_succeeds_with_every_task(first_run):
+    _, dag = first_run
+    assert "DAG personalization_daily for 2026-06-30: success" in dag
+    for task in ("ingest_deposits", "ingest_cards", "ingest_lending", "silver", "customer_360",
+                 "training_set", "train", "score", "offers", "kpis"):
+        assert re.search(rf"^{task}\s+success\s*$", dag, re.M), task
+
+
+def test_every_landed_row_is_in_bronze_or_quarantine(lh, home):
+    for name in [n for n in REGISTRY if n.startswith("bronze.")]:
+        table = name.split(".")[1]
+        silo, entity = table.split("_", 1)
+        landed = sum(1 for _ in open(home / "landing" / silo / entity / f"{DAY}.csv")) - 1
+        bronze, quarantined = lh.read(name).count(), lh.read(f"quarantine.{table}").count()
+        assert landed == bronze + quarantined, name
+        assert bronze > 0
+
+
+def test_one_360_row_per_golden_customer(lh):
+    c360 = lh.read("gold.customer_360")
+    customers = lh.read("silver.customer").where(f"first_seen is null or first_seen <= DATE'{DAY}'")
+    assert c360.count() == c360.select("customer_id").distinct().count() == customers.count()
+    # Identity resolution merged the silos: fewer golden customers than silo records.
+    assert lh.read("silver.customer").count() < lh.read("silver.customer_crosswalk").count()
+
+
+def test_every_offer_is_for_a_known_customer_and_carries_a_reason(lh):
+    offers = lh.read("gold.next_best_offer")
+    assert offers.count() > 0
+    assert offers.count() == offers.select("customer_id").distinct().count()
+    unknown = offers.join(lh.read("gold.customer_360"), "customer_id", "left_anti").count()
+    assert unknown == 0
+    assert offers.where("reason is null or reason = '' or score < 0 or score > 1").count() == 0
+
+
+def test_kpis_are_ratios_in_the_unit_interval(lh):
+    kpis = lh.read("gold.kpi_daily").collect()
+    assert len(kpis) == 1
+    for name in RATIO_KPIS:
+        assert 0.0 <= getattr(kpis[0], name) <= 1.0, name
+    assert kpis[0].customers == lh.read("gold.customer_360").count()
+
+
+def test_models_are_registered_with_a_champion(lh):
+    from jobs.demo import model_summary
+
+    models = model_summary(lh.settings)
+    assert {m["model"] for m in models} >= {"propensity_credit_card"}
+    assert all(0.5 < m["auc"] <= 1.0 for m in models)
+
+
+def test_no_raw_pii_past_bronze(lh, home):
+    emails = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+    for name in [n for n in REGISTRY if n.split(".")[0] in ("silver", "gold") and lh.exists(n)]:
+        text = "\n".join(map(repr, lh.read(name).collect()))
+        assert not emails.search(text), f"an email address in {name}"
+        assert not re.search(r"\b\d{3}-\d{2}-\d{4}\b", text), f"a national id in {name}"
+
+
+def test_tables_are_delta_readable_outside_spark_with_history(home):
+    table = DeltaTable(str(home / "lakehouse" / "gold" / "customer_360"))
+    assert table.to_pyarrow_table().num_rows > 0
+    assert table.history()[0]["operation"]
+
+
+def test_tables_and_sql_commands(first_run, home):
+    listing = _cli(home, "tables")
+    assert re.search(r"gold\.next_best_offer\s+\d+\s+\d+", listing)
+    out = _cli(home, "sql", "select count(*) as n from gold.customer_360")
+    assert re.search(r"^\d+\s*$", out.strip().splitlines()[-1])
+
+
+def test_the_analyst_notebook_runs(first_run, home, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("MARKETOFONE_HOME", str(home))
+    nb = nbformat.read(ROOT / "notebooks" / "customer_360.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the notebook shows no chart"
+
+
+def test_a_second_run_of_the_same_date_changes_nothing(first_run, lh, home):
+    before = _snapshot(lh)
+    _cli(home, "run", "personalization_daily", "--date", DAY)
+    after = _snapshot(lh)
+    assert before.keys() == after.keys()
+    for name in before:
+        assert before[name] == after[name], f"{name} changed on a re-run"

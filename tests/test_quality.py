@@ -1,0 +1,306 @@
+"""jobs.quality: suites load, rows are split with reasons, GX agrees with the split, results are kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from pyspark.sql import functions as F
+
+from jobs import quality
+from jobs.engine import spark_session
+from jobs.quality import DataQualityError, QualityResult, SplitMismatchError
+from jobs.settings import Settings
+from jobs.tables import REGISTRY
+
+RUN_DATE = dt.date(2024, 3, 31)
+TXN_SCHEMA = ("silo string, txn_id string, account_id string, customer_id string, txn_date date, "
+              "amount double, category string")
+PAYMENTS_SCHEMA = "id string, amount double, currency string, ref string"
+
+# A suite written for these tests (the real suites have no `amount >= 0`: transactions are signed).
+PAYMENTS_SUITE = {
+    "name": "test.payments",
+    "expectations": [
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+        {"type": "expect_column_to_exist", "kwargs": {"column": "id"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "min_value": 0}},
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "currency", "value_set": ["EUR", "USD"]}},
+        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "ref", "regex": "^R[0-9]{3}$"}},
+    ],
+    "meta": {},
+}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("quality_home")
+
+
+@pytest.fixture(scope="module")
+def settings(home):
+    return Settings(home=home)
+
+
+@pytest.fixture(scope="module")
+def spark(settings):
+    return spark_session(settings)
+
+
+@pytest.fixture(scope="module")
+def suite_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("expectations")
+    (directory / "test.payments.json").write_text(json.dumps(PAYMENTS_SUITE))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def payments_suite(suite_dir):
+    return quality.load_suite("test.payments", directory=suite_dir)
+
+
+@pytest.fixture(scope="module")
+def bad_payments(spark, payments_suite, settings) -> tuple:
+    rows = [
+        ("p1", 10.0, "EUR", "R001"),
+        ("p2", -12.5, "EUR", "R002"),   # negative amount
+        (None, 5.0, "USD", "R003"),     # null id
+        ("p4", 1.0, "EUR", "R004"),     # first p4 (smaller amount sorts first): kept
+        ("p4", 2.0, "EUR", "R005"),     # second p4: quarantined
+        ("p6", 7.0, None, None),        # nulls are not judged by in_set / regex
+    ]
+    df = spark.createDataFrame(rows, PAYMENTS_SCHEMA)
+    return df, quality.validate(df, payments_suite, settings, RUN_DATE)
+
+
+def _by_type(result: QualityResult, expectation: str, column: str = "") -> dict:
+    [match] = [r for r in result.results if r["expectation"] == expectation and r["column"] == column]
+    return match
+
+
+def _txn_frame(spark, rows):
+    return spark.createDataFrame(rows, TXN_SCHEMA)
+
+
+CLEAN_TXNS = [
+    ("deposits", "t1", "a1", "c1", dt.date(2024, 3, 1), -12.5, "groceries"),
+    ("cards", "t2", "a2", "c1", dt.date(2024, 3, 2), -3.2, "fuel"),
+    ("lending", "t3", "a3", None, dt.date(2024, 3, 3), -100.0, "loan_repayment"),
+    ("deposits", "t4", "a1", "c1", dt.date(2024, 3, 4), 2500.0, "payroll"),
+]
+
+
+# -- suites ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", quality.available_suites())
+def test_every_suite_loads_and_names_a_registered_table(name):
+    suite = quality.load_suite(name)
+    assert suite.name == name
+    assert name in REGISTRY, f"suite {name} is not named after a table in jobs.tables"
+    assert suite.expectations, f"suite {name} is empty"
+    types = {e.expectation_type for e in suite.expectations}
+    assert "expect_table_row_count_to_be_between" in types
+
+
+def test_the_four_table_suites_exist():
+    assert {"silver.customer", "silver.transaction", "gold.customer_360", "gold.next_best_offer"} <= set(
+        quality.available_suites()
+    )
+
+
+def test_missing_suite_is_a_clear_error(tmp_path):
+    with pytest.raises(DataQualityError, match="no expectation suite 'nope'"):
+        quality.load_suite("nope", directory=tmp_path)
+
+
+@pytest.mark.parametrize("expectation, message", [
+    ({"type": "expect_column_values_to_be_increasing", "kwargs": {"column": "a"}}, "no quarantine predicate"),
+    pytest.param({"type": "expect_column_values_to_not_be_null",
+                  "kwargs": {"column": "a", "row_condition": 'col("b") > 1', "condition_parser": "great_expectations"}},
+                 "which the quarantine split does not support",
+                 marks=pytest.mark.filterwarnings("ignore:.*(condition_parser|row_condition).*:DeprecationWarning")),
+])
+def test_row_level_expectation_the_split_cannot_follow_is_refused(tmp_path, expectation, message):
+    (tmp_path / "t.x.json").write_text(json.dumps({"name": "t.x", "expectations": [expectation]}))
+    with pytest.raises(DataQualityError, match=message):
+        quality.load_suite("t.x", directory=tmp_path)
+
+
+# -- the split -------------------------------------------------------------------------------------
+def test_clean_frame_passes_with_nothing_quarantined(spark, settings):
+    df = _txn_frame(spark, CLEAN_TXNS)
+    result = quality.validate(df, "silver.transaction", settings, RUN_DATE)
+    assert result.success
+    assert result.quarantined.count() == 0
+    assert result.valid.count() == len(CLEAN_TXNS) == result.row_count
+    assert result.valid.columns == df.columns
+    assert all(r["success"] for r in result.results)
+    assert quality.raise_on_failure(result) is result
+
+
+def test_bad_rows_are_quarantined_with_expectation_and_reason(bad_payments):
+    df, result = bad_payments
+    got = {(r["id"], r["amount"]): (r["_expectation"], r["_reason"]) for r in result.quarantined.collect()}
+    assert got == {
+        ("p2", -12.5): ("expect_column_values_to_be_between(amount)", "amount must be >= 0, got -12.5"),
+        (None, 5.0): ("expect_column_values_to_not_be_null(id)", "id must not be null"),
+        ("p4", 2.0): ("expect_column_values_to_be_unique(id)",
+                      "id must be unique, got a repeat of 'p4' (its first occurrence is kept)"),
+    }
+    assert result.quarantined.columns == df.columns + ["_expectation", "_reason"]
+    assert sorted(r["id"] for r in result.valid.collect()) == ["p1", "p4", "p6"]
+    assert result.success  # row-level failures are quarantined, not fatal
+
+
+def test_counts_add_up(bad_payments):
+    df, result = bad_payments
+    total = df.count()
+    assert result.valid.count() + result.quarantined.count() == total == result.row_count
+    assert result.quarantined_count == result.quarantined.count() == 3
+    assert result.valid_count == result.valid.count() == 3
+
+
+def test_a_row_failing_several_expectations_is_quarantined_once(spark, payments_suite, settings):
+    df = spark.createDataFrame([("p1", -1.0, "GBP", "X1"), ("p2", 1.0, "EUR", "R002")], PAYMENTS_SCHEMA)
+    result = quality.validate(df, payments_suite, settings, RUN_DATE)
+    [row] = result.quarantined.collect()
+    assert row["id"] == "p1"
+    assert row["_expectation"] == ("expect_column_values_to_be_between(amount); "
+                                   "expect_column_values_to_be_in_set(currency); "
+                                   "expect_column_values_to_match_regex(ref)")
+    assert row["_reason"] == ("amount must be >= 0, got -1.0; currency must be one of EUR, USD, got 'GBP'; "
+                              "ref must match /^R[0-9]{3}$/, got 'X1'")
+    assert result.valid.count() + result.quarantined.count() == 2
+
+
+def test_duplicates_keep_the_first_by_keep_first_by_then_all_columns(spark, settings):
+    rows = [
+        ("c1", dt.date(1980, 1, 1), "F", "1000", None, None, None, dt.date(2023, 5, 1)),
+        ("c1", dt.date(1980, 1, 1), "F", "1000", None, None, None, dt.date(2021, 1, 1)),  # earliest: kept
+        ("c1", dt.date(1980, 1, 1), "F", "2000", None, None, None, dt.date(2022, 1, 1)),
+        ("c2", dt.date(1990, 6, 1), "M", "3000", None, None, None, dt.date(2022, 1, 1)),
+    ]
+    df = spark.createDataFrame(rows, "customer_id string, birth_date date, gender string, postcode string, "
+                                     "email_token string, phone_token string, national_id_token string, "
+                                     "first_seen date")
+    result = quality.validate(df, "silver.customer", settings, RUN_DATE)
+    assert {(r["customer_id"], r["first_seen"]) for r in result.valid.collect()} == {
+        ("c1", dt.date(2021, 1, 1)), ("c2", dt.date(2022, 1, 1))}
+    assert result.quarantined.count() == 2
+    unique = _by_type(result, "expect_column_values_to_be_unique", "customer_id")
+    assert (unique["unexpected_count"], unique["quarantined_count"]) == (3, 2)
+
+
+# -- GX agrees with the split ----------------------------------------------------------------------
+def test_gx_unexpected_counts_agree_with_the_split(bad_payments):
+    _, result = bad_payments
+    expected = {  # (GX unexpected_count, rows quarantined for it)
+        ("expect_column_values_to_not_be_null", "id"): (1, 1),
+        ("expect_column_values_to_be_unique", "id"): (2, 1),  # GX counts both p4 rows; the first is kept
+        ("expect_column_values_to_be_between", "amount"): (1, 1),
+        ("expect_column_values_to_be_in_set", "currency"): (0, 0),
+        ("expect_column_values_to_match_regex", "ref"): (0, 0),
+    }
+    for (expectation, column), (unexpected, quarantined) in expected.items():
+        r = _by_type(result, expectation, column)
+        assert r["level"] == "row"
+        assert r["element_count"] == 6
+        assert (r["unexpected_count"], r["quarantined_count"]) == (unexpected, quarantined), r
+        assert r["success"] == (unexpected == 0)
+
+
+def test_split_that_disagrees_with_gx_is_an_error(spark, payments_suite, settings, monkeypatch):
+    real = quality._predicate
+
+    def wrong(rule, df, types):  # a translation bug: the not-null predicate never fires
+        df, pred = real(rule, df, types)
+        if rule.type == "expect_column_values_to_not_be_null":
+            pred = quality._Predicate(F.lit(False), F.lit(False), pred.reason)
+        return df, pred
+
+    monkeypatch.setattr(quality, "_predicate", wrong)
+    df = spark.createDataFrame([(None, 1.0, "EUR", "R001")], PAYMENTS_SCHEMA)
+    with pytest.raises(SplitMismatchError, match=r"not_be_null\(id\): GX counted 1 unexpected rows, the split 0"):
+        quality.validate(df, payments_suite, settings, RUN_DATE)
+
+
+# -- table-level failures ------------------------------------------------------------------------
+def test_table_level_failure_sets_success_false_and_raises_clearly(spark, settings):
+    empty = _txn_frame(spark, [])
+    result = quality.validate(empty, "silver.transaction", settings, RUN_DATE)
+    assert not result.success
+    assert [r["expectation"] for r in result.failed_table_expectations] == ["expect_table_row_count_to_be_between"]
+    with pytest.raises(DataQualityError) as excinfo:
+        quality.raise_on_failure(result)
+    message = str(excinfo.value)
+    assert "silver.transaction failed 1 table-level expectation(s) on 2024-03-31" in message
+    assert "expect_table_row_count_to_be_between: row count must be >= 1 | observed: 0" in message
+
+
+def test_aggregate_expectation_is_table_level(spark, settings, tmp_path):
+    suite = {"name": "t.mean", "expectations": [
+        {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "amount", "min_value": 0}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "max_value": 100},
+         "meta": {}}]}
+    (tmp_path / "t.mean.json").write_text(json.dumps(suite))
+    df = spark.createDataFrame([("a", -50.0, "EUR", "R001"), ("b", 10.0, "EUR", "R002"), ("c", 500.0, "EUR", "R003")],
+                               PAYMENTS_SCHEMA)
+    result = quality.validate(df, quality.load_suite("t.mean", directory=tmp_path), settings, RUN_DATE)
+    mean = _by_type(result, "expect_column_mean_to_be_between", "amount")
+    assert (mean["level"], mean["success"]) == ("table", True)  # mean of -50, 10, 500 is >= 0
+    assert result.success and [r["amount"] for r in result.quarantined.collect()] == [500.0]
+    # the mean is judged on the whole input, quarantined rows included (GX validates the input frame)
+    df2 = spark.createDataFrame([("a", -50.0, "EUR", "R001"), ("b", 10.0, "EUR", "R002")], PAYMENTS_SCHEMA)
+    result2 = quality.validate(df2, quality.load_suite("t.mean", directory=tmp_path), settings, RUN_DATE)
+    assert not result2.success
+    with pytest.raises(DataQualityError, match=r"expect_column_mean_to_be_between\(amount\)"):
+        quality.raise_on_failure(result2)
+
+
+def test_missing_column_fails_the_table_without_crashing(spark, settings):
+    df = _txn_frame(spark, CLEAN_TXNS).drop("category")
+    result = quality.validate(df, "silver.transaction", settings, RUN_DATE)
+    assert not result.success
+    failed = {(r["expectation"], r["column"]) for r in result.failed_table_expectations}
+    assert failed == {("expect_table_columns_to_match_set", ""), ("expect_column_values_to_not_be_null", "category")}
+    with pytest.raises(DataQualityError, match="category is missing"):
+        quality.raise_on_failure(result)
+    assert result.valid.count() + result.quarantined.count() == len(CLEAN_TXNS)
+
+
+# -- kept results -------------------------------------------------------------------------------------
+def test_result_json_is_written_and_overwritten_on_rerun(spark, settings):
+    df = _txn_frame(spark, CLEAN_TXNS + [("bank", None, "a9", "c9", dt.date(2024, 3, 5), 1.0, "fee")])
+    path = settings.dq_dir / "silver.transaction" / "2024-02-29.json"
+    first = quality.validate(df, "silver.transaction", settings, "2024-02-29")
+    assert first.report_path == path and path.is_file()
+    report = json.loads(path.read_text())
+    assert report["run_date"] == "2024-02-29" and report["suite"] == "silver.transaction"
+    assert (report["row_count"], report["valid_count"], report["quarantined_count"]) == (5, 4, 1)
+    assert report["success"] is True
+    [sample] = report["quarantine_sample"]
+    assert sample["_reason"] == "txn_id must not be null; silo must be one of deposits, cards, lending, got 'bank'"
+    assert len(report["results"]) == len(quality.load_suite("silver.transaction").expectations)
+
+    quality.validate(_txn_frame(spark, CLEAN_TXNS), "silver.transaction", settings, "2024-02-29")
+    report = json.loads(path.read_text())
+    assert report["quarantined_count"] == 0 and report["quarantine_sample"] == []
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith("2024-02-29")) == ["2024-02-29.json"]
+
+
+def test_results_frame_has_one_audit_row_per_expectation(spark, bad_payments):
+    _, result = bad_payments
+    frame = quality.results_frame(spark, result, RUN_DATE)
+    assert frame.columns == ["run_date", "table", "expectation", "column", "success", "element_count",
+                             "unexpected_count", "details"]
+    rows = frame.collect()
+    assert len(rows) == len(PAYMENTS_SUITE["expectations"])
+    assert {r["run_date"] for r in rows} == {RUN_DATE}
+    assert {r["table"] for r in rows} == {"test.payments"}
+    between = next(r for r in rows if r["expectation"] == "expect_column_values_to_be_between")
+    assert (between["column"], between["success"], between["unexpected_count"]) == ("amount", False, 1)
+    assert "amount must be >= 0" in between["details"] and "quarantined: 1" in between["details"]
+    row_count = next(r for r in rows if r["expectation"] == "expect_table_row_count_to_be_between")
+    assert (row_count["column"], row_count["success"], row_count["element_count"]) == ("", True, 6)
