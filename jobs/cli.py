@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO otherwise
+    os.environ.setdefault("RUST_LOG", "error")  # Sail logs every session start and stop otherwise
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:

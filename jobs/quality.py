@@ -112,9 +112,11 @@ _DATASOURCE = "marketofone_spark"
 
 
 def _quiet_gx_logging() -> None:
-    gx_logger = logging.getLogger("great_expectations")
-    if gx_logger.level == logging.NOTSET:
-        gx_logger.setLevel(logging.WARNING)
+    # GX logs its temporary docs directory at INFO on every context; only warnings matter here.
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        gx_logger = logging.getLogger(name)
+        if gx_logger.level < logging.WARNING:
+            gx_logger.setLevel(logging.WARNING)
 
 
 def _context():
@@ -126,6 +128,7 @@ def _context():
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
+            _quiet_gx_logging()  # again: importing GX resets its loggers
             context = gx.get_context(mode="ephemeral")
             context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
             # persist=False: GX would otherwise call df.persist(), a no-op warning on Sail and a

@@ -17,7 +17,7 @@ SILO_TRUST = ("deposits", "cards", "lending")
 def _most_trusted(column: str) -> F.Column:
     """The value from the most trusted silo record that has one."""
     candidates = F.collect_list(F.when(F.col(column).isNotNull(), F.struct(F.col("_trust"), F.col(column))))
-    return F.sort_array(candidates).getItem(0).getField(column).alias(column)
+    return F.get(F.sort_array(candidates), 0).getField(column).alias(column)  # NULL when none has it
 
 
 def golden_customers(records: DataFrame, crosswalk: DataFrame, accounts: DataFrame, key: str) -> DataFrame:

@@ -17,8 +17,8 @@ def run(lh: Lakehouse, logical_date: dt.date) -> dict[str, int]:
     def bronze(name: str):
         return latest_export(lh.read(f"bronze.{name}"), logical_date)
 
-    records = all_silo_customers(bronze("deposits_customers"), bronze("cards_cardholders"),
-                                 bronze("lending_borrowers")).cache()
+    records = lh.scratch(all_silo_customers(bronze("deposits_customers"), bronze("cards_cardholders"),
+                                            bronze("lending_borrowers")), "silo_customers")
     crosswalk = resolve(records, materialize=lambda df, i: lh.scratch(df, f"identity_labels_{i % 2}"))
     counts = {"silver.customer_crosswalk": lh.overwrite("silver.customer_crosswalk", crosswalk)}
     crosswalk = lh.read("silver.customer_crosswalk")

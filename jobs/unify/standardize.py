@@ -52,7 +52,7 @@ def _common(df: DataFrame, silo: str, id_col: str, first: Column, last: Column, 
 def deposits_customers(bronze: DataFrame) -> DataFrame:
     df = typed(bronze, load_contract("deposits", "customers"))
     parts = F.split(F.trim(F.col("full_name")), r"\s+")
-    return _common(df, "deposits", "cif_id", parts.getItem(0), F.element_at(parts, -1), "birth_date",
+    return _common(df, "deposits", "cif_id", F.get(parts, 0), F.element_at(parts, -1), "birth_date",
                    "email", "phone", "national_id", "postcode", F.col("gender"))
 
 
@@ -65,8 +65,8 @@ def cards_cardholders(bronze: DataFrame) -> DataFrame:
 def lending_borrowers(bronze: DataFrame) -> DataFrame:
     df = typed(bronze, load_contract("lending", "borrowers"))
     # "DOE, JANE": surname first
-    last = F.trim(F.split(F.col("name"), ",").getItem(0))
-    first = F.trim(F.split(F.col("name"), ",").getItem(1))
+    parts = F.split(F.col("name"), ",")
+    last, first = F.trim(F.get(parts, 0)), F.trim(F.get(parts, 1))  # NULL, not an error, without a comma
     return _common(df, "lending", "borrower_no", first, last, "dob", "email", "phone", "tax_id",
                    "postal_code", F.lit(None).cast("string"))
 

@@ -1,0 +1,104 @@
+"""Reference lists the generator draws from: names, employers, merchants, merchant category codes.
+
+Everything here is fictional or generic. Counterparty names carry no commas so they never need quoting;
+the merchant names are grouped by spend category so the unify layer can map a debit-card settlement's
+counterparty to a category (MERCHANT_CATEGORY below is that map).
+"""
+
+from __future__ import annotations
+
+FEMALE_FIRST = """Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Lisa Nancy Betty Sandra
+Margaret Ashley Kimberly Emily Donna Michelle Carol Amanda Melissa Deborah Stephanie Dorothy Rebecca Sharon
+Laura Cynthia Amy Kathleen Angela Shirley Brenda Emma Anna Pamela Nicole Samantha Katherine Christine Helen
+Debra Rachel Carolyn Janet Maria Catherine Heather Diane Olivia Julie Joyce Victoria Ruth Virginia Lauren
+Kelly Christina Joan Evelyn Judith Andrea Hannah Megan Cheryl Jacqueline Martha Madison Teresa Gloria Sara
+Janice Ann Kathryn Abigail Sophia Frances Jean Alice Judy Isabella Julia Grace Amber Denise Danielle Marilyn
+Beverly Charlotte Natalie Theresa Diana Brittany Doris Kayla Alexis Lori Marie Chloe Mia Zoe Priya Mei
+Aisha Fatima Lucia Sofia Yuki Ingrid""".split()
+
+MALE_FIRST = """James Robert John Michael David William Richard Joseph Thomas Christopher Charles Daniel Matthew
+Anthony Mark Donald Steven Andrew Paul Joshua Kenneth Kevin Brian Timothy Ronald George Jason Edward Jeffrey
+Ryan Jacob Nicholas Gary Eric Jonathan Stephen Larry Justin Scott Brandon Benjamin Samuel Gregory Alexander
+Patrick Frank Raymond Jack Dennis Jerry Tyler Aaron Jose Adam Nathan Henry Zachary Douglas Peter Kyle Noah
+Ethan Jeremy Christian Walter Keith Austin Roger Terry Sean Gerald Carl Dylan Harold Jordan Jesse Bryan
+Lawrence Arthur Gabriel Bruce Logan Billy Joe Alan Juan Elijah Willie Albert Wayne Randy Mason Vincent Liam
+Roy Bobby Caleb Bradley Russell Lucas Omar Raj Wei Hiroshi Mateo Lars Ahmed Diego Ivan""".split()
+
+LAST = """Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez
+Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark Ramirez
+Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams Nelson Baker Hall
+Rivera Campbell Mitchell Carter Roberts Gomez Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes
+Stewart Morris Morales Murphy Cook Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed Kelly Howard
+Ramos Kim Cox Ward Richardson Watson Brooks Chavez Wood James Bennett Gray Mendoza Ruiz Hughes Price Alvarez
+Castillo Sanders Patel Myers Long Ross Foster Jimenez Powell Jenkins Perry Russell Sullivan Bell Coleman
+Butler Henderson Barnes Gonzales Fisher Vasquez Simmons Romero Jordan Patterson Alexander Hamilton Graham
+Reynolds Griffin Wallace Moreno West Cole Hayes Bryant Herrera Gibson Ellis Tran Medina Aguilar Stevens
+Murray Ford Castro Marshall Owens Harrison Fernandez McDonald Woods Washington Kennedy Wells Vargas Henry
+Chen Freeman Webb Tucker Guzman Burns Crawford Olson Simpson Porter Hunter Gordon Mendez Silva Shaw Snyder
+Mason Dixon Munoz Hunt Hicks Holmes Palmer Wagner Black Robertson Boyd Rose Stone Salazar Fox Warren Mills
+Meyer Rice Schmidt Garza Daniels Ferguson Nichols Stephens Soto Weaver Ryan Gardner Payne Grant Dunn Kelley
+Spencer Hawkins Arnold Pierce Vazquez Hansen Peters Santos Hart Bradley Knight Elliott Cunningham Duncan
+Armstrong Hudson Carroll Lane Riley Andrews Alvarado Ray Delgado Berry Perkins Hoffman Johnston Matthews
+Pena Richards Contreras Willis Carpenter Lawrence Sandoval Guerrero George Chapman Rios Estrada Ortega
+Watkins Greene Nunez Wheeler Valdez Harper Burke Larson Santiago Maldonado Morrison Franklin Carlson Austin
+Dominguez Carr Lawson Jacobs OBrien Lynch Singh Vega Bishop Montgomery Oliver Jensen Harvey Williamson
+Gilbert Dean Sims Espinoza Howell Li Wong Reid Hanson Le McCoy Garrett Burton Fuller Wang Weber Welch""".split()
+
+EMAIL_DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com",
+                 "proton.me", "comcast.net"]
+
+EMPLOYERS = """ACME CORP|GLOBEX INC|INITECH|UMBRELLA HEALTH|STARK INDUSTRIES|WAYNE ENTERPRISES|HOOLI|
+VANDELAY IMPORTS|SOYLENT FOODS|CYBERDYNE SYSTEMS|MASSIVE DYNAMIC|WONKA INDUSTRIES|TYRELL CORP|
+CITY OF SPRINGFIELD|STATE UNIVERSITY|COUNTY SCHOOL DISTRICT|MERCY HOSPITAL|NORTHWIND TRADERS|CONTOSO LTD|
+FABRIKAM INC|LITWARE INC|ADVENTURE WORKS|BLUE YONDER AIRLINES|WINGTIP TOYS|TAILSPIN TOYS|PROSEWARE INC|
+GREEN VALLEY FARMS|RIVERSIDE LOGISTICS|SUMMIT CONSTRUCTION|PIONEER ENERGY|METRO TRANSIT AUTHORITY|
+LAKESIDE RETAIL|HARBOR FREIGHT LINES|OAKRIDGE LABS|BRIGHTPATH SOFTWARE|SILVERLINE INSURANCE|
+REDWOOD DENTAL|NORTHSTAR MEDIA|EVERGREEN CARE HOMES|US POSTAL SERVICE""".replace("\n", "").split("|")
+
+# Deposit counterparties by transaction type (plus MERCHANTS for CARD_SETTLEMENT, EMPLOYERS for PAYROLL).
+EXTERNAL_IN = ["OTHER BANK", "CHASE TRANSFER", "BANK OF AMERICA TRANSFER", "PAYPAL TRANSFER", "ZELLE TRANSFER"]
+EXTERNAL_OUT = ["OTHER BANK", "VANGUARD BROKERAGE", "FIDELITY INVESTMENTS", "VENMO", "PAYPAL",
+                "CHASE TRANSFER", "ALLY BANK"]
+LANDLORDS = ["OAKWOOD PROPERTIES", "SUMMIT APARTMENTS", "GREYSTAR RENT", "EQUITY RESIDENTIAL",
+             "PRIVATE LANDLORD"]
+EXTERNAL_MORTGAGE = ["WELLS FARGO HOME MTG", "ROCKET MORTGAGE", "CHASE MORTGAGE"]
+BILLERS = ["CITY POWER & LIGHT", "METRO WATER", "VERIZON WIRELESS", "COMCAST", "STATE FARM INSURANCE", "GEICO"]
+ATM = ["MO1 ATM", "OTHER BANK ATM"]
+# This bank's own products as they appear on a statement line.
+OWN_MORTGAGE = "MO1 HOME LOANS"
+OWN_LENDING = "MO1 LENDING"
+OWN_CARDS = "MO1 CARD SERVICES"
+OWN_SAVINGS = "OWN SAVINGS"
+OWN_CHECKING = "OWN CHECKING"
+OWN_CUSTOMER = "MO1 CUSTOMER TRANSFER"
+
+# Spend categories shared by the card processor (merchant_category) and debit-card settlements.
+CATEGORIES = ["groceries", "dining", "travel", "fuel", "furniture", "electronics", "utilities",
+              "entertainment", "health", "other"]
+MERCHANTS = {
+    "groceries": ["KROGER", "SAFEWAY", "WHOLE FOODS", "TRADER JOES"],
+    "dining": ["STARBUCKS", "CHIPOTLE", "OLIVE GARDEN", "LOCAL BISTRO"],
+    "travel": ["DELTA AIR LINES", "MARRIOTT", "EXPEDIA", "UNITED AIRLINES"],
+    "fuel": ["SHELL", "CHEVRON", "EXXONMOBIL"],
+    "furniture": ["IKEA", "WAYFAIR", "ASHLEY FURNITURE"],
+    "electronics": ["BEST BUY", "APPLE STORE", "NEWEGG"],
+    "utilities": ["CITY POWER & LIGHT", "VERIZON WIRELESS"],
+    "entertainment": ["NETFLIX", "AMC THEATRES", "TICKETMASTER", "SPOTIFY"],
+    "health": ["CVS PHARMACY", "WALGREENS", "LABCORP"],
+    "other": ["AMAZON", "TARGET", "WALMART", "HOME DEPOT"],
+}
+MERCHANT_CATEGORY = {m: c for c, names in MERCHANTS.items() for m in names if c != "utilities"}
+MCC = {
+    "groceries": [5411, 5422], "dining": [5812, 5814], "travel": [4511, 7011, 4722], "fuel": [5541, 5542],
+    "furniture": [5712, 5719], "electronics": [5732, 5734], "utilities": [4900, 4814],
+    "entertainment": [7832, 7922, 5815], "health": [5912, 8011], "other": [5999, 5311, 5310],
+}
+
+# Typical ticket size (USD) per category; spend budgets are split into purchases of about this size.
+TICKET = {"groceries": 75, "dining": 38, "travel": 320, "fuel": 52, "furniture": 380, "electronics": 240,
+          "utilities": 90, "entertainment": 42, "health": 55, "other": 68}
+# Baseline share of discretionary spend per category before a person's lifestyle tilts it.
+BASE_SHARE = {"groceries": 0.30, "dining": 0.10, "travel": 0.05, "fuel": 0.10, "furniture": 0.025,
+              "electronics": 0.035, "utilities": 0.04, "entertainment": 0.06, "health": 0.06, "other": 0.23}
+
+POSTCODES = [f"{p:05d}" for p in range(10001, 99950, 173)]  # ~520 fictional 5-digit areas

@@ -1,0 +1,104 @@
+"""Vectorized text formatting: numbers, ids, dates and money become Arrow string arrays without a
+Python-level loop per value.
+
+Fixed-width fields (ids, dates, phone numbers) are built as a byte matrix, one row per value, with
+numpy arithmetic, and handed to Arrow as one buffer. Variable-width fields (money) use the same matrix
+with padding bytes that are squeezed out at the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+_PAD = 0  # a byte that never appears in text; dropped by `squeeze`
+
+
+def digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative integers as a (n, width) byte matrix."""
+    values = np.asarray(values, dtype=np.int64)
+    out = np.empty((len(values), width), dtype=np.uint8)
+    for j in range(width):
+        out[:, width - 1 - j] = values // 10**j % 10 + 48
+    return out
+
+
+def literal(text: str, n: int) -> np.ndarray:
+    return np.broadcast_to(np.frombuffer(text.encode(), dtype=np.uint8), (n, len(text)))
+
+
+def compose(*parts: str | np.ndarray, n: int | None = None) -> np.ndarray:
+    """Concatenate byte matrices and literal strings side by side."""
+    if n is None:
+        n = next(len(p) for p in parts if not isinstance(p, str))
+    return np.hstack([literal(p, n) if isinstance(p, str) else p for p in parts])
+
+
+def to_arrow(matrix: np.ndarray) -> pa.Array:
+    """A byte matrix (one value per row, padding bytes removed) as an Arrow string array."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.uint8)
+    n, w = matrix.shape
+    keep = matrix != _PAD
+    if keep.all():
+        data, offsets = matrix.ravel(), np.arange(0, (n + 1) * w, w, dtype=np.int64)
+    else:
+        data = matrix[keep]
+        offsets = np.concatenate([[0], np.cumsum(keep.sum(axis=1), dtype=np.int64)])
+    if len(data) < 2**31 - 1:
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data))
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """"DA000123456"-style ids: a prefix and a zero-padded number."""
+    return to_arrow(compose(prefix, digits(numbers, width), n=len(numbers)))
+
+
+def integers(values: np.ndarray) -> pa.Array:
+    return pa.array(np.asarray(values, dtype=np.int64)).cast(pa.string())
+
+
+def money(cents: np.ndarray) -> pa.Array:
+    """Cents as a decimal with two places ("1234.50", "-3.05"), no thousands separator."""
+    cents = np.asarray(cents, dtype=np.int64)
+    n = len(cents)
+    magnitude = np.abs(cents)
+    whole = magnitude // 100
+    width = max(1, len(str(int(whole.max())))) if n else 1
+    int_part = digits(whole, width)
+    # Leading zeros of the whole part become padding, except the units digit ("0.50").
+    leading = np.cumsum(int_part != 48, axis=1) == 0
+    leading[:, -1] = False
+    int_part[leading] = _PAD
+    sign = np.where(cents < 0, ord("-"), _PAD).astype(np.uint8)[:, None]
+    return to_arrow(compose(sign, int_part, ".", digits(magnitude % 100, 2), n=n))
+
+
+def _ymd(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    month_start = dates.astype("datetime64[M]")
+    year = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = month_start.astype(np.int64) % 12 + 1
+    day = (dates - month_start.astype("datetime64[D]")).astype(np.int64) + 1
+    return year, month, day
+
+
+# The Spark datetime patterns the silos use.
+DATE_PATTERNS = ("yyyy-MM-dd", "MM/dd/yyyy", "dd.MM.yyyy")
+
+
+def dates(values: np.ndarray, pattern: str) -> pa.Array:
+    y, m, d = _ymd(values)
+    yy, mm, dd = digits(y, 4), digits(m, 2), digits(d, 2)
+    if pattern == "yyyy-MM-dd":
+        return to_arrow(compose(yy, "-", mm, "-", dd))
+    if pattern == "MM/dd/yyyy":
+        return to_arrow(compose(mm, "/", dd, "/", yy))
+    if pattern == "dd.MM.yyyy":
+        return to_arrow(compose(dd, ".", mm, ".", yy))
+    raise ValueError(f"unsupported date pattern {pattern!r}; use one of {DATE_PATTERNS}")
+
+
+def lookup(names: list[str], codes: np.ndarray) -> pa.Array:
+    """Small vocabulary + codes -> strings (categorical columns of big files)."""
+    return pa.array(names, type=pa.string()).take(pa.array(np.asarray(codes, dtype=np.int64)))
