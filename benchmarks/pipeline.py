@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def step_rows(result) -> int:
-    if result.step == "ingest":
+    if result.step.startswith("ingest"):
         return result.details["rows_in"]
     if result.step == "train":
         return sum(m.get("rows", 0) for m in result.details["models"].values())

@@ -89,4 +89,4 @@ def personalization_daily():
     [c360, trained] >> scored >> offers() >> kpis()
 
 
-personalization_daily()
+dag = personalization_daily()

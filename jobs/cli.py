@@ -58,7 +58,7 @@ def cmd_run(args) -> int:
     if args.target in DAG_IDS:
         from jobs.orchestrate import run_dag
 
-        outcome = run_dag(args.target, day, settings)
+        outcome = run_dag(args.target, day, settings, verbose=args.verbose)
         print(f"DAG {args.target} for {day}: {outcome['state']}")
         _print_table([{"task": t, "state": s} for t, s in sorted(outcome["tasks"].items())])
         return 0
@@ -107,7 +107,7 @@ def cmd_history(args) -> int:
 def cmd_demo(args) -> int:
     from jobs.demo import run_demo
 
-    return run_demo(_settings(args), parse_date(args.date))
+    return run_demo(_settings(args), parse_date(args.date), verbose=args.verbose)
 
 
 def build_parser() -> argparse.ArgumentParser:

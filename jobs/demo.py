@@ -67,7 +67,7 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     print("analyst notebook:          notebooks/customer_360.ipynb")
 
 
-def run_demo(settings: Settings, day: dt.date) -> int:
+def run_demo(settings: Settings, day: dt.date, verbose: bool = False) -> int:
     from jobs.generate import generate_bank
     from jobs.orchestrate import run_dag
 
@@ -77,7 +77,7 @@ def run_demo(settings: Settings, day: dt.date) -> int:
     print(f"1/2 generated a bank of {summary['persons']} people "
           f"({sum(summary['files'].values())} rows in {len(summary['files'])} silo exports)")
     print("2/2 running the DAG personalization_daily through Airflow (embedded: SQLite + Sail) ...")
-    outcome = run_dag("personalization_daily", day, settings)
+    outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
     print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
     print_summary(settings, day)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f}s")

@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from jobs.settings import Settings
@@ -74,10 +75,16 @@ def load_dag(dag_id: str):
     raise RuntimeError(f"{path} defines no DAG {dag_id!r}")
 
 
-def run_dag(dag_id: str, logical_date: dt.date, settings: Settings) -> dict:
-    """Run one DAG run through Airflow and return its state and task states; raise if it failed."""
+def run_dag(dag_id: str, logical_date: dt.date, settings: Settings, verbose: bool = False) -> dict:
+    """Run one DAG run through Airflow and return its state and task states; raise if it failed.
+
+    Airflow's own task logs go to the terminal only with `verbose`; each step prints a progress line."""
+    if not verbose:
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     apply_airflow_env(settings)
     ensure_airflow_db(settings)
+    # Airflow's dag.test() runs tasks through FastAPI's test client, which warns about its httpx use.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     dag = load_dag(dag_id)
     when = dt.datetime(logical_date.year, logical_date.month, logical_date.day, tzinfo=dt.timezone.utc)
     dag_run = dag.test(logical_date=when, run_conf={"date": logical_date.isoformat()})

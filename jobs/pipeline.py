@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -42,7 +44,7 @@ def ingest(lh: Lakehouse, day: dt.date, silo: str | None = None) -> StepResult:
     from jobs.ingest.load import run
 
     reports = run(lh, day, (silo,) if silo else None)
-    result = StepResult("ingest", day)
+    result = StepResult(f"ingest_{silo}" if silo else "ingest", day)
     for r in reports:
         result.tables[f"bronze.{r.table}"] = r.rows_bronze
         result.tables[f"quarantine.{r.table}"] = r.rows_quarantined
@@ -116,7 +118,20 @@ def run_step(name: str, logical_date, settings: Settings | None = None, **kwargs
     result = STEPS[name](lakehouse(settings), day, **kwargs)
     result.seconds = time.perf_counter() - started
     log.info("step %s for %s wrote %s in %.1fs", name, day, result.tables, result.seconds)
+    _progress(result)
     return result
+
+
+def _progress(result: StepResult) -> None:
+    """One line per finished step on the terminal, also when Airflow captures the task's output."""
+    if os.environ.get("MARKETOFONE_PROGRESS", "1") == "0":
+        return
+    models = result.details.get("models", {})
+    what = f"{result.rows:,} rows" if result.tables else ", ".join(
+        f"{product} AUC {m['auc']:.3f}" if "auc" in m else f"{product} kept" for product, m in models.items()
+    )
+    print(f"  [{result.logical_date}] {result.step:<13} {result.seconds:6.1f}s  {what}", file=sys.__stderr__,
+          flush=True)
 
 
 def run_daily(logical_date, settings: Settings | None = None) -> list[StepResult]:

@@ -342,7 +342,10 @@ def _deposit_balances(rng: np.random.Generator, pop: Population, h: Holdings, bo
     n_acc = len(dep)
     credit = np.isin(txns["txn_type"], [_TYPE[t] for t in CREDIT_TYPES])
     signed = np.where(credit, txns["cents"], -txns["cents"])
-    order = np.lexsort((~credit, txns["day"], txns["account"]))  # credits first within a day
+    # By account, then day, credits before debits within a day (one int64 sort key is much faster
+    # than a lexsort on three keys).
+    order = np.argsort((txns["account"] * (txns["day"].max(initial=0) + 1) + txns["day"]) * 2 + ~credit,
+                       kind="stable")
     acc, amount = txns["account"][order], signed[order]
     running = np.cumsum(amount)
     starts = np.flatnonzero(np.r_[True, acc[1:] != acc[:-1]]) if len(acc) else np.empty(0, np.int64)

@@ -139,8 +139,9 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
 
     dep = books.deposits
     order = np.argsort(dep["account_no"], kind="stable")
+    account_ids = text.ids("DA", dep["account_no"], 9)
     files["deposits/accounts"] = _ordered({
-        "account_id": text.ids("DA", dep["account_no"], 9),
+        "account_id": account_ids,
         "cif_id": text.ids("D", dep["cif"], 7),
         "product": _arrow(dep["product"]),
         "open_date": text.dates(dep["open_date"], "yyyy-MM-dd"),
@@ -149,14 +150,15 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     }, order)
 
     tx = activity.deposit_txns
-    order = np.lexsort((tx["txn_type"], tx["account"], tx["day"]))  # the export is in booking order
+    # The export is in booking order: by day, then account, then transaction type.
+    order = np.argsort((tx["day"] * len(dep) + tx["account"]) * len(TXN_TYPES) + tx["txn_type"], kind="stable")
     credit = np.isin(tx["txn_type"], [TXN_TYPES.index(t) for t in CREDIT_TYPES])
     first_id = int(rng.integers(10**11, 5 * 10**11))
     n_tx = len(order)
     files["deposits/transactions"] = {
         "txn_id": text.ids("DT", first_id + np.arange(n_tx), 12),
-        "account_id": text.ids("DA", dep["account_no"][tx["account"][order]], 9),
-        "booking_date": text.dates(window.date(tx["day"][order]), "yyyy-MM-dd"),
+        "account_id": account_ids.take(pa.array(tx["account"][order])),
+        "booking_date": text.day_dates(window.start, tx["day"][order], "yyyy-MM-dd"),
         "amount": text.money(tx["cents"][order]),
         "direction": text.lookup(["DR", "CR"], credit[order].astype(np.int64)),
         "txn_type": text.lookup(list(TXN_TYPES), tx["txn_type"][order]),
@@ -185,8 +187,9 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     _add_ids(id_map, "cards", holder_text, people)
 
     order = np.argsort(cards["account_no"], kind="stable")
+    card_ids = text.ids("CA", cards["account_no"], 8)
     files["cards/accounts"] = _ordered({
-        "card_account_id": text.ids("CA", cards["account_no"], 8),
+        "card_account_id": card_ids,
         "holder_ref": text.ids("C-", cards["holder_no"], 6),
         "card_product": _arrow(cards["product"]),
         "open_date": text.dates(cards["open_date"], "MM/dd/yyyy"),
@@ -196,12 +199,12 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     }, order)
 
     ct = activity.card_txns
-    order = np.lexsort((ct["account"], ct["day"]))
+    order = np.argsort(ct["day"] * max(len(cards), 1) + ct["account"], kind="stable")
     first_id = int(rng.integers(10**11, 5 * 10**11))
     files["cards/transactions"] = {
         "txn_ref": text.ids("CT", first_id + np.arange(len(order)), 12),
-        "card_account_id": text.ids("CA", cards["account_no"][ct["account"][order]], 8),
-        "txn_date": text.dates(window.date(ct["day"][order]), "MM/dd/yyyy"),
+        "card_account_id": card_ids.take(pa.array(ct["account"][order])),
+        "txn_date": text.day_dates(window.start, ct["day"][order], "MM/dd/yyyy"),
         "amount": text.money(ct["cents"][order]),
         "mcc": text.to_arrow(text.digits(ct["mcc"][order], 4)),
         "merchant_category": text.lookup(ref.CATEGORIES, ct["category"][order]),
@@ -239,12 +242,12 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     }, order)
 
     rp = activity.repayments
-    order = np.lexsort((rp["loan"], rp["day"]))
+    order = np.argsort(rp["day"] * max(len(loans), 1) + rp["loan"], kind="stable")
     first_id = int(rng.integers(10**9, 5 * 10**9))
     files["lending/repayments"] = {
         "repayment_id": text.ids("R", first_id + np.arange(len(order)), 10),
         "loan_no": text.ids("L", loans["loan_no"][rp["loan"][order]], 8),
-        "paid_date": text.dates(window.date(rp["day"][order]), "dd.MM.yyyy"),
+        "paid_date": text.day_dates(window.start, rp["day"][order], "dd.MM.yyyy"),
         "amount": text.money(rp["cents"][order]),
     }
 

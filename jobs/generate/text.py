@@ -16,10 +16,12 @@ _PAD = 0  # a byte that never appears in text; dropped by `squeeze`
 
 def digits(values: np.ndarray, width: int) -> np.ndarray:
     """Zero-padded decimal digits of non-negative integers as a (n, width) byte matrix."""
-    values = np.asarray(values, dtype=np.int64)
-    out = np.empty((len(values), width), dtype=np.uint8)
-    for j in range(width):
-        out[:, width - 1 - j] = values // 10**j % 10 + 48
+    quotient = np.asarray(values, dtype=np.int64)
+    out = np.empty((len(quotient), width), dtype=np.uint8)
+    for j in range(width - 1, -1, -1):
+        quotient, remainder = np.divmod(quotient, 10)
+        out[:, j] = remainder
+    out += 48
     return out
 
 
@@ -67,9 +69,10 @@ def money(cents: np.ndarray) -> pa.Array:
     width = max(1, len(str(int(whole.max())))) if n else 1
     int_part = digits(whole, width)
     # Leading zeros of the whole part become padding, except the units digit ("0.50").
-    leading = np.cumsum(int_part != 48, axis=1) == 0
-    leading[:, -1] = False
-    int_part[leading] = _PAD
+    n_digits = np.ones(n, dtype=np.int64)
+    for power in range(1, width):
+        n_digits += whole >= 10**power
+    int_part[np.arange(width)[None, :] < (width - n_digits)[:, None]] = _PAD
     sign = np.where(cents < 0, ord("-"), _PAD).astype(np.uint8)[:, None]
     return to_arrow(compose(sign, int_part, ".", digits(magnitude % 100, 2), n=n))
 
@@ -88,14 +91,28 @@ DATE_PATTERNS = ("yyyy-MM-dd", "MM/dd/yyyy", "dd.MM.yyyy")
 
 
 def dates(values: np.ndarray, pattern: str) -> pa.Array:
+    return to_arrow(_date_matrix(values, pattern))
+
+
+def day_dates(first: np.datetime64, day: np.ndarray, pattern: str) -> pa.Array:
+    """Dates given as day offsets from `first` (transaction dates): format each distinct day once."""
+    day = np.asarray(day, dtype=np.int64)
+    if len(day) == 0:
+        return pa.array([], pa.string())
+    low = int(day.min())
+    table = _date_matrix(first + np.arange(low, int(day.max()) + 1).astype("timedelta64[D]"), pattern)
+    return to_arrow(table[day - low])
+
+
+def _date_matrix(values: np.ndarray, pattern: str) -> np.ndarray:
     y, m, d = _ymd(values)
     yy, mm, dd = digits(y, 4), digits(m, 2), digits(d, 2)
     if pattern == "yyyy-MM-dd":
-        return to_arrow(compose(yy, "-", mm, "-", dd))
+        return compose(yy, "-", mm, "-", dd, n=len(y))
     if pattern == "MM/dd/yyyy":
-        return to_arrow(compose(mm, "/", dd, "/", yy))
+        return compose(mm, "/", dd, "/", yy, n=len(y))
     if pattern == "dd.MM.yyyy":
-        return to_arrow(compose(dd, ".", mm, ".", yy))
+        return compose(dd, ".", mm, ".", yy, n=len(y))
     raise ValueError(f"unsupported date pattern {pattern!r}; use one of {DATE_PATTERNS}")
 
 
