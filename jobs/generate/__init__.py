@@ -13,6 +13,8 @@ ground truth the lakehouse must never load (settings.ground_truth/*.parquet). St
   silos.py      each silo's rendering: ids, name/date/phone formats, record noise
   defects.py    a small share of broken rows for the ingest layer to quarantine
   writer.py     atomic CSV / Parquet writes
+  (common.py: random streams and the window calendar; reference.py: names, merchants, MCCs;
+   text.py: vectorized formatting of ids, dates and money)
 
 Identity streams depend on (seed, customers) only, so the same people, ids and pre-window products
 appear in every export; window streams also depend on as_of. Same inputs, byte-identical files.
@@ -34,7 +36,7 @@ from jobs.generate.holdings import build_holdings
 from jobs.generate.openings import PRODUCT_SILO, PRODUCTS, draw_openings
 from jobs.generate.people import build_population
 from jobs.generate.silos import render
-from jobs.settings import Settings
+from jobs.settings import Settings, parse_date
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,6 @@ FILES = (
     "lending/borrowers", "lending/loans", "lending/repayments",
 )
 MAX_CUSTOMERS = 900_000  # cardholder refs have 6 digits
-OPENED_ACCOUNT = {"credit_card": "cards", "savings": "deposits", "personal_loan": "loans"}
 
 
 def landing_path(settings: Settings, file: str, as_of: dt.date):
@@ -57,8 +58,7 @@ def generate_bank(settings: Settings, as_of: dt.date) -> dict:
 
     Returns {"persons": n, "files": {"deposits/customers": rows, ...}, "openings": {product: n},
     "defects": n} with the data rows written per file (defective and duplicated rows included)."""
-    if isinstance(as_of, dt.datetime):
-        as_of = as_of.date()
+    as_of = parse_date(as_of)  # a date, a datetime or an ISO string
     if not 1 <= settings.customers <= MAX_CUSTOMERS:
         raise ValueError(f"customers must be between 1 and {MAX_CUSTOMERS}, got {settings.customers}")
     if settings.history_days < settings.label_horizon_days or settings.history_days < 1:

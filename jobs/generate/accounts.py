@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jobs.generate.common import Window
-from jobs.generate.holdings import CARD_PRODUCTS, CARD_SLOTS, DEPOSIT_SLOTS, LOAN_SLOTS, LOAN_TYPES, Holdings
+from jobs.generate.holdings import (
+    CARD_PRODUCTS,
+    CARD_SLOTS,
+    DEPOSIT_SLOTS,
+    LOAN_SLOTS,
+    LOAN_TYPES,
+    Holdings,
+)
 from jobs.generate.openings import Openings
 from jobs.generate.people import Population
 
@@ -62,11 +69,11 @@ def build_books(rng: np.random.Generator, pop: Population, h: Holdings, openings
     opened_on = {p: window.date(np.maximum(d, 0)) for p, d in openings.day.items()}
 
     def deposit_rows(mask, slot, product, open_date, cif):
+        opened_in_window = slot == "opened_savings"
         return {"person": everyone[mask], "account_no": h.deposit_account[mask, DEPOSIT_SLOTS[slot]],
                 "cif": cif[mask], "product": np.full(mask.sum(), product),
-                "open_date": np.minimum(open_date[mask], before) if slot not in ("opened_savings",)
-                else open_date[mask],
-                "opened_in_window": np.full(mask.sum(), slot == "opened_savings")}
+                "open_date": open_date[mask] if opened_in_window else np.minimum(open_date[mask], before),
+                "opened_in_window": np.full(mask.sum(), opened_in_window)}
 
     new_savings = openings.opened("savings")
     deposits = _concat([

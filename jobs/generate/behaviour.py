@@ -91,7 +91,7 @@ def _purchases(rng: np.random.Generator, pop: Population, idx: np.ndarray, budge
     weights = _spend_weights(pop, idx, categories)
     ticket = np.array([ref.TICKET[c] for c in categories])
     # A spending lifestyle means more, smaller purchases, not just bigger ones.
-    rate = budget[:, None] * weights / ticket * np.exp(0.4 * pop.lifestyle[idx, None])
+    rate = budget[:, None] * weights / ticket * np.exp(0.5 * pop.lifestyle[idx, None])
     rate *= np.minimum(1.0, max_per_month / np.maximum(rate.sum(axis=1, keepdims=True), 1e-9))
     mean_amount = budget[:, None] * weights / np.maximum(rate, 1e-9)
     flat_owner, day = poisson_days(rng, rate.ravel(), np.repeat(active_from, len(categories)), days)

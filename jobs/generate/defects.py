@@ -44,7 +44,7 @@ def bad_dates(pattern: str, year: int) -> list[str]:
 
 
 def defect_count(rows: int) -> int:
-    k = int(round(DEFECT_RATE * rows))
+    k = round(DEFECT_RATE * rows)
     return max(k, 1) if rows >= 100 else k
 
 

@@ -24,7 +24,7 @@ from jobs.generate.people import Population
 PRODUCTS = ("credit_card", "savings", "personal_loan")
 # Intercepts chosen so that eligible people open at 5-7% a month on average. The ceiling keeps the most
 # eager few from all opening in the window's first weeks, so openings stay spread over the window.
-INTERCEPT = {"credit_card": -1.86, "savings": -2.42, "personal_loan": -2.48}
+INTERCEPT = {"credit_card": -1.93, "savings": -2.42, "personal_loan": -2.48}
 MAX_MONTHLY = 0.4
 PRODUCT_SILO = {"credit_card": "cards", "savings": "deposits", "personal_loan": "lending"}
 
@@ -43,7 +43,7 @@ def true_probabilities(pop: Population, age: np.ndarray) -> dict[str, np.ndarray
     z_inc = (np.log(pop.income) - np.log(42000)) / 0.5
     z_age = (age - 45) / 16.0
     logits = {
-        "credit_card": 0.8 * z_inc + 1.2 * pop.lifestyle - 0.9 * z_age,
+        "credit_card": 0.9 * z_inc + 1.2 * pop.lifestyle - 1.1 * z_age,
         "savings": 0.7 * z_inc + 1.4 * pop.thrift - 0.5 * pop.stress,
         "personal_loan": 1.4 * pop.stress + 1.0 * pop.big_ticket - 0.3 * z_inc,
     }

@@ -7,24 +7,29 @@ counterparty to a category (MERCHANT_CATEGORY below is that map).
 
 from __future__ import annotations
 
-FEMALE_FIRST = """Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Lisa Nancy Betty Sandra
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+FEMALE_FIRST = _words("""Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Lisa Nancy Betty Sandra
 Margaret Ashley Kimberly Emily Donna Michelle Carol Amanda Melissa Deborah Stephanie Dorothy Rebecca Sharon
 Laura Cynthia Amy Kathleen Angela Shirley Brenda Emma Anna Pamela Nicole Samantha Katherine Christine Helen
 Debra Rachel Carolyn Janet Maria Catherine Heather Diane Olivia Julie Joyce Victoria Ruth Virginia Lauren
 Kelly Christina Joan Evelyn Judith Andrea Hannah Megan Cheryl Jacqueline Martha Madison Teresa Gloria Sara
 Janice Ann Kathryn Abigail Sophia Frances Jean Alice Judy Isabella Julia Grace Amber Denise Danielle Marilyn
 Beverly Charlotte Natalie Theresa Diana Brittany Doris Kayla Alexis Lori Marie Chloe Mia Zoe Priya Mei
-Aisha Fatima Lucia Sofia Yuki Ingrid""".split()
+Aisha Fatima Lucia Sofia Yuki Ingrid""")
 
-MALE_FIRST = """James Robert John Michael David William Richard Joseph Thomas Christopher Charles Daniel Matthew
+MALE_FIRST = _words("""James Robert John Michael David William Richard Joseph Thomas Christopher Charles Daniel Matthew
 Anthony Mark Donald Steven Andrew Paul Joshua Kenneth Kevin Brian Timothy Ronald George Jason Edward Jeffrey
 Ryan Jacob Nicholas Gary Eric Jonathan Stephen Larry Justin Scott Brandon Benjamin Samuel Gregory Alexander
 Patrick Frank Raymond Jack Dennis Jerry Tyler Aaron Jose Adam Nathan Henry Zachary Douglas Peter Kyle Noah
 Ethan Jeremy Christian Walter Keith Austin Roger Terry Sean Gerald Carl Dylan Harold Jordan Jesse Bryan
 Lawrence Arthur Gabriel Bruce Logan Billy Joe Alan Juan Elijah Willie Albert Wayne Randy Mason Vincent Liam
-Roy Bobby Caleb Bradley Russell Lucas Omar Raj Wei Hiroshi Mateo Lars Ahmed Diego Ivan""".split()
+Roy Bobby Caleb Bradley Russell Lucas Omar Raj Wei Hiroshi Mateo Lars Ahmed Diego Ivan""")
 
-LAST = """Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez
+LAST = _words("""Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez
 Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris Sanchez Clark Ramirez
 Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill Flores Green Adams Nelson Baker Hall
 Rivera Campbell Mitchell Carter Roberts Gomez Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes
@@ -42,7 +47,7 @@ Armstrong Hudson Carroll Lane Riley Andrews Alvarado Ray Delgado Berry Perkins H
 Pena Richards Contreras Willis Carpenter Lawrence Sandoval Guerrero George Chapman Rios Estrada Ortega
 Watkins Greene Nunez Wheeler Valdez Harper Burke Larson Santiago Maldonado Morrison Franklin Carlson Austin
 Dominguez Carr Lawson Jacobs OBrien Lynch Singh Vega Bishop Montgomery Oliver Jensen Harvey Williamson
-Gilbert Dean Sims Espinoza Howell Li Wong Reid Hanson Le McCoy Garrett Burton Fuller Wang Weber Welch""".split()
+Gilbert Dean Sims Espinoza Howell Li Wong Reid Hanson Le McCoy Garrett Burton Fuller Wang Weber Welch""")
 
 EMAIL_DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com",
                  "proton.me", "comcast.net"]

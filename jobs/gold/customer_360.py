@@ -37,13 +37,15 @@ def _window(days: int, as_of: dt.date, end_offset: int = 0) -> Column:
 
 
 def _sum_if(condition: Column, value: Column) -> Column:
-    return F.sum(F.when(condition, value).otherwise(F.lit(0.0)))
+    # Rounded to cents: a double sum depends on the order rows arrive in, and a re-run must give
+    # exactly the same table.
+    return F.round(F.sum(F.when(condition, value).otherwise(F.lit(0.0))), 2)
 
 
 def balances_as_of(accounts: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
     """Per account held at as_of: its balance that day (export balance minus later movements)."""
     later = txns.where(F.col("txn_date") > F.lit(as_of)).groupBy("silo", "account_id").agg(
-        F.sum("amount").alias("moved_after")
+        F.round(F.sum("amount"), 2).alias("moved_after")
     )
     held = accounts.where(F.col("customer_id").isNotNull() & (F.col("open_date") <= F.lit(as_of)))
     moved = F.coalesce(F.col("moved_after"), F.lit(0.0))
@@ -51,7 +53,7 @@ def balances_as_of(accounts: DataFrame, txns: DataFrame, as_of: dt.date) -> Data
     # Loans: repayments (negative) lowered what is owed.
     rolled = F.when(F.col("silo") == "cards", F.col("balance") + moved).otherwise(F.col("balance") - moved)
     return held.join(later, ["silo", "account_id"], "left").withColumn(
-        "balance_as_of", F.greatest(F.lit(0.0), F.coalesce(rolled, F.lit(0.0)))
+        "balance_as_of", F.round(F.greatest(F.lit(0.0), F.coalesce(rolled, F.lit(0.0))), 2)
     )
 
 
@@ -72,11 +74,14 @@ def account_features(accounts: DataFrame, txns: DataFrame, as_of: dt.date) -> Da
 def behaviour_features(txns: DataFrame, as_of: dt.date) -> DataFrame:
     w30, w90, prev30 = _window(30, as_of), _window(90, as_of), _window(30, as_of, end_offset=30)
     amount, category = F.col("amount"), F.col("category")
+    # Money leaving the customer's relationship: not moves between their own products here (card bill
+    # paid from checking, loan repayments, which also appear as the checking debit that paid them).
+    spending = (amount < 0) & (category != "transfer_out_internal") & (F.col("kind") != "repayment")
     aggs = [
         _sum_if(w30 & (amount > 0), amount).alias("inflow_30d"),
         _sum_if(w30 & (category == "payroll"), amount).alias("payroll_30d"),
         _sum_if(w90 & (category == "payroll"), amount).alias("payroll_90d"),
-        _sum_if(w30 & (amount < 0), -amount).alias("outflow_30d"),
+        _sum_if(w30 & spending, -amount).alias("outflow_30d"),
         _sum_if(w30 & F.col("is_external"), -amount).alias("external_transfer_out_30d"),
         _sum_if(w30 & (F.col("kind") == "card"), -amount).alias("card_spend_30d"),
     ] + [

@@ -19,6 +19,11 @@ from pyspark.sql import functions as F
 RATIO_KPIS = ("retention_rate", "wallet_share", "engagement_frequency", "multi_product_share")
 
 
+def _exact_sum(column: str):
+    """Money summed as decimals: a double sum varies with row order, and a re-run must not."""
+    return F.sum(F.col(column).cast("decimal(20,2)")).cast("double")
+
+
 def _ratio(numerator, denominator):
     return F.when(denominator > 0, numerator / denominator).otherwise(F.lit(None).cast("double"))
 
@@ -29,7 +34,7 @@ def build_kpi_daily(c360: DataFrame, offers: DataFrame, as_of: dt.date) -> DataF
         F.sum(F.col("active_30d").cast("int")).alias("active_customers_30d"),
         _ratio(F.sum((F.col("active_prev_30d") & F.col("active_30d")).cast("int")),
                F.sum(F.col("active_prev_30d").cast("int"))).alias("retention_rate"),
-        (F.lit(1.0) - _ratio(F.sum("external_transfer_out_30d"), F.sum("outflow_30d"))).alias("wallet_share"),
+        (F.lit(1.0) - _ratio(_exact_sum("external_transfer_out_30d"), _exact_sum("outflow_30d"))).alias("wallet_share"),
         (F.avg("engagement_days_30d") / 30.0).alias("engagement_frequency"),
         F.avg("products_held").alias("products_per_customer"),
         F.avg((F.col("products_held") >= 2).cast("double")).alias("multi_product_share"),

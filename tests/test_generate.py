@@ -1,0 +1,331 @@
+"""The synthetic bank generator: files, contracts, identity overlap, openings, defects, determinism.
+
+Pure pandas (no Spark): the generator must be checkable on its own. A small bank (300 people, 60 days)
+is generated once per module; the signal test uses the default 2,000 people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs.generate import FILES, generate_bank, landing_path
+from jobs.generate.writer import SCHEMAS_DIR
+from jobs.settings import Settings
+
+AS_OF = dt.date(2026, 6, 30)
+PY_DATE = {"yyyy-MM-dd": "%Y-%m-%d", "MM/dd/yyyy": "%m/%d/%Y", "dd.MM.yyyy": "%d.%m.%Y"}
+OWNER = {"deposits": ("deposits/customers", "cif_id", "deposits/accounts", "account_id", "cif_id"),
+         "cards": ("cards/cardholders", "holder_ref", "cards/accounts", "card_account_id", "holder_ref"),
+         "lending": ("lending/borrowers", "borrower_no", "lending/loans", "loan_no", "borrower_no")}
+OPEN_DATE = {"deposits": ("open_date", "%Y-%m-%d"), "cards": ("open_date", "%m/%d/%Y"),
+             "lending": ("start_date", "%d.%m.%Y")}
+
+
+def contract(file: str) -> dict:
+    silo, entity = file.split("/")
+    return json.loads((SCHEMAS_DIR / "landing" / silo / f"{entity}.json").read_text())
+
+
+def read(settings: Settings, file: str) -> pd.DataFrame:
+    return pd.read_csv(landing_path(settings, file, AS_OF), dtype=str, keep_default_na=False)
+
+
+def broken_rows(df: pd.DataFrame, spec: dict) -> pd.Series:
+    """Per row: does it break any rule of the contract (the rules the ingest layer enforces)?"""
+    bad = pd.Series(False, index=df.index)
+    for col in spec["columns"]:
+        value = df[col["name"]].str.strip()
+        present = value != ""
+        if col.get("required"):
+            bad |= ~present
+        if col["type"] == "date":
+            parsed = pd.to_datetime(value, format=PY_DATE[col["format"]], errors="coerce")
+            bad |= present & parsed.isna()
+        numeric = None
+        if col["type"] in ("integer", "decimal"):
+            numeric = pd.to_numeric(value, errors="coerce")
+            bad |= present & numeric.isna()
+            if col["type"] == "integer":
+                bad |= present & ~value.str.fullmatch(r"-?[0-9]+")
+        if col.get("pattern"):
+            bad |= present & ~value.str.match(col["pattern"])
+        if col.get("allowed") is not None:
+            bad |= present & ~value.isin(col["allowed"])
+        if numeric is not None and col.get("min") is not None:
+            bad |= numeric < col["min"]
+        if numeric is not None and col.get("max") is not None:
+            bad |= numeric > col["max"]
+    bad |= df.duplicated(subset=spec["key"], keep="first")
+    return bad
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    settings = Settings(home=tmp_path_factory.mktemp("bank"), customers=300, history_days=60)
+    summary = generate_bank(settings, AS_OF)
+    return settings, summary
+
+
+@pytest.fixture(scope="module")
+def truth(bank):
+    settings, _ = bank
+    gt = settings.ground_truth
+    return {name: pd.read_parquet(gt / f"{name}.parquet") for name in ("persons", "silo_ids", "openings", "defects")}
+
+
+def test_same_inputs_give_identical_bytes(bank, tmp_path):
+    settings, summary = bank
+    again = settings.with_(home=tmp_path / "again")
+    assert generate_bank(again, AS_OF) == summary
+    first = sorted(p.relative_to(settings.home) for p in settings.home.rglob("*") if p.is_file())
+    second = sorted(p.relative_to(again.home) for p in again.home.rglob("*") if p.is_file())
+    assert first == second
+    for rel in first:
+        assert (settings.home / rel).read_bytes() == (again.home / rel).read_bytes(), rel
+
+
+def test_another_seed_or_date_gives_another_bank(bank, tmp_path):
+    settings, _ = bank
+    other = settings.with_(home=tmp_path / "other", seed=7)
+    generate_bank(other, AS_OF)
+    file = "deposits/transactions"
+    assert landing_path(settings, file, AS_OF).read_bytes() != landing_path(other, file, AS_OF).read_bytes()
+
+
+def test_identity_is_stable_across_export_dates(bank, tmp_path):
+    """The next day's export shows the same people under the same ids (only window activity moves)."""
+    settings, _ = bank
+    nxt = settings.with_(home=tmp_path / "next")
+    generate_bank(nxt, AS_OF + dt.timedelta(days=1))
+    today = read(settings, "cards/cardholders").set_index("holder_ref")
+    tomorrow = pd.read_csv(landing_path(nxt, "cards/cardholders", AS_OF + dt.timedelta(days=1)), dtype=str,
+                           keep_default_na=False).set_index("holder_ref")
+    both = today.index.intersection(tomorrow.index).drop("", errors="ignore")
+    assert len(both) > 0.9 * len(today)
+    same = (today.loc[both, "ssn"] == tomorrow.loc[both, "ssn"]).mean()
+    assert same > 0.98  # all but the rows a defect hit on one of the two days
+
+
+def test_every_file_exists_with_the_contract_columns_in_order(bank):
+    settings, summary = bank
+    assert summary["persons"] == 300
+    assert set(summary["files"]) == set(FILES)
+    for file in FILES:
+        path = landing_path(settings, file, AS_OF)
+        assert path.is_file(), path
+        header = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        assert header.split(",") == [c["name"] for c in contract(file)["columns"]], file
+        assert len(read(settings, file)) == summary["files"][file] > 0, file
+    assert not list(settings.landing.rglob(".*.tmp")), "temporary files left behind"
+
+
+def test_contracts_are_well_formed():
+    for file in FILES:
+        spec = contract(file)
+        silo, entity = file.split("/")
+        assert (spec["silo"], spec["entity"]) == (silo, entity)
+        assert spec["description"] and spec["key"]
+        names = [c["name"] for c in spec["columns"]]
+        assert set(spec["key"]) <= set(names)
+        for col in spec["columns"]:
+            assert col["type"] in ("string", "date", "integer", "decimal"), (file, col)
+            assert isinstance(col["required"], bool)
+            if col["type"] == "date":
+                assert col["format"] in PY_DATE, (file, col)
+            if "pattern" in col:
+                re.compile(col["pattern"])
+    pii = {c["name"] for f in FILES for c in contract(f)["columns"] if c.get("pii")}
+    assert {"full_name", "birth_date", "email", "phone", "national_id", "ssn", "tax_id", "name", "dob",
+            "first_name", "last_name"} <= pii
+
+
+def test_only_the_logged_defect_rows_break_their_contract(bank, truth):
+    """Every row that breaks a contract rule is a logged defect, and every logged defect breaks one."""
+    settings, _ = bank
+    defects = truth["defects"]
+    for file in FILES:
+        df = read(settings, file)
+        broken = set(np.flatnonzero(broken_rows(df, contract(file)).to_numpy()))
+        logged = set(defects.loc[defects["file"] == file, "row"])
+        assert broken == logged, (file, sorted(broken - logged)[:5], sorted(logged - broken)[:5])
+
+
+def test_ids_follow_their_patterns_on_nearly_all_rows(bank):
+    settings, _ = bank
+    for file in FILES:
+        df = read(settings, file)
+        for col in contract(file)["columns"]:
+            if col.get("pattern") and col["name"].endswith(("_id", "_ref", "_no")):
+                share = df[col["name"]].str.match(col["pattern"]).mean()
+                assert share > 0.97, (file, col["name"], share)
+
+
+def test_defects_exist_but_are_few(bank, truth):
+    settings, summary = bank
+    defects = truth["defects"]
+    assert set(defects["kind"]) == {"bad_date", "negative_amount", "unknown_currency", "empty_id", "duplicate_key"}
+    total = sum(summary["files"].values())
+    assert 0 < len(defects) < 0.02 * total
+    for file, rows in summary["files"].items():
+        assert (defects["file"] == file).sum() <= max(5, 0.02 * rows), file  # >= 1 per kind in a small file
+    txns = read(settings, "deposits/transactions")
+    assert (txns["amount"].str.startswith("-")).sum() == ((defects["file"] == "deposits/transactions")
+                                                          & (defects["kind"] == "negative_amount")).sum()
+    assert read(settings, "deposits/accounts")["currency"].eq("XXX").any()
+
+
+def test_people_appear_in_several_silos_with_the_same_identity(bank, truth):
+    settings, _ = bank
+    ids = truth["silo_ids"]
+    silos_per_person = ids.groupby("person_id")["silo"].nunique()
+    assert (silos_per_person >= 2).mean() > 0.2
+    assert (silos_per_person == 1).any()
+    assert set(ids["person_id"]) == set(truth["persons"]["person_id"])  # everyone is a customer somewhere
+    # Every master row is mapped (rows whose id a defect emptied cannot be).
+    for silo, (file, id_col, *_rest) in OWNER.items():
+        master = read(settings, file)
+        known = set(ids.loc[ids["silo"] == silo, "silo_customer_id"])
+        assert master[id_col].loc[master[id_col] != ""].isin(known).all(), silo
+    # The same person carries the same 9 digits and birth date in deposits and cards.
+    dep = read(settings, "deposits/customers").merge(ids[ids.silo == "deposits"], left_on="cif_id",
+                                                     right_on="silo_customer_id")
+    card = read(settings, "cards/cardholders").merge(ids[ids.silo == "cards"], left_on="holder_ref",
+                                                     right_on="silo_customer_id")
+    both = dep.merge(card, on="person_id", suffixes=("_d", "_c"))
+    assert len(both) > 30
+    assert (both["national_id"].str.replace("-", "") == both["ssn"]).mean() > 0.97
+    birth_d = pd.to_datetime(both["birth_date_d"], format="%Y-%m-%d", errors="coerce")
+    birth_c = pd.to_datetime(both["birth_date_c"], format="%m/%d/%Y", errors="coerce")
+    assert (birth_d == birth_c).mean() > 0.97
+    # Duplicate CIFs: one person, two deposit customer records.
+    assert (ids[ids.silo == "deposits"].groupby("person_id").size() == 2).any()
+
+
+def test_openings_in_the_label_horizon_are_new_accounts_in_the_right_silo(bank, truth):
+    settings, _ = bank
+    openings, ids, defects = truth["openings"], truth["silo_ids"], truth["defects"]
+    horizon_start = pd.Timestamp(AS_OF - dt.timedelta(days=settings.label_horizon_days))
+    recent = openings[pd.to_datetime(openings["open_date"]) > horizon_start]
+    assert set(recent["product"]) == {"credit_card", "savings", "personal_loan"}
+    window_start = pd.Timestamp(AS_OF - dt.timedelta(days=settings.history_days - 1))
+    assert (pd.to_datetime(openings["open_date"]) >= window_start).all()
+    checked = 0
+    for _, row in openings.iterrows():
+        silo = row["silo"]
+        _, _, account_file, account_col, owner_col = OWNER[silo]
+        accounts = read(settings, account_file)
+        hit_rows = set(defects.loc[defects["file"] == account_file, "row"])
+        match = accounts.index[accounts[account_col] == row["account_id"]]
+        if len(match) == 0 or match[0] in hit_rows:
+            continue  # a defect emptied or broke this row: ingest quarantines it
+        account = accounts.loc[match[0]]
+        date_col, fmt = OPEN_DATE[silo]
+        assert pd.to_datetime(account[date_col], format=fmt) == pd.Timestamp(row["open_date"]), row.to_dict()
+        owner = ids[(ids.silo == silo) & (ids.silo_customer_id == account[owner_col])]["person_id"]
+        assert row["person_id"] in set(owner), row.to_dict()
+        if row["product"] == "savings":
+            assert account["product"] == "savings"
+        if row["product"] == "personal_loan":
+            assert account["loan_type"] == "personal"
+        checked += 1
+    assert checked >= 0.95 * len(openings)
+
+
+def test_ground_truth_files(bank, truth):
+    persons = truth["persons"]
+    assert len(persons) == 300
+    for col in ("person_id", "age", "gender", "income", "wallet_share", "p_credit_card", "p_savings",
+                "p_personal_loan"):
+        assert col in persons.columns
+    assert persons["age"].between(17, 86).all()
+    assert persons["wallet_share"].between(0, 1).all()
+    for p in ("credit_card", "savings", "personal_loan"):
+        assert persons[f"p_{p}"].between(0, 1).all()
+    assert set(truth["silo_ids"]["silo"]) == {"deposits", "cards", "lending"}
+    assert list(truth["openings"].columns[:3]) == ["person_id", "product", "open_date"]
+
+
+def test_balances_and_dates_are_plausible(bank, truth):
+    settings, _ = bank
+    defects = truth["defects"]
+    accounts = read(settings, "deposits/accounts")
+    clean = ~accounts.index.isin(defects.loc[defects.file == "deposits/accounts", "row"])
+    assert (pd.to_numeric(accounts.loc[clean, "balance"]) >= 0).all()
+    txns = read(settings, "deposits/transactions")
+    clean = ~txns.index.isin(defects.loc[defects.file == "deposits/transactions", "row"])
+    booked = pd.to_datetime(txns.loc[clean, "booking_date"], format="%Y-%m-%d")
+    assert booked.min() >= pd.Timestamp(AS_OF - dt.timedelta(days=settings.history_days - 1))
+    assert booked.max() <= pd.Timestamp(AS_OF)
+    assert set(txns["txn_type"]) == {"PAYROLL", "TRANSFER_IN", "TRANSFER_OUT_EXTERNAL", "TRANSFER_OUT_INTERNAL",
+                                     "RENT", "MORTGAGE_PAYMENT", "ATM", "BILL_PAYMENT", "CARD_SETTLEMENT"}
+    credit = txns["txn_type"].isin(["PAYROLL", "TRANSFER_IN"])
+    assert (txns.loc[credit, "direction"] == "CR").all() and (txns.loc[~credit, "direction"] == "DR").all()
+
+
+def test_openings_follow_observable_behaviour(tmp_path):
+    """At the default scale, behaviour before the label horizon separates openers from the rest in the
+    direction the propensities say (the signal a model must be able to learn)."""
+    settings = Settings(home=tmp_path / "bank", customers=2000)
+    generate_bank(settings, AS_OF)
+    ids = pd.read_parquet(settings.ground_truth / "silo_ids.parquet")
+    persons = pd.read_parquet(settings.ground_truth / "persons.parquet").set_index("person_id")
+    openings = pd.read_parquet(settings.ground_truth / "openings.parquet")
+    cutoff = pd.Timestamp(AS_OF - dt.timedelta(days=settings.label_horizon_days))
+    recent = openings[pd.to_datetime(openings["open_date"]) > cutoff]
+    assert recent.groupby("product").size().min() >= 30  # enough labels at the default scale
+
+    accounts = read(settings, "deposits/accounts")
+    txns = read(settings, "deposits/transactions")
+    txns["date"] = pd.to_datetime(txns["booking_date"], format="%Y-%m-%d", errors="coerce")
+    txns["amount"] = pd.to_numeric(txns["amount"], errors="coerce").abs()
+    txns = txns[txns["date"] <= cutoff].merge(accounts[["account_id", "cif_id"]], on="account_id")
+    txns = txns.merge(ids[ids.silo == "deposits"], left_on="cif_id", right_on="silo_customer_id")
+    flows = txns.pivot_table(index="person_id", columns="direction", values="amount", aggfunc="sum").fillna(0)
+    out_over_in = (flows["DR"] / flows["CR"].clip(lower=1)).rename("out_over_in")
+
+    def openers_vs_rest(product: str, values: pd.Series) -> tuple[float, float]:
+        eligible = persons.index[persons[f"eligible_{product}"]]
+        opened = set(recent.loc[recent["product"] == product, "person_id"])
+        v = values.reindex(eligible).dropna()
+        return v[v.index.isin(opened)].median(), v[~v.index.isin(opened)].median()
+
+    yes, no = openers_vs_rest("personal_loan", out_over_in)
+    assert yes > no  # strain: more going out than coming in
+    yes, no = openers_vs_rest("savings", out_over_in)
+    assert yes < no  # thrift: money stays
+    yes, no = openers_vs_rest("credit_card", persons["age"])
+    assert yes < no  # younger
+    # The true propensity ranks openers above the rest (AUC well above chance, not perfect).
+    for product in ("credit_card", "savings", "personal_loan"):
+        eligible = persons[persons[f"eligible_{product}"]]
+        label = eligible.index.isin(recent.loc[recent["product"] == product, "person_id"])
+        auc = _auc(eligible[f"p_{product}"].to_numpy(), label)
+        assert 0.65 < auc < 0.95, (product, auc)
+
+
+def _auc(score: np.ndarray, label: np.ndarray) -> float:
+    ranks = pd.Series(score).rank().to_numpy()
+    pos = label.sum()
+    return (ranks[label].sum() - pos * (pos + 1) / 2) / (pos * (len(label) - pos))
+
+
+def test_rejects_a_bad_scale(tmp_path):
+    with pytest.raises(ValueError, match="history_days"):
+        generate_bank(Settings(home=tmp_path, customers=10, history_days=10, label_horizon_days=30), AS_OF)
+    with pytest.raises(ValueError, match="customers"):
+        generate_bank(Settings(home=tmp_path, customers=1_000_000), AS_OF)
+
+
+def test_tiny_bank_still_writes_every_file(tmp_path):
+    settings = Settings(home=tmp_path, customers=5, history_days=31)
+    summary = generate_bank(settings, AS_OF)
+    for file in FILES:
+        assert Path(landing_path(settings, file, AS_OF)).is_file()
+    assert summary["persons"] == 5
