@@ -12,8 +12,9 @@ SUMMARY_TABLES = ("bronze", "quarantine", "silver", "gold")
 
 def model_summary(settings: Settings) -> list[dict]:
     """The champion of every registered propensity model with its validation metrics."""
-    from jobs.models.registry import configure_mlflow
     from mlflow import MlflowClient
+
+    from jobs.models.registry import configure_mlflow
 
     configure_mlflow(settings)
     client = MlflowClient()

@@ -11,8 +11,8 @@ Jobs only use the DataFrame API and Spark SQL, so the same code runs on all thre
 from __future__ import annotations
 
 import atexit
-import os
 import logging
+import os
 import threading
 
 from pyspark.sql import SparkSession

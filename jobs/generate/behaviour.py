@@ -73,7 +73,7 @@ class _Ledger:
 
     def table(self) -> dict[str, np.ndarray]:
         cols = [np.concatenate([p[i] for p in self.parts]) for i in range(5)]
-        return dict(zip(("account", "day", "cents", "txn_type", "counterparty"), cols))
+        return dict(zip(("account", "day", "cents", "txn_type", "counterparty"), cols, strict=False))
 
 
 def _spend_weights(pop: Population, idx: np.ndarray, categories: list[str]) -> np.ndarray:

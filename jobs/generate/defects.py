@@ -65,7 +65,7 @@ def inject(file: str, columns: dict[str, pa.Array], date_formats: dict[str, str]
         target = np.array(targets)[rng.integers(0, len(targets), len(rows))]
         if kind == "duplicate_key":
             duplicates = rows
-            for r, col in zip(rows, target):
+            for r, col in zip(rows, target, strict=False):
                 log["row"].append(r), log["kind"].append(kind), log["column"].append(str(col))
                 log["value"].append(columns[col][int(r)].as_py())
             continue
