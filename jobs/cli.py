@@ -110,6 +110,21 @@ def cmd_demo(args) -> int:
     return run_demo(_settings(args), parse_date(args.date), verbose=args.verbose)
 
 
+def cmd_airflow(args) -> int:
+    """Run the airflow CLI against the project's Airflow home and DAGs (e.g. `standalone` for the UI)."""
+    from pathlib import Path
+
+    from jobs.orchestrate import airflow_env, ensure_airflow_db
+
+    settings = _settings(args)
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(airflow_env(settings))
+    ensure_airflow_db(settings)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    os.execv(airflow, [airflow, *args.airflow_args])
+    return 0  # not reached: exec replaces this process
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marketofone", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="show the jobs' progress logs")
@@ -140,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table")
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("airflow", help="the airflow CLI on the project's Airflow home, e.g. `airflow standalone`")
+    p.add_argument("airflow_args", nargs=argparse.REMAINDER, help="arguments for airflow")
+    p.set_defaults(func=cmd_airflow)
 
     p = sub.add_parser("demo", help="generate a small bank, run the daily DAG through Airflow, summarize")
     p.add_argument("--date", default=DEFAULT_DATE)

@@ -63,7 +63,7 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     print(f"MLflow store:              {settings.mlflow_uri}")
     print(f"  open the MLflow UI:      .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}")
     print(f"Airflow home:              {settings.airflow_home}")
-    print(f"  open the Airflow UI:     AIRFLOW_HOME={settings.airflow_home} .venv/bin/airflow standalone")
+    print("  open the Airflow UI:     .venv/bin/marketofone airflow standalone   (then http://localhost:8080)")
     print("query the lakehouse:       .venv/bin/marketofone sql \"select * from gold.next_best_offer limit 5\"")
     print("analyst notebook:          notebooks/customer_360.ipynb")
 

@@ -54,9 +54,11 @@ def ensure_airflow_db(settings: Settings) -> None:
     log.info("creating the Airflow metadata database (%s)", conn)
     env = {**os.environ, **airflow_env(settings)}
     airflow = Path(sys.executable).with_name("airflow")
-    done = subprocess.run([str(airflow), "db", "migrate"], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    # migrate creates the schema; reserialize registers the DAG files so the UI and CLI list them.
+    for command in (["db", "migrate"], ["dags", "reserialize"]):
+        done = subprocess.run([str(airflow), *command], env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     marker.write_text(conn)
 
 
