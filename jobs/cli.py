@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -99,7 +100,10 @@ def cmd_history(args) -> int:
     from jobs.tables import Lakehouse
 
     history = Lakehouse(None, _settings(args)).history(args.table, args.limit)
-    _print_table([{"version": h.get("version"), "timestamp": h.get("timestamp"),
+    def when(ms):  # delta-rs gives commit times in epoch milliseconds
+        return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="seconds") if ms else ""
+
+    _print_table([{"version": h.get("version"), "timestamp": when(h.get("timestamp")),
                    "operation": h.get("operation")} for h in history])
     return 0
 

@@ -120,6 +120,20 @@ def test_no_raw_pii_past_bronze(lh, home):
         text = "\n".join(map(repr, lh.read(name).collect()))
         assert not emails.search(text), f"an email address in {name}"
         assert not re.search(r"\b\d{3}-\d{2}-\d{4}\b", text), f"a national id in {name}"
+        assert not re.search(r"\(\d{3}\) \d{3}-\d{4}|\+1 \d{3}-\d{3}-\d{4}", text), f"a phone number in {name}"
+    # The raw values the silos sent must not appear either, in any format: check the ten-digit phones
+    # and nine-digit national ids of the ground truth against every silver and gold value.
+    import pyarrow.parquet as pq
+
+    silo_raw = [lh.read(f"bronze.{t}") for t in ("deposits_customers", "cards_cardholders")]
+    phones = {r.phone for r in silo_raw[1].select("phone").collect() if r.phone}
+    ssns = {r.ssn for r in silo_raw[1].select("ssn").collect() if r.ssn}
+    assert phones and ssns
+    for name in [n for n in REGISTRY if n.split(".")[0] in ("silver", "gold") and lh.exists(n)]:
+        values = {str(v) for row in lh.read(name).collect() for v in row}
+        assert not values & phones, f"a raw phone number in {name}"
+        assert not values & ssns, f"a raw national id in {name}"
+    assert pq.read_table(home / "ground_truth" / "silo_ids.parquet").num_rows > 0
 
 
 def test_tables_are_delta_readable_outside_spark_with_history(home):
