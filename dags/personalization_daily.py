@@ -7,6 +7,10 @@ set, train the propensity models, score every customer, choose the next best off
 relationship KPIs.
 
 Orchestration only: every task calls `jobs.pipeline.run_step`; the logic lives in `jobs/`.
+Data quality runs inside the tasks, on each layer: `ingest_<silo>` checks every file against its
+landing contract and its bronze Great Expectations suite, `silver` and the gold steps validate each
+table before publishing it (write-audit-publish). Failing rows go to `quarantine.*` with the reason, a
+table-level failure fails the task, and every result is kept in `audit.dq_results` (`marketofone dq`).
 Trigger with a config `{"date": "YYYY-MM-DD"}` to run a specific business date; otherwise the run's
 logical date is used. Every step replaces exactly its date, so re-running a date changes nothing.
 """

@@ -108,6 +108,39 @@ def cmd_history(args) -> int:
     return 0
 
 
+def dq_rows(settings: Settings, day=None, failed: bool = False, table: str | None = None) -> tuple:
+    """(date shown, rows) from audit.dq_results: one date (the latest when none is given), failed
+    expectations first within each table. Read with delta-rs: no Spark session needed."""
+    from jobs.tables import Lakehouse
+
+    lh = Lakehouse(None, settings)
+    if not lh.exists("audit.dq_results"):
+        raise FileNotFoundError(f"no data-quality results yet (expected audit.dq_results at "
+                                f"{lh.path('audit.dq_results')}); run ingest or silver first")
+    rows = lh.delta_table("audit.dq_results").to_pyarrow_table().to_pylist()
+    dates = sorted({r["run_date"] for r in rows})
+    day = parse_date(day) if day else (dates[-1] if dates else None)
+    if day not in dates:
+        known = ", ".join(d.isoformat() for d in dates[-10:]) or "none"
+        raise ValueError(f"no data-quality results for {day}; dates with results: {known}")
+    rows = [r for r in rows if r["run_date"] == day and (not failed or not r["success"])
+            and (not table or r["table"] == table or r["table"].startswith(table))]
+    rows.sort(key=lambda r: (r["table"], r["success"], r["expectation"], r["column"]))
+    return day, rows
+
+
+def cmd_dq(args) -> int:
+    day, rows = dq_rows(_settings(args), args.date, args.failed, args.table)
+    every = dq_rows(_settings(args), day, False, args.table)[1]
+    failures = [r for r in every if not r["success"]]
+    print(f"data quality on {day}: {len(every)} expectation result(s) over "
+          f"{len({r['table'] for r in every})} table(s), {len(failures)} failed"
+          + (f" (in {', '.join(sorted({r['table'] for r in failures}))})" if failures else ""))
+    _print_table([{**r, "success": "yes" if r["success"] else "FAILED"} for r in rows],
+                 ["table", "expectation", "column", "success", "unexpected_count", "details"])
+    return 0
+
+
 def cmd_demo(args) -> int:
     from jobs.demo import run_demo
 
@@ -163,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("airflow", help="the airflow CLI on the project's Airflow home, e.g. `airflow standalone`")
     p.add_argument("airflow_args", nargs=argparse.REMAINDER, help="arguments for airflow")
     p.set_defaults(func=cmd_airflow)
+
+    p = sub.add_parser("dq", help="data-quality results (audit.dq_results): what failed, when and why")
+    p.add_argument("--date", help="the run date (default: the latest with results)")
+    p.add_argument("--failed", action="store_true", help="only the expectations that failed")
+    p.add_argument("--table", help="only this table, e.g. bronze.cards_transactions (or a prefix: bronze.)")
+    p.set_defaults(func=cmd_dq)
 
     p = sub.add_parser("demo", help="generate a small bank, run the daily DAG through Airflow, summarize")
     p.add_argument("--date", default=DEFAULT_DATE)

@@ -4,10 +4,12 @@ One suite per validated table, kept as GX 1.x JSON in `expectations/<table>.json
 expectations/README.md). The same suite drives two things:
 
 1. **The split.** Every row-level expectation (a GX "column map" expectation: not null, between, in set,
-   regex, unique, ...) is translated into a Spark column predicate. A row that fails one or more of them
-   goes to `quarantined` once, with `_expectation` (e.g. `expect_column_values_to_be_between(amount)`)
-   and `_reason` in plain words (`amount must be >= 0, got -12.5`), several joined with "; ". Every
-   other row goes to `valid`. Nothing is dropped: valid + quarantined = input, and it is checked.
+   regex, unique, compound unique, ...) is translated into a Spark column predicate. A row that fails
+   one or more of them goes to `quarantined` once, with `_check` (the expectation id, e.g.
+   `expect_column_values_to_be_between(amount)`) and `_reason` in plain words (`amount must be >= 0,
+   got -12.5`), several joined with "; ". Every other row goes to `valid`. Nothing is dropped: valid +
+   quarantined = input, and it is checked. (`_check` / `_reason` are the quarantine columns of every
+   layer: bronze quarantine puts the landing-contract rule ids in the same `_check` column.)
 2. **The real GX validation** of the whole input DataFrame (spark data source, whole-dataframe batch;
    it works over Spark Connect, e.g. on the embedded Sail engine). Table-level expectations (row count,
    columns present, aggregates) decide `success`; row-level failures are quarantined, not fatal.
@@ -51,7 +53,8 @@ if TYPE_CHECKING:  # GX takes ~9 s to import; only pay for it when a suite is us
 log = logging.getLogger(__name__)
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
-EXPECTATION_COLUMN = "_expectation"
+# The quarantine layout of every layer: the failed checks' ids ("; "-joined) and the reasons in words.
+CHECK_COLUMN = "_check"
 REASON_COLUMN = "_reason"
 _INTERNAL_PREFIX = "__dq_"
 _INDEX_META_KEY = "_marketofone_index"  # tags each expectation so GX results map back to it
@@ -69,10 +72,12 @@ ROW_LEVEL_TYPES = (
     "expect_column_value_lengths_to_be_between",
     "expect_column_value_lengths_to_equal",
     "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
 )
 # kwargs of a row-level expectation the split understands (others would change which rows fail)
 _ROW_KWARGS = {"column", "mostly", "min_value", "max_value", "strict_min", "strict_max", "value_set",
-               "regex", "value", "result_format", "catch_exceptions", "include_config", "meta"}
+               "regex", "value", "result_format", "catch_exceptions", "include_config", "meta",
+               "column_list", "ignore_row_if"}
 
 
 class DataQualityError(Exception):
@@ -87,7 +92,7 @@ class SplitMismatchError(DataQualityError):
 class QualityResult:
     suite: str
     valid: DataFrame  # rows that passed every row-level expectation (original columns)
-    quarantined: DataFrame  # failing rows: original columns + _expectation + _reason
+    quarantined: DataFrame  # failing rows: original columns + _check + _reason
     results: list[dict]  # one per expectation, see _result_dict
     success: bool  # every table-level expectation passed (row-level failures are quarantined)
     run_date: dt.date | None = None
@@ -95,6 +100,7 @@ class QualityResult:
     quarantined_count: int = 0
     report_path: Path | None = None
     gx_statistics: dict = field(default_factory=dict)
+    checked: DataFrame | None = None  # every row: original columns + _check / _reason (NULL when it passed)
 
     @property
     def valid_count(self) -> int:
@@ -196,14 +202,29 @@ class _Rule:
     kwargs: dict  # as GX parsed them (e.g. date strings become dates)
     meta: dict
     row_level: bool
+    pii: bool = False  # on a raw PII column: results and reasons never repeat its values
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column the expectation reads (one, or a compound key's list, or none)."""
+        if self.kwargs.get("column_list"):
+            return tuple(self.kwargs["column_list"])
+        return (self.kwargs["column"],) if self.kwargs.get("column") else ()
 
     @property
     def column(self) -> str:
-        return self.kwargs.get("column") or ""
+        """The column as shown and keyed in the results: `amount`, or `silo, account_id` for a compound key."""
+        return ", ".join(self.columns)
 
     @property
     def label(self) -> str:
         return f"{self.type}({self.column})" if self.column else self.type
+
+
+def pii_columns_of(suite: ExpectationSuite) -> list[str]:
+    """The suite's `meta.pii_columns`: raw personal data (bronze). Their values stay in the table and its
+    quarantine; the results, audit.dq_results and the JSON report never show them."""
+    return list((suite.meta or {}).get("pii_columns") or [])
 
 
 def _rules(suite: ExpectationSuite) -> list[_Rule]:
@@ -213,6 +234,7 @@ def _rules(suite: ExpectationSuite) -> list[_Rule]:
         MulticolumnMapExpectation,
     )
 
+    pii_columns = set(pii_columns_of(suite))
     rules = []
     for i, expectation in enumerate(suite.expectations):
         config = expectation.configuration
@@ -228,14 +250,19 @@ def _rules(suite: ExpectationSuite) -> list[_Rule]:
             unknown = sorted(k for k, v in kwargs.items() if k not in _ROW_KWARGS and v is not None)
             if unknown:
                 raise DataQualityError(
-                    f"suite {suite.name}: {config.type}({kwargs.get('column')}) uses {', '.join(unknown)}, "
+                    f"suite {suite.name}: {config.type}({kwargs.get('column') or kwargs.get('column_list')}) "
+                    f"uses {', '.join(unknown)}, "
                     "which the quarantine split does not support"
                 )
             if config.type.endswith("_to_be_between") and kwargs.get("min_value") is None \
                     and kwargs.get("max_value") is None:
                 raise DataQualityError(f"suite {suite.name}: {config.type}({kwargs.get('column')}) "
                                        "needs min_value or max_value")
-        rules.append(_Rule(i, config.type, kwargs, dict(config.meta or {}), row_level))
+        meta = dict(config.meta or {})
+        rule = _Rule(i, config.type, kwargs, meta, row_level)
+        if meta.get("pii") or pii_columns.intersection(rule.columns):
+            rule = _Rule(i, config.type, kwargs, meta, row_level, pii=True)
+        rules.append(rule)
     return rules
 
 
@@ -267,7 +294,14 @@ def _text(value: Any) -> str:
 
 
 def _describe(rule: _Rule) -> str:
-    """The rule in plain words, e.g. 'amount must be >= 0'."""
+    """The rule in plain words, e.g. 'amount must be >= 0', followed by the expectation's `meta.reason`
+    in brackets when the suite gives one (e.g. why a null customer_id means an orphan)."""
+    text = _plain_words(rule)
+    hint = rule.meta.get("reason")
+    return f"{text} ({hint})" if hint else text
+
+
+def _plain_words(rule: _Rule) -> str:
     k, c = rule.kwargs, rule.column
     t = rule.type
     lo, hi = k.get("min_value"), k.get("max_value")
@@ -303,6 +337,8 @@ def _describe(rule: _Rule) -> str:
         return f"{c} must not match /{k.get('regex')}/"
     if t == "expect_column_values_to_be_unique":
         return f"{c} must be unique"
+    if t == "expect_compound_columns_to_be_unique":
+        return f"({c}) must be unique together"
     if t == "expect_table_row_count_to_be_between":
         return bounds("row count")
     if t == "expect_table_row_count_to_equal":
@@ -333,13 +369,60 @@ class _Predicate:
     reason: Column
 
 
-def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tuple[DataFrame, _Predicate]:
-    c, k, t = _q(rule.column), rule.kwargs, rule.type
-    data_type = types[rule.column]
-    shown = c.cast("string")
-    if isinstance(data_type, (T.StringType, T.VarcharType, T.CharType)):
+def _shown(name: str, types: dict[str, T.DataType]) -> Column:
+    """A value as text for a reason: strings quoted, so an empty or padded value is visible."""
+    shown = _q(name).cast("string")
+    if isinstance(types[name], (T.StringType, T.VarcharType, T.CharType)):
         shown = F.concat(F.lit("'"), shown, F.lit("'"))
+    return shown
+
+
+def _keep_first_order(rule: _Rule, types: dict[str, T.DataType]) -> list[Column]:
+    """Which of several equal values is "first": meta.keep_first_by, then every input column (in frame
+    order; not the split's own helper columns), ascending, nulls first."""
+    keep_first_by = [x for x in rule.meta.get("keep_first_by", []) if x in types]
+    return [F.asc_nulls_first(_q(x)) for x in keep_first_by] + [
+        F.asc_nulls_first(_q(x)) for x, data_type in types.items() if x not in keep_first_by and _orderable(data_type)
+    ]
+
+
+def _compound_unique(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tuple[DataFrame, _Predicate]:
+    """GX (Spark) counts every row of a repeated combination, after dropping the rows `ignore_row_if`
+    ignores (default: all values missing); the split keeps the first of each combination."""
+    keys = [_q(x) for x in rule.columns]
+    mode = rule.kwargs.get("ignore_row_if") or "all_values_are_missing"
+    if mode == "all_values_are_missing":
+        ignored = F.lit(True)
+        for key in keys:
+            ignored = ignored & key.isNull()
+    elif mode == "any_value_is_missing":
+        ignored = F.lit(False)
+        for key in keys:
+            ignored = ignored | key.isNull()
+    else:
+        ignored = F.lit(False)
+    n_col, r_col = f"{_INTERNAL_PREFIX}n{rule.index}", f"{_INTERNAL_PREFIX}r{rule.index}"
+    by_value = Window.partitionBy(*keys)  # an ignored row never shares a group with a judged one
+    df = df.withColumn(n_col, F.count(F.lit(1)).over(by_value)).withColumn(
+        r_col, F.row_number().over(by_value.orderBy(*_keep_first_order(rule, types)))
+    )
+    shown = F.concat_ws(", ", *[F.coalesce(_shown(x, types), F.lit("null")) for x in rule.columns])
+    reason = F.concat(F.lit(f"{_describe(rule)}, got a repeat of ("), shown, F.lit(") (its first occurrence is kept)"))
+    if rule.pii:
+        reason = F.lit(f"{_describe(rule)}, got a repeated value (its first occurrence is kept)")
+    gx_fail = F.coalesce(~ignored & (F.col(n_col) > 1), F.lit(False))
+    quarantine = F.coalesce(~ignored & (F.col(r_col) > 1), F.lit(False))
+    return df, _Predicate(gx_fail, quarantine, reason)
+
+
+def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tuple[DataFrame, _Predicate]:
+    if rule.type == "expect_compound_columns_to_be_unique":
+        return _compound_unique(rule, df, types)
+    c, k, t = _q(rule.column), rule.kwargs, rule.type
+    shown = _shown(rule.column, types)
     got = F.concat(F.lit(_describe(rule) + ", got "), F.coalesce(shown, F.lit("null")))
+    if rule.pii:  # the row itself is in quarantine; the reason does not repeat personal data
+        got = F.lit(_describe(rule))
 
     def between(subject: Column) -> Column:
         lo, hi = k.get("min_value"), k.get("max_value")
@@ -373,10 +456,7 @@ def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tupl
     elif t == "expect_column_values_to_not_match_regex":
         fail, reason = c.isNotNull() & c.rlike(k["regex"]), got
     elif t == "expect_column_values_to_be_unique":
-        keep_first_by = [x for x in rule.meta.get("keep_first_by", []) if x in types]
-        order = [F.asc_nulls_first(_q(x)) for x in keep_first_by] + [
-            F.asc_nulls_first(_q(x)) for x in df.columns if x not in keep_first_by and _orderable(types[x])
-        ]
+        order = _keep_first_order(rule, types)
         n_col, r_col = f"{_INTERNAL_PREFIX}n{rule.index}", f"{_INTERNAL_PREFIX}r{rule.index}"
         by_value = Window.partitionBy(c)
         df = df.withColumn(n_col, F.count(F.lit(1)).over(by_value)).withColumn(
@@ -384,8 +464,10 @@ def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tupl
         )
         gx_fail = c.isNotNull() & (F.col(n_col) > 1)
         quarantine = c.isNotNull() & (F.col(r_col) > 1)
-        reason = F.concat(F.lit(f"{rule.column} must be unique, got a repeat of "), shown,
+        reason = F.concat(F.lit(f"{_describe(rule)}, got a repeat of "), shown,
                           F.lit(" (its first occurrence is kept)"))
+        if rule.pii:
+            reason = F.lit(f"{_describe(rule)}, got a repeated value (its first occurrence is kept)")
         return df, _Predicate(F.coalesce(gx_fail, F.lit(False)), F.coalesce(quarantine, F.lit(False)), reason)
     else:  # _rules() already refused anything else
         raise DataQualityError(f"no predicate for {t}")
@@ -395,7 +477,7 @@ def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tupl
 
 def _split(df: DataFrame, row_rules: list[_Rule]) -> DataFrame:
     """The input plus, per rule, its quarantine flag (__dq_q<i>) and GX-comparable flag (__dq_g<i>),
-    the any-failure flag (__dq_any), and _expectation / _reason (joined with "; ")."""
+    the any-failure flag (__dq_any), and _check / _reason (joined with "; ")."""
     types = {f.name: f.dataType for f in df.schema.fields}
     annotated = df
     preds: dict[int, _Predicate] = {}
@@ -413,10 +495,10 @@ def _split(df: DataFrame, row_rules: list[_Rule]) -> DataFrame:
     reasons = [F.when(F.col(f"{_INTERNAL_PREFIX}q{r.index}"), preds[r.index].reason) for r in row_rules]
     annotated = annotated.withColumn(f"{_INTERNAL_PREFIX}any", any_fail)
     if row_rules:
-        annotated = annotated.withColumn(EXPECTATION_COLUMN, F.concat_ws("; ", *labels)) \
+        annotated = annotated.withColumn(CHECK_COLUMN, F.concat_ws("; ", *labels)) \
                              .withColumn(REASON_COLUMN, F.concat_ws("; ", *reasons))
     else:
-        annotated = annotated.withColumn(EXPECTATION_COLUMN, F.lit(None).cast("string")) \
+        annotated = annotated.withColumn(CHECK_COLUMN, F.lit(None).cast("string")) \
                              .withColumn(REASON_COLUMN, F.lit(None).cast("string"))
     return annotated
 
@@ -460,7 +542,7 @@ def _observed_text(rule: _Rule, gx: dict, row_count: int) -> str:
     pct = f" ({100.0 * unexpected / row_count:.2f}%)" if row_count else ""
     text = f"{unexpected} of {row_count} rows unexpected{pct}"
     examples = gx.get("partial_unexpected_list") or []
-    if unexpected and examples:
+    if unexpected and examples and not rule.pii:
         text += "; e.g. " + ", ".join("null" if v is None else _text(_jsonable(v)) for v in examples[:5])
     return text
 
@@ -506,13 +588,13 @@ def validate(df: DataFrame, suite_name: str | ExpectationSuite, settings: Settin
     suite = load_suite(suite_name, directory) if isinstance(suite_name, str) else suite_name
     name = suite.name
     rules = _rules(suite)
-    clash = [c for c in df.columns if c in (EXPECTATION_COLUMN, REASON_COLUMN) or c.startswith(_INTERNAL_PREFIX)]
+    clash = [c for c in df.columns if c in (CHECK_COLUMN, REASON_COLUMN) or c.startswith(_INTERNAL_PREFIX)]
     if clash:
         raise DataQualityError(f"suite {name}: input already has reserved column(s) {', '.join(clash)}")
 
     columns = df.columns
-    row_rules = [r for r in rules if r.row_level and r.column in columns]
-    missing = [r for r in rules if r.row_level and r.column not in columns]
+    row_rules = [r for r in rules if r.row_level and all(c in columns for c in r.columns)]
+    missing = [r for r in rules if r.row_level and r not in row_rules]
     annotated = _split(df, row_rules)
 
     # one pass for every count the result needs
@@ -543,9 +625,10 @@ def validate(df: DataFrame, suite_name: str | ExpectationSuite, settings: Settin
     results = [_result_dict(name, rule, by_index.get(rule.index), row_count, counts) for rule in rules]
     for rule in missing:
         res = results[rule.index]
+        absent = ", ".join(c for c in rule.columns if c not in columns)
         res["success"] = False
-        res["exception"] = res["exception"] or f"column {rule.column} is missing"
-        res["details"] = f"{_describe(rule)} | column {rule.column} is missing from the frame"
+        res["exception"] = res["exception"] or f"column {absent} is missing"
+        res["details"] = f"{_describe(rule)} | column {absent} is missing from the frame"
         res["level"] = "table"  # the frame breaks the table's shape: fatal, no rows can be judged
 
     mismatches = []
@@ -568,14 +651,18 @@ def validate(df: DataFrame, suite_name: str | ExpectationSuite, settings: Settin
 
     flag = F.col(f"{_INTERNAL_PREFIX}any")
     valid = annotated.filter(~flag).select(*[_q(c) for c in columns])
-    quarantined = annotated.filter(flag).select(*[_q(c) for c in columns], EXPECTATION_COLUMN, REASON_COLUMN)
+    quarantined = annotated.filter(flag).select(*[_q(c) for c in columns], CHECK_COLUMN, REASON_COLUMN)
 
+    checked = annotated.select(*[_q(c) for c in columns],
+                               *[F.when(flag, F.col(x)).alias(x) for x in (CHECK_COLUMN, REASON_COLUMN)])
     result = QualityResult(
-        suite=name, valid=valid, quarantined=quarantined, results=results, success=success,
+        suite=name, valid=valid, quarantined=quarantined, checked=checked, results=results, success=success,
         run_date=run_date, row_count=row_count, quarantined_count=quarantined_count,
         gx_statistics=_jsonable(dict(suite_result.statistics or {})),
     )
-    sample = quarantined.limit(SAMPLE_ROWS).collect() if quarantined_count else []
+    pii = set(pii_columns_of(suite))
+    sample_frame = quarantined.select(*[_q(c) for c in quarantined.columns if c not in pii])
+    sample = sample_frame.limit(SAMPLE_ROWS).collect() if quarantined_count else []
     result.report_path = _write_report(settings, result, sample, time.perf_counter() - started, gx_seconds)
     level = logging.INFO if success and not quarantined_count else logging.WARNING
     log.log(level, "%s on %s: %s, %d rows, %d quarantined, %d table-level failure(s) (%s)", name, run_date,

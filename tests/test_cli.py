@@ -48,3 +48,9 @@ def test_airflow_passthrough_sees_the_project_dags(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "personalization_daily" in done.stdout
     assert (tmp_path / "airflow" / "airflow.db").exists()
+
+
+def test_dq_before_any_validation_says_what_to_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MARKETOFONE_HOME", str(tmp_path))
+    assert main(["dq"]) == 2
+    assert "no data-quality results yet" in capsys.readouterr().err

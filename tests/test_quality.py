@@ -88,7 +88,7 @@ def _txn_frame(spark, rows):
 CLEAN_TXNS = [
     ("deposits", "t1", "a1", "c1", dt.date(2024, 3, 1), -12.5, "groceries"),
     ("cards", "t2", "a2", "c1", dt.date(2024, 3, 2), -3.2, "fuel"),
-    ("lending", "t3", "a3", None, dt.date(2024, 3, 3), -100.0, "loan_repayment"),
+    ("lending", "t3", "a3", "c2", dt.date(2024, 3, 3), -100.0, "loan_repayment"),
     ("deposits", "t4", "a1", "c1", dt.date(2024, 3, 4), 2500.0, "payroll"),
 ]
 
@@ -142,14 +142,14 @@ def test_clean_frame_passes_with_nothing_quarantined(spark, settings):
 
 def test_bad_rows_are_quarantined_with_expectation_and_reason(bad_payments):
     df, result = bad_payments
-    got = {(r["id"], r["amount"]): (r["_expectation"], r["_reason"]) for r in result.quarantined.collect()}
+    got = {(r["id"], r["amount"]): (r["_check"], r["_reason"]) for r in result.quarantined.collect()}
     assert got == {
         ("p2", -12.5): ("expect_column_values_to_be_between(amount)", "amount must be >= 0, got -12.5"),
         (None, 5.0): ("expect_column_values_to_not_be_null(id)", "id must not be null"),
         ("p4", 2.0): ("expect_column_values_to_be_unique(id)",
                       "id must be unique, got a repeat of 'p4' (its first occurrence is kept)"),
     }
-    assert result.quarantined.columns == df.columns + ["_expectation", "_reason"]
+    assert result.quarantined.columns == df.columns + ["_check", "_reason"]
     assert sorted(r["id"] for r in result.valid.collect()) == ["p1", "p4", "p6"]
     assert result.success  # row-level failures are quarantined, not fatal
 
@@ -167,7 +167,7 @@ def test_a_row_failing_several_expectations_is_quarantined_once(spark, payments_
     result = quality.validate(df, payments_suite, settings, RUN_DATE)
     [row] = result.quarantined.collect()
     assert row["id"] == "p1"
-    assert row["_expectation"] == ("expect_column_values_to_be_between(amount); "
+    assert row["_check"] == ("expect_column_values_to_be_between(amount); "
                                    "expect_column_values_to_be_in_set(currency); "
                                    "expect_column_values_to_match_regex(ref)")
     assert row["_reason"] == ("amount must be >= 0, got -1.0; currency must be one of EUR, USD, got 'GBP'; "
@@ -191,6 +191,47 @@ def test_duplicates_keep_the_first_by_keep_first_by_then_all_columns(spark, sett
     assert result.quarantined.count() == 2
     unique = _by_type(result, "expect_column_values_to_be_unique", "customer_id")
     assert (unique["unexpected_count"], unique["quarantined_count"]) == (3, 2)
+
+
+def test_compound_key_uniqueness_agrees_with_gx_and_keeps_the_first(spark, settings, tmp_path):
+    suite = {"name": "t.compound", "expectations": [
+        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["silo", "id"]},
+         "meta": {"keep_first_by": ["n"]}},
+        {"type": "expect_compound_columns_to_be_unique",
+         "kwargs": {"column_list": ["silo", "ref"], "ignore_row_if": "never"}},
+    ]}
+    (tmp_path / "t.compound.json").write_text(json.dumps(suite))
+    rows = [("a", "1", 2, "r1"), ("a", "1", 1, "r2"), ("b", "1", 3, "r3"),
+            (None, None, 4, "r4"), (None, None, 5, "r5"),  # all of (silo, id) missing: ignored by default
+            ("a", None, 6, "r6"), ("a", None, 7, "r6")]  # partly missing: judged, and (silo, ref) repeats
+    df = spark.createDataFrame(rows, "silo string, id string, n long, ref string")
+    result = quality.validate(df, quality.load_suite("t.compound", directory=tmp_path), settings, RUN_DATE)
+    assert sorted(r["n"] for r in result.quarantined.collect()) == [2, 7]
+    by_columns = {r["column"]: r for r in result.results}
+    assert (by_columns["silo, id"]["unexpected_count"], by_columns["silo, id"]["quarantined_count"]) == (4, 2)
+    assert (by_columns["silo, ref"]["unexpected_count"], by_columns["silo, ref"]["quarantined_count"]) == (2, 1)
+    [row] = [r for r in result.quarantined.collect() if r["n"] == 2]
+    assert row["_check"] == "expect_compound_columns_to_be_unique(silo, id)"
+    assert row["_reason"] == ("(silo, id) must be unique together, got a repeat of ('a', '1') "
+                              "(its first occurrence is kept)")
+
+
+def test_meta_reason_explains_and_pii_values_are_never_repeated(spark, settings, tmp_path):
+    suite = {"name": "t.pii", "expectations": [
+        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "email", "regex": "@"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "owner"},
+         "meta": {"reason": "orphan: the owner is unknown"}},
+    ], "meta": {"pii_columns": ["email"]}}
+    (tmp_path / "t.pii.json").write_text(json.dumps(suite))
+    df = spark.createDataFrame([("secret-address", None, "k1"), ("a@b", "o", "k2")],
+                               "email string, owner string, key string")
+    result = quality.validate(df, quality.load_suite("t.pii", directory=tmp_path), settings, RUN_DATE)
+    [row] = result.quarantined.collect()
+    assert row["email"] == "secret-address"  # the quarantined row itself keeps its value
+    assert row["_reason"] == "email must match /@/; owner must not be null (orphan: the owner is unknown)"
+    report = result.report_path.read_text()
+    assert "secret-address" not in report
+    assert [set(r) for r in json.loads(report)["quarantine_sample"]] == [{"owner", "key", "_check", "_reason"}]
 
 
 # -- GX agrees with the split ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Row-level contract checks: each broken rule becomes a readable reason on the row.
 
 Pure DataFrame -> DataFrame: the input has the contract's columns as text plus `_row_id`; the output
-adds `_rule` (rule ids, e.g. "format:birth_date") and `_reason` (plain words), both NULL on a clean row.
+adds `_rule` (rule ids, e.g. "type:birth_date") and `_reason` (plain words), both NULL on a clean row.
 """
 
 from __future__ import annotations
@@ -56,12 +56,16 @@ def _column_checks(spec: ColumnContract) -> list[tuple[str, Column, Column]]:
 def check_rows(df: DataFrame, contract: Contract) -> DataFrame:
     checks = [check for spec in contract.columns for check in _column_checks(spec)]
     if contract.key:
-        # The first occurrence of a key (in file order) is kept; later ones are duplicates.
+        # The first occurrence of a key (in file order) is kept; later ones are duplicates. An empty
+        # key is no repeat of anything (`required` reports it), as in the bronze GX suite.
         order = Window.partitionBy(*contract.key).orderBy("_row_id")
         key_text = F.concat_ws(", ", *[F.coalesce(F.col(k), F.lit("")) for k in contract.key])
+        key_present = F.lit(True)
+        for k in contract.key:
+            key_present = key_present & _present(F.col(k))
         checks.append((
             "unique:" + "+".join(contract.key),
-            F.row_number().over(order) > 1,
+            key_present & (F.row_number().over(order) > 1),
             F.concat(F.lit(f"duplicate {'+'.join(contract.key)} "), key_text, F.lit(" (first occurrence kept)")),
         ))
     rules = [F.when(broken, F.lit(rule)) for rule, broken, _ in checks]

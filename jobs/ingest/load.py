@@ -1,9 +1,19 @@
 """Load one silo export into bronze for a logical date.
 
-Bronze is the export as it came (text values, the silo's own formats) plus load metadata; rows that
-break the contract go to quarantine.<table> with the rule and the reason. Both writes replace exactly
-the logical date, and a file whose checksum is already loaded for that date is not written again, so a
-re-run changes nothing.
+Bronze is the export as it came (text values, the silo's own formats) plus load metadata. Every file
+is judged twice, on the same raw rows: by the landing contract's checks (jobs/ingest/contract_checks.py:
+types and formats, bounds, required, patterns, allowed values, unique key) and by the bronze Great
+Expectations suite generated from the same contract (expectations/bronze.<table>.json, see
+jobs/ingest/suites.py). A row that fails either goes to quarantine.<table> once, with every failed
+check in `_check` (contract rule ids such as `type:birth_date`, then GX expectation ids such as
+`expect_column_values_to_match_regex(cif_id)`, "; "-joined) and the reasons in `_reason`. The GX
+results go to audit.dq_results and <dq_dir>/bronze.<table>/<date>.json; a table-level failure (an
+empty export) fails the load before anything is written. A header that does not match the contract
+fails it too.
+
+Both writes replace exactly the logical date, and a file whose checksum is already loaded for that
+date is not read again, so a re-run changes nothing. Invariant, checked on every load: rows in the file
+= rows in bronze + rows quarantined.
 """
 
 from __future__ import annotations
@@ -19,14 +29,18 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from jobs import quality
 from jobs.contracts import Contract, load_contract
-from jobs.ingest.contract_checks import check_rows, split_checked
+from jobs.ingest.contract_checks import check_rows
+from jobs.quality import CHECK_COLUMN, REASON_COLUMN
 from jobs.settings import Settings
-from jobs.tables import SOURCES, Lakehouse
+from jobs.tables import SOURCES, Lakehouse, quarantine_of
 
 log = logging.getLogger(__name__)
 
 METADATA = ("_source_file", "_source_checksum", "_row_id", "_logical_date", "_loaded_at")
+# The contract checks' verdict while GX validates the staged rows (GX's own goes to _check / _reason).
+_RULE, _RULE_REASON = "_contract_rule", "_contract_reason"
 
 
 class ContractError(ValueError):
@@ -89,14 +103,32 @@ def with_load_metadata(df: DataFrame, source_file: str, checksum: str, logical_d
     )
 
 
-def _already_loaded(lh: Lakehouse, name: str, checksum: str, logical_date: dt.date) -> bool:
-    if not lh.exists(name):
+def _already_loaded(lh: Lakehouse, names: tuple[str, ...], checksum: str, logical_date: dt.date) -> bool:
+    """True when the date's rows in these tables all come from this very file (and some exist)."""
+    if not all(lh.exists(name) for name in names):
         return False
-    loaded = (
-        lh.read(name).where(F.col("_logical_date") == F.lit(logical_date))
-        .select("_source_checksum").distinct().collect()
+    checksums: set[str] = set()
+    for name in names:
+        loaded = (
+            lh.read(name).where(F.col("_logical_date") == F.lit(logical_date))
+            .select("_source_checksum").distinct().collect()
+        )
+        checksums |= {r[0] for r in loaded}
+    return checksums == {checksum}
+
+
+def combine_verdicts(validated: DataFrame) -> DataFrame:
+    """One `_check` / `_reason` per row from both verdicts (contract rules first, then GX expectations),
+    NULL on a row that passed both; the contract's own columns dropped."""
+    def joined(first: str, second: str) -> F.Column:
+        text = F.concat_ws("; ", F.col(first), F.col(second))
+        return F.when(text == "", F.lit(None).cast("string")).otherwise(text)
+
+    return (
+        validated.withColumn(CHECK_COLUMN, joined(_RULE, CHECK_COLUMN))
+        .withColumn(REASON_COLUMN, joined(_RULE_REASON, REASON_COLUMN))
+        .drop(_RULE, _RULE_REASON)
     )
-    return [r[0] for r in loaded] == [checksum]
 
 
 def load_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date) -> IngestReport:
@@ -106,25 +138,34 @@ def load_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date) ->
         raise FileNotFoundError(f"no {silo}/{entity} export for {logical_date}: expected {path}")
     check_header(path, contract)
     checksum = file_checksum(path)
-    bronze, quarantine = f"bronze.{contract.name}", f"quarantine.{contract.name}"
+    bronze = f"bronze.{contract.name}"
+    quarantine = quarantine_of(bronze)
     source = str(path.relative_to(lh.settings.landing))
 
-    if _already_loaded(lh, bronze, checksum, logical_date) and lh.exists(quarantine):
+    if _already_loaded(lh, (bronze, quarantine), checksum, logical_date):
         n_bronze = lh.read(bronze).where(F.col("_logical_date") == F.lit(logical_date)).count()
         n_quarantine = lh.read(quarantine).where(F.col("_logical_date") == F.lit(logical_date)).count()
         log.info("%s: %s already loaded for %s; nothing to do", bronze, source, logical_date)
         return IngestReport(contract.name, source, n_bronze + n_quarantine, n_bronze, n_quarantine, skipped=True)
 
     raw = read_landing(lh.spark, path, contract)
-    checked = with_load_metadata(check_rows(raw, contract), source, checksum, logical_date)
-    valid, quarantined = split_checked(checked)
-    n_bronze = lh.replace_for_date(bronze, valid, logical_date)
-    n_quarantine = lh.replace_for_date(quarantine, quarantined, logical_date)
-    rows_in = raw.count()
+    checked = check_rows(raw, contract).withColumnRenamed("_rule", _RULE).withColumnRenamed("_reason", _RULE_REASON)
+    # Staged once (Sail cannot cache): GX, the split and both writes then read these files.
+    staged = lh.scratch(with_load_metadata(checked, source, checksum, logical_date), f"staged_bronze_{contract.name}")
+    result = quality.validate(staged, bronze, lh.settings, logical_date)
+    lh.merge_upsert("audit.dq_results", quality.results_frame(lh.spark, result, logical_date))
+    quality.raise_on_failure(result)  # e.g. an empty export: nothing is written
+
+    rows = combine_verdicts(result.checked)
+    n_bronze = lh.replace_for_date(bronze, rows.where(F.col(CHECK_COLUMN).isNull())
+                                   .drop(CHECK_COLUMN, REASON_COLUMN), logical_date)
+    n_quarantine = lh.replace_for_date(quarantine, rows.where(F.col(CHECK_COLUMN).isNotNull()), logical_date)
+    rows_in = result.row_count
     report = IngestReport(contract.name, source, rows_in, n_bronze, n_quarantine)
     if not report.balanced:  # would mean rows were lost between the file and the tables
         raise RuntimeError(f"{contract.name}: {rows_in} rows in, {n_bronze} bronze + {n_quarantine} quarantined")
-    log.info("%s: %d rows in -> %d bronze, %d quarantined", contract.name, rows_in, n_bronze, n_quarantine)
+    log.info("%s: %d rows in -> %d bronze, %d quarantined (%d of them by GX; report %s)",
+             contract.name, rows_in, n_bronze, n_quarantine, result.quarantined_count, result.report_path)
     return report
 
 

@@ -1,0 +1,230 @@
+"""Ingest: landing -> bronze with the contract checks and the bronze GX suite, one quarantine, kept results."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from jobs import cli, quality
+from jobs.contracts import load_contract
+from jobs.ingest import load, suites
+from jobs.ingest.contract_checks import check_rows
+from jobs.quality import DataQualityError
+from jobs.tables import SOURCES, quarantine_of
+
+DAY = dt.date(2026, 6, 30)
+TABLES = [f"{silo}_{entity}" for silo, entities in SOURCES.items() for entity in entities]
+
+# What each kind of generated defect must be quarantined for: contract rule ids and GX expectation ids.
+EXPECTED_CHECKS = {
+    "bad_date": lambda c: [f"type:{c}"],  # parsing in the silo's format: contract checks only
+    "negative_amount": lambda c: [f"min:{c}"],  # bounds on the parsed value: contract checks only
+    "unknown_currency": lambda c: [f"allowed:{c}", f"expect_column_values_to_be_in_set({c})"],
+    "empty_id": lambda c: [f"required:{c}", f"expect_column_values_to_not_be_null({c})"],
+    "duplicate_key": lambda c: [f"unique:{c}", f"expect_column_values_to_be_unique({c})"],
+}
+
+CUSTOMERS_HEADER = "cif_id,full_name,birth_date,email,phone,national_id,postcode,gender,customer_since"
+CUSTOMER_ROWS = [
+    "D0000001,Ann Lee,1980-01-02,ann@example.com,+1 555-010-1234,123-45-6789,12345,F,2020-01-01",
+    "D0000002,Bob Ray,1975-05-06,,+1 555-010-2222,223-45-6789,22345,X,2021-03-04",  # gender X
+    "D0000003,Cy Moe,1990-13-45,cy@example.com,+1 555-010-3333,323-45-6789,32345,M,2022-01-01",  # bad date
+]
+
+
+def _landed_rows(lh, table: str) -> int:
+    silo, entity = table.split("_", 1)
+    with load.landing_file(lh.settings, silo, entity, DAY).open(newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def _for_day(lh, name: str):
+    return lh.read(name).where(F.col("_logical_date") == F.lit(DAY))
+
+
+def _write_export(settings, silo: str, entity: str, lines: list[str]) -> None:
+    path = load.landing_file(settings, silo, entity, DAY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+# -- the generated bank: every table ------------------------------------------------------------
+@pytest.mark.parametrize("table", TABLES)
+def test_rows_landed_equal_rows_in_bronze_plus_rows_quarantined(small_bank, table):
+    lh, reports = small_bank
+    landed = _landed_rows(lh, table)
+    bronze, quarantined = _for_day(lh, f"bronze.{table}").count(), _for_day(lh, f"quarantine.{table}").count()
+    assert landed == bronze + quarantined, table
+    assert bronze > 0
+    report = reports[table]
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined) == (landed, bronze, quarantined)
+    assert report.balanced and not report.skipped
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_generated_defect_is_quarantined_with_its_checks(small_bank, table):
+    lh, _ = small_bank
+    silo, entity = table.split("_", 1)
+    truth = pq.read_table(lh.settings.ground_truth / "defects.parquet").to_pylist()
+    defects = [d for d in truth if d["file"] == f"{silo}/{entity}"]
+    assert defects, f"the generator logged no defect for {table}"
+    # _row_id keeps file order; a row's position among all loaded rows is its 0-based data row.
+    bronze = _for_day(lh, f"bronze.{table}").select("_row_id", F.lit(None).cast("string").alias("_check"))
+    quarantine = _for_day(lh, quarantine_of(f"bronze.{table}"))
+    rows = sorted(bronze.unionByName(quarantine.select("_row_id", "_check")).collect(), key=lambda r: r._row_id)
+    quarantined = {r._row_id: r for r in quarantine.collect()}
+    assert {i for i, r in enumerate(rows) if r._check is not None} == {d["row"] for d in defects}
+    for d in defects:
+        row = quarantined[rows[d["row"]]._row_id]
+        checks = row["_check"].split("; ")
+        assert set(EXPECTED_CHECKS[d["kind"]](d["column"])) <= set(checks), (d, row["_check"])
+        assert len(row["_reason"].split("; ")) == len(checks)
+        assert (row[d["column"]] or "") == d["value"], d
+
+
+def test_bronze_keeps_the_export_as_text_with_load_metadata(small_bank):
+    lh, _ = small_bank
+    contract = load_contract("cards", "transactions")
+    bronze = lh.read("bronze.cards_transactions")
+    assert bronze.columns == contract.column_names + [
+        "_row_id", "_source_file", "_source_checksum", "_logical_date", "_loaded_at"]
+    assert dict(bronze.dtypes)["amount"] == "string"
+    quarantine = lh.read("quarantine.cards_transactions")
+    assert quarantine.columns == bronze.columns + ["_check", "_reason"]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_gx_results_are_kept_per_table(small_bank, table):
+    lh, _ = small_bank
+    name = f"bronze.{table}"
+    results = lh.read("audit.dq_results").where((F.col("table") == name) & (F.col("run_date") == F.lit(DAY)))
+    assert results.count() == len(quality.load_suite(name).expectations)
+    report = json.loads((lh.settings.dq_dir / name / f"{DAY}.json").read_text())
+    assert report["success"] and report["row_count"] == _landed_rows(lh, table)
+
+
+def test_results_and_reports_never_show_raw_personal_data(small_bank):
+    lh, _ = small_bank
+    contract = load_contract("deposits", "customers")
+    report = json.loads((lh.settings.dq_dir / "bronze.deposits_customers" / f"{DAY}.json").read_text())
+    for row in report["quarantine_sample"]:
+        assert not set(contract.pii_columns) & set(row), row
+    pii = (lh.read("audit.dq_results").where(F.col("table") == "bronze.deposits_customers")
+           .where(F.col("column").isin(contract.pii_columns)).collect())
+    assert pii and not [r for r in pii if "e.g." in r.details]
+
+
+def test_a_rerun_of_the_same_file_writes_no_new_delta_version(small_bank):
+    lh, _ = small_bank
+    names = [f"bronze.{t}" for t in TABLES] + [f"quarantine.{t}" for t in TABLES] + ["audit.dq_results"]
+    before = {name: lh.version(name) for name in names}
+    reports = load.run(lh, DAY)
+    assert all(r.skipped and r.balanced for r in reports)
+    assert {name: lh.version(name) for name in names} == before
+
+
+def test_dq_command_prints_what_failed_when_and_why(small_bank, monkeypatch, capsys):
+    lh, _ = small_bank
+    monkeypatch.setenv("MARKETOFONE_HOME", str(lh.settings.home))
+    assert cli.main(["dq", "--failed", "--date", DAY.isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert f"data quality on {DAY}:" in out
+    lines = [line for line in out.splitlines() if line.startswith("bronze.deposits_transactions ")]
+    unique = [line for line in lines if "expect_column_values_to_be_unique" in line]
+    assert unique and "FAILED" in unique[0] and "txn_id must be unique" in unique[0] and "quarantined:" in unique[0]
+    assert " yes " not in out  # --failed shows failures only
+    assert cli.main(["dq", "--date", "2001-01-01"]) == 2
+    assert "no data-quality results for 2001-01-01" in capsys.readouterr().err
+
+
+# -- one export at a time --------------------------------------------------------------------------
+def test_a_bad_header_fails_with_the_missing_and_unexpected_columns(lh, settings):
+    header = CUSTOMERS_HEADER.replace("gender", "sex")
+    _write_export(settings, "deposits", "customers", [header, CUSTOMER_ROWS[0]])
+    with pytest.raises(load.ContractError, match=r"header does not match contract deposits_customers; "
+                                                 r"missing \['gender'\]; unexpected \['sex'\]"):
+        load.load_entity(lh, "deposits", "customers", DAY)
+    assert not lh.exists("bronze.deposits_customers")
+
+
+def test_an_empty_export_fails_the_table_level_expectation_and_writes_nothing(lh, settings):
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER])
+    with pytest.raises(DataQualityError, match=r"bronze.deposits_customers failed 1 table-level expectation\(s\) "
+                                               r"on 2026-06-30:\n  - expect_table_row_count_to_be_between"):
+        load.load_entity(lh, "deposits", "customers", DAY)
+    assert not lh.exists("bronze.deposits_customers") and not lh.exists("quarantine.deposits_customers")
+    failed = lh.read("audit.dq_results").where("not success").collect()
+    assert [(r.table, r.expectation) for r in failed] == [("bronze.deposits_customers",
+                                                           "expect_table_row_count_to_be_between")]
+
+
+def test_both_verdicts_land_in_one_quarantine_row(lh, settings):
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, *CUSTOMER_ROWS])
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined) == (3, 1, 2)
+    got = {r.cif_id: (r._check, r._reason) for r in lh.read("quarantine.deposits_customers").collect()}
+    assert got == {
+        "D0000002": ("allowed:gender; expect_column_values_to_be_in_set(gender)",
+                     "gender 'X' is not one of F, M; gender must be one of F, M, got 'X'"),
+        "D0000003": ("type:birth_date", "birth_date '1990-13-45' is not a valid date (yyyy-MM-dd)"),
+    }
+    assert [r.cif_id for r in lh.read("bronze.deposits_customers").collect()] == ["D0000001"]
+
+
+def test_a_gx_only_failure_is_quarantined_with_the_expectation(lh, settings, monkeypatch):
+    def without_allowed_values(df, contract):  # the contract checks forget `allowed`; the suite still has it
+        stripped = tuple(dataclasses.replace(c, allowed=None) for c in contract.columns)
+        return check_rows(df, dataclasses.replace(contract, columns=stripped))
+
+    monkeypatch.setattr(load, "check_rows", without_allowed_values)
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, *CUSTOMER_ROWS[:2]])
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert report.rows_quarantined == 1 and report.balanced
+    [row] = lh.read("quarantine.deposits_customers").collect()
+    assert (row.cif_id, row._check, row._reason) == (
+        "D0000002", "expect_column_values_to_be_in_set(gender)", "gender must be one of F, M, got 'X'")
+    [result] = (lh.read("audit.dq_results").where("expectation = 'expect_column_values_to_be_in_set'")
+                .where("column = 'gender'").collect())
+    assert (result.success, result.unexpected_count) == (False, 1) and "quarantined: 1" in result.details
+
+
+def test_a_new_file_for_the_date_replaces_the_date(lh, settings):
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, *CUSTOMER_ROWS])
+    load.load_entity(lh, "deposits", "customers", DAY)
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, CUSTOMER_ROWS[0]])
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined, report.skipped) == (1, 1, 0, False)
+    assert lh.read("quarantine.deposits_customers").count() == 0
+    again = load.load_entity(lh, "deposits", "customers", DAY)  # all rows valid: still recognized as loaded
+    assert again.skipped
+
+
+# -- the bronze suites are generated from the contracts --------------------------------------------
+@pytest.mark.parametrize("table", TABLES)
+def test_the_bronze_suite_on_disk_is_what_the_contract_generates(table):
+    silo, entity = table.split("_", 1)
+    contract = load_contract(silo, entity)
+    path = suites.suite_file(contract)
+    assert json.loads(path.read_text()) == suites.suite_from_contract(contract), (
+        f"{path} differs from its contract: run python -m jobs.ingest.suites --write")
+    suite = quality.load_suite(f"bronze.{table}")  # and GX loads it
+    types = [e.expectation_type for e in suite.expectations]
+    assert types[:2] == ["expect_table_row_count_to_be_between", "expect_table_columns_to_match_set"]
+    required = [c.name for c in contract.columns if c.required]
+    assert types.count("expect_column_values_to_not_be_null") == len(required)
+    assert types.count("expect_column_values_to_match_regex") == sum(1 for c in contract.columns if c.pattern)
+    assert types.count("expect_column_values_to_be_in_set") == sum(1 for c in contract.columns if c.allowed)
+    assert types[-1] == "expect_column_values_to_be_unique"
+
+
+def test_suites_command_checks_and_writes(tmp_path, capsys):
+    assert suites.main(["--check"]) == 0
+    assert suites.stale(tmp_path) == [suites.suite_file(c, tmp_path) for c in suites.contracts()]
+    assert len(suites.write(tmp_path)) == len(TABLES) and suites.stale(tmp_path) == []
+    assert suites.write(tmp_path) == []  # nothing rewritten when up to date
