@@ -57,7 +57,8 @@ def loans(bronze: DataFrame) -> DataFrame:
 def conform_accounts(deposits: DataFrame, cards: DataFrame, lending: DataFrame,
                      crosswalk: DataFrame) -> DataFrame:
     """All accounts with the golden customer id. An account whose owner is unknown to its silo's
-    customer master has no customer_id; `orphan_accounts` reports those instead of dropping them."""
+    customer master has no customer_id; the silver.account suite quarantines it as an orphan
+    (quarantine.silver_account) instead of dropping it."""
     accounts = deposit_accounts(deposits).unionByName(card_accounts(cards)).unionByName(loans(lending))
     return accounts.join(crosswalk.select("silo", "silo_customer_id", "customer_id"),
                          ["silo", "silo_customer_id"], "left")

@@ -47,7 +47,8 @@ def loan_repayments(bronze: DataFrame) -> DataFrame:
 
 def conform_transactions(deposits: DataFrame, cards: DataFrame, lending: DataFrame,
                          accounts: DataFrame) -> DataFrame:
-    """All transactions with the owning customer; one whose account is unknown keeps customer_id NULL."""
+    """All transactions with the owning customer; one whose account is unknown keeps customer_id NULL
+    and the silver.transaction suite quarantines it as an orphan."""
     txns = deposit_transactions(deposits).unionByName(card_transactions(cards)).unionByName(
         loan_repayments(lending)
     )
