@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from jobs.generate import FILES, generate_bank, landing_path
+from jobs.generate.people import build_population
 from jobs.generate.writer import SCHEMAS_DIR
 from jobs.settings import Settings
 
@@ -193,19 +194,72 @@ def test_people_appear_in_several_silos_with_the_same_identity(bank, truth):
         master = read(settings, file)
         known = set(ids.loc[ids["silo"] == silo, "silo_customer_id"])
         assert master[id_col].loc[master[id_col] != ""].isin(known).all(), silo
-    # The same person carries the same 9 digits and birth date in deposits and cards.
+    # The same person mostly carries the same 9 digits and birth date in deposits and cards; the card
+    # processor lacks the national id for some (a placeholder) or has two digits transposed.
     dep = read(settings, "deposits/customers").merge(ids[ids.silo == "deposits"], left_on="cif_id",
                                                      right_on="silo_customer_id")
     card = read(settings, "cards/cardholders").merge(ids[ids.silo == "cards"], left_on="holder_ref",
                                                      right_on="silo_customer_id")
     both = dep.merge(card, on="person_id", suffixes=("_d", "_c"))
     assert len(both) > 30
-    assert (both["national_id"].str.replace("-", "") == both["ssn"]).mean() > 0.97
+    assert 0.85 < (both["national_id"].str.replace("-", "") == both["ssn"]).mean() < 1
     birth_d = pd.to_datetime(both["birth_date_d"], format="%Y-%m-%d", errors="coerce")
     birth_c = pd.to_datetime(both["birth_date_c"], format="%m/%d/%Y", errors="coerce")
     assert (birth_d == birth_c).mean() > 0.97
     # Duplicate CIFs: one person, two deposit customer records.
     assert (ids[ids.silo == "deposits"].groupby("person_id").size() == 2).any()
+
+
+PLACEHOLDER_IDS = ["000000000", "999999999", "123456789", "111111111"]
+
+
+def test_identity_is_realistically_imperfect(bank, truth):
+    """Identifiers disagree across silos for some people and agree across different people for others,
+    so that matching on any one of them alone merges or splits people."""
+    settings, _ = bank
+    ids = truth["silo_ids"]
+    frames = []
+    for silo, file, id_col, nid in [("deposits", "deposits/customers", "cif_id", "national_id"),
+                                    ("cards", "cards/cardholders", "holder_ref", "ssn"),
+                                    ("lending", "lending/borrowers", "borrower_no", "tax_id")]:
+        df = read(settings, file).merge(ids[ids.silo == silo], left_on=id_col, right_on="silo_customer_id")
+        frames.append(pd.DataFrame({"silo": silo, "person_id": df["person_id"],
+                                    "nid": df[nid].str.replace("-", ""), "email": df["email"].str.lower(),
+                                    "phone": df["phone"].str.replace(r"\D", "", regex=True).str[-10:]}))
+    recs = pd.concat(frames)
+    placeholder = recs["nid"].isin(PLACEHOLDER_IDS)
+    assert placeholder[recs.silo != "deposits"].any() and not placeholder[recs.silo == "deposits"].any()
+    # one person, several values: a placeholder or mistyped id, a work/old/family email, a landline
+    for col in ("nid", "email", "phone"):
+        known = recs[recs[col] != ""]
+        assert (known.groupby("person_id")[col].nunique() > 1).any(), col
+    # several people, one value: household emails and landlines, recycled numbers; never a real id
+    for col in ("email", "phone"):
+        known = recs[recs[col] != ""]
+        assert (known.groupby(col)["person_id"].nunique() > 1).any(), col
+    assert (recs[~placeholder].groupby("nid")["person_id"].nunique() == 1).all()
+
+
+def test_households_and_twins_share_identifiers_but_not_national_ids():
+    pop = build_population(42, 5000)
+    assert len(np.unique(pop.national_id)) == pop.n
+    area, group, serial = pop.national_id // 10**6, pop.national_id // 10**4 % 100, pop.national_id % 10**4
+    assert ((area > 0) & (area != 666) & (area < 900) & (group > 0) & (serial > 0)).all()
+    shared = pop.household != np.arange(pop.n)
+    twin, head = shared & pop.twin, pop.household
+    assert twin.sum() >= 5
+    assert (pop.birth[twin] == pop.birth[head[twin]]).all() and (pop.last[twin] == pop.last[head[twin]]).all()
+    assert (pop.landline[twin] == pop.landline[head[twin]]).all() and (pop.landline[twin] > 0).all()
+    assert (pop.first[twin] != pop.first[head[twin]]).all()
+    partner = shared & ~pop.twin
+    assert 0.1 < partner.mean() < 0.25
+    assert (pop.postcode[partner] == pop.postcode[head[partner]]).all()
+    assert (pop.birth[partner] != pop.birth[head[partner]]).mean() > 0.99
+    took_name = pop.maiden_last != ""
+    assert 0.05 < took_name.mean() < 0.2 and (pop.maiden_last[took_name] != pop.last[took_name]).all()
+    assert 0.05 < (pop.nickname != "").mean() < 0.4
+    recycled = (pop.old_phone > 0) & np.isin(pop.old_phone, pop.phone)
+    assert 0.02 < recycled.mean() < 0.1
 
 
 def test_openings_in_the_label_horizon_are_new_accounts_in_the_right_silo(bank, truth):

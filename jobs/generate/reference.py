@@ -108,3 +108,38 @@ BASE_SHARE = {"groceries": 0.30, "dining": 0.10, "travel": 0.05, "fuel": 0.10, "
               "electronics": 0.035, "utilities": 0.04, "entertainment": 0.06, "health": 0.06, "other": 0.23}
 
 POSTCODES = [f"{p:05d}" for p in range(10001, 99950, 173)]  # ~520 fictional 5-digit areas
+
+# What people are called instead of their given name (the silos record either). Only some people go
+# by one (people.py); a record may carry it or the given name (silos.py).
+NICKNAMES = {
+    # male
+    "Robert": ["Bob", "Rob", "Bobby"], "William": ["Bill", "Will"], "Richard": ["Rick", "Rich", "Dick"],
+    "James": ["Jim", "Jimmy"], "John": ["Jack", "Johnny"], "Michael": ["Mike"], "David": ["Dave"],
+    "Joseph": ["Joe"], "Thomas": ["Tom"], "Christopher": ["Chris"], "Charles": ["Charlie", "Chuck"],
+    "Daniel": ["Dan", "Danny"], "Matthew": ["Matt"], "Anthony": ["Tony"], "Donald": ["Don"],
+    "Steven": ["Steve"], "Andrew": ["Andy", "Drew"], "Joshua": ["Josh"], "Kenneth": ["Ken"],
+    "Timothy": ["Tim"], "Ronald": ["Ron"], "Edward": ["Ed", "Ted"], "Jeffrey": ["Jeff"], "Jacob": ["Jake"],
+    "Nicholas": ["Nick"], "Jonathan": ["Jon"], "Stephen": ["Steve"], "Lawrence": ["Larry"],
+    "Benjamin": ["Ben"], "Samuel": ["Sam"], "Gregory": ["Greg"], "Alexander": ["Alex"], "Patrick": ["Pat"],
+    "Raymond": ["Ray"], "Zachary": ["Zach"], "Douglas": ["Doug"], "Peter": ["Pete"], "Gerald": ["Jerry"],
+    "Harold": ["Harry"], "Bradley": ["Brad"], "Vincent": ["Vince"], "Albert": ["Al"], "Nathan": ["Nate"],
+    "Frank": ["Frankie"], "Russell": ["Russ"], "Walter": ["Walt"], "Arthur": ["Art"],
+    # female
+    "Patricia": ["Pat", "Trish"], "Jennifer": ["Jen", "Jenny"], "Elizabeth": ["Liz", "Beth"],
+    "Barbara": ["Barb"], "Susan": ["Sue"], "Jessica": ["Jess"], "Margaret": ["Maggie", "Peggy"],
+    "Kimberly": ["Kim"], "Deborah": ["Debbie"], "Stephanie": ["Steph"], "Dorothy": ["Dot"],
+    "Rebecca": ["Becky"], "Cynthia": ["Cindy"], "Kathleen": ["Kathy"], "Pamela": ["Pam"],
+    "Samantha": ["Sam"], "Katherine": ["Kate", "Katie"], "Christine": ["Chris"], "Catherine": ["Cathy"],
+    "Victoria": ["Vicky"], "Jacqueline": ["Jackie"], "Abigail": ["Abby"], "Judith": ["Judy"],
+    "Theresa": ["Terri"], "Kathryn": ["Kate"], "Sandra": ["Sandy"], "Melissa": ["Missy"],
+    "Frances": ["Fran"], "Isabella": ["Bella"], "Beverly": ["Bev"], "Danielle": ["Dani"],
+    "Madison": ["Maddie"], "Christina": ["Tina"], "Virginia": ["Ginny"], "Jacquelyn": ["Jackie"],
+}
+
+# Work addresses: the employer's domain (EMPLOYERS above, letters only); addresses people used before
+# (an old provider) and family addresses shared by a household.
+EMPLOYER_DOMAINS = ["".join(ch for ch in e.lower() if ch.isalpha()) + ".com" for e in EMPLOYERS]
+OLD_EMAIL_DOMAINS = ["aol.com", "msn.com", "earthlink.net", "juno.com", "att.net", "verizon.net"]
+
+# What a silo writes when it has no national id but the field is mandatory.
+PLACEHOLDER_NATIONAL_IDS = [0, 999_999_999, 123_456_789, 111_111_111]

@@ -4,9 +4,14 @@ The same person looks different in every silo, on purpose:
   deposits  "Jane Doe", 1990-04-01, jane.doe12@gmail.com, +1 555-010-1234, 123-45-6789
   cards     JANE / DOE, 04/01/1990, Jane.doe12@gmail.com or upper case, 5550101234, 123456789
   lending   "DOE, JANE", 01.04.1990, jane.doe12@gmail.com, (555) 010-1234, 123456789
-plus record noise that an identity layer must survive: a few percent of emails missing, names with a
-typo, a stale postcode, and ~1% of deposit customers recorded twice under a second CIF. The noise is
-drawn per person from identity streams, so a record looks the same in every export.
+plus record noise that an identity layer must survive, at rates per silo (SILO_NOISE):
+  - national id: a placeholder (000000000, 999999999, ...) where the silo did not have it, or two
+    adjacent digits transposed;
+  - email: missing, or the person's work, old or household (family) address instead of the personal one;
+  - phone: the household landline or the person's previous mobile (which may be somebody else's now);
+  - name: a nickname, the maiden name (from before taking a partner's surname), a typing slip;
+  - a stale postcode; and ~1% of deposit customers recorded twice under a second CIF.
+The noise is drawn per person from identity streams, so a record looks the same in every export.
 """
 
 from __future__ import annotations
@@ -26,6 +31,20 @@ from jobs.generate.people import Population
 TYPO_RATE = 0.02
 MISSING_EMAIL_RATE = 0.03
 STALE_POSTCODE_RATE = 0.02
+
+# Per silo (and for the deposit duplicates): the share of records with each kind of identity noise.
+# placeholder_id, id_typo: of all records; the rest: of the people who have the alternative (a work
+# address, a nickname, a maiden name, ...). Deposits is the KYC master: it always has the national id.
+SILO_NOISE = {
+    "deposits": dict(placeholder_id=0.0, id_typo=0.004, work_email=0.05, old_email=0.5, family_email=0.4,
+                     landline=0.4, old_phone=0.5, nickname=0.1, maiden=0.5),
+    "deposits-duplicates": dict(placeholder_id=0.0, id_typo=0.1, work_email=0.2, old_email=0.5,
+                                family_email=0.4, landline=0.4, old_phone=0.5, nickname=0.4, maiden=0.5),
+    "cards": dict(placeholder_id=0.05, id_typo=0.015, work_email=0.25, old_email=0.3, family_email=0.3,
+                  landline=0.2, old_phone=0.3, nickname=0.4, maiden=0.2),
+    "lending": dict(placeholder_id=0.02, id_typo=0.015, work_email=0.35, old_email=0.3, family_email=0.5,
+                    landline=0.4, old_phone=0.3, nickname=0.2, maiden=0.3),
+}
 
 Columns = dict[str, pa.Array]
 
@@ -54,6 +73,21 @@ def typo(names: np.ndarray, kind: np.ndarray, where: np.ndarray) -> np.ndarray:
     return np.where(length >= 4, changed, names)
 
 
+def transpose_digits(matrix: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """A (n, width) digit byte matrix with two adjacent digits swapped at relative position `where`
+    (0..1); where the two are equal, the later digit is bumped instead, so the id always changes."""
+    n, width = matrix.shape
+    out = matrix.copy()
+    if n == 0:
+        return out
+    pos = np.minimum((where * (width - 1)).astype(np.int64), width - 2)
+    rows = np.arange(n)
+    a, b = matrix[rows, pos], matrix[rows, pos + 1]
+    out[rows, pos] = np.where(a == b, a, b)
+    out[rows, pos + 1] = np.where(a == b, 48 + (b - 48 + 1) % 10, a)
+    return out
+
+
 class _Noise:
     """Per-person record noise for one silo (stable across export dates)."""
 
@@ -67,9 +101,22 @@ class _Noise:
         self.stale_postcode = rng.random(n) < STALE_POSTCODE_RATE * rate_scale
         self.other_postcode = np.array(ref.POSTCODES)[rng.integers(0, len(ref.POSTCODES), n)]
         self.upper_email = rng.random(n) < 0.5
+        # Identity noise (drawn after the draws above, so those stay as they were).
+        rates = SILO_NOISE[silo]
+        draw = {kind: rng.random(n) < rate for kind, rate in rates.items()}
+        self.placeholder_id = draw["placeholder_id"]
+        self.which_placeholder = rng.integers(0, len(ref.PLACEHOLDER_NATIONAL_IDS), n)
+        self.id_typo = draw["id_typo"] & ~self.placeholder_id
+        self.id_typo_where = rng.random(n)
+        self.work_email, self.old_email, self.family_email = draw["work_email"], draw["old_email"], draw["family_email"]
+        self.landline, self.old_phone = draw["landline"], draw["old_phone"]
+        self.nickname, self.maiden = draw["nickname"], draw["maiden"]
 
     def names(self, pop: Population, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        first, last = pop.first[people], pop.last[people]
+        first = np.where(self.nickname[people] & (pop.nickname[people] != ""), pop.nickname[people],
+                         pop.first[people])
+        last = np.where(self.maiden[people] & (pop.maiden_last[people] != ""), pop.maiden_last[people],
+                        pop.last[people])
         slip = self.typo[people]
         on_last = slip & self.typo_last[people]
         on_first = slip & ~self.typo_last[people]
@@ -78,8 +125,30 @@ class _Noise:
         last = np.where(on_last, typo(last, kind, where), last)
         return first, last
 
-    def email(self, pop: Population, people: np.ndarray) -> np.ndarray:
-        return np.where(self.no_email[people], "", pop.email[people])
+    def email(self, pop: Population, people: np.ndarray, work_domain: np.ndarray) -> np.ndarray:
+        """The address the silo has: the family, work or old one where the person has one and the silo
+        took it, else the personal one; empty when the silo has none."""
+        work = np.strings.add(np.strings.add(pop.work_email_local[people], "@"), work_domain[people])
+        email = pop.email[people]
+        email = np.where(self.old_email[people] & (pop.old_email[people] != ""), pop.old_email[people], email)
+        email = np.where(self.work_email[people] & (pop.work_email_local[people] != ""), work, email)
+        email = np.where(self.family_email[people] & (pop.family_email[people] != ""), pop.family_email[people],
+                         email)
+        return np.where(self.no_email[people], "", email)
+
+    def phone(self, pop: Population, people: np.ndarray) -> np.ndarray:
+        phone = pop.phone[people]
+        phone = np.where(self.old_phone[people] & (pop.old_phone[people] > 0), pop.old_phone[people], phone)
+        return np.where(self.landline[people] & (pop.landline[people] > 0), pop.landline[people], phone)
+
+    def national_id(self, pop: Population, people: np.ndarray) -> np.ndarray:
+        """The national id as a (n, 9) digit byte matrix: a placeholder, a transposition or the real one."""
+        placeholders = np.array(ref.PLACEHOLDER_NATIONAL_IDS, dtype=np.int64)
+        value = np.where(self.placeholder_id[people], placeholders[self.which_placeholder[people]],
+                         pop.national_id[people])
+        matrix = text.digits(value, 9)
+        slipped = transpose_digits(matrix, self.id_typo_where[people])
+        return np.where(self.id_typo[people][:, None], slipped, matrix)
 
     def postcode(self, pop: Population, people: np.ndarray) -> np.ndarray:
         return np.where(self.stale_postcode[people], self.other_postcode[people], pop.postcode[people])
@@ -118,17 +187,18 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     cif = np.concatenate([h.cif[people], h.duplicate_cif[dups]])
     f1, l1 = noise.names(pop, people)
     f2, l2 = dup_noise.names(pop, dups)
-    phone = _phone_parts(pop.phone[rows_person])
-    nid = pop.national_id[rows_person]
+    work_domain = np.array(ref.EMPLOYER_DOMAINS)[h.employer]
+    phone = _phone_parts(np.concatenate([noise.phone(pop, people), dup_noise.phone(pop, dups)]))
+    nid = np.concatenate([noise.national_id(pop, people), dup_noise.national_id(pop, dups)])
     cif_text = text.ids("D", cif, 7)
     customers_cols = {
         "cif_id": cif_text,
         "full_name": _arrow(np.strings.add(np.strings.add(np.concatenate([f1, f2]), " "), np.concatenate([l1, l2]))),
         "birth_date": text.dates(pop.birth[rows_person], "yyyy-MM-dd"),
-        "email": _arrow(np.concatenate([noise.email(pop, people), dup_noise.email(pop, dups)])),
+        "email": _arrow(np.concatenate([noise.email(pop, people, work_domain),
+                                        dup_noise.email(pop, dups, work_domain)])),
         "phone": text.to_arrow(text.compose("+1 ", phone[0], "-", phone[1], "-", phone[2])),
-        "national_id": text.to_arrow(text.compose(text.digits(nid // 10**6, 3), "-", text.digits(nid // 10**4 % 100, 2),
-                                                  "-", text.digits(nid % 10**4, 4))),
+        "national_id": text.to_arrow(text.compose(nid[:, :3], "-", nid[:, 3:5], "-", nid[:, 5:])),
         "postcode": _arrow(np.concatenate([noise.postcode(pop, people), dup_noise.postcode(pop, dups)])),
         "gender": _arrow(pop.gender[rows_person]),
         "customer_since": text.dates(np.concatenate([since[people], np.minimum(h.duplicate_since[dups], before)]),
@@ -171,7 +241,7 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     people = np.flatnonzero(h.has_card | openings.opened("credit_card"))
     people = people[np.argsort(h.holder_no[people], kind="stable")]
     first, last = noise.names(pop, people)
-    email = noise.email(pop, people)
+    email = noise.email(pop, people, work_domain)
     email = np.where(noise.upper_email[people], np.strings.upper(email), np.strings.capitalize(email))
     holder_text = text.ids("C-", h.holder_no[people], 6)
     files["cards/cardholders"] = {
@@ -180,8 +250,8 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
         "last_name": _arrow(np.strings.upper(last)),
         "birth_date": text.dates(pop.birth[people], "MM/dd/yyyy"),
         "email": _arrow(email),
-        "phone": text.to_arrow(text.digits(pop.phone[people], 10)),
-        "ssn": text.to_arrow(text.digits(pop.national_id[people], 9)),
+        "phone": text.to_arrow(text.digits(noise.phone(pop, people), 10)),
+        "ssn": text.to_arrow(noise.national_id(pop, people)),
         "zip": _arrow(noise.postcode(pop, people)),
     }
     _add_ids(id_map, "cards", holder_text, people)
@@ -216,15 +286,15 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     people = np.flatnonzero(h.in_lending | openings.opened("personal_loan"))
     people = people[np.argsort(h.borrower_no[people], kind="stable")]
     first, last = noise.names(pop, people)
-    phone = _phone_parts(pop.phone[people])
+    phone = _phone_parts(noise.phone(pop, people))
     borrower_text = text.integers(h.borrower_no[people])
     files["lending/borrowers"] = {
         "borrower_no": borrower_text,
         "name": _arrow(np.strings.upper(np.strings.add(np.strings.add(last, ", "), first))),
         "dob": text.dates(pop.birth[people], "dd.MM.yyyy"),
-        "email": _arrow(noise.email(pop, people)),
+        "email": _arrow(noise.email(pop, people, work_domain)),
         "phone": text.to_arrow(text.compose("(", phone[0], ") ", phone[1], "-", phone[2])),
-        "tax_id": text.to_arrow(text.digits(pop.national_id[people], 9)),
+        "tax_id": text.to_arrow(noise.national_id(pop, people)),
         "postal_code": _arrow(noise.postcode(pop, people)),
     }
     _add_ids(id_map, "lending", borrower_text, people)

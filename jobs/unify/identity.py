@@ -1,79 +1,316 @@
 """Identity resolution: silo customer records -> one golden customer id per real person.
 
-Records are linked when they share a blocking key, in order of trust:
-  1. national_id  the 9-digit national id / SSN / tax id, digits only
-  2. email        lower-cased address
-  3. name_dob     normalized first + last name with the birth date
-Linked records form clusters (connected components, found by label propagation with plain joins, so
-it runs on any Spark engine); a cluster is one person. Each record keeps the most trusted rule that
-linked it, or `single_record` when nothing did.
+Silo identifiers are imperfect: a national id may be missing (a placeholder) or mistyped, people give
+a work, old or household email, a household landline or a number they no longer have, a nickname or
+a maiden name; and different people share things (a household's email, phone and address; twins'
+surname and birth date; a recycled phone number). So records are compared in pairs, with guards:
+
+1. Comparable fields: a valid national id (placeholders and impossible SSNs are unknown), email,
+   phone, given name and surname (lower-case letters), birth date, postcode. A national id, email or
+   phone held by more than MAX_SHARED records identifies nobody and is treated as unknown.
+2. Candidate pairs come from blocks: the same national id, email or phone, or the same birth date
+   with the same soundex of the surname or of the given name.
+3. Each pair is linked by the first rule it meets, in order of trust (RULES):
+     national_id       the same national id, and the same birth date or agreeing names
+     national_id_typo  national ids one slip apart (one or two digits differ: a substitution, two
+                       digits transposed), the same birth date and an agreeing given name or surname
+     email             the same email, birth date and an agreeing given name (a household email is
+                       not enough: partners differ in birth date, twins in given name)
+     phone             the same phone, birth date and an agreeing given name (a household landline, a
+                       recycled number: the same guard)
+     name_dob          the same given name, surname and birth date
+     fuzzy_name_dob    agreeing given names and surnames (a typo, a nickname), the same birth date
+                       and the same postcode
+   A national id conflict (both records have one, differing in more than NID_CONFLICT_DISTANCE digits)
+   blocks every rule. Names agree when equal, one is a nickname of the other (NICKNAMES), they are
+   one edit or one transposition apart, or (surnames) two edits apart with the same soundex.
+4. Clusters: records linked to records on the same side of the national id line (both have one, or
+   both have none) are merged outright (connected components, by label propagation with plain
+   DataFrame operations, so it runs on any Spark engine). A component without a national id then
+   joins at most one component with one, the one its most trusted link points to: a record without
+   a national id never puts two people with different national ids into one cluster. A cluster is
+   one person; each record keeps the most trusted rule among its kept links, or `single_record` when
+   nothing linked it.
 """
 
 from __future__ import annotations
 
 import logging
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+
+from jobs.unify.standardize import valid_national_id, valid_phone
 
 log = logging.getLogger(__name__)
 
-RULES = ("national_id", "email", "name_dob")
+RULES = ("national_id", "national_id_typo", "email", "phone", "name_dob", "fuzzy_name_dob")
+MAX_SHARED = 8  # records sharing one national id, email or phone beyond which it identifies nobody
+# National ids differing in more digit positions than this are two people's (closer: one id mistyped).
+NID_CONFLICT_DISTANCE = 4
+
+# Common English given names and what people are called instead (a public nickname table).
+NICKNAMES: dict[str, tuple[str, ...]] = {
+    "abigail": ("abby", "abbie", "gail"), "albert": ("al", "bert"), "alexander": ("alex", "al", "sasha"),
+    "alexandra": ("alex", "sandra", "lexi"), "alexis": ("alex", "lexi"), "alfred": ("al", "alf", "fred"),
+    "andrew": ("andy", "drew"), "anthony": ("tony",), "arthur": ("art",), "barbara": ("barb", "babs"),
+    "benjamin": ("ben", "benny"), "beverly": ("bev",), "bradley": ("brad",), "catherine": ("cathy", "kate"),
+    "charles": ("charlie", "chuck", "chas"), "christina": ("tina", "chris", "christy"),
+    "christine": ("chris", "christy"), "christopher": ("chris", "kit"), "cynthia": ("cindy",),
+    "daniel": ("dan", "danny"), "danielle": ("dani", "elle"), "david": ("dave", "davey"),
+    "deborah": ("debbie", "deb"), "donald": ("don", "donny"), "dorothy": ("dot", "dottie"),
+    "douglas": ("doug",), "edward": ("ed", "eddie", "ted", "ned"), "elizabeth": ("liz", "beth", "betty", "eliza"),
+    "frances": ("fran", "frankie"), "francis": ("frank",), "frank": ("frankie",), "gerald": ("jerry", "gerry"),
+    "gregory": ("greg",), "harold": ("harry", "hal"), "isabella": ("bella", "izzy"),
+    "jacob": ("jake",), "jacqueline": ("jackie",), "jacquelyn": ("jackie",), "james": ("jim", "jimmy", "jamie"),
+    "jennifer": ("jen", "jenny"), "jeffrey": ("jeff",), "jessica": ("jess", "jessie"),
+    "john": ("jack", "johnny"), "jonathan": ("jon", "jonny"), "joseph": ("joe", "joey"),
+    "joshua": ("josh",), "judith": ("judy",), "katherine": ("kate", "katie", "kathy", "kat"),
+    "kathleen": ("kathy", "kate"), "kathryn": ("kate", "kathy"), "kenneth": ("ken", "kenny"),
+    "kimberly": ("kim",), "lawrence": ("larry",), "madison": ("maddie",), "margaret": ("maggie", "peggy", "meg"),
+    "matthew": ("matt",), "melissa": ("missy", "mel"), "michael": ("mike", "mikey"), "nathan": ("nate",),
+    "nicholas": ("nick", "nicky"), "pamela": ("pam",), "patricia": ("pat", "patty", "trish"),
+    "patrick": ("pat", "paddy"), "peter": ("pete",), "raymond": ("ray",), "rebecca": ("becky", "becca"),
+    "richard": ("rick", "rich", "dick", "richie"), "robert": ("bob", "rob", "bobby", "robbie"),
+    "ronald": ("ron", "ronnie"), "russell": ("russ",), "samantha": ("sam", "sammy"), "samuel": ("sam", "sammy"),
+    "sandra": ("sandy",), "stephanie": ("steph",), "stephen": ("steve",), "steven": ("steve",),
+    "susan": ("sue", "susie"), "theresa": ("terri", "tess"), "teresa": ("terri", "tess"),
+    "thomas": ("tom", "tommy"), "timothy": ("tim",), "victoria": ("vicky", "tori"), "vincent": ("vince",),
+    "virginia": ("ginny",), "walter": ("walt",), "william": ("bill", "will", "billy", "liam"),
+    "zachary": ("zach", "zack"),
+}
+# "|nick:full|nick:full|...": one constant string, so checking a pair is one substring search (a map
+# literal would be rebuilt for every row on some engines).
+_NICKNAME_PAIRS = "|" + "|".join(f"{nick}:{full}" for full, nicks in sorted(NICKNAMES.items())
+                                 for nick in nicks) + "|"
+
+
+def is_nickname(nick: Column, full: Column) -> Column:
+    """`nick` is a nickname of the given name `full` (both lower-case letters)."""
+    return F.instr(F.lit(_NICKNAME_PAIRS), F.concat(F.lit("|"), nick, F.lit(":"), full, F.lit("|"))) > 0
+
+
+def _letters(c: Column) -> Column:
+    n = F.regexp_replace(F.lower(c), "[^a-z]", "")
+    return F.when(n != "", n)
 
 
 def record_id(df: DataFrame) -> DataFrame:
     return df.withColumn("rec_id", F.concat_ws(":", "silo", "silo_customer_id"))
 
 
-def blocking_keys(records: DataFrame) -> DataFrame:
-    """(rec_id, rule, key) for every usable key of every record."""
-    nid = F.when(F.length("national_id_norm") == 9, F.col("national_id_norm"))
-    name_dob = F.when(
-        (F.length("name_key") > 2) & F.col("birth_date").isNotNull(),
-        F.concat_ws("|", "name_key", F.col("birth_date").cast("string")),
+def comparable(records: DataFrame) -> DataFrame:
+    """The fields the rules compare: rec_id, nid, email, phone, first, last, dob, postcode.
+
+    A national id, email or phone held by more than MAX_SHARED records (a branch's phone number, a
+    placeholder nobody listed) identifies nobody: it is treated as unknown."""
+    first = _letters(F.col("first_name"))
+    email = F.lower(F.trim("email_norm"))
+    fields = record_id(records).select(
+        "rec_id",
+        valid_national_id(F.regexp_replace("national_id_norm", "[^0-9]", "")).alias("nid"),
+        F.when(email.contains("@"), email).alias("email"),
+        valid_phone(F.col("phone_norm")).alias("phone"),
+        first.alias("first"),
+        _letters(F.col("last_name")).alias("last"),
+        F.col("birth_date").alias("dob"),
+        F.col("postcode"),
     )
-    parts = [
-        records.select("rec_id", F.lit("national_id").alias("rule"), nid.alias("key")),
-        records.select("rec_id", F.lit("email").alias("rule"), F.col("email_norm").alias("key")),
-        records.select("rec_id", F.lit("name_dob").alias("rule"), name_dob.alias("key")),
+    for field in ("nid", "email", "phone"):
+        holders = F.count(F.lit(1)).over(Window.partitionBy(field))
+        fields = fields.withColumn(field, F.when(holders <= MAX_SHARED, F.col(field)))
+    return fields
+
+
+def blocking_keys(fields: DataFrame) -> DataFrame:
+    """(rec_id, block): the blocks a record is compared within."""
+    dob = F.col("dob").cast("string")
+    keys = [
+        ("n", F.col("nid")), ("e", F.col("email")), ("p", F.col("phone")),
+        ("l", F.when(F.col("last").isNotNull() & F.col("dob").isNotNull(), F.concat_ws("|", dob, F.soundex("last")))),
+        ("f", F.when(F.col("first").isNotNull() & F.col("dob").isNotNull(),
+                     F.concat_ws("|", dob, F.soundex("first")))),
     ]
-    keys = parts[0].unionByName(parts[1]).unionByName(parts[2])
-    return keys.where(F.col("key").isNotNull())
+    parts = [fields.select("rec_id", F.concat(F.lit(kind + ":"), key).alias("block")) for kind, key in keys]
+    blocks = parts[0]
+    for part in parts[1:]:
+        blocks = blocks.unionByName(part)
+    return blocks.where(F.col("block").isNotNull())
 
 
-def links(keys: DataFrame) -> DataFrame:
-    """(rec_id, anchor, rule): every record sharing a key is linked to the smallest record id holding it."""
-    groups = keys.groupBy("rule", "key").agg(F.min("rec_id").alias("anchor"), F.count("*").alias("n"))
-    return keys.join(groups.where("n > 1"), ["rule", "key"]).select("rec_id", "anchor", "rule")
+def candidate_pairs(blocks: DataFrame) -> DataFrame:
+    """(a, b) with a < b: every two records that share a block, once."""
+    left = blocks.select(F.col("block"), F.col("rec_id").alias("a"))
+    right = blocks.select(F.col("block"), F.col("rec_id").alias("b"))
+    return left.join(right, "block").where(F.col("a") < F.col("b")).select("a", "b").distinct()
 
 
-def connected_components(rec_ids: DataFrame, edges: DataFrame, max_iterations: int = 30,
-                         materialize=lambda df, i: df) -> DataFrame:
-    """(rec_id, cluster): every record labelled with the smallest record id of its component.
+def names_agree(x: Column, y: Column, sound_alike: bool = False) -> Column:
+    """Equal; one a nickname of the other; one edit apart (a letter dropped or doubled also in a three
+    letter name); or two letters transposed. With `sound_alike` (surnames: Stephens / Stevens) also two
+    edits apart with the same soundex when both have five letters or more; not for given names, where
+    it would take twins Lucas and Lucia for one person. NULL (unknown) when either is missing."""
+    distance = F.levenshtein(x, y)
+    shortest = F.least(F.length(x), F.length(y))
+    same_length = F.length(x) == F.length(y)
+    same_letters = F.array_sort(F.split(x, "")) == F.array_sort(F.split(y, ""))
+    agree = (
+        (x == y)
+        | is_nickname(x, y)
+        | is_nickname(y, x)
+        | ((distance <= 1) & ((shortest >= 4) | ((shortest >= 3) & ~same_length)))
+        | ((distance <= 2) & (shortest >= 4) & same_length & same_letters)
+    )
+    if sound_alike:
+        agree = agree | ((distance <= 2) & (shortest >= 5) & (F.soundex(x) == F.soundex(y)))
+    return agree
 
-    `materialize(df, iteration)` may store each round's labels (the run passes a scratch write), so
-    the query plan does not double in size with every iteration."""
-    both_ways = edges.select(F.col("rec_id").alias("src"), F.col("anchor").alias("dst")).unionByName(
-        edges.select(F.col("anchor").alias("src"), F.col("rec_id").alias("dst"))
-    ).distinct()
-    labels = rec_ids.select("rec_id", F.col("rec_id").alias("cluster"))
+
+def digits_apart(x: Column, y: Column) -> Column:
+    """How many of the 9 digit positions differ (a substituted digit: 1, two transposed: 2)."""
+    return sum(F.when(F.substring(x, i, 1) != F.substring(y, i, 1), 1).otherwise(0) for i in range(1, 10))
+
+
+def evidence(compared: DataFrame) -> DataFrame:
+    """Compared pairs (a, b, a_<field>, b_<field>) -> (a, b, mixed, and what agrees, as flags):
+    nid_same, nid_typo, nid_conflict, dob, first, last (names agree), full_name (equal), email, phone,
+    postcode. `mixed`: exactly one of the two records has a national id."""
+    def both(field: str) -> Column:
+        return F.col(f"a_{field}").isNotNull() & F.col(f"b_{field}").isNotNull()
+
+    def same(field: str) -> Column:
+        return F.coalesce(both(field) & (F.col(f"a_{field}") == F.col(f"b_{field}")), F.lit(False))
+
+    nid_distance = digits_apart(F.col("a_nid"), F.col("b_nid"))
+    return compared.select(
+        "a", "b",
+        (F.col("a_nid").isNull() != F.col("b_nid").isNull()).alias("mixed"),
+        same("nid").alias("nid_same"),
+        F.coalesce(both("nid") & (nid_distance > 0) & (nid_distance <= 2), F.lit(False)).alias("nid_typo"),
+        F.coalesce(both("nid") & (nid_distance > NID_CONFLICT_DISTANCE), F.lit(False)).alias("nid_conflict"),
+        same("dob").alias("dob"),
+        F.coalesce(names_agree(F.col("a_first"), F.col("b_first")), F.lit(False)).alias("first"),
+        F.coalesce(names_agree(F.col("a_last"), F.col("b_last"), sound_alike=True), F.lit(False)).alias("last"),
+        (same("first") & same("last")).alias("full_name"),
+        same("email").alias("email"),
+        same("phone").alias("phone"),
+        same("postcode").alias("postcode"),
+    )
+
+
+def rule_of_pair() -> Column:
+    """The most trusted rule a pair's evidence (see `evidence`) meets, NULL when none."""
+    nid_same, nid_typo, dob = F.col("nid_same"), F.col("nid_typo"), F.col("dob")
+    first, last, unblocked = F.col("first"), F.col("last"), ~F.col("nid_conflict")
+    return (
+        F.when(nid_same & (dob | (first & last)), F.lit("national_id"))
+        .when(nid_typo & dob & (first | last), F.lit("national_id_typo"))
+        .when(F.col("email") & dob & first & unblocked, F.lit("email"))
+        .when(F.col("phone") & dob & first & unblocked, F.lit("phone"))
+        .when(F.col("full_name") & dob & unblocked, F.lit("name_dob"))
+        .when(first & last & dob & F.col("postcode") & unblocked, F.lit("fuzzy_name_dob"))
+    )
+
+
+def links(fields: DataFrame, pairs: DataFrame) -> DataFrame:
+    """(a, b, rule, mixed) for every candidate pair that a rule links; `mixed`: exactly one of the two
+    records has a national id."""
+    names = [c for c in fields.columns if c != "rec_id"]
+    a = fields.select(F.col("rec_id").alias("a"), *[F.col(c).alias(f"a_{c}") for c in names])
+    b = fields.select(F.col("rec_id").alias("b"), *[F.col(c).alias(f"b_{c}") for c in names])
+    flags = evidence(pairs.join(a, "a").join(b, "b"))
+    return flags.select("a", "b", rule_of_pair().alias("rule"), "mixed").where(F.col("rule").isNotNull())
+
+
+def _rank(rule: Column) -> Column:
+    return F.create_map(*[x for i, r in enumerate(RULES) for x in (F.lit(r), F.lit(i))])[rule]
+
+
+def adjacency(edges: DataFrame) -> DataFrame:
+    """(rec_id, neighbours, rank, attach) from edges (a, b, rule, mixed), in one pass over the edges:
+    neighbours  records linked by a link between two records that both have a national id or both
+                have none (NULL when none): these are merged outright;
+    rank        the most trusted of those links (the index of its rule in RULES);
+    attach      the links to records on the other side of that line: array of (rank, other)."""
+    directed = edges.select(F.explode(F.array(
+        F.struct(F.col("a").alias("rec_id"), F.col("b").alias("other"), F.col("rule"), F.col("mixed")),
+        F.struct(F.col("b").alias("rec_id"), F.col("a").alias("other"), F.col("rule"), F.col("mixed")),
+    )).alias("e")).select("e.*").withColumn("rank", _rank(F.col("rule")))
+    return directed.groupBy("rec_id").agg(
+        F.array_distinct(F.collect_list(F.when(~F.col("mixed"), F.col("other")))).alias("neighbours"),
+        F.min(F.when(~F.col("mixed"), F.col("rank"))).alias("rank"),
+        F.collect_list(F.when(F.col("mixed"), F.struct("rank", "other"))).alias("attach"),
+    ).withColumn("neighbours", F.when(F.size("neighbours") > 0, F.col("neighbours")))
+
+
+def connected_components(nodes: DataFrame, max_iterations: int = 30, materialize=lambda df, i: df) -> DataFrame:
+    """nodes (rec_id, neighbours: array of linked rec_ids or NULL, any columns to carry) -> the same
+    with `cluster`: the smallest record id of the record's connected component.
+
+    Label propagation by message passing with plain DataFrame operations: in each round every record
+    sends its label to itself and to its neighbours and keeps the smallest it receives (a window over
+    the receiving record, so its own row keeps its other columns). A round reads the previous round
+    once, so the plan grows linearly, not exponentially, when nothing is materialized, and the links
+    are computed once. `materialize(df, iteration)` may store each round's state (the run passes a
+    scratch write that alternates between two locations: round i reads only round i - 1)."""
+    payload = [c for c in nodes.columns if c != "rec_id"]
+    no_neighbours = F.array().cast("array<string>")
+    state = nodes.withColumn(  # round 0 is done: each record starts with the smallest id around it
+        "cluster", F.least(F.col("rec_id"), F.coalesce(F.array_min("neighbours"), F.col("rec_id"))))
     for iteration in range(max_iterations):
-        neighbour_min = (
-            both_ways.join(labels.withColumnRenamed("rec_id", "dst"), "dst")
-            .groupBy("src").agg(F.min("cluster").alias("neighbour_cluster"))
+        messages = state.select(
+            F.explode(F.array_union(F.array("rec_id"), F.coalesce("neighbours", no_neighbours))).alias("_to"),
+            "rec_id", *payload, "cluster",
         )
-        updated = labels.join(neighbour_min, labels["rec_id"] == neighbour_min["src"], "left").select(
-            "rec_id", F.least("cluster", F.coalesce("neighbour_cluster", "cluster")).alias("cluster")
+        received = F.min("cluster").over(Window.partitionBy("_to"))
+        updated = messages.withColumn("_received", received).where(F.col("rec_id") == F.col("_to")).select(
+            "rec_id", *payload, F.col("_received").alias("cluster"),
+            (F.col("_received") != F.col("cluster")).alias("_changed"),
         )
         updated = materialize(updated, iteration)
-        changed = updated.join(labels.withColumnRenamed("cluster", "old"), "rec_id").where(
-            F.col("cluster") != F.col("old")
-        ).count()
-        labels = updated
+        changed = updated.where("_changed").count()
+        state = updated.drop("_changed")
         if changed == 0:
-            log.info("identity clusters converged after %d iterations", iteration + 1)
-            return labels
-    raise RuntimeError(f"identity resolution did not converge in {max_iterations} iterations")
+            log.info("identity clusters converged after %d rounds", iteration + 1)
+            return state
+    raise RuntimeError(f"identity resolution did not converge in {max_iterations} rounds")
+
+
+def attach(components: DataFrame) -> DataFrame:
+    """Components of records without a national id join at most one component with one.
+
+    components: (rec_id, has_nid, cluster, rank, attach, ...) -> (rec_id, has_nid, cluster, rank, ...)
+    with the final cluster, and `rank` including the attaching links that were kept. A component
+    without a national id linked to several components with one (a household email, a shared name and
+    birth date) joins the one its most trusted link points to (then the smallest cluster id), so two
+    people with different national ids never end up in one cluster through a record that has none.
+
+    Every record sends one row to itself and one along each attaching link; windows over the
+    receiver, the component without a national id and the sender decide, so `components` is read
+    once (no self-joins: a cheap plan also when nothing upstream was materialized)."""
+    payload = [c for c in components.columns if c != "attach"]
+    links_type = "array<struct<rank:int,other:string>>"  # one type (and nullability) for both parts
+    to_self = F.array(F.struct(F.lit(None).cast("int").alias("rank"), F.col("rec_id").alias("other")))
+    along = F.coalesce(F.col("attach"), F.array().cast(links_type))
+    rows = components.select(*payload, F.explode(F.concat(to_self.cast(links_type), along.cast(links_type)))
+                             .alias("_link"))
+    rows = rows.select(*payload, F.col("_link.rank").alias("_rank"), F.col("_link.other").alias("_to"))
+    own = F.col("_to") == F.col("rec_id")
+    rows = rows.withColumn("_to_cluster", F.max(F.when(own, F.col("cluster"))).over(Window.partitionBy("_to")))
+    # Along a link, the sender (this row's record) or the receiver is the side without a national id.
+    free = F.when(own | ~F.col("has_nid"), F.col("cluster")).otherwise(F.col("_to_cluster"))
+    anchor = F.when(F.col("has_nid"), F.col("cluster")).otherwise(F.col("_to_cluster"))
+    best = F.min(F.when(~own, F.concat(F.lpad(F.col("_rank").cast("string"), 3, "0"), F.lit("|"), anchor)))
+    rows = rows.withColumn("_free", free).withColumn("_joins", best.over(Window.partitionBy("_free")))
+    rows = rows.withColumn("_joins", F.expr("substring(_joins, 5)"))
+    kept = ~own & (anchor == F.col("_joins"))
+    rows = rows.withColumn("_kept_rank", F.min(F.when(kept, F.col("_rank"))).over(Window.partitionBy("rec_id")))
+    return rows.where(own).select(
+        *[c for c in payload if c not in ("cluster", "rank")],
+        F.coalesce("_joins", "cluster").alias("cluster"),
+        F.least("rank", "_kept_rank").alias("rank"),
+    )
 
 
 def customer_id(cluster: F.Column) -> F.Column:
@@ -83,23 +320,17 @@ def customer_id(cluster: F.Column) -> F.Column:
 
 def resolve(records: DataFrame, materialize=lambda df, i: df) -> DataFrame:
     """Standardized silo records -> crosswalk (silo, silo_customer_id, customer_id, match_rule)."""
-    records = record_id(records)
-    edges = links(blocking_keys(records))
-    clusters = connected_components(records.select("rec_id").distinct(), edges, materialize=materialize)
-    rank = F.create_map(*[x for i, r in enumerate(RULES) for x in (F.lit(r), F.lit(i))])
-    best_rule = (
-        edges.select("rec_id", "rule").unionByName(
-            edges.select(F.col("anchor").alias("rec_id"), "rule")
-        )
-        .withColumn("rank", rank[F.col("rule")])
-        .groupBy("rec_id").agg(F.min_by("rule", "rank").alias("match_rule"))
+    fields = comparable(records)
+    edges = links(fields, candidate_pairs(blocking_keys(fields)))
+    nodes = (
+        fields.select("rec_id", F.col("nid").isNotNull().alias("has_nid"))
+        .join(record_id(records).select("rec_id", "silo", "silo_customer_id"), "rec_id")
+        .dropDuplicates(["rec_id"])
+        .join(adjacency(edges), "rec_id", "left")
     )
-    return (
-        records.select("rec_id", "silo", "silo_customer_id")
-        .join(clusters, "rec_id")
-        .join(best_rule, "rec_id", "left")
-        .select(
-            "silo", "silo_customer_id", customer_id(F.col("cluster")).alias("customer_id"),
-            F.coalesce("match_rule", F.lit("single_record")).alias("match_rule"),
-        )
+    clusters = attach(connected_components(nodes, materialize=materialize))
+    rule = F.element_at(F.array(*[F.lit(r) for r in RULES]), (F.col("rank") + 1).cast("int"))
+    return clusters.select(
+        "silo", "silo_customer_id", customer_id(F.col("cluster")).alias("customer_id"),
+        F.coalesce(rule, F.lit("single_record")).alias("match_rule"),
     )

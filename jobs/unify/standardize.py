@@ -2,7 +2,8 @@
 
 Output columns: silo, silo_customer_id, first_name, last_name, name_key, birth_date, gender, postcode,
 email_norm, phone_norm, national_id_norm. Raw values are still here (this runs on bronze); tokenizing
-happens when the golden record is built.
+happens when the golden record is built. A national id or phone that cannot be a real one (a
+placeholder such as 000-00-0000 or 123456789, an impossible SSN area/group/serial) is NULL: unknown.
 """
 
 from __future__ import annotations
@@ -31,6 +32,30 @@ def _digits(c: Column) -> Column:
     return F.when(d == "", F.lit(None)).otherwise(d)
 
 
+# Values systems put in a mandatory national id field when they do not have one.
+PLACEHOLDER_NATIONAL_IDS = ("123456789", "987654321", "078051120", "219099999",
+                            *(str(d) * 9 for d in range(10)))
+
+
+def valid_national_id(digits: Column) -> Column:
+    """9 digits that can be an SSN / tax id (area not 000 or 666, group not 00, serial not 0000, not a
+    well-known placeholder), else NULL. Area 900-999 (ITINs) is accepted."""
+    ok = (
+        digits.rlike("^[0-9]{9}$")
+        & ~F.substring(digits, 1, 3).isin("000", "666")
+        & (F.substring(digits, 4, 2) != "00")
+        & (F.substring(digits, 6, 4) != "0000")
+        & ~digits.isin(*PLACEHOLDER_NATIONAL_IDS)
+    )
+    return F.when(ok, digits)
+
+
+def valid_phone(digits: Column) -> Column:
+    """A 10-digit number that is not one digit repeated (0000000000 and the like), else NULL."""
+    ok = digits.rlike("^[0-9]{10}$") & ~digits.isin(*(str(d) * 10 for d in range(10)))
+    return F.when(ok, digits)
+
+
 def _common(df: DataFrame, silo: str, id_col: str, first: Column, last: Column, birth: str,
             email: str, phone: str, national_id: str, postcode: str, gender: Column) -> DataFrame:
     email_norm = F.lower(F.trim(F.col(email)))
@@ -44,8 +69,8 @@ def _common(df: DataFrame, silo: str, id_col: str, first: Column, last: Column, 
         gender.alias("gender"),
         F.col(postcode).alias("postcode"),
         F.when(email_norm.contains("@"), email_norm).alias("email_norm"),
-        F.substring(_digits(F.col(phone)), -10, 10).alias("phone_norm"),
-        _digits(F.col(national_id)).alias("national_id_norm"),
+        valid_phone(F.substring(_digits(F.col(phone)), -10, 10)).alias("phone_norm"),
+        valid_national_id(_digits(F.col(national_id))).alias("national_id_norm"),
     )
 
 
