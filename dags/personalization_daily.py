@@ -22,7 +22,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-SILOS = ("deposits", "cards", "lending")  # kept equal to jobs.tables.SOURCES by tests/test_dags.py
+SILOS = ("deposits", "cards", "lending", "digital", "crm")  # kept equal to jobs.tables.SOURCES by tests/test_dags.py
 
 
 def _business_date() -> str:

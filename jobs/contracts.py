@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
-TYPES = ("string", "date", "integer", "decimal")
+TYPES = ("string", "date", "timestamp", "integer", "decimal")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Contract:
     key: tuple[str, ...]
     columns: tuple[ColumnContract, ...]
     description: str = ""
+    min_rows: int = 1  # 0 for activity files, which a quiet day leaves empty
 
     @property
     def name(self) -> str:
@@ -66,8 +67,8 @@ def _parse(raw: dict, source: Path) -> Contract:
         for c in raw["columns"]:
             if c.get("type", "string") not in TYPES:
                 raise ValueError(f"column {c['name']}: type must be one of {TYPES}")
-            if c.get("type") == "date" and not c.get("format"):
-                raise ValueError(f"column {c['name']}: a date column needs a format")
+            if c.get("type") in ("date", "timestamp") and not c.get("format"):
+                raise ValueError(f"column {c['name']}: a {c['type']} column needs a format")
             allowed = tuple(c["allowed"]) if c.get("allowed") is not None else None
             columns.append(ColumnContract(
                 name=c["name"], type=c.get("type", "string"), required=bool(c.get("required", False)),
@@ -76,7 +77,7 @@ def _parse(raw: dict, source: Path) -> Contract:
                 description=c.get("description", ""),
             ))
         contract = Contract(raw["silo"], raw["entity"], tuple(raw.get("key", ())), tuple(columns),
-                            raw.get("description", ""))
+                            raw.get("description", ""), int(raw.get("min_rows", 1)))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"bad contract {source}: {exc}") from exc
     unknown = set(contract.key) - set(contract.column_names)
@@ -98,6 +99,8 @@ def parse_column(col: Column, spec: ColumnContract) -> Column:
     text = F.trim(col)
     if spec.type == "date":
         return F.try_to_timestamp(text, F.lit(spec.format)).cast("date")
+    if spec.type == "timestamp":
+        return F.try_to_timestamp(text, F.lit(spec.format))
     if spec.type == "integer":
         return text.try_cast("bigint")
     if spec.type == "decimal":

@@ -40,6 +40,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "deposits": ("customers", "accounts", "transactions"),
     "cards": ("cardholders", "accounts", "transactions"),
     "lending": ("borrowers", "loans", "repayments"),
+    "digital": ("sessions",),
+    "crm": ("consents", "offers"),
 }
 
 

@@ -1,7 +1,8 @@
-"""The synthetic bank generator: files, contracts, identity overlap, openings, defects, determinism.
+"""The synthetic bank generator: files, contracts, identity overlap, openings, defects, determinism,
+one consistent world across exports, daily increments, life events, consent and offers.
 
 Pure pandas (no Spark): the generator must be checkable on its own. A small bank (300 people, 60 days)
-is generated once per module; the signal test uses the default 2,000 people.
+is generated once per module; the signal tests use the default 2,000 people.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.generate import FILES, generate_bank, landing_path
+from jobs.generate import FILES, generate_bank, generate_days, landing_path
 from jobs.generate.people import build_population
 from jobs.generate.writer import SCHEMAS_DIR
 from jobs.settings import Settings
 
 AS_OF = dt.date(2026, 6, 30)
-PY_DATE = {"yyyy-MM-dd": "%Y-%m-%d", "MM/dd/yyyy": "%m/%d/%Y", "dd.MM.yyyy": "%d.%m.%Y"}
+PY_DATE = {"yyyy-MM-dd": "%Y-%m-%d", "MM/dd/yyyy": "%m/%d/%Y", "dd.MM.yyyy": "%d.%m.%Y",
+           "yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S"}
 OWNER = {"deposits": ("deposits/customers", "cif_id", "deposits/accounts", "account_id", "cif_id"),
          "cards": ("cards/cardholders", "holder_ref", "cards/accounts", "card_account_id", "holder_ref"),
          "lending": ("lending/borrowers", "borrower_no", "lending/loans", "loan_no", "borrower_no")}
@@ -34,8 +36,8 @@ def contract(file: str) -> dict:
     return json.loads((SCHEMAS_DIR / "landing" / silo / f"{entity}.json").read_text())
 
 
-def read(settings: Settings, file: str) -> pd.DataFrame:
-    return pd.read_csv(landing_path(settings, file, AS_OF), dtype=str, keep_default_na=False)
+def read(settings: Settings, file: str, day: dt.date = AS_OF) -> pd.DataFrame:
+    return pd.read_csv(landing_path(settings, file, day), dtype=str, keep_default_na=False)
 
 
 def broken_rows(df: pd.DataFrame, spec: dict) -> pd.Series:
@@ -46,7 +48,7 @@ def broken_rows(df: pd.DataFrame, spec: dict) -> pd.Series:
         present = value != ""
         if col.get("required"):
             bad |= ~present
-        if col["type"] == "date":
+        if col["type"] in ("date", "timestamp"):
             parsed = pd.to_datetime(value, format=PY_DATE[col["format"]], errors="coerce")
             bad |= present & parsed.isna()
         numeric = None
@@ -78,7 +80,9 @@ def bank(tmp_path_factory):
 def truth(bank):
     settings, _ = bank
     gt = settings.ground_truth
-    return {name: pd.read_parquet(gt / f"{name}.parquet") for name in ("persons", "silo_ids", "openings", "defects")}
+    names = ("persons", "silo_ids", "openings", "life_events", "probabilities", "offers")
+    return {**{name: pd.read_parquet(gt / f"{name}.parquet") for name in names},
+            "defects": pd.read_parquet(gt / "defects" / f"{AS_OF}.parquet")}
 
 
 def test_same_inputs_give_identical_bytes(bank, tmp_path):
@@ -136,9 +140,9 @@ def test_contracts_are_well_formed():
         names = [c["name"] for c in spec["columns"]]
         assert set(spec["key"]) <= set(names)
         for col in spec["columns"]:
-            assert col["type"] in ("string", "date", "integer", "decimal"), (file, col)
+            assert col["type"] in ("string", "date", "timestamp", "integer", "decimal"), (file, col)
             assert isinstance(col["required"], bool)
-            if col["type"] == "date":
+            if col["type"] in ("date", "timestamp"):
                 assert col["format"] in PY_DATE, (file, col)
             if "pattern" in col:
                 re.compile(col["pattern"])
@@ -262,16 +266,17 @@ def test_households_and_twins_share_identifiers_but_not_national_ids():
     assert 0.02 < recycled.mean() < 0.1
 
 
-def test_openings_in_the_label_horizon_are_new_accounts_in_the_right_silo(bank, truth):
+def test_openings_in_the_window_are_new_accounts_in_the_right_silo(bank, truth):
     settings, _ = bank
     openings, ids, defects = truth["openings"], truth["silo_ids"], truth["defects"]
-    horizon_start = pd.Timestamp(AS_OF - dt.timedelta(days=settings.label_horizon_days))
-    recent = openings[pd.to_datetime(openings["open_date"]) > horizon_start]
-    assert set(recent["product"]) == {"credit_card", "savings", "personal_loan"}
     window_start = pd.Timestamp(AS_OF - dt.timedelta(days=settings.history_days - 1))
-    assert (pd.to_datetime(openings["open_date"]) >= window_start).all()
+    recent = openings[pd.to_datetime(openings["open_date"]) >= window_start]
+    assert {"savings", "credit_card", "personal_loan", "term_deposit"} <= set(recent["product"])
+    assert set(openings["cause"]) <= {"organic", "offer", "life_event"}
+    assert (pd.to_datetime(openings["open_date"]) <= pd.Timestamp(AS_OF)).all()
+    loan_type = {"personal_loan": "personal", "auto_loan": "auto", "mortgage": "mortgage"}
     checked = 0
-    for _, row in openings.iterrows():
+    for _, row in recent.iterrows():
         silo = row["silo"]
         _, _, account_file, account_col, owner_col = OWNER[silo]
         accounts = read(settings, account_file)
@@ -284,26 +289,31 @@ def test_openings_in_the_label_horizon_are_new_accounts_in_the_right_silo(bank, 
         assert pd.to_datetime(account[date_col], format=fmt) == pd.Timestamp(row["open_date"]), row.to_dict()
         owner = ids[(ids.silo == silo) & (ids.silo_customer_id == account[owner_col])]["person_id"]
         assert row["person_id"] in set(owner), row.to_dict()
-        if row["product"] == "savings":
-            assert account["product"] == "savings"
-        if row["product"] == "personal_loan":
-            assert account["loan_type"] == "personal"
+        if silo == "deposits":
+            assert account["product"] == row["product"]
+        if silo == "lending":
+            assert account["loan_type"] == loan_type[row["product"]]
         checked += 1
-    assert checked >= 0.95 * len(openings)
+    assert checked >= 0.95 * len(recent) > 0
 
 
 def test_ground_truth_files(bank, truth):
     persons = truth["persons"]
     assert len(persons) == 300
-    for col in ("person_id", "age", "gender", "income", "wallet_share", "p_credit_card", "p_savings",
-                "p_personal_loan"):
+    for col in ("person_id", "age", "gender", "income", "wallet_share", "digital", "preferred_channel", "holdout"):
         assert col in persons.columns
-    assert persons["age"].between(17, 86).all()
+    assert persons["age"].between(17, 87).all()
     assert persons["wallet_share"].between(0, 1).all()
-    for p in ("credit_card", "savings", "personal_loan"):
-        assert persons[f"p_{p}"].between(0, 1).all()
+    assert 0.03 < persons["holdout"].mean() < 0.2
+    probabilities = truth["probabilities"]
+    for col in ("p_savings", "p_credit_card", "p_mortgage", "h_home_purchase", "h_retirement"):
+        assert probabilities[col].between(0, 1).all(), col
+    # one row per person and month from the world's first month to the month after the export
+    assert len(probabilities) == 300 * probabilities["month"].nunique()
+    assert pd.Timestamp(probabilities["month"].max()) == pd.Timestamp("2026-07-01")
     assert set(truth["silo_ids"]["silo"]) == {"deposits", "cards", "lending"}
     assert list(truth["openings"].columns[:3]) == ["person_id", "product", "open_date"]
+    assert (pd.to_datetime(truth["life_events"]["event_date"]) <= pd.Timestamp(AS_OF)).all()
 
 
 def test_balances_and_dates_are_plausible(bank, truth):
@@ -323,17 +333,25 @@ def test_balances_and_dates_are_plausible(bank, truth):
     assert (txns.loc[credit, "direction"] == "CR").all() and (txns.loc[~credit, "direction"] == "DR").all()
 
 
-def test_openings_follow_observable_behaviour(tmp_path):
-    """At the default scale, behaviour before the label horizon separates openers from the rest in the
-    direction the propensities say (the signal a model must be able to learn)."""
-    settings = Settings(home=tmp_path / "bank", customers=2000)
+@pytest.fixture(scope="module")
+def default_bank(tmp_path_factory):
+    """The default scale (2,000 people, 120 days) for the tests of signal and base rates."""
+    settings = Settings(home=tmp_path_factory.mktemp("default_bank"), customers=2000)
     generate_bank(settings, AS_OF)
-    ids = pd.read_parquet(settings.ground_truth / "silo_ids.parquet")
-    persons = pd.read_parquet(settings.ground_truth / "persons.parquet").set_index("person_id")
-    openings = pd.read_parquet(settings.ground_truth / "openings.parquet")
+    gt = settings.ground_truth
+    return settings, {name: pd.read_parquet(gt / f"{name}.parquet")
+                      for name in ("silo_ids", "persons", "openings", "probabilities", "life_events", "offers")}
+
+
+def test_openings_follow_observable_behaviour(default_bank):
+    """Behaviour before the label horizon separates openers from the rest in the direction the
+    propensities say (the signal a model must be able to learn), and the true probabilities rank
+    openers above the rest without being an oracle that cannot miss."""
+    settings, truth = default_bank
+    ids, persons, openings = truth["silo_ids"], truth["persons"].set_index("person_id"), truth["openings"]
     cutoff = pd.Timestamp(AS_OF - dt.timedelta(days=settings.label_horizon_days))
     recent = openings[pd.to_datetime(openings["open_date"]) > cutoff]
-    assert recent.groupby("product").size().min() >= 30  # enough labels at the default scale
+    assert recent.groupby("product").size()[["savings", "credit_card", "personal_loan"]].min() >= 8
 
     accounts = read(settings, "deposits/accounts")
     txns = read(settings, "deposits/transactions")
@@ -343,9 +361,11 @@ def test_openings_follow_observable_behaviour(tmp_path):
     txns = txns.merge(ids[ids.silo == "deposits"], left_on="cif_id", right_on="silo_customer_id")
     flows = txns.pivot_table(index="person_id", columns="direction", values="amount", aggfunc="sum").fillna(0)
     out_over_in = (flows["DR"] / flows["CR"].clip(lower=1)).rename("out_over_in")
+    june = truth["probabilities"][pd.to_datetime(truth["probabilities"]["month"]) == "2026-06-01"]
+    june = june.set_index("person_id")
 
     def openers_vs_rest(product: str, values: pd.Series) -> tuple[float, float]:
-        eligible = persons.index[persons[f"eligible_{product}"]]
+        eligible = june.index[june[f"p_{product}"] > 0]
         opened = set(recent.loc[recent["product"] == product, "person_id"])
         v = values.reindex(eligible).dropna()
         return v[v.index.isin(opened)].median(), v[~v.index.isin(opened)].median()
@@ -356,12 +376,12 @@ def test_openings_follow_observable_behaviour(tmp_path):
     assert yes < no  # thrift: money stays
     yes, no = openers_vs_rest("credit_card", persons["age"])
     assert yes < no  # younger
-    # The true propensity ranks openers above the rest (AUC well above chance, not perfect).
-    for product in ("credit_card", "savings", "personal_loan"):
-        eligible = persons[persons[f"eligible_{product}"]]
+    for product in ("credit_card", "savings", "personal_loan", "term_deposit"):
+        eligible = june[june[f"p_{product}"] > 0]
         label = eligible.index.isin(recent.loc[recent["product"] == product, "person_id"])
         auc = _auc(eligible[f"p_{product}"].to_numpy(), label)
-        assert 0.65 < auc < 0.95, (product, auc)
+        assert 0.65 < auc < 0.97, (product, auc)
+        assert eligible[f"p_{product}"].mean() < 0.05, product  # a few percent a month or less
 
 
 def _auc(score: np.ndarray, label: np.ndarray) -> float:
@@ -383,3 +403,141 @@ def test_tiny_bank_still_writes_every_file(tmp_path):
     for file in FILES:
         assert Path(landing_path(settings, file, AS_OF)).is_file()
     assert summary["persons"] == 5
+
+
+@pytest.fixture(scope="module")
+def daily(bank, tmp_path_factory):
+    """Daily increments for the last two days of the module's bank, written into another home."""
+    settings, _ = bank
+    other = settings.with_(home=tmp_path_factory.mktemp("daily"))
+    summaries = generate_days(other, AS_OF - dt.timedelta(days=1), AS_OF)
+    return other, summaries
+
+
+def _clean(settings: Settings, file: str, day: dt.date) -> pd.DataFrame:
+    """A file's rows that no defect touched."""
+    df = read(settings, file, day)
+    defects = pd.read_parquet(settings.ground_truth / "defects" / f"{day}.parquet")
+    return df.drop(index=defects.loc[defects["file"] == file, "row"], errors="ignore")
+
+
+def test_a_daily_export_and_a_full_export_of_the_same_day_agree(bank, daily):
+    """One world: the snapshots (customers, accounts, balances) are the same files, and the day's
+    transactions carry the same ids and values in the full export's history as in the increment."""
+    settings, _ = bank
+    other, _ = daily
+    for file in ("deposits/customers", "deposits/accounts", "cards/accounts", "lending/loans", "lending/borrowers"):
+        assert landing_path(settings, file, AS_OF).read_bytes() == landing_path(other, file, AS_OF).read_bytes(), file
+    day_before = AS_OF - dt.timedelta(days=1)
+    for file, key, date_col, fmt in (("deposits/transactions", "txn_id", "booking_date", "%Y-%m-%d"),
+                                     ("cards/transactions", "txn_ref", "txn_date", "%m/%d/%Y")):
+        full = _clean(settings, file, AS_OF)
+        full = full[pd.to_datetime(full[date_col], format=fmt) == pd.Timestamp(day_before)].set_index(key)
+        increment = _clean(other, file, day_before).set_index(key)
+        common = full.index.intersection(increment.index)
+        assert len(common) > 0.97 * max(len(full), len(increment)) > 0, file
+        assert full.loc[common].equals(increment.loc[common]), file
+
+
+def test_a_daily_export_holds_only_its_day(daily):
+    other, summaries = daily
+    assert [s["as_of"] for s in summaries] == [AS_OF - dt.timedelta(days=1), AS_OF]
+    for file, col, fmt in (("deposits/transactions", "booking_date", "%Y-%m-%d"),
+                           ("cards/transactions", "txn_date", "%m/%d/%Y"),
+                           ("digital/sessions", "started_at", "%Y-%m-%d %H:%M:%S"),
+                           ("crm/consents", "recorded_at", "%Y-%m-%d %H:%M:%S")):
+        df = _clean(other, file, AS_OF)
+        assert (pd.to_datetime(df[col], format=fmt).dt.date == AS_OF).all(), file
+    assert summaries[1]["files"]["deposits/transactions"] < summaries[1]["files"]["deposits/accounts"] * 3
+
+
+def test_consent_is_a_ledger_of_grants_and_withdrawals(bank, truth):
+    """The full export holds the ledger from onboarding on; per customer, purpose and channel the
+    decisions alternate (a withdrawal follows a grant), and some customers changed their mind."""
+    settings, _ = bank
+    ledger = _clean(settings, "crm/consents", AS_OF)
+    assert (ledger["source"] == "onboarding").any() and (ledger["source"] != "onboarding").any()
+    assert pd.to_datetime(ledger.loc[ledger.source == "onboarding", "recorded_at"]).max() < pd.Timestamp("2025-07-01")
+    assert set(ledger.loc[ledger.purpose != "marketing", "channel"]) == {"all"}
+    ledger = ledger.sort_values("recorded_at")
+    for _, events in ledger.groupby(["customer_ref", "purpose", "channel"]):
+        status = events["status"].tolist()
+        assert status[0] == "granted" or events["source"].iloc[0] != "onboarding"
+        assert all(a != b for a, b in zip(status, status[1:], strict=False)), status
+    assert (ledger["status"] == "withdrawn").sum() > 5
+
+
+def _consent_at(ledger: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+    """Marketing consent on each event's channel at its time (the last ledger entry before it)."""
+    ledger = ledger[ledger.purpose == "marketing"].assign(at=lambda d: pd.to_datetime(d["recorded_at"]))
+    events = events.assign(at=pd.to_datetime(events["event_at"])).sort_values("at")
+    merged = pd.merge_asof(events, ledger.sort_values("at")[["at", "customer_ref", "channel", "status"]],
+                           on="at", by=["customer_ref", "channel"], direction="backward")
+    return merged.set_index(events.index)["status"]
+
+
+def test_offers_respect_consent_and_the_holdout(bank, truth):
+    settings, _ = bank
+    offers = _clean(settings, "crm/offers", AS_OF)
+    kinds = set(offers["event_type"])
+    assert {"holdout", "sent", "opened", "accepted"} <= kinds
+    by_offer = offers.groupby("offer_id")["event_type"].apply(set)
+    held_out = by_offer[by_offer.apply(lambda e: "holdout" in e)]
+    assert len(held_out) > 0 and held_out.apply(lambda e: e == {"holdout"}).all()
+    sent = offers[offers.event_type == "sent"]
+    ledger = _clean(settings, "crm/consents", AS_OF)
+    assert (_consent_at(ledger, sent) == "granted").mean() > 0.98  # the rest: ledger rows a defect broke
+    persons = truth["persons"].set_index("person_id")
+    gt = truth["offers"]
+    assert not persons.loc[gt.loc[~gt.holdout, "person_id"], "holdout"].any()
+    assert (gt.loc[gt.holdout, "response"] == "none").all()
+
+
+def test_accepted_offers_open_the_product_within_days(bank, truth):
+    gt, openings = truth["offers"], truth["openings"]
+    accepted = gt[gt.response == "accepted"].merge(openings, on=["person_id", "product"], how="left")
+    assert len(accepted) > 0
+    opened = accepted.dropna(subset=["open_date"])
+    lag = (pd.to_datetime(opened["open_date"]) - pd.to_datetime(opened["sent_date"])).dt.days
+    assert lag.between(0, 16).mean() > 0.95
+    assert (openings["cause"] == "offer").any() and (openings["cause"] == "organic").any()
+
+
+def test_life_events_leave_signals_before_they_happen(default_bank):
+    """People research on the matching pages in the weeks before a home purchase or retirement, and
+    buy baby goods before a child is born: the leading signals a life-event model learns from."""
+    settings, truth = default_bank
+    ids, events = truth["silo_ids"], truth["life_events"]
+    sessions = read(settings, "digital/sessions").merge(ids, left_on=["customer_ref", "customer_silo"],
+                                                         right_on=["silo_customer_id", "silo"])
+    sessions["at"] = pd.to_datetime(sessions["started_at"], errors="coerce")
+    window_start = pd.Timestamp(AS_OF - dt.timedelta(days=settings.history_days - 1))
+    for event, pages, before in (("home_purchase", {"mortgage_calculator", "home_buying_guide"}, 84),
+                                 ("retirement", {"retirement_planner"}, 90)):
+        happened = events[(events.event == event)
+                          & (pd.to_datetime(events.event_date) >= window_start + pd.Timedelta(days=before))]
+        assert len(happened) >= 5, event
+        merged = sessions.merge(happened, on="person_id")
+        lead = (merged["at"] < pd.to_datetime(merged["event_date"])) & \
+               (merged["at"] >= pd.to_datetime(merged["event_date"]) - pd.Timedelta(days=before))
+        share_before = merged.loc[lead, "page"].isin(pages).mean()
+        share_everyone = sessions["page"].isin(pages).mean()
+        assert share_before > 4 * share_everyone, (event, share_before, share_everyone)
+    cards = read(settings, "cards/transactions")
+    assert (cards["merchant_category"] == "kids").any() and (cards["merchant_category"] == "jewelry").any()
+
+
+def test_balances_stay_positive_through_strain(default_bank):
+    settings, truth = default_bank
+    accounts = read(settings, "deposits/accounts")
+    balance = pd.to_numeric(accounts["balance"], errors="coerce").dropna()
+    assert (balance >= 0).all()
+    txns = read(settings, "deposits/transactions")
+    assert txns["txn_type"].isin(["PAYROLL"]).any()
+    # pay from a new employer after a job change, a pension after retirement
+    assert (txns["counterparty"] == "SSA TREAS 310").any()
+
+
+def test_a_date_before_the_world_starts_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="world starts"):
+        generate_bank(Settings(home=tmp_path, customers=10), dt.date(2025, 1, 1))

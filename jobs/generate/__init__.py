@@ -1,23 +1,29 @@
-"""The synthetic bank: people spread over three silos, each exporting its own files every day.
+"""The synthetic bank: one world of people and their bank, exported day by day by its source systems.
 
-    generate_bank(settings, as_of) -> {"persons": n, "files": {"deposits/customers": rows, ...}, ...}
+    generate_bank(settings, as_of)               a full export: the history window (as_of - history_days,
+                                                 as_of] of activity, the books and customers as of as_of,
+                                                 the consent ledger from its beginning
+    generate_bank(settings, as_of, daily=True)   a daily increment: the as-of day's activity and consent
+                                                 changes, the books and customers as of that day
+    generate_days(settings, first, last)         daily increments for every day first..last (one world)
 
-writes one landing export for the logical date `as_of` (nine CSV files, see schemas/landing/) and the
-ground truth the lakehouse must never load (settings.ground_truth/*.parquet). Steps:
+Each writes twelve CSV files under <home>/landing/<silo>/<entity>/<as_of>.csv (contracts in
+schemas/landing/) and the ground truth the lakehouse must never load (settings.ground_truth). Steps:
 
-  people.py     who the people are: demographics, identity, latent traits           (identity streams)
-  holdings.py   their silos, products held before the window, and silo ids           (identity streams)
-  openings.py   true opening propensities and the openings inside the window        (window streams)
-  accounts.py   the books on the as-of date: accounts, cards, loans
-  behaviour.py  transactions, repayments and balances over the window
-  silos.py      each silo's rendering: ids, name/date/phone formats, record noise
+  people.py     who the people are: demographics, identity, latent traits, channels   (identity streams)
+  holdings.py   their silos, products and ids at EPOCH; terms of what they may open   (identity streams)
+  events.py     life events: home purchase, marriage, new child, job change, retirement
+  world.py      the month-by-month simulation (openings.py, consent.py, campaigns.py, behaviour.py,
+                digital.py) and the books on any day
+  silos.py      each source system's rendering: ids, name/date/phone formats, record noise
   defects.py    a small share of broken rows for the ingest layer to quarantine
   writer.py     atomic CSV / Parquet writes
-  (common.py: random streams and the window calendar; reference.py: names, merchants, MCCs;
+  (common.py: random streams and calendars; reference.py: names, merchants, MCCs, pages;
    text.py: vectorized formatting of ids, dates and money)
 
-Identity streams depend on (seed, customers) only, so the same people, ids and pre-window products
-appear in every export; window streams also depend on as_of. Same inputs, byte-identical files.
+The world starts at common.EPOCH and does not depend on the export date, so exports of different dates
+agree: a transaction keeps its id, a customer their ids, an account its balance history. Same inputs,
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -27,15 +33,16 @@ import logging
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from jobs.generate import defects, text, writer
-from jobs.generate.accounts import build_books
-from jobs.generate.behaviour import simulate
-from jobs.generate.common import Window, stream
-from jobs.generate.holdings import build_holdings
-from jobs.generate.openings import PRODUCT_SILO, PRODUCTS, draw_openings
-from jobs.generate.people import build_population
+from jobs.generate.common import EPOCH, NEVER, date_of, day_of, stream
+from jobs.generate.events import EVENTS
+from jobs.generate.holdings import DEPOSIT_SLOTS, LOAN_SLOTS
+from jobs.generate.openings import CAUSES, PRODUCT_SILO, PRODUCTS
+from jobs.generate.people import CHANNELS
 from jobs.generate.silos import render
+from jobs.generate.world import World, simulate_world
 from jobs.settings import Settings, parse_date
 
 log = logging.getLogger(__name__)
@@ -44,8 +51,10 @@ FILES = (
     "deposits/customers", "deposits/accounts", "deposits/transactions",
     "cards/cardholders", "cards/accounts", "cards/transactions",
     "lending/borrowers", "lending/loans", "lending/repayments",
+    "digital/sessions", "crm/consents", "crm/offers",
 )
 MAX_CUSTOMERS = 900_000  # cardholder refs have 6 digits
+FIRST_DATE = EPOCH.astype(dt.date)
 
 
 def landing_path(settings: Settings, file: str, as_of: dt.date):
@@ -53,35 +62,53 @@ def landing_path(settings: Settings, file: str, as_of: dt.date):
     return settings.landing / silo / entity / f"{as_of.isoformat()}.csv"
 
 
-def generate_bank(settings: Settings, as_of: dt.date) -> dict:
-    """Write one landing export for logical date `as_of` and the ground-truth sidecar.
-
-    Returns {"persons": n, "files": {"deposits/customers": rows, ...}, "openings": {product: n},
-    "defects": n} with the data rows written per file (defective and duplicated rows included)."""
-    as_of = parse_date(as_of)  # a date, a datetime or an ISO string
+def _check(settings: Settings, dates: list[dt.date], daily: bool) -> None:
     if not 1 <= settings.customers <= MAX_CUSTOMERS:
         raise ValueError(f"customers must be between 1 and {MAX_CUSTOMERS}, got {settings.customers}")
-    if settings.history_days < settings.label_horizon_days or settings.history_days < 1:
+    if not daily and (settings.history_days < settings.label_horizon_days or settings.history_days < 1):
         raise ValueError(f"history_days ({settings.history_days}) must be >= label_horizon_days "
                          f"({settings.label_horizon_days}) and positive")
+    if min(dates) < FIRST_DATE:
+        raise ValueError(f"the generated world starts on {FIRST_DATE}; no export before it ({min(dates)})")
+
+
+def generate_bank(settings: Settings, as_of: dt.date | str, daily: bool = False) -> dict:
+    """Write one export for `as_of` (see the module doc) and the ground truth.
+
+    Returns {"persons": n, "files": {"deposits/customers": rows, ...}, "openings": {product: n in the
+    export's window}, "defects": n, "first_day": date, "as_of": date} with the data rows written per
+    file (defective and duplicated rows included)."""
+    as_of = parse_date(as_of)
+    _check(settings, [as_of], daily)
+    world = simulate_world(settings.seed, settings.customers, as_of)
+    return _export(settings, world, as_of, daily)
+
+
+def generate_days(settings: Settings, first: dt.date | str, last: dt.date | str) -> list[dict]:
+    """Daily increments for every day first..last, from one simulation of the world."""
+    first, last = parse_date(first), parse_date(last)
+    if last < first:
+        raise ValueError(f"the last day ({last}) is before the first ({first})")
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    _check(settings, days, daily=True)
+    world = simulate_world(settings.seed, settings.customers, last)
+    return [_export(settings, world, day, daily=True) for day in days]
+
+
+def _export(settings: Settings, world: World, as_of: dt.date, daily: bool) -> dict:
+    last = int(day_of(as_of))
+    first = last if daily else max(last - settings.history_days + 1, 0)
+    snap = world.snapshot(last)
+    files, silo_ids = render(world, snap, first, last, full=not daily)
+
     seed, customers = settings.seed, settings.customers
-    window = Window(as_of, settings.history_days)
-
-    pop = build_population(seed, customers)
-    holdings = build_holdings(seed, customers, pop)
-    age = pop.age_at(window.end)
-    openings = draw_openings(stream(seed, customers, "openings", as_of), pop, holdings, window, age)
-    books = build_books(stream(seed, customers, "books", as_of), pop, holdings, openings, window)
-    activity = simulate(stream(seed, customers, "behaviour", as_of), pop, holdings, books, openings, window, age)
-    files, silo_ids = render(seed, customers, pop, holdings, books, activity, openings, window)
-
     summary_files: dict[str, int] = {}
     defect_log: dict[str, list] = {"file": [], "row": [], "kind": [], "column": [], "value": []}
     for file in FILES:
         silo, entity = file.split("/")
         spec = writer.contract(silo, entity)
         names = [c["name"] for c in spec["columns"]]
-        date_formats = {c["name"]: c["format"] for c in spec["columns"] if c["type"] == "date"}
+        date_formats = {c["name"]: c["format"] for c in spec["columns"] if c["type"] in ("date", "timestamp")}
         columns, logged = defects.inject(file, {n: files[file][n] for n in names}, date_formats, as_of.year,
                                          stream(seed, customers, f"defects-{file}", as_of))
         summary_files[file] = writer.write_csv(landing_path(settings, file, as_of), columns, names)
@@ -89,51 +116,53 @@ def generate_bank(settings: Settings, as_of: dt.date) -> dict:
         for key in ("row", "kind", "column", "value"):
             defect_log[key] += logged[key]
 
-    openings_table = _openings_table(pop, books, openings, window)
-    _write_ground_truth(settings, pop, holdings, openings, age, silo_ids, openings_table, defect_log)
-    opened = {p: int(openings.opened(p).sum()) for p in PRODUCTS}
-    log.info("generated %d persons for %s: %s rows, openings %s", customers, as_of,
-             sum(summary_files.values()), opened)
-    return {"persons": customers, "files": summary_files, "openings": opened, "defects": len(defect_log["row"])}
+    openings = _openings_table(world, 0, last)
+    _write_ground_truth(settings, world, as_of, silo_ids, openings, defect_log)
+    in_window = openings.filter(pc.greater_equal(openings["open_date"], pa.scalar(date_of(first).astype(dt.date))))
+    opened = {p: int(pc.sum(pc.equal(in_window["product"], p)).as_py() or 0) for p in PRODUCTS}
+    log.info("generated %d persons for %s (%s): %s rows", customers, as_of, "daily" if daily else "full",
+             sum(summary_files.values()))
+    return {"persons": customers, "files": summary_files, "openings": opened, "defects": len(defect_log["row"]),
+            "first_day": date_of(first).astype(dt.date), "as_of": as_of}
 
 
-def _openings_table(pop, books, openings, window: Window) -> pa.Table:
-    """One row per product opened inside the window, with the account that opened."""
+def _account_ids(world: World, product: str, person: np.ndarray) -> pa.Array:
+    h = world.h
+    if product == "credit_card":
+        return text.ids("CA", h.card_account[person, 0], 8)
+    if PRODUCT_SILO[product] == "deposits":
+        return text.ids("DA", h.deposit_account[person, DEPOSIT_SLOTS[product]], 9)
+    slot = LOAN_SLOTS[{"personal_loan": "personal", "auto_loan": "auto", "mortgage": "mortgage"}[product]]
+    return text.ids("L", h.loan_no[person, slot], 8)
+
+
+def _openings_table(world: World, first: int, last: int) -> pa.Table:
+    """One row per product opened in the world on days first..last, with its account and its cause."""
     parts = []
     for product in PRODUCTS:
-        person = np.flatnonzero(openings.opened(product))
-        day = openings.day[product][person]
-        if product == "credit_card":
-            account = text.ids("CA", _slot(books.cards, person, "opened_in_window"), 8)
-        elif product == "savings":
-            account = text.ids("DA", _slot(books.deposits, person, "opened_in_window"), 9)
-        else:
-            account = text.ids("L", _slot(books.loans, person, "opened_in_window", number="loan_no"), 8)
+        day = world.opened[product]
+        person = np.flatnonzero((day >= first) & (day <= last))
         parts.append(pa.table({
-            "person_id": pa.array(pop.person_id[person]),
+            "person_id": pa.array(world.pop.person_id[person]),
             "product": pa.array([product] * len(person), pa.string()),
-            "open_date": pa.array(window.date(day)),
+            "open_date": pa.array(date_of(day[person])),
             "silo": pa.array([PRODUCT_SILO[product]] * len(person), pa.string()),
-            "account_id": account,
+            "account_id": _account_ids(world, product, person),
+            "cause": pa.array(np.array(CAUSES)[world.cause[product][person]].tolist(), pa.string()),
         }))
     return pa.concat_tables(parts).sort_by([("open_date", "ascending"), ("product", "ascending"),
                                             ("person_id", "ascending")])
 
 
-def _slot(table, person: np.ndarray, flag: str, number: str = "account_no") -> np.ndarray:
-    """Account numbers of the accounts opened in the window by `person` (one each)."""
-    rows = np.flatnonzero(table[flag])
-    by_person = np.full(int(table["person"].max(initial=0)) + 1, -1, dtype=np.int64)
-    by_person[table["person"][rows]] = table[number][rows]
-    return by_person[person]
-
-
-def _write_ground_truth(settings: Settings, pop, holdings, openings, age, silo_ids, openings_table,
+def _write_ground_truth(settings: Settings, world: World, as_of: dt.date, silo_ids, openings: pa.Table,
                         defect_log) -> None:
+    """The answers the lakehouse must never see, as of the export date (nothing after it)."""
     gt = settings.ground_truth
-    persons = pa.table({
+    pop, h = world.pop, world.h
+    last = int(day_of(as_of))
+    writer.write_parquet(gt / "persons.parquet", pa.table({
         "person_id": pop.person_id,
-        "age": age.astype(np.int64),
+        "age": pop.age_at(np.datetime64(as_of, "D")).astype(np.int64),
         "gender": pa.array(pop.gender.tolist(), pa.string()),
         "income": pop.income,
         "wallet_share": pop.wallet_share,
@@ -141,23 +170,55 @@ def _write_ground_truth(settings: Settings, pop, holdings, openings, age, silo_i
         "thrift": pop.thrift,
         "stress": pop.stress,
         "big_ticket": pop.big_ticket,
-        **{f"p_{p}": openings.probability[p] for p in PRODUCTS},
-        **{f"eligible_{p}": openings.eligible[p] for p in PRODUCTS},
-        "in_deposits": holdings.in_deposits,
-        "in_cards": holdings.in_cards,
-        "in_lending": holdings.in_lending,
-    })
-    writer.write_parquet(gt / "persons.parquet", persons)
+        "risk_appetite": pop.risk_appetite,
+        "digital": pop.digital,
+        "preferred_channel": pa.array(np.array(CHANNELS)[pop.channel].tolist(), pa.string()),
+        "holdout": h.holdout,
+        "in_deposits": h.in_deposits,
+        "in_cards": h.in_cards,
+        "in_lending": h.in_lending,
+    }))
     writer.write_parquet(gt / "silo_ids.parquet", pa.table({
         "silo": pa.array(silo_ids["silo"].tolist(), pa.string()),
         "silo_customer_id": pa.array(silo_ids["silo_customer_id"].tolist(), pa.string()),
         "person_id": silo_ids["person_id"],
     }))
-    writer.write_parquet(gt / "openings.parquet", openings_table)
-    writer.write_parquet(gt / "defects.parquet", pa.table({
+    writer.write_parquet(gt / "openings.parquet", openings)
+    person, event, day = [], [], []
+    for name in EVENTS:
+        who = np.flatnonzero(world.events.day[name] <= last)
+        person.append(world.pop.person_id[who])
+        event += [name] * len(who)
+        day.append(world.events.day[name][who])
+    writer.write_parquet(gt / "life_events.parquet", pa.table({
+        "person_id": np.concatenate(person), "event": pa.array(event, pa.string()),
+        "event_date": pa.array(date_of(np.concatenate(day)))}))
+    probabilities = {k: np.concatenate([p[k] for p in world.probabilities]) for k in world.probabilities[0]}
+    month_start = np.array([m.start for m in world.months] + [world.months[-1].start + world.months[-1].days])
+    writer.write_parquet(gt / "probabilities.parquet", pa.table({
+        "month": pa.array(month_start[probabilities.pop("month")]),
+        "person_id": world.pop.person_id[probabilities.pop("person")],
+        **probabilities}))
+    offers = world.rows("offers", 0, last, day="sent_day")
+    responded = offers["response_day"] <= last
+    writer.write_parquet(gt / "offers.parquet", pa.table({
+        "offer_id": pa.array([f"OF{i:010d}" for i in offers["id"]], pa.string()),
+        "person_id": world.pop.person_id[offers["person"]],
+        "product": pa.array(np.array(PRODUCTS)[offers["product"]].tolist(), pa.string()),
+        "channel": pa.array(np.array(CHANNELS)[offers["channel"]].tolist(), pa.string()),
+        "holdout": offers["holdout"],
+        "sent_date": pa.array(date_of(offers["sent_day"])),
+        "p_accept": offers["p_accept"],
+        "response": pa.array(np.where(responded, np.array(["none", "accepted", "declined"])[offers["response"]],
+                                      "none").tolist(), pa.string()),
+    }))
+    writer.write_parquet(gt / "defects" / f"{as_of.isoformat()}.parquet", pa.table({
         "file": pa.array(defect_log["file"], pa.string()),
         "row": pa.array(defect_log["row"], pa.int64()),
         "kind": pa.array(defect_log["kind"], pa.string()),
         "column": pa.array(defect_log["column"], pa.string()),
         "value": pa.array([str(v) if v is not None else "" for v in defect_log["value"]], pa.string()),
     }))
+
+
+__all__ = ["FILES", "generate_bank", "generate_days", "landing_path", "NEVER"]

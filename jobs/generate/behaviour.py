@@ -1,17 +1,24 @@
-"""Money movements over the window: deposit transactions, card transactions and loan repayments.
+"""Money movements of one month: deposit transactions, card transactions and loan repayments.
 
 Each kind of movement is one vectorized stream (a few Poisson or calendar draws over all people at
 once), never a loop per person or per row. A person's monthly budget ties the streams together:
 
-  money in   = salary (or pension) when paid here, else transfers in from other banks (wallet share)
+  money in   = salary (or pension once retired) when paid here, else transfers in from other banks
   money out  = money in x outflow ratio       (thrift lowers the ratio, stress and lifestyle raise it)
              = housing + bills + loan instalments + saving   (fixed)
              + transfers out (external share grows as wallet share falls) + ATM + card spend (the rest)
 
 Card spend is split over merchant categories tilted by lifestyle (dining, travel, entertainment,
 electronics) and big-ticket appetite (furniture, electronics). Card holders put ~60% of it on the card and
-pay the card bill from checking. Balances are the window's net flow on top of a starting balance chosen
-so an account never goes below zero.
+pay the card bill from checking. Life events move money too: payroll from the new employer after a job
+change (sometimes after weeks without pay), a pension instead of pay after retirement, an engagement
+ring months before a wedding and travel after it, baby goods while a child is on the way, a down
+payment on the day of a home purchase, rent that stops and a mortgage payment that starts, furniture
+after the move; most personal loans follow a big furniture or electronics purchase by a few weeks.
+
+Rows carry world days and account keys (person * slots + slot, see holdings.py); silos.py renders them.
+Balances are carried from month to month by `settle`: an account that would go below zero receives a
+transfer from another institution first (what a person under strain does), so balances never go negative.
 """
 
 from __future__ import annotations
@@ -21,27 +28,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobs.generate import reference as ref
-from jobs.generate.accounts import Books
-from jobs.generate.common import Window, lognormal_noise, poisson_days, to_cents
-from jobs.generate.holdings import Holdings
-from jobs.generate.openings import Openings
+from jobs.generate.common import NEVER, Month, arrivals_in, lognormal_noise, poisson_days, stream, to_cents
+from jobs.generate.events import LifeEvents
+from jobs.generate.holdings import DEPOSIT_SLOTS, LOAN_SLOTS, Holdings
 from jobs.generate.people import Population
 
 TXN_TYPES = ("PAYROLL", "TRANSFER_IN", "TRANSFER_OUT_EXTERNAL", "TRANSFER_OUT_INTERNAL", "RENT",
              "MORTGAGE_PAYMENT", "ATM", "BILL_PAYMENT", "CARD_SETTLEMENT")
 CREDIT_TYPES = ("PAYROLL", "TRANSFER_IN")
-PENSION = "SSA TREAS 310"
-CARD_SHARE = 0.6  # part of a card holder's spend that goes on the credit card
+CARD_SHARE = 0.6      # part of a card holder's spend that goes on the credit card
+PENSION_SHARE = 0.55  # pension as a share of the last take-home pay
+DEBIT_PURCHASES_PER_MONTH = 3.0
+CARD_PURCHASES_PER_MONTH = 6.0
+BILLS = 2
 
 # Every counterparty text, so a transaction stores a small code instead of a string.
 COUNTERPARTIES = list(dict.fromkeys(
-    ref.EMPLOYERS + [PENSION] + ref.EXTERNAL_IN + ref.EXTERNAL_OUT + ref.LANDLORDS + ref.EXTERNAL_MORTGAGE
-    + ref.BILLERS + ref.ATM + [ref.OWN_MORTGAGE, ref.OWN_LENDING, ref.OWN_CARDS, ref.OWN_SAVINGS,
-                               ref.OWN_CHECKING, ref.OWN_CUSTOMER]
+    ref.EMPLOYERS + [ref.PENSION] + ref.EXTERNAL_IN + ref.EXTERNAL_OUT + ref.LANDLORDS + ref.EXTERNAL_MORTGAGE
+    + ref.BILLERS + ref.ATM + ref.DOWN_PAYMENT
+    + [ref.OWN_MORTGAGE, ref.OWN_LENDING, ref.OWN_CARDS, ref.OWN_SAVINGS, ref.OWN_CHECKING, ref.OWN_CUSTOMER,
+       ref.OWN_TERM]
     + [m for c in ref.CATEGORIES for m in ref.MERCHANTS[c]]
 ))
 _CP = {name: i for i, name in enumerate(COUNTERPARTIES)}
 _TYPE = {name: i for i, name in enumerate(TXN_TYPES)}
+_CAT = {name: i for i, name in enumerate(ref.CATEGORIES)}
+DS, LS = len(DEPOSIT_SLOTS), len(LOAN_SLOTS)
 
 
 def _codes(names: list[str]) -> np.ndarray:
@@ -53,10 +65,63 @@ def _pick(rng: np.random.Generator, names: list[str], size: int) -> np.ndarray:
 
 
 @dataclass
-class Activity:
-    deposit_txns: dict[str, np.ndarray]   # account (row in books.deposits), day, cents, txn_type, counterparty
-    card_txns: dict[str, np.ndarray]      # account (row in books.cards), day, cents, category, mcc
-    repayments: dict[str, np.ndarray]     # loan (row in books.loans), day, cents
+class Habits:
+    """Per-person choices that stay the same every month (an identity stream): who pays housing from
+    here, to whom and on which day, the bills, the lags of event purchases, card-balance behaviour and
+    the balances at EPOCH."""
+    housing_here: np.ndarray
+    housing_share: np.ndarray
+    landlord: np.ndarray
+    mortgage_payee: np.ndarray
+    mortgage_day: np.ndarray
+    bill_payee: np.ndarray     # (n, BILLS)
+    bill_day: np.ndarray       # (n, BILLS)
+    bill_share: np.ndarray     # (n, BILLS)
+    ring_lag: np.ndarray
+    loan_trigger: np.ndarray   # a big purchase comes before a personal loan
+    trigger_lag: np.ndarray
+    down_share: np.ndarray
+    card_paid_share: np.ndarray  # part of the last month's card spend still owed
+    card_revolve: np.ndarray     # part of the limit revolved under strain
+    card_late: np.ndarray
+    card_days_late: np.ndarray
+    start_balance: np.ndarray    # cents per deposit key at EPOCH (accounts held then)
+
+
+def draw_habits(seed: int, customers: int, pop: Population, h: Holdings) -> Habits:
+    rng = stream(seed, customers, "habits")
+    n = pop.n
+    net = pop.income * 0.72 / 12
+    start = np.zeros(n * DS, np.int64)
+    noise = rng.normal(0, 1, (n, 2))
+    cushion = rng.integers(2_000, 30_000, (n, DS))
+    checking = net * np.exp(0.7 * pop.thrift - 0.5 * pop.stress + 0.5 * noise[:, 0])
+    savings = net * np.exp(1.0 + 0.6 * pop.thrift + 0.8 * noise[:, 1])
+    for slot, held, amount in (("checking", h.in_deposits, checking), ("savings", h.has_savings, savings),
+                               ("term_deposit", h.has_term, h.term_balance), ("duplicate", h.duplicate,
+                                                                               h.term_balance)):
+        key = np.flatnonzero(held) * DS + DEPOSIT_SLOTS[slot]
+        start[key] = np.round(amount[held] * 100).astype(np.int64) + cushion[held, DEPOSIT_SLOTS[slot]]
+    return Habits(
+        housing_here=h.in_deposits & (h.payroll_here | (rng.random(n) < pop.wallet_share)),
+        housing_share=rng.uniform(0.22, 0.34, n),
+        landlord=_pick(rng, ref.LANDLORDS, n), mortgage_payee=_pick(rng, ref.EXTERNAL_MORTGAGE, n),
+        mortgage_day=rng.integers(1, 6, n),
+        bill_payee=_pick(rng, ref.BILLERS, BILLS * n).reshape(n, BILLS), bill_day=rng.integers(1, 29, (n, BILLS)),
+        bill_share=rng.uniform(0.02, 0.045, (n, BILLS)),
+        ring_lag=rng.integers(60, 180, n), loan_trigger=rng.random(n) < 0.7, trigger_lag=rng.integers(3, 36, n),
+        down_share=rng.uniform(0.3, 0.8, n),
+        card_paid_share=rng.uniform(0.4, 1.1, n), card_revolve=rng.random(n),
+        card_late=(pop.stress > 1.3) & (rng.random(n) < 0.3), card_days_late=rng.choice([5, 15, 30, 45, 60, 90], n),
+        start_balance=start,
+    )
+
+
+@dataclass
+class MonthActivity:
+    deposit: dict[str, np.ndarray]     # key, day, cents, txn_type, counterparty (world days)
+    card: dict[str, np.ndarray]        # key, day, cents, category, mcc
+    repayments: dict[str, np.ndarray]  # key (loan key), day, cents
 
 
 class _Ledger:
@@ -65,15 +130,15 @@ class _Ledger:
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, account, day, cents, txn_type: str, counterparty) -> None:
-        n = len(account)
-        self.parts.append((np.asarray(account, np.int64), np.asarray(day, np.int64), np.asarray(cents, np.int64),
+    def add(self, key, day, cents, txn_type: str, counterparty) -> None:
+        n = len(key)
+        self.parts.append((np.asarray(key, np.int64), np.asarray(day, np.int64), np.asarray(cents, np.int64),
                            np.full(n, _TYPE[txn_type], np.int8),
                            np.broadcast_to(np.asarray(counterparty, np.int16), (n,)).copy()))
 
     def table(self) -> dict[str, np.ndarray]:
         cols = [np.concatenate([p[i] for p in self.parts]) for i in range(5)]
-        return dict(zip(("account", "day", "cents", "txn_type", "counterparty"), cols, strict=False))
+        return dict(zip(("key", "day", "cents", "txn_type", "counterparty"), cols, strict=True))
 
 
 def _spend_weights(pop: Population, idx: np.ndarray, categories: list[str]) -> np.ndarray:
@@ -87,7 +152,7 @@ def _spend_weights(pop: Population, idx: np.ndarray, categories: list[str]) -> n
 
 def _purchases(rng: np.random.Generator, pop: Population, idx: np.ndarray, budget: np.ndarray,
                active_from: np.ndarray, days: int, categories: list[str], max_per_month: float):
-    """Purchases of people `idx` with monthly budgets: (position in idx, day, cents, category index)."""
+    """Purchases of people `idx` with monthly budgets: (position in idx, local day, cents, category)."""
     weights = _spend_weights(pop, idx, categories)
     ticket = np.array([ref.TICKET[c] for c in categories])
     # A spending lifestyle means more, smaller purchases, not just bigger ones.
@@ -97,25 +162,13 @@ def _purchases(rng: np.random.Generator, pop: Population, idx: np.ndarray, budge
     flat_owner, day = poisson_days(rng, rate.ravel(), np.repeat(active_from, len(categories)), days)
     owner, cat = np.divmod(flat_owner, len(categories))
     cents = to_cents(mean_amount.ravel()[flat_owner] * lognormal_noise(rng, len(owner), 0.45))
-    return owner, day, cents, cat
+    return owner, day, cents, np.array([_CAT[c] for c in categories])[cat]
 
 
-def _loan_trigger(rng: np.random.Generator, pop: Population, openings: Openings, net: np.ndarray,
-                  days: int) -> dict[str, np.ndarray]:
-    """The big furniture or electronics purchase that most personal loans follow by a few weeks."""
-    person = np.flatnonzero(openings.opened("personal_loan") & (rng.random(pop.n) < 0.7))
-    day = openings.day["personal_loan"][person] - rng.integers(3, 36, len(person))
-    keep = day >= 0
-    person, day = person[keep], day[keep]
-    category = np.where(rng.random(len(person)) < 0.5, ref.CATEGORIES.index("furniture"),
-                        ref.CATEGORIES.index("electronics"))
-    cents = to_cents(net[person] * rng.uniform(0.6, 1.8, len(person)))
-    return {"person": person, "day": day, "cents": cents, "category": category}
-
-
-def loan_schedule(loans, window: Window):
-    """Instalment, instalments paid by the as-of date and the outstanding principal of every loan,
-    plus the repayments booked inside the window: (loan row, day, cents)."""
+def loan_schedule(loans: dict[str, np.ndarray], window):
+    """Instalment, instalments paid by the window's end and the outstanding principal of every loan
+    slot, plus the repayments booked inside the window: (loan key, local day, cents). A loan that
+    starts after the window has nothing due yet."""
     r = loans["rate"] / 1200.0
     term = loans["term"]
     instalment = loans["principal"] * r / (1 - (1 + r) ** -term)
@@ -139,43 +192,68 @@ def loan_schedule(loans, window: Window):
         ok = (due_index >= 1) & (due_index <= paid) & (day >= 0) & (day < window.days)
         owners.append(np.flatnonzero(ok))
         days.append(day[ok])
-    loan_row, day = np.concatenate(owners), np.concatenate(days)
-    return instalment, paid, outstanding, (loan_row, day, to_cents(instalment[loan_row]))
+    key, day = np.concatenate(owners), np.concatenate(days)
+    return instalment, paid, outstanding, (key, day, to_cents(instalment[key]))
 
 
-def simulate(rng: np.random.Generator, pop: Population, h: Holdings, books: Books, openings: Openings,
-             window: Window, age: np.ndarray) -> Activity:
-    n, days = pop.n, window.days
+def simulate_month(rng: np.random.Generator, pop: Population, h: Holdings, habits: Habits, events: LifeEvents,
+                   opened: dict[str, np.ndarray], loans: dict[str, np.ndarray], month: Month) -> MonthActivity:
+    """`opened[product]`: world day each person opened (or opens) each product, NEVER if not."""
+    n, off, days = pop.n, month.offset, month.days
+    last = off + days - 1
+    window = month.window
     ledger = _Ledger()
-    ck = books.checking
-    has_ck = ck >= 0
-    net = pop.income * 0.72 / 12  # monthly take-home pay
+    person = np.arange(n)
+    has_ck = h.in_deposits
+    ck, sv, td = person * DS + DEPOSIT_SLOTS["checking"], person * DS + DEPOSIT_SLOTS["savings"], \
+        person * DS + DEPOSIT_SLOTS["term_deposit"]
     ws = pop.wallet_share
+    age = pop.age_at(month.start)
+    base_net = pop.income * 0.72 / 12
+    retire, job, home = events.day["retirement"], events.day["job_change"], events.day["home_purchase"]
+    zeros = np.zeros(n, np.int64)
+
+    def at(idx, day):  # what a payment on world day `day` to people `idx` looks like
+        new_job = day >= job[idx]
+        working = (day < retire[idx]) & ~((day >= job[idx] - h.pay_gap[idx]) & (day < job[idx]))
+        amount = base_net[idx] * np.where(new_job, h.pay_change[idx], 1.0)
+        employer = _codes(ref.EMPLOYERS)[np.where(new_job, h.next_employer[idx], h.employer[idx])]
+        return working, amount, employer
 
     # --- money in -------------------------------------------------------------------------------
-    inflow = np.where(h.payroll_here, net, net * (0.25 + 0.6 * ws))
     paid_here = has_ck & h.payroll_here
-    employer = np.where(h.retiree, _CP[PENSION], _codes(ref.EMPLOYERS)[h.employer])
-    monthly_pay = paid_here & ~h.biweekly
-    who = np.flatnonzero(monthly_pay)
-    owner, day = window.monthly(np.where(h.retiree, 3, h.payday)[who], np.zeros(len(who), np.int64), who)
-    ledger.add(ck[owner], day, to_cents(net[owner] * rng.normal(1, 0.01, len(owner))), "PAYROLL", employer[owner])
+    who = np.flatnonzero(paid_here & ~h.biweekly)
+    owner, day = window.monthly(h.payday[who], zeros[who], who)
+    working, amount, employer = at(owner, off + day)
+    ledger.add(ck[owner[working]], off + day[working],
+               to_cents(amount[working] * rng.normal(1, 0.01, working.sum())), "PAYROLL", employer[working])
     who = np.flatnonzero(paid_here & h.biweekly)
     first = (h.pay_phase[who] - window.start.astype(np.int64)) % 14
-    owner, day = window.periodic(first, 14, np.zeros(len(who), np.int64), who)
-    ledger.add(ck[owner], day, to_cents(net[owner] * 12 / 26 * rng.normal(1, 0.01, len(owner))), "PAYROLL",
-               employer[owner])
+    owner, day = window.periodic(first, 14, zeros[who], who)
+    working, amount, employer = at(owner, off + day)
+    ledger.add(ck[owner[working]], off + day[working],
+               to_cents(amount[working] * 12 / 26 * rng.normal(1, 0.01, working.sum())), "PAYROLL",
+               employer[working])
+    who = np.flatnonzero(paid_here)
+    owner, day = window.monthly(np.full(len(who), 3), zeros[who], who)
+    pensioned = off + day >= retire[owner]
+    pension = base_net * np.where(job < retire, h.pay_change, 1.0) * PENSION_SHARE
+    ledger.add(ck[owner[pensioned]], off + day[pensioned], to_cents(pension[owner[pensioned]]), "PAYROLL",
+               _CP[ref.PENSION])
+
+    earned = np.where(retire <= off, pension, base_net * np.where(job <= off, h.pay_change, 1.0))
+    inflow = np.where(h.payroll_here, earned, earned * (0.25 + 0.6 * ws))
     # Paid elsewhere: the checking account is fed by transfers from other banks.
     who = np.flatnonzero(has_ck & ~h.payroll_here)
-    owner, day = poisson_days(rng, np.full(len(who), 2.0), np.zeros(len(who), np.int64), days)
+    owner, day = poisson_days(rng, np.full(len(who), 2.0), zeros[who], days)
     owner = who[owner]
-    ledger.add(ck[owner], day, to_cents(inflow[owner] / 2 * lognormal_noise(rng, len(owner), 0.3)), "TRANSFER_IN",
-               _pick(rng, ref.EXTERNAL_IN, len(owner)))
+    ledger.add(ck[owner], off + day, to_cents(inflow[owner] / 2 * lognormal_noise(rng, len(owner), 0.3)),
+               "TRANSFER_IN", _pick(rng, ref.EXTERNAL_IN, len(owner)))
     # Odd small credits (refunds, gifts) for everyone.
     who = np.flatnonzero(has_ck)
-    owner, day = poisson_days(rng, np.full(len(who), 0.4), np.zeros(len(who), np.int64), days)
+    owner, day = poisson_days(rng, np.full(len(who), 0.25), zeros[who], days)
     owner = who[owner]
-    ledger.add(ck[owner], day, to_cents(120 * lognormal_noise(rng, len(owner), 0.8)), "TRANSFER_IN",
+    ledger.add(ck[owner], off + day, to_cents(120 * lognormal_noise(rng, len(owner), 0.8)), "TRANSFER_IN",
                _pick(rng, ref.EXTERNAL_IN, len(owner)))
 
     # --- fixed outflows ---------------------------------------------------------------------------
@@ -184,66 +262,74 @@ def simulate(rng: np.random.Generator, pop: Population, h: Holdings, books: Book
     outflow = inflow * ratio
 
     # Loans at this bank: the lending silo books the repayment, checking shows the debit.
-    loans = books.loans
-    instalment, paid, outstanding, (loan_row, loan_day, loan_cents) = loan_schedule(loans, window)
-    loans["instalment"], loans["outstanding"] = instalment, outstanding
-    borrower = loans["person"][loan_row]
+    instalment, paid, _, (loan_key, loan_day, loan_cents) = loan_schedule(loans, window)
+    borrower = loan_key // LS
     mirror = has_ck[borrower]
-    is_mortgage = loans["loan_type"][loan_row] == "mortgage"
+    is_mortgage = loan_key % LS == LOAN_SLOTS["mortgage"]
     for mortgage, txn_type, cp in ((True, "MORTGAGE_PAYMENT", ref.OWN_MORTGAGE),
                                    (False, "TRANSFER_OUT_INTERNAL", ref.OWN_LENDING)):
         sel = mirror & (is_mortgage == mortgage)
-        ledger.add(ck[borrower[sel]], loan_day[sel], loan_cents[sel], txn_type, _CP[cp])
-    active = ~loans["opened_in_window"] & (paid < loans["term"])
-    instalments = np.bincount(loans["person"][active], weights=instalment[active], minlength=n)
+        ledger.add(ck[borrower[sel]], off + loan_day[sel], loan_cents[sel], txn_type, _CP[cp])
+    running = (loans["start"] <= month.start) & (paid < loans["term"])
+    instalments = np.bincount(np.flatnonzero(running) // LS, weights=instalment[running], minlength=n)
 
-    # Rent or a mortgage held elsewhere, paid from here when the salary comes here (or by wallet share).
-    housing_here = has_ck & (h.renter | h.mortgage_elsewhere) & (h.payroll_here | (rng.random(n) < ws))
-    housing = np.where(housing_here, net * rng.uniform(0.22, 0.34, n), 0.0)
-    for mask, txn_type, names, dom in ((housing_here & h.renter, "RENT", ref.LANDLORDS, np.ones(n, np.int64)),
-                                       (housing_here & h.mortgage_elsewhere, "MORTGAGE_PAYMENT",
-                                        ref.EXTERNAL_MORTGAGE, rng.integers(1, 6, n))):
-        who = np.flatnonzero(mask)
-        payee = _pick(rng, names, n)
-        owner, day = window.monthly(dom[who], np.zeros(len(who), np.int64), who)
-        ledger.add(ck[owner], day, to_cents(housing[owner]), txn_type, payee[owner])
+    # Housing paid from here: rent until a home purchase; a mortgage held elsewhere (from EPOCH, or
+    # taken elsewhere for the purchase) from the month after it.
+    bought = home <= last
+    mortgage_elsewhere_from = np.where(h.mortgage_elsewhere, -NEVER,
+                                       np.where((home < NEVER) & (opened["mortgage"] > home + 30), home + 25, NEVER))
+    renting = h.renter & (home > off)
+    elsewhere = mortgage_elsewhere_from <= last
+    housing = np.where(habits.housing_here & (renting | elsewhere), base_net * habits.housing_share, 0.0)
+    who = np.flatnonzero(habits.housing_here & h.renter & (home > off))
+    owner, day = window.monthly(np.ones(len(who), np.int64), zeros[who], who)
+    keep = off + day < home[owner]
+    ledger.add(ck[owner[keep]], off + day[keep], to_cents(housing[owner[keep]]), "RENT", habits.landlord[owner[keep]])
+    who = np.flatnonzero(habits.housing_here & elsewhere)
+    owner, day = window.monthly(habits.mortgage_day[who], zeros[who], who)
+    keep = off + day >= mortgage_elsewhere_from[owner]
+    ledger.add(ck[owner[keep]], off + day[keep], to_cents(housing[owner[keep]]), "MORTGAGE_PAYMENT",
+               habits.mortgage_payee[owner[keep]])
+    who = np.flatnonzero(has_ck & bought & (home >= off))
+    ledger.add(ck[who], home[who], to_cents(pop.income[who] * habits.down_share[who]), "TRANSFER_OUT_EXTERNAL",
+               _pick(rng, ref.DOWN_PAYMENT, len(who)))
 
-    # Three monthly bills each.
+    # Monthly bills.
     bills = np.zeros(n)
     who = np.flatnonzero(has_ck)
-    for _ in range(3):
-        amount = inflow * rng.uniform(0.012, 0.03, n)
+    for k in range(BILLS):
+        amount = inflow * habits.bill_share[:, k]
         bills += np.where(has_ck, amount, 0.0)
-        payee = _pick(rng, ref.BILLERS, n)
-        owner, day = window.monthly(rng.integers(1, 29, n)[who], np.zeros(len(who), np.int64), who)
-        ledger.add(ck[owner], day, to_cents(amount[owner] * lognormal_noise(rng, len(owner), 0.1)), "BILL_PAYMENT",
-                   payee[owner])
+        owner, day = window.monthly(habits.bill_day[who, k], zeros[who], who)
+        ledger.add(ck[owner], off + day, to_cents(amount[owner] * lognormal_noise(rng, len(owner), 0.1)),
+                   "BILL_PAYMENT", habits.bill_payee[owner, k])
 
-    # Saving: a standing order from checking to savings (from the opening day for new accounts).
-    sv = books.savings
-    saves = has_ck & (sv >= 0)
+    # Saving: a standing order from checking to savings once the savings account exists.
+    sv_open, td_open = opened["savings"], opened["term_deposit"]
+    saves = has_ck & (sv_open <= last)
     saving = np.where(saves, inflow * np.clip(0.04 + 0.04 * pop.thrift, 0.01, 0.15), 0.0)
     who = np.flatnonzero(saves)
-    new_sv = openings.opened("savings")
-    first = np.where(new_sv, books.savings_from + 30, rng.integers(0, 30, n))
-    owner, day = window.periodic(first[who], 30, np.zeros(len(who), np.int64), who)
+    owner, day = window.monthly(h.saving_day[who], zeros[who], who)
+    keep = off + day > sv_open[owner]
+    owner, day = owner[keep], off + day[keep]
     cents = to_cents(saving[owner])
     ledger.add(ck[owner], day, cents, "TRANSFER_OUT_INTERNAL", _CP[ref.OWN_SAVINGS])
     ledger.add(sv[owner], day, cents, "TRANSFER_IN", _CP[ref.OWN_CHECKING])
-    # Opening deposit into a new savings account: from checking, or from another bank for a newcomer.
-    who = np.flatnonzero(new_sv)
-    amount = to_cents(np.where(has_ck, inflow * rng.uniform(0.3, 1.5, n), net * rng.uniform(0.5, 3.0, n))[who])
-    from_ck = has_ck[who]
-    ledger.add(ck[who[from_ck]], books.savings_from[who[from_ck]], amount[from_ck], "TRANSFER_OUT_INTERNAL",
-               _CP[ref.OWN_SAVINGS])
-    ledger.add(sv[who], books.savings_from[who], amount,
-               "TRANSFER_IN", np.where(from_ck, _CP[ref.OWN_CHECKING], _pick(rng, ref.EXTERNAL_IN, len(who))))
+    # Opening deposits: into a new savings account or term deposit, from checking or another bank.
+    for key, opens, amount, own in (
+            (sv, sv_open, np.where(has_ck, inflow * rng.uniform(0.3, 1.5, n), base_net * rng.uniform(0.5, 3.0, n)),
+             ref.OWN_SAVINGS),
+            (td, td_open, h.term_balance * rng.uniform(0.5, 1.0, n), ref.OWN_TERM)):
+        who = np.flatnonzero((opens >= off) & (opens <= last))
+        cents = to_cents(amount[who])
+        from_ck = has_ck[who]
+        ledger.add(ck[who[from_ck]], opens[who[from_ck]], cents[from_ck], "TRANSFER_OUT_INTERNAL", _CP[own])
+        ledger.add(key[who], opens[who], cents, "TRANSFER_IN",
+                   np.where(from_ck, _CP[ref.OWN_CHECKING], _pick(rng, ref.EXTERNAL_IN, len(who))))
     # A new personal loan is paid out into checking.
-    new_loans = np.flatnonzero(loans["opened_in_window"])
-    person = loans["person"][new_loans]
-    sel = has_ck[person]
-    ledger.add(ck[person[sel]], window.day(loans["start"][new_loans[sel]]),
-               to_cents(loans["principal"][new_loans[sel]]), "TRANSFER_IN", _CP[ref.OWN_LENDING])
+    who = np.flatnonzero(has_ck & (opened["personal_loan"] >= off) & (opened["personal_loan"] <= last))
+    ledger.add(ck[who], opened["personal_loan"][who],
+               to_cents(loans["principal"][who * LS + LOAN_SLOTS["personal"]]), "TRANSFER_IN", _CP[ref.OWN_LENDING])
 
     # --- variable outflows --------------------------------------------------------------------------
     fixed = housing + bills + instalments + saving
@@ -254,121 +340,135 @@ def simulate(rng: np.random.Generator, pop: Population, h: Holdings, books: Book
     spend = rest - external - p2p - atm
 
     who = np.flatnonzero(has_ck)
-    zero = np.zeros(len(who), np.int64)
-    rate = 0.6 + 2.0 * (1 - ws[who])
+    zero = zeros[who]
+    rate = 0.4 + 1.2 * (1 - ws[who])
     owner, day = poisson_days(rng, rate, zero, days)
-    ledger.add(ck[who[owner]], day, to_cents(external[who][owner] / rate[owner]
-                                             * lognormal_noise(rng, len(owner), 0.5)),
+    ledger.add(ck[who[owner]], off + day, to_cents(external[who][owner] / rate[owner]
+                                                   * lognormal_noise(rng, len(owner), 0.5)),
                "TRANSFER_OUT_EXTERNAL", _pick(rng, ref.EXTERNAL_OUT, len(owner)))
-    owner, day = poisson_days(rng, np.full(len(who), 0.5), zero, days)
-    ledger.add(ck[who[owner]], day, to_cents(p2p[who][owner] / 0.5 * lognormal_noise(rng, len(owner), 0.6)),
+    owner, day = poisson_days(rng, np.full(len(who), 0.3), zero, days)
+    ledger.add(ck[who[owner]], off + day, to_cents(p2p[who][owner] / 0.3 * lognormal_noise(rng, len(owner), 0.6)),
                "TRANSFER_OUT_INTERNAL", _CP[ref.OWN_CUSTOMER])
-    rate = np.clip(atm[who] / 140, 0.4, 5.0)
+    rate = np.clip(atm[who] / 160, 0.3, 3.0)
     owner, day = poisson_days(rng, rate, zero, days)
     cash = np.maximum(np.round(atm[who][owner] / rate[owner] * lognormal_noise(rng, len(owner), 0.4) / 20) * 20, 20)
-    ledger.add(ck[who[owner]], day, to_cents(cash), "ATM", _pick(rng, ref.ATM, len(owner)))
+    ledger.add(ck[who[owner]], off + day, to_cents(cash), "ATM", _pick(rng, ref.ATM, len(owner)))
 
     # Debit-card purchases settle on checking; a card holder moves most spend to the card.
-    holds_card = h.has_card
-    new_card = openings.opened("credit_card")
+    card_open = opened["credit_card"]
+    card_from = card_open - off  # local day the card exists from (<= 0: all month)
+    holds_card = card_open <= off
     debit_categories = [c for c in ref.CATEGORIES if c != "utilities"]  # bills are paid as BILL_PAYMENT
     debit_budget = spend * np.where(holds_card, 1 - CARD_SHARE, 1.0)
-    owner, day, cents, cat = _purchases(rng, pop, who, debit_budget[who], zero, days, debit_categories, 18.0)
-    person = who[owner]
-    moved = new_card[person] & (day >= books.card_from[person]) & (rng.random(len(owner)) < CARD_SHARE)
-    owner, day, cents, cat, person = owner[~moved], day[~moved], cents[~moved], cat[~moved], person[~moved]
-    first_merchant = np.cumsum([0] + [len(ref.MERCHANTS[c]) for c in debit_categories])[:-1]
-    merchants = _codes([m for c in debit_categories for m in ref.MERCHANTS[c]])
-    counts = np.array([len(ref.MERCHANTS[c]) for c in debit_categories])
-    merchant = merchants[first_merchant[cat] + (rng.random(len(cat)) * counts[cat]).astype(np.int64)]
-    ledger.add(ck[person], day, cents, "CARD_SETTLEMENT", merchant)
-    trigger = _loan_trigger(rng, pop, openings, net, days)
-    on_debit = has_ck[trigger["person"]]
-    ledger.add(ck[trigger["person"][on_debit]], trigger["day"][on_debit], trigger["cents"][on_debit],
-               "CARD_SETTLEMENT", _pick(rng, ref.MERCHANTS["furniture"] + ref.MERCHANTS["electronics"],
-                                        int(on_debit.sum())))
+    owner, day, cents, cat = _purchases(rng, pop, who, debit_budget[who], zero, days, debit_categories,
+                                        DEBIT_PURCHASES_PER_MONTH)
+    payer = who[owner]
+    moved = ~holds_card[payer] & (day >= card_from[payer]) & (rng.random(len(owner)) < CARD_SHARE)
+    debit = {"person": payer[~moved], "day": off + day[~moved], "cents": cents[~moved], "category": cat[~moved]}
 
-    # --- the card processor ----------------------------------------------------------------------------
-    cards = books.cards
-    card_person = cards["person"]
-    card_from = books.card_from[card_person]
-    standalone = net * 0.22 * np.exp(0.25 * pop.lifestyle + 0.15 * pop.stress)  # card users banking elsewhere
-    card_budget = np.where(has_ck, spend * CARD_SHARE, standalone)[card_person]
-    c_owner, c_day, c_cents, c_cat = _purchases(rng, pop, card_person, card_budget, card_from, days,
-                                                ref.CATEGORIES, 16.0)
-    # The big purchase before a personal loan goes on the card when the person has no checking here.
-    on_card = ~on_debit & (books.card[trigger["person"]] >= 0)
-    on_card &= trigger["day"] >= books.card_from[trigger["person"]]
-    c_owner = np.concatenate([c_owner, books.card[trigger["person"][on_card]]])
-    c_day = np.concatenate([c_day, trigger["day"][on_card]])
-    c_cents = np.concatenate([c_cents, trigger["cents"][on_card]])
-    c_cat = np.concatenate([c_cat, trigger["category"][on_card]])
-    mcc_lists = [ref.MCC[c] for c in ref.CATEGORIES]
-    first_mcc = np.cumsum([0] + [len(m) for m in mcc_lists])[:-1]
-    mccs = np.array([m for lst in mcc_lists for m in lst])
-    mcc_counts = np.array([len(m) for m in mcc_lists])
-    mcc = mccs[first_mcc[c_cat] + (rng.random(len(c_cat)) * mcc_counts[c_cat]).astype(np.int64)]
+    cards = np.flatnonzero(card_open <= last)
+    standalone = base_net * 0.22 * np.exp(0.25 * pop.lifestyle + 0.15 * pop.stress)  # card users banking elsewhere
+    card_budget = np.where(has_ck, spend * CARD_SHARE, standalone)
+    c_owner, c_day, c_cents, c_cat = _purchases(rng, pop, cards, card_budget[cards],
+                                                np.maximum(card_from[cards], 0), days, ref.CATEGORIES,
+                                                CARD_PURCHASES_PER_MONTH)
+    credit = {"person": cards[c_owner], "day": off + c_day, "cents": c_cents, "category": c_cat}
+
+    # Purchases that life events and big decisions bring, on the card when there is one (mostly).
+    extra = _event_purchases(rng, pop, habits, events, opened, month)
+    on_card = (card_open[extra["person"]] <= extra["day"]) & ((rng.random(len(extra["day"])) < 0.6)
+                                                                | ~has_ck[extra["person"]])
+    on_debit = ~on_card & has_ck[extra["person"]]
+    for target, mask in ((credit, on_card), (debit, on_debit)):
+        for k in target:
+            target[k] = np.concatenate([target[k], extra[k][mask]])
+
+    merchant = _merchants(rng, debit["category"])
+    ledger.add(ck[debit["person"]], debit["day"], debit["cents"], "CARD_SETTLEMENT", merchant)
+    mcc = _mccs(rng, credit["category"])
 
     # The card bill is paid from checking (when checking is here and used for it).
-    payer = has_ck[card_person] & (new_card[card_person] | (rng.random(len(cards)) < 0.5 + 0.5 * ws[card_person]))
-    rows = np.flatnonzero(payer)
-    first = np.where(cards["opened_in_window"][rows], card_from[rows] + 25, rng.integers(0, 30, len(rows)))
-    owner, day = window.periodic(first, 30, np.zeros(len(rows), np.int64), rows)
-    ledger.add(ck[card_person[owner]], day, to_cents(card_budget[owner] * rng.uniform(0.6, 1.0, len(owner))),
+    who = np.flatnonzero(has_ck & (card_open <= last) & (h.card_payer | (card_open >= 0)))
+    owner, day = window.monthly(h.card_bill_day[who], zeros[who], who)
+    keep = off + day >= card_open[owner] + 20
+    owner, day = owner[keep], off + day[keep]
+    ledger.add(ck[owner], day, to_cents(card_budget[owner] * rng.uniform(0.6, 1.0, len(owner))),
                "TRANSFER_OUT_INTERNAL", _CP[ref.OWN_CARDS])
 
-    # What is owed on the card: the last cycle's spend, plus a revolving balance under strain.
-    recent = np.bincount(c_owner[c_day >= days - 30], weights=c_cents[c_day >= days - 30], minlength=len(cards))
-    strain = np.clip(0.25 * (pop.stress[card_person] - 0.5), 0, 0.7)
-    owed = recent / 100 * rng.uniform(0.4, 1.1, len(cards)) + cards["credit_limit"] * strain * rng.random(len(cards))
-    cards["balance"] = np.round(np.minimum(owed, cards["credit_limit"] * 1.02) * 100).astype(np.int64)
-    late = (pop.stress[card_person] > 1.3) & (rng.random(len(cards)) < 0.3) & ~cards["opened_in_window"]
-    cards["days_past_due"] = np.where(late, rng.choice([5, 15, 30, 45, 60, 90], len(cards)), 0)
-
-    deposit_txns = ledger.table()
-    books.deposits["balance"] = _deposit_balances(rng, pop, h, books, deposit_txns)
-    return Activity(
-        deposit_txns=deposit_txns,
-        card_txns={"account": c_owner, "day": c_day, "cents": c_cents, "category": c_cat, "mcc": mcc},
-        repayments={"loan": loan_row, "day": loan_day, "cents": loan_cents},
+    return MonthActivity(
+        deposit=ledger.table(),
+        card={"key": credit["person"], "day": credit["day"], "cents": credit["cents"], "category": credit["category"],
+              "mcc": mcc},
+        repayments={"key": loan_key, "day": off + loan_day, "cents": loan_cents},
     )
 
 
-def _deposit_balances(rng: np.random.Generator, pop: Population, h: Holdings, books: Books,
-                      txns: dict[str, np.ndarray]) -> np.ndarray:
-    """Balance in cents on the as-of date: a starting balance plus the window's movements, where the
-    starting balance is raised when needed so the running balance never dips below zero."""
-    dep = books.deposits
-    n_acc = len(dep)
+def _event_purchases(rng: np.random.Generator, pop: Population, habits: Habits, events: LifeEvents,
+                     opened: dict[str, np.ndarray], month: Month) -> dict[str, np.ndarray]:
+    """(person, world day, cents, category) of the purchases events bring within the month."""
+    net = pop.income * 0.72 / 12
+    parts = []
+
+    def add(person, day, cents, category):
+        parts.append((person, day, cents, np.full(len(person), _CAT[category])))
+
+    first, last = month.offset, month.offset + month.days - 1
+    marriage, child, home = events.day["marriage"], events.day["new_child"], events.day["home_purchase"]
+    ring = marriage - habits.ring_lag
+    who = np.flatnonzero((ring >= first) & (ring <= last) & (marriage < NEVER))
+    add(who, ring[who], to_cents(pop.income[who] * rng.uniform(0.03, 0.08, len(who))), "jewelry")
+    for start, end, rate, category, size in (
+            (marriage + 1, marriage + 21, 3.0, "travel", 0.25 * net),
+            (child - 90, child + 60, 4.0, "kids", np.full(pop.n, 70.0)),
+            (home, home + 60, 3.0, "furniture", 0.2 * net)):
+        owner, day = arrivals_in(rng, np.where(start < NEVER // 2, start, NEVER), end, rate, month)
+        add(owner, day, to_cents(size[owner] * lognormal_noise(rng, len(owner), 0.5)), category)
+    loan = opened["personal_loan"]
+    big = loan - habits.trigger_lag
+    who = np.flatnonzero(habits.loan_trigger & (loan < NEVER) & (loan >= 0) & (big >= first) & (big <= last))
+    category = np.where(rng.random(len(who)) < 0.5, _CAT["furniture"], _CAT["electronics"])
+    parts.append((who, big[who], to_cents(net[who] * rng.uniform(0.6, 1.8, len(who))), category))
+    person, day, cents, cat = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return {"person": person, "day": day, "cents": cents, "category": cat}
+
+
+def _merchants(rng: np.random.Generator, category: np.ndarray) -> np.ndarray:
+    counts = np.array([len(ref.MERCHANTS[c]) for c in ref.CATEGORIES])
+    first = np.cumsum(np.r_[0, counts])[:-1]
+    names = _codes([m for c in ref.CATEGORIES for m in ref.MERCHANTS[c]])
+    return names[first[category] + (rng.random(len(category)) * counts[category]).astype(np.int64)]
+
+
+def _mccs(rng: np.random.Generator, category: np.ndarray) -> np.ndarray:
+    lists = [ref.MCC[c] for c in ref.CATEGORIES]
+    counts = np.array([len(m) for m in lists])
+    first = np.cumsum(np.r_[0, counts])[:-1]
+    codes = np.array([m for lst in lists for m in lst])
+    return codes[first[category] + (rng.random(len(category)) * counts[category]).astype(np.int64)]
+
+
+def settle(balance: np.ndarray, txns: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Carry deposit balances (cents per key, updated in place) through a month's movements; returns
+    the top-up transfers booked first on an account's first day of the month where, without them, its
+    balance would go below zero."""
     credit = np.isin(txns["txn_type"], [_TYPE[t] for t in CREDIT_TYPES])
     signed = np.where(credit, txns["cents"], -txns["cents"])
-    # By account, then day, credits before debits within a day (one int64 sort key is much faster
-    # than a lexsort on three keys).
-    order = np.argsort((txns["account"] * (txns["day"].max(initial=0) + 1) + txns["day"]) * 2 + ~credit,
-                       kind="stable")
-    acc, amount = txns["account"][order], signed[order]
+    # By account, then day, credits before debits within a day (one int64 sort key).
+    span = int(txns["day"].max(initial=0) - txns["day"].min(initial=0)) + 1
+    rel = txns["day"] - txns["day"].min(initial=0)
+    order = np.argsort((txns["key"] * span + rel) * 2 + ~credit, kind="stable")
+    key, amount = txns["key"][order], signed[order]
+    empty = {"key": np.empty(0, np.int64), "day": np.empty(0, np.int64), "cents": np.empty(0, np.int64)}
+    if len(key) == 0:
+        return empty
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     running = np.cumsum(amount)
-    starts = np.flatnonzero(np.r_[True, acc[1:] != acc[:-1]]) if len(acc) else np.empty(0, np.int64)
     offset = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0)
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(acc)]))
-    within = running - offset[group]
-    lowest = np.zeros(n_acc, dtype=np.int64)
-    total = np.zeros(n_acc, dtype=np.int64)
-    if len(starts):
-        lowest[acc[starts]] = np.minimum(np.minimum.reduceat(within, starts), 0)
-        total[acc[starts]] = np.add.reduceat(amount, starts)
-
-    person = dep["person"]
-    net = pop.income[person] * 0.72 / 12
-    noise = rng.normal(0, 1, n_acc)
-    product = dep["product"]
-    base = np.select(
-        [product == "checking", product == "savings", product == "term_deposit"],
-        [net * np.exp(0.7 * pop.thrift[person] - 0.5 * pop.stress[person] + 0.5 * noise),
-         net * np.exp(1.0 + 0.6 * pop.thrift[person] + 0.8 * noise),
-         h.term_balance[person]],
-    )
-    base = np.where(dep["opened_in_window"], 0.0, base)
-    cushion = np.where(dep["opened_in_window"], 0, rng.integers(2_000, 30_000, n_acc))
-    start = np.maximum(np.round(base * 100).astype(np.int64), -lowest + cushion)
-    return start + total
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(key)]))
+    lowest = np.minimum(np.minimum.reduceat(running - offset[group], starts), 0)
+    accounts = key[starts]
+    short = balance[accounts] + lowest < 0
+    topup = np.where(short, -(balance[accounts] + lowest) + rng.integers(5_000, 50_000, len(accounts)), 0)
+    balance[accounts] += np.add.reduceat(amount, starts) + topup
+    first_day = txns["day"][order][starts]
+    return {"key": accounts[short], "day": first_day[short], "cents": topup[short]}

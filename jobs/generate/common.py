@@ -1,12 +1,14 @@
-"""Random streams and the calendar of one export window, shared by the generator's modules.
+"""Random streams and the calendars of the generated world, shared by the generator's modules.
 
-Two kinds of randomness, so that the bank stays the same bank from one export date to the next:
-- identity streams depend on (seed, customers) only: who the people are, their names, ids, silos and
-  the products they already held before any window. A daily run for the next date sees the same people
-  under the same silo ids.
-- window streams also depend on the export date: the transactions, balances and product openings of the
-  history window ending on that date.
-Each stream is named, so adding a draw to one part of the generator never shifts another part's values.
+The world is one bank that lives from EPOCH on, month after month (world.py). Its randomness comes in
+two kinds, neither of which depends on the date an export is written for, so every export shows the
+same world: the same people, the same transactions on the same days under the same ids.
+- identity streams depend on (seed, customers) only: who the people are, their names, ids, silos, the
+  products they held at EPOCH and the dates of their life events;
+- month streams also depend on the month: what happens in that month (openings, money movements,
+  sessions, consent changes, offers), drawn from the state the world is in when the month starts.
+An export for a date is a cut of that world (Window). Each stream is named, so adding a draw to one
+part of the generator never shifts another part's values.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The calendar anchor for identity data (birth dates, customer-since dates, initial account openings):
-# fixed, so those dates do not move with the export date.
-REFERENCE_DATE = np.datetime64("2026-01-01", "D")
+# The world's first day (a month start). Identity data is anchored here: people are born, became
+# customers and opened the products they hold before it; activity is simulated from it on.
+EPOCH = np.datetime64("2025-07-01", "D")
+REFERENCE_DATE = EPOCH
 AVG_MONTH_DAYS = 30.44
+NEVER = 10**7  # the "day" of something that does not happen in the world
 
 
 def stream(seed: int, customers: int, name: str, as_of: dt.date | None = None) -> np.random.Generator:
@@ -29,6 +33,57 @@ def stream(seed: int, customers: int, name: str, as_of: dt.date | None = None) -
     if as_of is not None:
         key.append(as_of.toordinal())
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(key)))
+
+
+def day_of(date) -> np.ndarray:
+    """Days since EPOCH (negative before it)."""
+    return (np.asarray(date, dtype="datetime64[D]") - EPOCH).astype(np.int64)
+
+
+def date_of(day) -> np.ndarray:
+    return EPOCH + np.asarray(day, dtype=np.int64).astype("timedelta64[D]")
+
+
+@dataclass(frozen=True)
+class Month:
+    """One month of the world: local days 0..days-1 are world days offset..offset+days-1."""
+
+    index: int     # 0 = EPOCH's month
+    start: np.datetime64
+    days: int
+
+    @property
+    def offset(self) -> int:
+        return int(day_of(self.start))
+
+    @property
+    def as_of(self) -> dt.date:
+        return (self.start + (self.days - 1)).astype(dt.date)
+
+    @property
+    def window(self) -> "Window":
+        return Window(self.as_of, self.days)
+
+    @property
+    def code(self) -> int:
+        """yymm (2607 for July 2026): the month part of the ids of what happens in it."""
+        y = self.start.astype("datetime64[Y]").astype(int) + 1970
+        m = self.start.astype("datetime64[M]").astype(int) % 12 + 1
+        return (y % 100) * 100 + m
+
+    def stream(self, seed: int, customers: int, name: str) -> np.random.Generator:
+        return stream(seed, customers, f"{name}@{self.index}")
+
+
+def months_through(last: dt.date | np.datetime64) -> list[Month]:
+    """The world's months from EPOCH to the month of `last`, inclusive."""
+    first = EPOCH.astype("datetime64[M]")
+    end = np.datetime64(last, "D").astype("datetime64[M]")
+    out = []
+    for i, m in enumerate(np.arange(first, end + 1)):
+        start = m.astype("datetime64[D]")
+        out.append(Month(i, start, int(((m + 1).astype("datetime64[D]") - start).astype(int))))
+    return out
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -117,4 +172,17 @@ def poisson_days(rng: np.random.Generator, rate_per_month: np.ndarray, active_fr
     counts = rng.poisson(np.maximum(rate_per_month, 0) * span / AVG_MONTH_DAYS)
     owner = np.repeat(np.arange(len(counts)), counts)
     day = active_from[owner] + (rng.random(len(owner)) * span[owner]).astype(np.int64)
+    return owner, day
+
+
+def arrivals_in(rng: np.random.Generator, first: np.ndarray, last: np.ndarray, rate_per_30_days,
+                month: Month) -> tuple[np.ndarray, np.ndarray]:
+    """(owner index, world day) of events arriving at a rate while the owner's window [first, last]
+    (world days, inclusive; NEVER-safe) overlaps the month."""
+    lo = np.maximum(np.asarray(first, np.int64), month.offset)
+    hi = np.minimum(np.asarray(last, np.int64), month.offset + month.days - 1)
+    span = np.maximum(hi - lo + 1, 0)
+    counts = rng.poisson(np.asarray(rate_per_30_days, dtype=float) * span / 30.0)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    day = lo[owner] + (rng.random(len(owner)) * span[owner]).astype(np.int64)
     return owner, day

@@ -1,11 +1,13 @@
 """Export defects the ingest layer must catch: a small, deterministic share of rows is broken.
 
 Kinds (each hits ~0.3% of a file's rows, distinct rows per kind, at least one row in a file of 100+):
-  bad_date          a date that does not parse in the silo's format ("2026-13-45", "n/a", Feb 30th)
+  bad_date          a date or timestamp that does not parse in the silo's format ("2026-13-45", "n/a",
+                    Feb 30th, 25:61)
   negative_amount   a transaction amount with a minus sign (amounts are positive; direction says CR/DR)
   unknown_currency  "XXX" instead of USD on a deposit account
   empty_id          the row's own id or its owner's id is empty
-  duplicate_key     the row is exported twice (the copy follows the original; same key, same values)
+  duplicate_key     the row is exported twice (the copies are re-sent at the end of the file; same key,
+                    same values)
 Every defect is listed in the ground truth (file, 0-based data row, kind, column, value written), so a
 test can check that each one lands in quarantine and nothing else does.
 """
@@ -33,13 +35,20 @@ PLAN: dict[str, list[tuple[str, list[str]]]] = {
     "lending/loans": [("bad_date", ["start_date"]), ("empty_id", ["loan_no", "borrower_no"])],
     "lending/repayments": [("bad_date", ["paid_date"]), ("negative_amount", ["amount"]),
                            ("empty_id", ["repayment_id", "loan_no"]), ("duplicate_key", ["repayment_id"])],
+    "digital/sessions": [("bad_date", ["started_at"]), ("empty_id", ["session_id", "customer_ref"]),
+                         ("duplicate_key", ["session_id"])],
+    "crm/consents": [("bad_date", ["recorded_at"]), ("empty_id", ["event_id", "customer_ref"]),
+                     ("duplicate_key", ["event_id"])],
+    "crm/offers": [("bad_date", ["event_at"]), ("empty_id", ["event_id", "offer_id"]),
+                   ("duplicate_key", ["event_id"])],
 }
 
 
 def bad_dates(pattern: str, year: int) -> list[str]:
     impossible = {"yyyy-MM-dd": [f"{year}-13-45", f"{year}-02-30"],
                   "MM/dd/yyyy": [f"13/45/{year}", f"02/30/{year}"],
-                  "dd.MM.yyyy": [f"45.13.{year}", f"30.02.{year}"]}[pattern]
+                  "dd.MM.yyyy": [f"45.13.{year}", f"30.02.{year}"],
+                  "yyyy-MM-dd HH:mm:ss": [f"{year}-13-45 10:00:00", f"{year}-06-30 25:61:00"]}[pattern]
     return impossible + ["n/a"]
 
 
@@ -91,13 +100,13 @@ def inject(file: str, columns: dict[str, pa.Array], date_formats: dict[str, str]
             log["column"] += [str(col)] * len(hit)
             log["value"] += new.to_pylist()
 
-    # Re-exported rows follow their original; shift every logged row number to its final place.
-    source = np.sort(np.concatenate([np.arange(n), duplicates]), kind="stable")
+    # Re-exported rows are appended at the end, in the order of their originals: the copy is the later
+    # of the two equal rows, the one a "first occurrence kept" rule drops.
     if len(duplicates):
-        columns = {c: v.take(pa.array(source)) for c, v in columns.items()}
-    final_of_original = np.searchsorted(source, np.arange(n), side="left")
-    rows = np.asarray(log["row"], dtype=np.int64)
-    is_copy = np.asarray(log["kind"]) == "duplicate_key"
-    # The copy is the second of the two equal rows, and it is the one a "first occurrence kept" rule drops.
-    log["row"] = np.where(is_copy, final_of_original[rows] + 1, final_of_original[rows]).tolist() if len(rows) else []
+        index = pa.array(duplicates)
+        columns = {c: pa.concat_arrays([v, v.take(index)]) for c, v in columns.items()}
+        copies = np.asarray(log["kind"]) == "duplicate_key"
+        rows = np.asarray(log["row"], dtype=np.int64)
+        rows[copies] = n + np.searchsorted(duplicates, rows[copies])
+        log["row"] = rows.tolist()
     return columns, log

@@ -1,8 +1,9 @@
-"""Who is a customer of which silo, with which products and ids, before any export window.
+"""Who is a customer of which silo, with which products and ids, at EPOCH.
 
-Identity streams only (see common.py): the relationships, products held, account numbers and silo ids
-are the same for every export date. Product openings inside a window are drawn separately (openings.py);
-the ids a person would get on opening are reserved here so they are stable too.
+Identity streams only (see common.py): the relationships, products held at EPOCH, account numbers and
+silo ids are the same for every export date. Openings in the world are drawn month by month
+(openings.py); the account number and the terms a person would get on opening each product are drawn
+here, so they are stable too. A person holds at most one account of each product.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ from jobs.generate.people import Population
 
 LOAN_TYPES = ("mortgage", "auto", "personal")
 LOAN_TERMS = {"mortgage": 360, "auto": 60, "personal": 36}
+HOLDOUT_SHARE = 0.1  # of people the legacy campaigns never target (their control group)
 CARD_PRODUCTS = ("classic", "gold", "platinum")
-# Account slots per person: deposit accounts, card accounts, loans (the last slot is for an opening).
-DEPOSIT_SLOTS = {"checking": 0, "savings": 1, "term_deposit": 2, "duplicate": 3, "opened_savings": 4}
-CARD_SLOTS = {"card": 0, "opened_card": 1}
-LOAN_SLOTS = {"mortgage": 0, "auto": 1, "personal": 2, "opened_personal": 3}
+# Account slots per person (one account of each product; "duplicate" is the term deposit of a
+# second CIF). A slot's key in the world is person * len(SLOTS) + slot.
+DEPOSIT_SLOTS = {"checking": 0, "savings": 1, "term_deposit": 2, "duplicate": 3}
+CARD_SLOTS = {"card": 0}
+LOAN_SLOTS = {"mortgage": 0, "auto": 1, "personal": 2}
 
 
 @dataclass
 class Loans:
-    """One loan type's terms for every person (meaningful where `held`)."""
+    """One loan type's terms for every person: of the loan held at EPOCH where `held`, else of the
+    loan the person would get on opening one in the world (start set then)."""
     held: np.ndarray
     principal: np.ndarray
     rate: np.ndarray        # annual percent
@@ -49,15 +53,23 @@ class Holdings:
     term_balance: np.ndarray
     renter: np.ndarray
     mortgage_elsewhere: np.ndarray
-    card_product: np.ndarray     # index into CARD_PRODUCTS, -1 without a card
+    card_product: np.ndarray     # index into CARD_PRODUCTS, -1 without a card at EPOCH
     card_limit: np.ndarray
+    new_card_product: np.ndarray  # the card (index) and limit a person gets on opening one
+    new_card_limit: np.ndarray
     loans: dict[str, Loans]
     payroll_here: np.ndarray     # salary (or pension) is paid into the checking account
-    retiree: np.ndarray
     biweekly: np.ndarray
     payday: np.ndarray           # day of month for monthly pay
     pay_phase: np.ndarray        # 0..13, biweekly pay days are ordinal % 14 == pay_phase
     employer: np.ndarray
+    next_employer: np.ndarray    # after a job change
+    pay_change: np.ndarray       # take-home pay factor after a job change
+    pay_gap: np.ndarray          # days without pay between the old job and the new one
+    saving_day: np.ndarray       # day of month of the standing order into savings
+    card_bill_day: np.ndarray    # day of month the card bill is paid from checking
+    card_payer: np.ndarray       # the card bill is paid from checking here (when both exist)
+    holdout: np.ndarray          # kept out of every campaign (the legacy random control group)
     duplicate: np.ndarray        # a second CIF exists for this person in deposits
     duplicate_since: np.ndarray
     cif: np.ndarray              # deposits customer number (7 digits)
@@ -75,6 +87,17 @@ class Holdings:
     @property
     def has_personal(self) -> np.ndarray:
         return self.loans["personal"].held
+
+    @property
+    def primary_silo(self) -> np.ndarray:
+        """The silo whose customer id the CRM and online banking know a person by: 0 deposits,
+        1 cards, 2 lending (the first of those the person was a customer of at EPOCH)."""
+        return np.where(self.in_deposits, 0, np.where(self.in_cards, 1, 2))
+
+    def held_at_epoch(self, product: str) -> np.ndarray:
+        return {"savings": self.has_savings, "term_deposit": self.has_term, "credit_card": self.has_card,
+                "personal_loan": self.loans["personal"].held, "auto_loan": self.loans["auto"].held,
+                "mortgage": self.loans["mortgage"].held}[product]
 
 
 def _since(rng: np.random.Generator, pop: Population, mean_years: float) -> np.ndarray:
@@ -149,9 +172,8 @@ def build_holdings(seed: int, customers: int, pop: Population) -> Holdings:
     card_limit = np.round(np.array([3_000, 10_000, 25_000])[np.maximum(card_product, 0)]
                           * np.exp(0.3 * z_inc) * rng.uniform(0.7, 1.3, n), -2)
 
-    retiree = age >= 67
     payroll_here = in_deposits & (rng.random(n) < 0.35 + 0.55 * pop.wallet_share)
-    biweekly = ~retiree & (rng.random(n) < 0.55)
+    biweekly = rng.random(n) < 0.55
     payday = rng.choice([1, 15, 25, 28], n)
     pay_phase = rng.integers(0, 14, n)
     employer = rng.integers(0, len(ref.EMPLOYERS), n)
@@ -171,12 +193,36 @@ def build_holdings(seed: int, customers: int, pop: Population) -> Holdings:
     card_account = unique_ints(rng, n * len(CARD_SLOTS), 1, 100_000_000).reshape(n, -1)
     loan_no = unique_ints(rng, n * len(LOAN_SLOTS), 1, 100_000_000).reshape(n, -1)
 
+    # What a person gets on opening a product in the world (a separate stream: the draws above keep
+    # their values).
+    more = stream(seed, customers, "holdings-world")
+    for kind, spec in loans.items():
+        fresh = _loan(more, np.zeros(n, dtype=bool), kind, pop, z_inc)
+        for name in ("principal", "rate", "term"):
+            getattr(spec, name)[~spec.held] = getattr(fresh, name)[~spec.held]
+        if kind == "personal":
+            spec.term[~spec.held] = more.choice([24, 36, 48, 60], n)[~spec.held]
+        spec.days_past_due[~spec.held] = 0
+    new_card_product = np.where(z_inc + more.normal(0, 0.6, n) > 0.8, 1, 0)  # classic or gold to start
+    new_card_limit = np.round(np.array([2_500, 7_500])[new_card_product] * np.exp(0.3 * z_inc)
+                              * more.uniform(0.7, 1.3, n), -2)
+    next_employer = (employer + 1 + more.integers(0, len(ref.EMPLOYERS) - 1, n)) % len(ref.EMPLOYERS)
+    pay_change = np.exp(more.normal(0.08, 0.12, n))
+    pay_gap = np.where(more.random(n) < 0.3, more.integers(7, 45, n), 0)
+    saving_day = more.integers(1, 29, n)
+    card_bill_day = more.integers(1, 29, n)
+    card_payer = more.random(n) < 0.5 + 0.5 * pop.wallet_share
+    holdout = more.random(n) < HOLDOUT_SHARE
+
     return Holdings(
         in_deposits=in_deposits, in_cards=in_cards, in_lending=in_lending, deposits_since=deposits_since,
         cards_since=cards_since, has_savings=has_savings, has_term=has_term, savings_open=savings_open,
         term_open=term_open, term_balance=term_balance, renter=renter, mortgage_elsewhere=mortgage_elsewhere,
-        card_product=card_product, card_limit=card_limit, loans=loans, payroll_here=payroll_here,
-        retiree=retiree, biweekly=biweekly, payday=payday, pay_phase=pay_phase, employer=employer,
+        card_product=card_product, card_limit=card_limit, new_card_product=new_card_product,
+        new_card_limit=new_card_limit, loans=loans, payroll_here=payroll_here,
+        biweekly=biweekly, payday=payday, pay_phase=pay_phase, employer=employer,
+        next_employer=next_employer, pay_change=pay_change, pay_gap=pay_gap, saving_day=saving_day,
+        card_bill_day=card_bill_day, card_payer=card_payer, holdout=holdout,
         duplicate=duplicate, duplicate_since=duplicate_since, cif=cif, duplicate_cif=duplicate_cif,
         holder_no=holder_no, borrower_no=borrower_no, deposit_account=deposit_account,
         card_account=card_account, loan_no=loan_no,

@@ -1,67 +1,81 @@
-"""Product openings inside the export window, driven by a true propensity per person and product.
+"""Product openings in the world, driven by needs, life events and offers.
 
-The propensity is a logistic function of the same latent traits that shape a person's transactions
-(behaviour.py), so behaviour before an opening carries the signal a model can learn:
-- credit_card    higher income, a spending lifestyle (many dining/travel/entertainment purchases on
-                 the debit card), younger age
-- savings        higher income, thrift (inflows above outflows, growing balances), less strain
-- personal_loan  strain (outflows above inflows, falling balances, late payments) and big-ticket
-                 furniture/electronics spend; less likely with high income
-Only people who do not hold the product can open it. Each eligible person opens after an exponential
-waiting time whose rate is their monthly probability, so a 4-month window sees ~4 months of openings.
+Every month each person who does not hold a product has a true monthly probability of opening it (the
+oracle a propensity model is measured against, kept in the ground truth). It is a logistic function of
+the latent traits that also shape the person's transactions (behaviour.py) and of the life events
+around that month (events.py), so behaviour before an opening carries a signal a model can learn:
+
+  savings        income, thrift (money stays), less strain; a child on the way or born, a wedding
+  term_deposit   income, age, thrift; retirement in the last months (a lump sum to place)
+  credit_card    income, a spending lifestyle (dining, travel, entertainment), youth; a wedding
+  personal_loan  strain (outflows above inflows, late payments) and big-ticket furniture/electronics
+                 spend (most loans follow a big purchase by a few weeks); a wedding
+  auto_loan      income, a new child, a new job
+  mortgage       a home purchase: the buyer takes the mortgage here or at another bank (a few refinance)
+
+Base rates are a few percent a month or less, as in a real bank. Organic openings are decided a month
+ahead (the decision for month m + 1 is made from the state at the start of month m), so the research
+that precedes an opening (digital.py) can be simulated in the weeks before it. Offers (campaigns.py)
+add openings on top: a person who accepts opens within days.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from jobs.generate.common import AVG_MONTH_DAYS, Window, sigmoid
+from jobs.generate.common import NEVER, Month, sigmoid, stream
+from jobs.generate.events import LifeEvents
 from jobs.generate.holdings import Holdings
 from jobs.generate.people import Population
 
-PRODUCTS = ("credit_card", "savings", "personal_loan")
-# Intercepts chosen so that eligible people open at 5-7% a month on average. The ceiling keeps the most
-# eager few from all opening in the window's first weeks, so openings stay spread over the window.
-INTERCEPT = {"credit_card": -1.93, "savings": -2.42, "personal_loan": -2.48}
-MAX_MONTHLY = 0.4
-PRODUCT_SILO = {"credit_card": "cards", "savings": "deposits", "personal_loan": "lending"}
+PRODUCTS = ("savings", "term_deposit", "credit_card", "personal_loan", "auto_loan", "mortgage")
+PRODUCT_SILO = {"savings": "deposits", "term_deposit": "deposits", "credit_card": "cards",
+                "personal_loan": "lending", "auto_loan": "lending", "mortgage": "lending"}
+CAUSES = ("held", "organic", "offer", "life_event")  # why an account exists (ground truth)
+INTERCEPT = {"savings": -4.6, "term_deposit": -5.6, "credit_card": -4.4, "personal_loan": -4.9,
+             "auto_loan": -5.6, "mortgage": -8.0}
+MORTGAGE_HERE = 0.45  # average share of home buyers who take their mortgage at this bank
 
 
-@dataclass
-class Openings:
-    probability: dict[str, np.ndarray]  # true monthly opening probability per person (if eligible)
-    eligible: dict[str, np.ndarray]
-    day: dict[str, np.ndarray]          # window day of the opening, -1 when none
-
-    def opened(self, product: str) -> np.ndarray:
-        return self.day[product] >= 0
+def _near(events: LifeEvents, event: str, month: Month, before: int, after: int) -> np.ndarray:
+    """1.0 where the event falls within `before` days after the month or `after` days before it."""
+    first, last = month.offset - after, month.offset + month.days - 1 + before
+    return events.between(event, first, last).astype(float)
 
 
-def true_probabilities(pop: Population, age: np.ndarray) -> dict[str, np.ndarray]:
+def monthly_probabilities(pop: Population, events: LifeEvents, month: Month) -> dict[str, np.ndarray]:
+    """Each person's true probability of opening each product in `month` (if eligible)."""
+    age = pop.age_at(month.start)
     z_inc = (np.log(pop.income) - np.log(42000)) / 0.5
     z_age = (age - 45) / 16.0
+    child = _near(events, "new_child", month, 60, 120)
+    wedding = _near(events, "marriage", month, 30, 90)
+    retired = _near(events, "retirement", month, 0, 180)
+    new_job = _near(events, "job_change", month, 0, 90)
     logits = {
-        "credit_card": 0.9 * z_inc + 1.2 * pop.lifestyle - 1.1 * z_age,
-        "savings": 0.7 * z_inc + 1.4 * pop.thrift - 0.5 * pop.stress,
-        "personal_loan": 1.4 * pop.stress + 1.0 * pop.big_ticket - 0.3 * z_inc,
+        "savings": 0.6 * z_inc + 1.1 * pop.thrift - 0.4 * pop.stress + 1.4 * child + 0.8 * wedding,
+        "term_deposit": 0.5 * z_inc + 0.8 * z_age + 0.7 * pop.thrift + 2.0 * retired,
+        "credit_card": 0.8 * z_inc + 1.0 * pop.lifestyle - 0.9 * z_age + 0.9 * wedding,
+        "personal_loan": 1.2 * pop.stress + 0.9 * pop.big_ticket - 0.3 * z_inc + 0.8 * wedding,
+        "auto_loan": 0.5 * z_inc - 0.3 * z_age + 1.2 * child + 0.9 * new_job,
+        "mortgage": 0.5 * z_inc,
     }
-    return {p: MAX_MONTHLY * sigmoid(INTERCEPT[p] + logit) for p, logit in logits.items()}
+    return {p: sigmoid(INTERCEPT[p] + logit) * (age >= 18) for p, logit in logits.items()}
 
 
-def draw_openings(rng: np.random.Generator, pop: Population, holdings: Holdings, window: Window,
-                  age: np.ndarray) -> Openings:
-    probability = true_probabilities(pop, age)
-    eligible = {
-        "credit_card": ~holdings.has_card,
-        "savings": ~holdings.has_savings,
-        "personal_loan": ~holdings.has_personal,
-    }
-    day = {}
+def mortgage_choice(seed: int, customers: int, pop: Population, h: Holdings) -> np.ndarray:
+    """Whether a person who buys a home takes the mortgage here (stable: an identity stream)."""
+    rng = stream(seed, customers, "mortgage-choice")
+    share = np.clip(MORTGAGE_HERE - 0.15 + 0.3 * pop.wallet_share + 0.1 * h.payroll_here, 0.05, 0.9)
+    return rng.random(pop.n) < share
+
+
+def draw_month(rng: np.random.Generator, probability: dict[str, np.ndarray], eligible: dict[str, np.ndarray],
+               month: Month) -> dict[str, np.ndarray]:
+    """World day of each organic opening in `month` per product (NEVER where none)."""
+    out = {}
     for product in PRODUCTS:
-        daily_rate = -np.log1p(-probability[product]) / AVG_MONTH_DAYS
-        wait = rng.exponential(1.0 / daily_rate)
-        opens = eligible[product] & (wait < window.days)
-        day[product] = np.where(opens, np.floor(wait), -1).astype(np.int64)
-    return Openings(probability=probability, eligible=eligible, day=day)
+        u = rng.random(len(probability[product]))
+        day = month.offset + rng.integers(0, month.days, len(u))
+        out[product] = np.where(eligible[product] & (u < probability[product]), day, NEVER)
+    return out

@@ -8,6 +8,10 @@ export date. Latent traits are standardized (mean 0, sd 1) except wallet_share (
 - big_ticket  appetite for furniture and electronics purchases
 - wallet_share  the part of the person's financial life kept at this bank (low: money leaves for
                 other institutions)
+- risk_appetite   willingness to take investment risk (higher with income and youth)
+- digital         how much the person banks online (app and web sessions); falls with age
+- channel         the channel the person prefers to hear from the bank on (CHANNELS); offers there
+                  are more often read and taken up
 
 Identity is realistically imperfect (drawn from the separate "identity" stream, so behaviour is not
 touched): people live in households with a partner (shared postcode and often a shared landline or
@@ -26,6 +30,9 @@ import numpy as np
 
 from jobs.generate import reference as ref
 from jobs.generate.common import REFERENCE_DATE, stream, unique_ints
+
+# Channels the bank reaches people on (offers, consent per channel).
+CHANNELS = ("mobile", "email", "branch", "atm")
 
 
 @dataclass
@@ -55,6 +62,9 @@ class Population:
     stress: np.ndarray
     big_ticket: np.ndarray
     wallet_share: np.ndarray
+    risk_appetite: np.ndarray
+    digital: np.ndarray         # 0 (never online) .. ~3 (several sessions a week)
+    channel: np.ndarray         # int index into CHANNELS: the preferred channel
 
     def age_at(self, date: np.datetime64) -> np.ndarray:
         """Whole years of age on `date`."""
@@ -112,9 +122,26 @@ def build_population(seed: int, customers: int) -> Population:
                      landline=np.zeros(n, np.int64), old_phone=np.zeros(n, np.int64),
                      household=np.arange(n, dtype=np.int64), twin=np.zeros(n, dtype=bool), income=income,
                      lifestyle=lifestyle, thrift=thrift, stress=stress, big_ticket=big_ticket,
-                     wallet_share=wallet_share)
+                     wallet_share=wallet_share, risk_appetite=np.zeros(n), digital=np.zeros(n),
+                     channel=np.zeros(n, np.int64))
     _imperfect_identity(stream(seed, customers, "identity"), pop, age)
+    _channels(stream(seed, customers, "traits"), pop, age, z_age)
     return pop
+
+
+def _channels(rng: np.random.Generator, pop: Population, age: np.ndarray, z_age: np.ndarray) -> None:
+    """Risk appetite, online banking and the preferred channel (a separate stream: the draws above
+    keep their values)."""
+    n = pop.n
+    z_inc = (np.log(pop.income) - np.log(42000)) / 0.5
+    pop.risk_appetite = (0.4 * z_inc - 0.5 * z_age + rng.standard_normal(n)) / np.sqrt(1.41)
+    offline = rng.random(n) < 0.08 + 0.3 * (age >= 70)
+    pop.digital = np.where(offline, 0.0, np.exp(0.3 - 0.45 * z_age + 0.5 * rng.standard_normal(n)))
+    # Online people mostly prefer the app or email, the rest the branch; a few answer at the ATM.
+    weights = np.column_stack([1.5 * pop.digital, 0.8 + 0.3 * z_age, 0.3 + 0.9 * offline + 0.4 * (z_age > 1),
+                               np.full(n, 0.15)])
+    cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    pop.channel = (rng.random(n)[:, None] > cum[:, :-1]).sum(axis=1).astype(np.int64)
 
 
 # Shares of the population (identity stream; see the module doc).

@@ -77,10 +77,13 @@ OWN_CARDS = "MO1 CARD SERVICES"
 OWN_SAVINGS = "OWN SAVINGS"
 OWN_CHECKING = "OWN CHECKING"
 OWN_CUSTOMER = "MO1 CUSTOMER TRANSFER"
+OWN_TERM = "OWN TERM DEPOSIT"
+PENSION = "SSA TREAS 310"
+DOWN_PAYMENT = ["FIRST AMERICAN TITLE", "STEWART TITLE ESCROW", "FIDELITY NATIONAL TITLE"]
 
 # Spend categories shared by the card processor (merchant_category) and debit-card settlements.
 CATEGORIES = ["groceries", "dining", "travel", "fuel", "furniture", "electronics", "utilities",
-              "entertainment", "health", "other"]
+              "entertainment", "health", "other", "jewelry", "kids"]
 MERCHANTS = {
     "groceries": ["KROGER", "SAFEWAY", "WHOLE FOODS", "TRADER JOES"],
     "dining": ["STARBUCKS", "CHIPOTLE", "OLIVE GARDEN", "LOCAL BISTRO"],
@@ -92,20 +95,24 @@ MERCHANTS = {
     "entertainment": ["NETFLIX", "AMC THEATRES", "TICKETMASTER", "SPOTIFY"],
     "health": ["CVS PHARMACY", "WALGREENS", "LABCORP"],
     "other": ["AMAZON", "TARGET", "WALMART", "HOME DEPOT"],
+    "jewelry": ["KAY JEWELERS", "ZALES", "TIFFANY & CO"],
+    "kids": ["BUYBUY BABY", "CARTERS", "TOYS R US", "BABIES R US"],
 }
 MERCHANT_CATEGORY = {m: c for c, names in MERCHANTS.items() for m in names if c != "utilities"}
 MCC = {
     "groceries": [5411, 5422], "dining": [5812, 5814], "travel": [4511, 7011, 4722], "fuel": [5541, 5542],
     "furniture": [5712, 5719], "electronics": [5732, 5734], "utilities": [4900, 4814],
     "entertainment": [7832, 7922, 5815], "health": [5912, 8011], "other": [5999, 5311, 5310],
+    "jewelry": [5944], "kids": [5641, 5945],
 }
 
 # Typical ticket size (USD) per category; spend budgets are split into purchases of about this size.
 TICKET = {"groceries": 75, "dining": 38, "travel": 320, "fuel": 52, "furniture": 380, "electronics": 240,
-          "utilities": 90, "entertainment": 42, "health": 55, "other": 68}
+          "utilities": 90, "entertainment": 42, "health": 55, "other": 68, "jewelry": 900, "kids": 60}
 # Baseline share of discretionary spend per category before a person's lifestyle tilts it.
 BASE_SHARE = {"groceries": 0.30, "dining": 0.10, "travel": 0.05, "fuel": 0.10, "furniture": 0.025,
-              "electronics": 0.035, "utilities": 0.04, "entertainment": 0.06, "health": 0.06, "other": 0.23}
+              "electronics": 0.035, "utilities": 0.04, "entertainment": 0.06, "health": 0.06, "other": 0.23,
+              "jewelry": 0.002, "kids": 0.004}
 
 POSTCODES = [f"{p:05d}" for p in range(10001, 99950, 173)]  # ~520 fictional 5-digit areas
 
@@ -143,3 +150,14 @@ OLD_EMAIL_DOMAINS = ["aol.com", "msn.com", "earthlink.net", "juno.com", "att.net
 
 # What a silo writes when it has no national id but the field is mandatory.
 PLACEHOLDER_NATIONAL_IDS = [0, 999_999_999, 123_456_789, 111_111_111]
+
+# Online banking pages (digital sessions): everyday pages, one page per product, life-event pages.
+EVERYDAY_PAGES = ["home", "accounts", "payments", "statements", "offers"]
+PRODUCT_PAGES = {"savings": "savings_rates", "term_deposit": "term_deposits", "credit_card": "credit_cards",
+                 "personal_loan": "personal_loans", "auto_loan": "auto_loans", "mortgage": "mortgage_calculator"}
+EVENT_PAGES = {"home_purchase": ["mortgage_calculator", "home_buying_guide"], "marriage": ["joint_accounts"],
+               "new_child": ["family_banking"], "job_change": ["direct_deposit"],
+               "retirement": ["retirement_planner"]}
+OTHER_PAGES = ["investments", "insurance"]
+PAGES = list(dict.fromkeys(EVERYDAY_PAGES + list(PRODUCT_PAGES.values())
+                           + [p for pages in EVENT_PAGES.values() for p in pages] + OTHER_PAGES))

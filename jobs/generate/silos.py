@@ -1,4 +1,4 @@
-"""Render the books and the activity as each silo exports them: its own ids, name and date formats.
+"""Render a cut of the world as each source system exports it: its own ids, name and date formats.
 
 The same person looks different in every silo, on purpose:
   deposits  "Jane Doe", 1990-04-01, jane.doe12@gmail.com, +1 555-010-1234, 123-45-6789
@@ -21,12 +21,14 @@ import pyarrow as pa
 
 from jobs.generate import reference as ref
 from jobs.generate import text
-from jobs.generate.accounts import Books
-from jobs.generate.behaviour import COUNTERPARTIES, CREDIT_TYPES, TXN_TYPES, Activity
-from jobs.generate.common import Window, stream
+from jobs.generate.behaviour import COUNTERPARTIES, CREDIT_TYPES, TXN_TYPES
+from jobs.generate.common import EPOCH, NEVER, date_of, stream
+from jobs.generate.consent import SOURCES as CONSENT_SOURCES
+from jobs.generate.consent import TOPICS
 from jobs.generate.holdings import Holdings
-from jobs.generate.openings import Openings
-from jobs.generate.people import Population
+from jobs.generate.openings import PRODUCTS
+from jobs.generate.people import CHANNELS, Population
+from jobs.generate.world import Snapshot, World
 
 TYPO_RATE = 0.02
 MISSING_EMAIL_RATE = 0.03
@@ -167,22 +169,19 @@ def _ordered(columns: Columns, order: np.ndarray) -> Columns:
     return {k: v.take(idx) for k, v in columns.items()}
 
 
-def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books, activity: Activity,
-           openings: Openings, window: Window) -> tuple[dict[str, Columns], dict[str, np.ndarray]]:
-    """All nine files as text columns (before defects), and the ground-truth silo id -> person map."""
-    rng = stream(seed, customers, "render", window.as_of)
-    before = window.start - 1
+def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> tuple[dict[str, Columns], dict]:
+    """All twelve files as text columns (before defects) for the export of world days first..last (the
+    books as on `snap.day`), and the ground-truth silo id -> person map. `full`: the consent ledger
+    from its beginning (a full export), else only the window's events."""
+    pop, h, seed, customers = world.pop, world.h, world.seed, world.customers
     files: dict[str, Columns] = {}
     id_map: dict[str, list] = {"silo": [], "silo_customer_id": [], "person_id": []}
 
     # --- deposits -----------------------------------------------------------------------------------
     noise = _Noise(seed, customers, "deposits", pop.n)
     dup_noise = _Noise(seed, customers, "deposits-duplicates", pop.n, rate_scale=15.0)
-    new_customer = openings.opened("savings") & ~h.in_deposits
-    people = np.flatnonzero(h.in_deposits | new_customer)
-    dups = np.flatnonzero(h.duplicate)
-    since = np.where(new_customer, window.date(np.maximum(openings.day["savings"], 0)),
-                     np.minimum(h.deposits_since, before))
+    people = np.flatnonzero(snap.members["deposits"])
+    dups = np.flatnonzero(h.duplicate & snap.members["deposits"])
     rows_person = np.concatenate([people, dups])
     cif = np.concatenate([h.cif[people], h.duplicate_cif[dups]])
     f1, l1 = noise.names(pop, people)
@@ -201,53 +200,47 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
         "national_id": text.to_arrow(text.compose(nid[:, :3], "-", nid[:, 3:5], "-", nid[:, 5:])),
         "postcode": _arrow(np.concatenate([noise.postcode(pop, people), dup_noise.postcode(pop, dups)])),
         "gender": _arrow(pop.gender[rows_person]),
-        "customer_since": text.dates(np.concatenate([since[people], np.minimum(h.duplicate_since[dups], before)]),
-                                     "yyyy-MM-dd"),
+        "customer_since": text.dates(np.concatenate([snap.since["deposits"][people],
+                                                     np.minimum(h.duplicate_since[dups], EPOCH - 1)]), "yyyy-MM-dd"),
     }
     files["deposits/customers"] = _ordered(customers_cols, np.argsort(cif, kind="stable"))
     _add_ids(id_map, "deposits", cif_text, rows_person)
 
-    dep = books.deposits
+    dep = snap.deposits
     order = np.argsort(dep["account_no"], kind="stable")
-    account_ids = text.ids("DA", dep["account_no"], 9)
     files["deposits/accounts"] = _ordered({
-        "account_id": account_ids,
+        "account_id": text.ids("DA", dep["account_no"], 9),
         "cif_id": text.ids("D", dep["cif"], 7),
         "product": _arrow(dep["product"]),
         "open_date": text.dates(dep["open_date"], "yyyy-MM-dd"),
         "balance": text.money(dep["balance"]),
-        "currency": text.lookup(["USD"], np.zeros(len(dep), np.int64)),
+        "currency": text.lookup(["USD"], np.zeros(len(dep["key"]), np.int64)),
     }, order)
 
-    tx = activity.deposit_txns
-    # The export is in booking order: by day, then account, then transaction type.
-    order = np.argsort((tx["day"] * len(dep) + tx["account"]) * len(TXN_TYPES) + tx["txn_type"], kind="stable")
+    tx = world.rows("deposit", first, last)
     credit = np.isin(tx["txn_type"], [TXN_TYPES.index(t) for t in CREDIT_TYPES])
-    first_id = int(rng.integers(10**11, 5 * 10**11))
-    n_tx = len(order)
     files["deposits/transactions"] = {
-        "txn_id": text.ids("DT", first_id + np.arange(n_tx), 12),
-        "account_id": account_ids.take(pa.array(tx["account"][order])),
-        "booking_date": text.day_dates(window.start, tx["day"][order], "yyyy-MM-dd"),
-        "amount": text.money(tx["cents"][order]),
-        "direction": text.lookup(["DR", "CR"], credit[order].astype(np.int64)),
-        "txn_type": text.lookup(list(TXN_TYPES), tx["txn_type"][order]),
-        "counterparty": text.lookup(COUNTERPARTIES, tx["counterparty"][order]),
+        "txn_id": text.ids("DT", tx["id"], 12),
+        "account_id": text.ids("DA", h.deposit_account.ravel()[tx["key"]], 9),
+        "booking_date": text.day_dates(EPOCH, tx["day"], "yyyy-MM-dd"),
+        "amount": text.money(tx["cents"]),
+        "direction": text.lookup(["DR", "CR"], credit.astype(np.int64)),
+        "txn_type": text.lookup(list(TXN_TYPES), tx["txn_type"]),
+        "counterparty": text.lookup(COUNTERPARTIES, tx["counterparty"]),
     }
 
     # --- cards ---------------------------------------------------------------------------------------
     noise = _Noise(seed, customers, "cards", pop.n)
-    cards = books.cards
-    people = np.flatnonzero(h.has_card | openings.opened("credit_card"))
+    people = np.flatnonzero(snap.members["cards"])
     people = people[np.argsort(h.holder_no[people], kind="stable")]
-    first, last = noise.names(pop, people)
+    first_name, last_name = noise.names(pop, people)
     email = noise.email(pop, people, work_domain)
     email = np.where(noise.upper_email[people], np.strings.upper(email), np.strings.capitalize(email))
     holder_text = text.ids("C-", h.holder_no[people], 6)
     files["cards/cardholders"] = {
         "holder_ref": holder_text,
-        "first_name": _arrow(np.strings.upper(first)),
-        "last_name": _arrow(np.strings.upper(last)),
+        "first_name": _arrow(np.strings.upper(first_name)),
+        "last_name": _arrow(np.strings.upper(last_name)),
         "birth_date": text.dates(pop.birth[people], "MM/dd/yyyy"),
         "email": _arrow(email),
         "phone": text.to_arrow(text.digits(noise.phone(pop, people), 10)),
@@ -256,41 +249,38 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     }
     _add_ids(id_map, "cards", holder_text, people)
 
+    cards = snap.cards
     order = np.argsort(cards["account_no"], kind="stable")
-    card_ids = text.ids("CA", cards["account_no"], 8)
     files["cards/accounts"] = _ordered({
-        "card_account_id": card_ids,
+        "card_account_id": text.ids("CA", cards["account_no"], 8),
         "holder_ref": text.ids("C-", cards["holder_no"], 6),
         "card_product": _arrow(cards["product"]),
         "open_date": text.dates(cards["open_date"], "MM/dd/yyyy"),
-        "credit_limit": text.money(np.round(cards["credit_limit"] * 100).astype(np.int64)),
+        "credit_limit": text.money(np.round(cards["limit"] * 100).astype(np.int64)),
         "current_balance": text.money(cards["balance"]),
         "days_past_due": text.integers(cards["days_past_due"]),
     }, order)
 
-    ct = activity.card_txns
-    order = np.argsort(ct["day"] * max(len(cards), 1) + ct["account"], kind="stable")
-    first_id = int(rng.integers(10**11, 5 * 10**11))
+    ct = world.rows("card", first, last)
     files["cards/transactions"] = {
-        "txn_ref": text.ids("CT", first_id + np.arange(len(order)), 12),
-        "card_account_id": card_ids.take(pa.array(ct["account"][order])),
-        "txn_date": text.day_dates(window.start, ct["day"][order], "MM/dd/yyyy"),
-        "amount": text.money(ct["cents"][order]),
-        "mcc": text.to_arrow(text.digits(ct["mcc"][order], 4)),
-        "merchant_category": text.lookup(ref.CATEGORIES, ct["category"][order]),
+        "txn_ref": text.ids("CT", ct["id"], 12),
+        "card_account_id": text.ids("CA", h.card_account[ct["key"], 0], 8),
+        "txn_date": text.day_dates(EPOCH, ct["day"], "MM/dd/yyyy"),
+        "amount": text.money(ct["cents"]),
+        "mcc": text.to_arrow(text.digits(ct["mcc"], 4)),
+        "merchant_category": text.lookup(ref.CATEGORIES, ct["category"]),
     }
 
     # --- lending -------------------------------------------------------------------------------------
     noise = _Noise(seed, customers, "lending", pop.n)
-    loans = books.loans
-    people = np.flatnonzero(h.in_lending | openings.opened("personal_loan"))
+    people = np.flatnonzero(snap.members["lending"])
     people = people[np.argsort(h.borrower_no[people], kind="stable")]
-    first, last = noise.names(pop, people)
+    first_name, last_name = noise.names(pop, people)
     phone = _phone_parts(noise.phone(pop, people))
     borrower_text = text.integers(h.borrower_no[people])
     files["lending/borrowers"] = {
         "borrower_no": borrower_text,
-        "name": _arrow(np.strings.upper(np.strings.add(np.strings.add(last, ", "), first))),
+        "name": _arrow(np.strings.upper(np.strings.add(np.strings.add(last_name, ", "), first_name))),
         "dob": text.dates(pop.birth[people], "dd.MM.yyyy"),
         "email": _arrow(noise.email(pop, people, work_domain)),
         "phone": text.to_arrow(text.compose("(", phone[0], ") ", phone[1], "-", phone[2])),
@@ -299,6 +289,7 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
     }
     _add_ids(id_map, "lending", borrower_text, people)
 
+    loans = snap.loans
     order = np.argsort(loans["loan_no"], kind="stable")
     files["lending/loans"] = _ordered({
         "loan_no": text.ids("L", loans["loan_no"], 8),
@@ -311,14 +302,52 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
         "days_past_due": text.integers(loans["days_past_due"]),
     }, order)
 
-    rp = activity.repayments
-    order = np.argsort(rp["day"] * max(len(loans), 1) + rp["loan"], kind="stable")
-    first_id = int(rng.integers(10**9, 5 * 10**9))
+    rp = world.rows("repayments", first, last)
     files["lending/repayments"] = {
-        "repayment_id": text.ids("R", first_id + np.arange(len(order)), 10),
-        "loan_no": text.ids("L", loans["loan_no"][rp["loan"][order]], 8),
-        "paid_date": text.day_dates(window.start, rp["day"][order], "dd.MM.yyyy"),
-        "amount": text.money(rp["cents"][order]),
+        "repayment_id": text.ids("R", rp["id"], 12),
+        "loan_no": text.ids("L", h.loan_no.ravel()[rp["key"]], 8),
+        "paid_date": text.day_dates(EPOCH, rp["day"], "dd.MM.yyyy"),
+        "amount": text.money(rp["cents"]),
+    }
+
+    # --- online banking and the CRM: people by the id of their home silo ------------------------------
+    ref_text, ref_silo = customer_refs(h)
+    ss = world.rows("sessions", first, last)
+    files["digital/sessions"] = {
+        "session_id": text.ids("S", ss["id"], 12),
+        "customer_ref": ref_text.take(pa.array(ss["person"])),
+        "customer_silo": text.lookup(list(HOME_SILOS), ref_silo[ss["person"]]),
+        "started_at": text.timestamps(date_of(ss["day"]), ss["second"]),
+        "channel": text.lookup(["web", "app"], ss["app"].astype(np.int64)),
+        "page": text.lookup(ref.PAGES, ss["page"]),
+        "page_views": text.integers(ss["views"]),
+        "duration_seconds": text.integers(ss["seconds"]),
+    }
+    cs = world.rows("consent", -NEVER if full else first, last)
+    purpose = np.array([TOPIC_PURPOSE.index(p) for p, _ in TOPICS])[cs["topic"]]
+    channel = np.array([TOPIC_CHANNEL.index(c) for _, c in TOPICS])[cs["topic"]]
+    files["crm/consents"] = {
+        "event_id": text.ids("CE", cs["id"], 12),
+        "customer_ref": ref_text.take(pa.array(cs["person"])),
+        "customer_silo": text.lookup(list(HOME_SILOS), ref_silo[cs["person"]]),
+        "purpose": text.lookup(list(TOPIC_PURPOSE), purpose),
+        "channel": text.lookup(list(TOPIC_CHANNEL), channel),
+        "status": text.lookup(["withdrawn", "granted"], cs["granted"].astype(np.int64)),
+        "recorded_at": text.timestamps(date_of(cs["day"]), cs["second"]),
+        "source": text.lookup(list(CONSENT_SOURCES), cs["source"]),
+    }
+    ev = offer_events(world, first, last)
+    files["crm/offers"] = {
+        "event_id": text.ids("OE", ev["id"] * 10 + ev["kind"], 11),
+        "offer_id": text.ids("OF", ev["id"], 10),
+        "customer_ref": ref_text.take(pa.array(ev["person"])),
+        "customer_silo": text.lookup(list(HOME_SILOS), ref_silo[ev["person"]]),
+        "campaign": text.to_arrow(text.compose("LEGACY-20", text.digits(ev["id"] // 10**8, 2), "-",
+                                               text.digits(ev["id"] // 10**6 % 100, 2), n=len(ev["id"]))),
+        "product": text.lookup(list(PRODUCTS), ev["product"]),
+        "channel": text.lookup(list(CHANNELS), ev["channel"]),
+        "event_type": text.lookup(list(OFFER_EVENTS), ev["kind"]),
+        "event_at": text.timestamps(date_of(ev["day"]), ev["second"]),
     }
 
     silo_ids = {
@@ -327,6 +356,45 @@ def render(seed: int, customers: int, pop: Population, h: Holdings, books: Books
         "person_id": pop.person_id[np.concatenate(id_map["person_id"])],
     }
     return files, silo_ids
+
+
+HOME_SILOS = ("deposits", "cards", "lending")
+TOPIC_PURPOSE = ("marketing", "profiling", "data_sharing")
+TOPIC_CHANNEL = ("mobile", "email", "branch", "atm", "all")
+OFFER_EVENTS = ("holdout", "sent", "opened", "clicked", "accepted", "declined")
+
+
+def customer_refs(h: Holdings) -> tuple[pa.Array, np.ndarray]:
+    """Per person: the id their home silo knows them by (holdings.primary_silo), and that silo's index."""
+    silo = h.primary_silo
+    cif, holder, borrower = (np.asarray(a.to_numpy(zero_copy_only=False), dtype=object) for a in
+                             (text.ids("D", h.cif, 7), text.ids("C-", h.holder_no, 6), text.integers(h.borrower_no)))
+    return pa.array(np.select([silo == 0, silo == 1], [cif, holder], borrower), pa.string()), silo
+
+
+def offer_events(world: World, first: int, last: int) -> dict[str, np.ndarray]:
+    """The campaign's event log in first..last: holdout or sent, opened, clicked, accepted or declined,
+    each a few minutes after the one before on its day (offer rows: campaigns.Offers)."""
+    o = world.rows("offers", first - 40, last, day="sent_day")  # responses come within days of sending
+    n = len(o["id"])
+    sent = np.where(o["holdout"], 0, 1)
+    steps = [(sent, o["sent_day"], np.ones(n, bool)),
+             (np.full(n, 2), o["opened_day"], o["opened_day"] < NEVER),
+             (np.full(n, 3), o["clicked_day"], o["clicked_day"] < NEVER),
+             (np.where(o["response"] == 1, 4, 5), o["response_day"], o["response"] > 0)]
+    parts = {"id": [], "kind": [], "day": [], "second": [], "person": [], "product": [], "channel": []}
+    for step, (kind, day, happened) in enumerate(steps):
+        keep = happened & (day >= first) & (day <= last)
+        parts["id"].append(o["id"][keep])
+        parts["kind"].append(kind[keep])
+        parts["day"].append(day[keep])
+        parts["second"].append(np.minimum(o["second"][keep] + 900 * step * (day[keep] == o["sent_day"][keep]),
+                                          86_399))
+        for col in ("person", "product", "channel"):
+            parts[col].append(o[col][keep])
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    order = np.lexsort((out["kind"], out["id"], out["second"], out["day"]))
+    return {k: v[order] for k, v in out.items()}
 
 
 def _add_ids(id_map: dict[str, list], silo: str, ids: pa.Array, people: np.ndarray) -> None:

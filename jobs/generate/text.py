@@ -14,15 +14,20 @@ import pyarrow as pa
 _PAD = 0  # a byte that never appears in text; dropped by `squeeze`
 
 
+# Every 4-digit group as its 4 ASCII bytes in one uint32: formatting costs one division and one lookup
+# per 4 digits instead of a division per digit.
+_GROUPS = np.array([[ord(c) for c in f"{i:04d}"] for i in range(10_000)], dtype=np.uint8).view(np.uint32).ravel()
+
+
 def digits(values: np.ndarray, width: int) -> np.ndarray:
     """Zero-padded decimal digits of non-negative integers as a (n, width) byte matrix."""
     quotient = np.asarray(values, dtype=np.int64)
-    out = np.empty((len(quotient), width), dtype=np.uint8)
-    for j in range(width - 1, -1, -1):
-        quotient, remainder = np.divmod(quotient, 10)
-        out[:, j] = remainder
-    out += 48
-    return out
+    groups = -(-width // 4)
+    out = np.empty((len(quotient), groups), dtype=np.uint32)
+    for g in range(groups - 1, -1, -1):
+        quotient, remainder = np.divmod(quotient, 10_000)
+        out[:, g] = _GROUPS.take(remainder)
+    return out.view(np.uint8).reshape(len(quotient), groups * 4)[:, groups * 4 - width:]
 
 
 def literal(text: str, n: int) -> np.ndarray:
@@ -88,6 +93,14 @@ def _ymd(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # The Spark datetime patterns the silos use.
 DATE_PATTERNS = ("yyyy-MM-dd", "MM/dd/yyyy", "dd.MM.yyyy")
+TIMESTAMP_PATTERN = "yyyy-MM-dd HH:mm:ss"
+
+
+def timestamps(dates_: np.ndarray, second: np.ndarray) -> pa.Array:
+    """"2026-06-30 14:05:09" from dates and seconds of the day."""
+    second = np.asarray(second, dtype=np.int64)
+    hh, mm, ss = digits(second // 3600, 2), digits(second // 60 % 60, 2), digits(second % 60, 2)
+    return to_arrow(compose(_date_matrix(dates_, "yyyy-MM-dd"), " ", hh, ":", mm, ":", ss, n=len(second)))
 
 
 def dates(values: np.ndarray, pattern: str) -> pa.Array:
