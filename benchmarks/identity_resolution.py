@@ -53,7 +53,7 @@ def main() -> int:
     from jobs.settings import Settings, parse_date
     from jobs.unify.identity import resolve
     from jobs.unify.identity_quality import error_pairs, pair_precision_recall
-    from jobs.unify.standardize import all_silo_customers, latest_export
+    from jobs.unify.standardize import all_silo_customers, newest_export
 
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="marketofone-identity-"))
     settings = Settings.from_env().with_(home=home.resolve(), customers=args.customers)
@@ -72,7 +72,7 @@ def main() -> int:
 
     # Resolution alone, on the same standardized records the silver step resolved.
     def bronze(name: str):
-        return latest_export(lh.read(f"bronze.{name}"), day)
+        return newest_export(lh.read(f"bronze.{name}"))
 
     records = lh.scratch(all_silo_customers(bronze("deposits_customers"), bronze("cards_cardholders"),
                                             bronze("lending_borrowers")), "bench_silo_customers")

@@ -39,14 +39,25 @@ def _print_table(rows: list[dict], columns: list[str] | None = None) -> None:
 
 
 def cmd_generate(args) -> int:
-    from jobs.generate import generate_bank
+    from jobs.generate import generate_bank, generate_days
 
     settings = _settings(args)
-    day = parse_date(args.date)
     started = time.perf_counter()
-    summary = generate_bank(settings, day)
-    print(f"generated a bank of {summary['persons']} people for {day} in {time.perf_counter() - started:.1f}s")
-    _print_table([{"file": k, "rows": v} for k, v in summary["files"].items()])
+    if args.from_date or args.to_date:
+        if not (args.from_date and args.to_date):
+            raise ValueError("--from and --to go together: the first and the last day of daily increments")
+        summaries = generate_days(settings, parse_date(args.from_date), parse_date(args.to_date))
+        print(f"generated {len(summaries)} daily increment(s) of a bank of {settings.customers} people in "
+              f"{time.perf_counter() - started:.1f}s")
+        files = list(summaries[0]["files"])
+        _print_table([{"file": f, **{s["as_of"].isoformat(): s["files"][f] for s in summaries}} for f in files])
+    else:
+        day = parse_date(args.date)
+        summary = generate_bank(settings, day, daily=args.daily)
+        kind = "a daily increment" if args.daily else f"a full export ({summary['first_day']} to {day})"
+        print(f"generated {kind} of a bank of {summary['persons']} people for {day} in "
+              f"{time.perf_counter() - started:.1f}s")
+        _print_table([{"file": k, "rows": v} for k, v in summary["files"].items()])
     print(f"landing files: {settings.landing}")
     return 0
 
@@ -167,8 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show the jobs' progress logs")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("generate", help="write a synthetic bank's silo exports for a date")
-    p.add_argument("--date", default=DEFAULT_DATE)
+    p = sub.add_parser("generate", help="write a synthetic bank's exports: a full export for a date, or daily "
+                                         "increments")
+    p.add_argument("--date", default=DEFAULT_DATE, help="the export's as-of date (default %(default)s)")
+    p.add_argument("--daily", action="store_true",
+                   help="only the date's activity (a daily increment), not the history window")
+    p.add_argument("--from", dest="from_date", help="daily increments from this date ...")
+    p.add_argument("--to", dest="to_date", help="... to this one (inclusive)")
     p.add_argument("--customers", type=int)
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_generate)

@@ -18,13 +18,16 @@ from jobs.tables import Lakehouse, quarantine_of
 
 def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
                     write: Callable[[DataFrame], int]) -> dict[str, int]:
-    """Validate `df` against the suite named after `full_name`; `write(valid_rows)` publishes."""
+    """Validate `df` against the suite named after `full_name`; `write(valid_rows)` publishes (an
+    overwrite, a replace of the date or a MERGE). Returns the rows published and quarantined by this
+    run: together they are every row of `df`."""
     # Staged once: validation, publishing and quarantine then read files instead of recomputing the plan.
     staged = lh.scratch(df, f"staged_{full_name.replace('.', '_')}")
     result = quality.validate(staged, full_name, lh.settings, day)
     lh.merge_upsert("audit.dq_results", quality.results_frame(lh.spark, result, day))
     quality.raise_on_failure(result)
-    counts = {full_name: write(result.valid)}
+    write(result.valid)
+    counts = {full_name: result.valid_count}
     rejected = result.quarantined.withColumn("_run_date", F.lit(day))
     counts[quarantine_of(full_name)] = lh.replace_for_date(quarantine_of(full_name), rejected, day)
     return counts

@@ -65,8 +65,10 @@ def _bronze_and_quarantine() -> list[Table]:
 # Tables with a Great Expectations suite (expectations/<layer>.<name>.json) validated before publishing
 # (jobs/publish.py), each with its quarantine.<layer>_<name>. Bronze tables have suites too, generated
 # from the landing contracts and run by ingest (jobs/ingest/load.py, quarantine.<silo>_<entity>).
-VALIDATED = (("silver", "customer_crosswalk"), ("silver", "account"), ("silver", "customer"),
-             ("silver", "transaction"), ("gold", "customer_360"), ("gold", "next_best_offer"))
+VALIDATED = (("silver", "customer_crosswalk"), ("silver", "account"), ("silver", "account_balance"),
+             ("silver", "customer"), ("silver", "transaction"), ("silver", "digital_session"),
+             ("silver", "consent_event"), ("silver", "consent"), ("silver", "offer_event"),
+             ("silver", "offer_interaction"), ("gold", "customer_360"), ("gold", "next_best_offer"))
 
 _TABLES = _bronze_and_quarantine() + [
     Table("silver", "customer", ("customer_id",), None,
@@ -74,9 +76,21 @@ _TABLES = _bronze_and_quarantine() + [
     Table("silver", "customer_crosswalk", ("silo", "silo_customer_id"), None,
           "every silo customer id -> golden customer_id, with the rule that matched"),
     Table("silver", "account", ("silo", "account_id"), None,
-          "deposit accounts, card accounts and loans conformed to one shape"),
+          "deposit accounts, card accounts and loans conformed to one shape, as in the newest export"),
+    Table("silver", "account_balance", ("as_of_date", "silo", "account_id"), "as_of_date",
+          "every account's balance, limit and days past due as exported on each date"),
     Table("silver", "transaction", ("silo", "txn_id"), None,
           "deposit and card transactions and loan repayments, signed amounts, categories"),
+    Table("silver", "digital_session", ("session_id",), None,
+          "online banking sessions (app, web) with the page they were about"),
+    Table("silver", "consent_event", ("event_id",), None,
+          "the consent ledger: every grant and withdrawal per purpose and channel"),
+    Table("silver", "consent", ("customer_id", "purpose", "channel"), None,
+          "the current consent per customer, purpose and channel (the ledger's last word)"),
+    Table("silver", "offer_event", ("event_id",), None,
+          "campaign events: offers held out, sent, opened, clicked, accepted, declined"),
+    Table("silver", "offer_interaction", ("offer_id",), None,
+          "one row per offer: customer, product, channel, holdout, what the customer did and when"),
     Table("gold", "customer_360", ("as_of_date", "customer_id"), "as_of_date",
           "one row per customer as of a date: balances, income, spend, products, tenure, engagement"),
     Table("gold", "training_set", ("as_of_date", "customer_id"), "as_of_date",
@@ -213,6 +227,22 @@ class Lakehouse:
         self.spark.sql(statement)
         self.spark.catalog.dropTempView(view)
         return self._count(full_name)
+
+    def update_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...], columns: tuple[str, ...]) -> None:
+        """Set `columns` of every row of the table that matches a source row on `on` (not the table's
+        key: one source row may match many), where they differ; no other row is rewritten. Used to
+        re-attach rows to a customer whose identity changed (the crosswalk moved a silo id)."""
+        t = table(full_name)
+        if not self.exists(full_name):
+            return
+        view = f"_update_src_{t.layer}_{t.name}"
+        source.createOrReplaceTempView(view)
+        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
+        differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns)
+        sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in columns)
+        self.spark.sql(f"MERGE INTO delta.`{self.path(full_name)}` AS t USING {view} AS s ON {match} "
+                       f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {sets}")
+        self.spark.catalog.dropTempView(view)
 
     def _count(self, full_name: str, logical_date=None) -> int:
         df = self.read(full_name)

@@ -22,6 +22,7 @@ from jobs.gold.training_set import build_training_set
 from jobs.ingest.contract_checks import check_rows
 from jobs.unify.accounts import conform_accounts
 from jobs.unify.customers import golden_customers
+from jobs.unify.engagement import consent_events, current_consent, offer_events, offer_interactions, with_customer
 from jobs.unify.identity import resolve
 from jobs.unify.standardize import deposits_customers, lending_borrowers
 from jobs.unify.transactions import deposit_transactions
@@ -86,7 +87,25 @@ def run_cases(spark) -> dict[str, list]:
     ])
     out["unify.deposit_transactions"] = _rows(deposit_transactions(txns))
 
-    customers, accounts, silver_txns = silver_frames(spark)
+    consents = _bronze(spark, ["event_id", "customer_ref", "customer_silo", "purpose", "channel", "status",
+                               "recorded_at", "source"], [
+        ("CE1", "D0000001", "deposits", "marketing", "email", "granted", "2026-06-01 09:00:00", "onboarding"),
+        ("CE2", "D0000001", "deposits", "marketing", "email", "withdrawn", "2026-06-20 10:00:00", "app"),
+        ("CE3", "100002", "lending", "profiling", "all", "granted", "2026-06-02 11:00:00", "branch"),
+    ])
+    out["unify.current_consent"] = _rows(current_consent(with_customer(consent_events(consents), crosswalk)))
+    offer_rows = [("OE1", "OF1", "D0000001", "deposits", "sent", "2026-06-03 09:00:00"),
+                  ("OE2", "OF1", "D0000001", "deposits", "opened", "2026-06-04 08:00:00"),
+                  ("OE3", "OF1", "D0000001", "deposits", "accepted", "2026-06-05 10:00:00"),
+                  ("OE4", "OF2", "100002", "lending", "holdout", "2026-06-03 09:00:00")]
+    offers_bronze = _bronze(spark, ["event_id", "offer_id", "customer_ref", "customer_silo", "campaign", "product",
+                                    "channel", "event_type", "event_at"],
+                            [(e, o, r, s, "LEGACY-2026-06", "savings", "email", t, at)
+                             for e, o, r, s, t, at in offer_rows])
+    events = with_customer(offer_events(offers_bronze), crosswalk)
+    out["unify.offer_interactions"] = _rows(offer_interactions(events))
+
+    customers, accounts, balances, silver_txns = silver_frames(spark)
     out["unify.golden_customers"] = _rows(
         golden_customers(records, crosswalk, accounts.limit(0), "k").drop("silos"))
     acc_cols = ["account_id", "cif_id", "product", "open_date", "balance", "currency"]
@@ -97,10 +116,10 @@ def run_cases(spark) -> dict[str, list]:
     dep_accounts = _bronze(spark, acc_cols, [("DA1", "D0000001", "checking", "2020-01-01", "10.00", "USD")])
     out["unify.conform_accounts"] = _rows(conform_accounts(dep_accounts, empty_cards, empty_loans, crosswalk))
 
-    c360 = build_customer_360(customers, accounts, silver_txns, AS_OF)
+    c360 = build_customer_360(customers, accounts, balances, silver_txns, AS_OF)
     out["gold.customer_360"] = _rows(c360)
     out["gold.training_set"] = _rows(
-        build_training_set(customers, accounts, silver_txns, AS_OF - dt.timedelta(days=30), 30))
+        build_training_set(customers, accounts, balances, silver_txns, AS_OF - dt.timedelta(days=30), 30))
     scores = spark.createDataFrame([
         ("A", "savings", 0.2, "1", "r1"), ("A", "personal_loan", 0.6, "1", "r2"), ("B", "savings", 0.3, "1", "r")
     ], "customer_id string, product string, probability double, model_version string, reason string")

@@ -1,4 +1,5 @@
-"""Tiny silver tables shared by the gold tests: two customers and a handful of transactions."""
+"""Tiny silver tables shared by the gold tests: two customers, their accounts as exported 5 days after
+the as-of date, and a handful of transactions."""
 
 import datetime as dt
 
@@ -9,6 +10,8 @@ CUSTOMER_SCHEMA = ("customer_id string, name_token string, email_token string, p
 ACCOUNT_SCHEMA = ("silo string, silo_customer_id string, account_id string, product string, open_date date, "
                   "balance double, credit_limit double, principal double, interest_rate double, "
                   "days_past_due long, currency string, customer_id string")
+BALANCE_SCHEMA = ("as_of_date date, silo string, account_id string, balance double, credit_limit double, "
+                  "days_past_due long")
 TXN_SCHEMA = ("silo string, txn_id string, account_id string, customer_id string, txn_date date, "
               "amount double, category string, kind string, is_external boolean")
 
@@ -38,4 +41,7 @@ def silver_frames(spark):
         ("deposits", "T5", "DA2", "B", d(45), -100.0, "atm", "deposit", False),
         ("deposits", "T6", "DA1", "A", d(-3), 500.0, "transfer_in", "deposit", False),  # after as-of
     ], TXN_SCHEMA)
-    return customers, accounts, txns
+    # The accounts as exported 5 days after the as-of date (T6 arrived in between).
+    balances = spark.createDataFrame([(d(-5), a.silo, a.account_id, a.balance, a.credit_limit, a.days_past_due)
+                                      for a in accounts.collect()], BALANCE_SCHEMA)
+    return customers, accounts, balances, txns

@@ -6,7 +6,7 @@ from jobs.decide.next_best_offer import choose_offers
 from jobs.gold.customer_360 import MODEL_FEATURES, build_customer_360
 from jobs.gold.kpis import RATIO_KPIS, build_kpi_daily
 from jobs.gold.training_set import build_training_set
-from tests.silver_fixtures import AS_OF, silver_frames
+from tests.silver_fixtures import AS_OF, d, silver_frames
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,19 @@ def test_balances_products_and_behaviour_as_of_the_date(c360):
     assert b.products_held == 2 and not b.active_30d and b.active_prev_30d
 
 
+def test_the_balance_exported_on_the_day_wins_and_others_are_moved_to_it(spark):
+    """A snapshot on the as-of date is taken as it is; without one, the nearest later snapshot is rolled
+    back (see above) or, when there is none, the last earlier one rolled forward."""
+    customers, accounts, balances, txns = silver_frames(spark)
+    on_the_day = spark.createDataFrame([(AS_OF, "deposits", "DA1", 777.0, None, 0)], balances.schema)
+    row = [r for r in build_customer_360(customers, accounts, balances.unionByName(on_the_day), txns, AS_OF)
+           .collect() if r.customer_id == "A"][0]
+    assert row.deposit_balance == pytest.approx(777.0)
+    before = spark.createDataFrame([(d(10), "deposits", "DA1", 100.0, None, 0)], balances.schema)
+    row = [r for r in build_customer_360(customers, accounts, before, txns, AS_OF).collect() if r.customer_id == "A"][0]
+    assert row.deposit_balance == pytest.approx(100.0 + 3000.0 - 1000.0)  # T1 and T2 came after that export
+
+
 def test_every_model_feature_is_a_column(spark, c360):
     row = next(iter(c360.values()))
     missing = [f for f in MODEL_FEATURES if f not in row.asDict()]
@@ -40,9 +53,9 @@ def test_every_model_feature_is_a_column(spark, c360):
 
 
 def test_training_labels_look_ahead_but_features_do_not(spark):
-    customers, accounts, txns = silver_frames(spark)
+    customers, accounts, balances, txns = silver_frames(spark)
     cutoff = AS_OF - dt.timedelta(days=30)
-    rows = {r.customer_id: r for r in build_training_set(customers, accounts, txns, cutoff, 30).collect()}
+    rows = {r.customer_id: r for r in build_training_set(customers, accounts, balances, txns, cutoff, 30).collect()}
     # A opened the card 10 days before AS_OF, i.e. within 30 days after the cutoff.
     assert rows["A"].label_credit_card == 1 and rows["A"].has_credit_card == 0
     assert rows["A"].card_spend_30d == 0.0  # the card spend happened after the cutoff

@@ -71,7 +71,7 @@ def test_rows_landed_equal_rows_in_bronze_plus_rows_quarantined(small_bank, tabl
 def test_every_generated_defect_is_quarantined_with_its_checks(small_bank, table):
     lh, _ = small_bank
     silo, entity = table.split("_", 1)
-    truth = pq.read_table(lh.settings.ground_truth / "defects.parquet").to_pylist()
+    truth = pq.read_table(lh.settings.ground_truth / "defects" / "2026-06-30.parquet").to_pylist()
     defects = [d for d in truth if d["file"] == f"{silo}/{entity}"]
     assert defects, f"the generator logged no defect for {table}"
     # _row_id keeps file order; a row's position among all loaded rows is its 0-based data row.

@@ -268,9 +268,15 @@ def test_split_that_disagrees_with_gx_is_an_error(spark, payments_suite, setting
 
 
 # -- table-level failures ------------------------------------------------------------------------
-def test_table_level_failure_sets_success_false_and_raises_clearly(spark, settings):
+def test_table_level_failure_sets_success_false_and_raises_clearly(spark, settings, tmp_path):
     empty = _txn_frame(spark, [])
-    result = quality.validate(empty, "silver.transaction", settings, RUN_DATE)
+    # A day without transactions is a quiet day for the daily increment ...
+    assert quality.validate(empty, "silver.transaction", settings, RUN_DATE).success
+    # ... but not for a table that must have rows.
+    data = json.loads(quality.suite_path("silver.transaction").read_text())
+    data["expectations"][0]["kwargs"]["min_value"] = 1
+    (tmp_path / "silver.transaction.json").write_text(json.dumps(data))
+    result = quality.validate(empty, quality.load_suite("silver.transaction", tmp_path), settings, RUN_DATE)
     assert not result.success
     assert [r["expectation"] for r in result.failed_table_expectations] == ["expect_table_row_count_to_be_between"]
     with pytest.raises(DataQualityError) as excinfo:

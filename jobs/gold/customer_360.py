@@ -1,22 +1,25 @@
 """gold.customer_360: one row per customer as of a date, computed only from what was known that day.
 
-Point in time: an account counts once opened on or before the as-of date; a balance is rolled back
-from the export's balance by the transactions booked after the as-of date; behaviour windows end on the
-as-of date. The same function therefore builds today's 360 and the feature snapshot of a past date
-for training, with no data from after that date.
+Point in time: an account counts once opened on or before the as-of date; its balance is the one
+exported on the as-of date (silver.account_balance) or, for a date without an export of its own (a
+training cutoff inside the first export's history), the nearest exported balance moved by the
+transactions booked in between; behaviour windows end on the as-of date. The same function therefore
+builds today's 360 and the feature snapshot of a past date for training. The one thing a past date
+without its own export takes from later data is that rollback of a later balance (exact when the
+transactions in between are complete, as they are inside one export).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.unify.accounts import PRODUCTS
 
 SPEND_CATEGORIES = ("groceries", "dining", "travel", "fuel", "furniture", "electronics", "utilities",
-                    "entertainment", "health", "other")
+                    "entertainment", "health", "other", "jewelry", "kids")
 
 # What the models see: numbers a customer's own history explains, known at the as-of date.
 MODEL_FEATURES = (
@@ -42,23 +45,40 @@ def _sum_if(condition: Column, value: Column) -> Column:
     return F.round(F.sum(F.when(condition, value).otherwise(F.lit(0.0))), 2)
 
 
-def balances_as_of(accounts: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
-    """Per account held at as_of: its balance that day (export balance minus later movements)."""
-    later = txns.where(F.col("txn_date") > F.lit(as_of)).groupBy("silo", "account_id").agg(
-        F.round(F.sum("amount"), 2).alias("moved_after")
+def balances_as_of(accounts: DataFrame, balances: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
+    """Per account held at as_of: its balance that day, from the exported balance nearest the day (the
+    first on or after it, else the last before it) moved by the transactions booked in between."""
+    day = F.lit(as_of)
+    distance = F.when(F.col("as_of_date") >= day, F.datediff(F.col("as_of_date"), day)) \
+        .otherwise(F.lit(1_000_000) + F.datediff(day, F.col("as_of_date")))
+    nearest = Window.partitionBy("silo", "account_id").orderBy(distance)
+    snapshot = (
+        balances.withColumn("_rank", F.row_number().over(nearest)).where("_rank = 1")
+        .select("silo", "account_id", F.col("as_of_date").alias("_snapshot_date"),
+                F.col("balance").alias("_snapshot_balance"))
     )
-    held = accounts.where(F.col("customer_id").isNotNull() & (F.col("open_date") <= F.lit(as_of)))
-    moved = F.coalesce(F.col("moved_after"), F.lit(0.0))
+    held = accounts.where(F.col("customer_id").isNotNull() & (F.col("open_date") <= day)) \
+        .drop("balance").join(snapshot, ["silo", "account_id"], "left")
+    # Money moved between the day and the snapshot: after the day up to a later snapshot (rolled back),
+    # or after an earlier snapshot up to the day (rolled forward, with the opposite sign).
+    between = txns.join(held.select("silo", "account_id", "_snapshot_date"), ["silo", "account_id"])
+    later = (F.col("txn_date") > day) & (F.col("txn_date") <= F.col("_snapshot_date"))
+    earlier = (F.col("txn_date") > F.col("_snapshot_date")) & (F.col("txn_date") <= day)
+    moved = between.groupBy("silo", "account_id").agg(
+        F.round(F.sum(F.when(later, F.col("amount")).when(earlier, -F.col("amount")).otherwise(0.0)), 2)
+        .alias("moved_after"))
+    shift = F.coalesce(F.col("moved_after"), F.lit(0.0))
     # Deposits: money in raised the balance. Cards: spend (negative) raised what is owed.
     # Loans: repayments (negative) lowered what is owed.
-    rolled = F.when(F.col("silo") == "cards", F.col("balance") + moved).otherwise(F.col("balance") - moved)
-    return held.join(later, ["silo", "account_id"], "left").withColumn(
+    rolled = F.when(F.col("silo") == "cards", F.col("_snapshot_balance") + shift) \
+        .otherwise(F.col("_snapshot_balance") - shift)
+    return held.join(moved, ["silo", "account_id"], "left").withColumn(
         "balance_as_of", F.round(F.greatest(F.lit(0.0), F.coalesce(rolled, F.lit(0.0))), 2)
     )
 
 
-def account_features(accounts: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
-    held = balances_as_of(accounts, txns, as_of)
+def account_features(accounts: DataFrame, balances: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
+    held = balances_as_of(accounts, balances, txns, as_of)
     silo = F.col("silo")
     aggs = [
         _sum_if(silo == "deposits", F.col("balance_as_of")).alias("deposit_balance"),
@@ -96,11 +116,12 @@ def behaviour_features(txns: DataFrame, as_of: dt.date) -> DataFrame:
     return window.groupBy("customer_id").agg(*aggs)
 
 
-def build_customer_360(customers: DataFrame, accounts: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
+def build_customer_360(customers: DataFrame, accounts: DataFrame, balances: DataFrame, txns: DataFrame,
+                       as_of: dt.date) -> DataFrame:
     """One row per customer known on as_of (first account opened by then, or no account at all)."""
     known = customers.where(F.col("first_seen").isNull() | (F.col("first_seen") <= F.lit(as_of)))
     df = known.select("customer_id", "birth_date", "gender", "postcode", "first_seen") \
-        .join(account_features(accounts, txns, as_of), "customer_id", "left") \
+        .join(account_features(accounts, balances, txns, as_of), "customer_id", "left") \
         .join(behaviour_features(txns, as_of), "customer_id", "left")
     numeric = [c for c in MODEL_FEATURES if c not in ("age", "tenure_days", "total_balance", "credit_utilization")]
     df = df.fillna(0, subset=numeric + ["credit_limit", "max_days_past_due", "active_prev_30d"])

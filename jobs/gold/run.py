@@ -13,7 +13,8 @@ from jobs.tables import Lakehouse
 
 
 def _silver(lh: Lakehouse):
-    return lh.read("silver.customer"), lh.read("silver.account"), lh.read("silver.transaction")
+    return (lh.read("silver.customer"), lh.read("silver.account"), lh.read("silver.account_balance"),
+            lh.read("silver.transaction"))
 
 
 def customer_360(lh: Lakehouse, day: dt.date) -> dict[str, int]:

@@ -22,9 +22,9 @@ def training_cutoff(logical_date: dt.date, horizon_days: int) -> dt.date:
     return logical_date - dt.timedelta(days=horizon_days)
 
 
-def build_training_set(customers: DataFrame, accounts: DataFrame, txns: DataFrame, cutoff: dt.date,
-                       horizon_days: int) -> DataFrame:
-    features = build_customer_360(customers, accounts, txns, cutoff)
+def build_training_set(customers: DataFrame, accounts: DataFrame, balances: DataFrame, txns: DataFrame,
+                       cutoff: dt.date, horizon_days: int) -> DataFrame:
+    features = build_customer_360(customers, accounts, balances, txns, cutoff)
     horizon_end = cutoff + dt.timedelta(days=horizon_days)
     opened = (
         accounts.where((F.col("open_date") > F.lit(cutoff)) & (F.col("open_date") <= F.lit(horizon_end)))

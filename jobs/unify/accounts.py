@@ -2,7 +2,7 @@
 
 Columns: silo, account_id, customer_id, product, open_date, balance, credit_limit, principal,
 interest_rate, days_past_due, currency. `balance` is what the customer holds (deposits) or owes (cards,
-loans) at the export date.
+loans) at the export date; `account_balances` keeps that per export date (silver.account_balance).
 """
 
 from __future__ import annotations
@@ -62,3 +62,11 @@ def conform_accounts(deposits: DataFrame, cards: DataFrame, lending: DataFrame,
     accounts = deposit_accounts(deposits).unionByName(card_accounts(cards)).unionByName(loans(lending))
     return accounts.join(crosswalk.select("silo", "silo_customer_id", "customer_id"),
                          ["silo", "silo_customer_id"], "left")
+
+
+def account_balances(deposits: DataFrame, cards: DataFrame, lending: DataFrame, as_of) -> DataFrame:
+    """One date's account snapshots -> (as_of_date, silo, account_id, balance, credit_limit,
+    days_past_due): the balance history gold reads point in time."""
+    accounts = deposit_accounts(deposits).unionByName(card_accounts(cards)).unionByName(loans(lending))
+    return accounts.select(F.lit(as_of).alias("as_of_date"), "silo", "account_id", "balance", "credit_limit",
+                           "days_past_due")

@@ -8,19 +8,16 @@ placeholder such as 000-00-0000 or 123456789, an impossible SSN area/group/seria
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.contracts import load_contract, typed
 
 
-def latest_export(bronze: DataFrame, logical_date: dt.date) -> DataFrame:
-    """The rows of the newest export loaded on or before the logical date (exports are snapshots)."""
-    upto = bronze.where(F.col("_logical_date") <= F.lit(logical_date))
-    newest = upto.agg(F.max("_logical_date").alias("_newest"))
-    return upto.join(newest, upto["_logical_date"] == newest["_newest"]).drop("_newest")
+def newest_export(bronze: DataFrame) -> DataFrame:
+    """The rows of the newest export loaded (a customer master or an account list is a snapshot)."""
+    newest = bronze.agg(F.max("_logical_date").alias("_newest"))
+    return bronze.join(newest, bronze["_logical_date"] == newest["_newest"]).drop("_newest")
 
 
 def _letters(c: Column) -> Column:
