@@ -62,18 +62,36 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _dates(args) -> list[dt.date]:
+    """--date D, or every day of --from D1 --to D2 (a backfill), in order."""
+    if args.from_date or args.to_date:
+        if not (args.from_date and args.to_date) or args.date:
+            raise ValueError("give either --date, or --from and --to (a range of dates run one after the other)")
+        first, last = parse_date(args.from_date), parse_date(args.to_date)
+        if last < first:
+            raise ValueError(f"--to {last} is before --from {first}")
+        return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    if not args.date:
+        raise ValueError("give --date (or --from and --to)")
+    return [parse_date(args.date)]
+
+
 def cmd_run(args) -> int:
     settings = _settings(args)
-    day = parse_date(args.date)
+    days = _dates(args)
     from jobs.orchestrate import DAG_IDS
 
     if args.target in DAG_IDS:
         from jobs.orchestrate import run_dag
 
-        outcome = run_dag(args.target, day, settings, verbose=args.verbose)
-        print(f"DAG {args.target} for {day}: {outcome['state']}")
-        _print_table([{"task": t, "state": s} for t, s in sorted(outcome["tasks"].items())])
+        for day in days:
+            outcome = run_dag(args.target, day, settings, verbose=args.verbose)
+            print(f"DAG {args.target} for {day}: {outcome['state']}")
+            _print_table([{"task": t, "state": s} for t, s in sorted(outcome["tasks"].items())])
         return 0
+    if len(days) > 1:
+        raise ValueError("a date range runs a whole DAG; run a single step for one --date")
+    day = days[0]
     from jobs.pipeline import run_step
 
     kwargs = {"silo": args.silo} if args.silo else {}
@@ -191,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run one step (ingest, silver, ...) or a whole DAG for a date")
     p.add_argument("target", help="a step name or a DAG id (personalization_daily)")
-    p.add_argument("--date", required=True)
+    p.add_argument("--date", help="the logical date")
+    p.add_argument("--from", dest="from_date", help="run the DAG for every date from this one ...")
+    p.add_argument("--to", dest="to_date", help="... to this one (a backfill, in date order)")
     p.add_argument("--silo", help="ingest only this silo")
     p.set_defaults(func=cmd_run)
 

@@ -54,3 +54,25 @@ def test_dq_before_any_validation_says_what_to_run(capsys, tmp_path, monkeypatch
     monkeypatch.setenv("MARKETOFONE_HOME", str(tmp_path))
     assert main(["dq"]) == 2
     assert "no data-quality results yet" in capsys.readouterr().err
+
+
+def test_date_ranges_are_checked(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MARKETOFONE_HOME", str(tmp_path))
+    assert main(["run", "personalization_daily", "--from", "2026-07-03", "--to", "2026-07-01"]) == 2
+    assert "--to 2026-07-01 is before --from 2026-07-03" in capsys.readouterr().err
+    assert main(["run", "silver", "--from", "2026-07-01", "--to", "2026-07-02"]) == 2
+    assert "a date range runs a whole DAG" in capsys.readouterr().err
+    assert main(["run", "silver"]) == 2
+    assert "give --date" in capsys.readouterr().err
+    assert main(["generate", "--from", "2026-07-01"]) == 2
+    assert "--from and --to go together" in capsys.readouterr().err
+
+
+def test_generate_writes_daily_increments(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MARKETOFONE_HOME", str(tmp_path))
+    monkeypatch.setenv("MARKETOFONE_CUSTOMERS", "50")
+    assert main(["generate", "--from", "2026-07-01", "--to", "2026-07-02"]) == 0
+    assert "generated 2 daily increment(s)" in capsys.readouterr().out
+    assert (tmp_path / "landing" / "deposits" / "transactions" / "2026-07-02.csv").is_file()
+    assert main(["generate", "--date", "2025-01-01"]) == 2
+    assert "the generated world starts on 2025-07-01" in capsys.readouterr().err

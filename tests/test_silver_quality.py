@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
@@ -124,6 +125,10 @@ def test_silver_accounts_and_transactions_keep_every_row_or_quarantine_it(silver
     assert accounts_in == counts["silver.account"] + counts["quarantine.silver_account"]
     txns_in = _bronze_rows(lh, "deposits_transactions", "cards_transactions", "lending_repayments")
     assert txns_in == counts["silver.transaction"] + counts["quarantine.silver_transaction"]
+    for table, source in (("silver.digital_session", "digital_sessions"), ("silver.consent_event", "crm_consents"),
+                          ("silver.offer_event", "crm_offers"), ("silver.account_balance", None)):
+        rows_in = _bronze_rows(lh, source) if source else accounts_in
+        assert rows_in == counts[table] + counts[quarantine_of(table)] > 0, table
 
 
 def test_orphans_of_the_generated_bank_are_quarantined(silver_run):
@@ -138,3 +143,23 @@ def test_orphans_of_the_generated_bank_are_quarantined(silver_run):
     # every transaction of a quarantined account is quarantined too
     published = lh.read("silver.transaction").join(orphans.select("silo", "account_id"), ["silo", "account_id"])
     assert published.count() == 0
+    # the generator's orphan references (well-formed ids of nothing) all end up here
+    truth = pq.read_table(lh.settings.ground_truth / "defects" / f"{DAY}.parquet").to_pandas()
+    planted = truth[truth["kind"] == "orphan_ref"]
+    assert set(planted["file"]) == {"deposits/accounts", "cards/accounts", "lending/loans", "deposits/transactions"}
+    owners = {r.silo_customer_id for r in orphans.select("silo_customer_id").collect()}
+    assert {"D0000000", "C-000000", "9999999"} <= owners
+    assert orphan_txns.where("account_id = 'DA000000000'").count() == (planted["file"] == "deposits/transactions").sum()
+
+
+def test_sessions_consent_and_offers_of_unknown_customers_are_quarantined(silver_run):
+    lh, _ = silver_run
+    for table in ("silver.digital_session", "silver.consent_event", "silver.offer_event"):
+        assert lh.read(table).where("customer_id is null").count() == 0, table
+        rejected = lh.read(quarantine_of(table))
+        assert rejected.where("customer_id is not null and _reason like '%orphan%'").count() == 0, table
+    current = lh.read("silver.consent")
+    assert current.count() == current.select("customer_id", "purpose", "channel").distinct().count() > 0
+    offers = lh.read("silver.offer_interaction")
+    assert offers.where("holdout and sent_at is not null").count() == 0
+    assert offers.where("response = 'accepted'").count() > 0

@@ -38,8 +38,8 @@ TXN_TYPES = ("PAYROLL", "TRANSFER_IN", "TRANSFER_OUT_EXTERNAL", "TRANSFER_OUT_IN
 CREDIT_TYPES = ("PAYROLL", "TRANSFER_IN")
 CARD_SHARE = 0.6      # part of a card holder's spend that goes on the credit card
 PENSION_SHARE = 0.55  # pension as a share of the last take-home pay
-DEBIT_PURCHASES_PER_MONTH = 3.0
-CARD_PURCHASES_PER_MONTH = 6.0
+DEBIT_PURCHASES_PER_MONTH = 2.5
+CARD_PURCHASES_PER_MONTH = 5.0
 BILLS = 2
 
 # Every counterparty text, so a transaction stores a small code instead of a string.

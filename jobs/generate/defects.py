@@ -1,4 +1,4 @@
-"""Export defects the ingest layer must catch: a small, deterministic share of rows is broken.
+"""Export defects the lakehouse must catch: a small, deterministic share of rows is broken.
 
 Kinds (each hits ~0.3% of a file's rows, distinct rows per kind, at least one row in a file of 100+):
   bad_date          a date or timestamp that does not parse in the silo's format ("2026-13-45", "n/a",
@@ -8,6 +8,9 @@ Kinds (each hits ~0.3% of a file's rows, distinct rows per kind, at least one ro
   empty_id          the row's own id or its owner's id is empty
   duplicate_key     the row is exported twice (the copies are re-sent at the end of the file; same key,
                     same values)
+  orphan_ref        a well-formed reference to nothing: an account of a customer, or a transaction of an
+                    account, that no export lists (the contract cannot see it; silver quarantines the row
+                    as an orphan)
 Every defect is listed in the ground truth (file, 0-based data row, kind, column, value written), so a
 test can check that each one lands in quarantine and nothing else does.
 """
@@ -19,20 +22,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 DEFECT_RATE = 0.003
+# Well-formed ids no export ever uses (silo numbers start at 1; borrower numbers run from 100001 up to
+# 100000 + customers, at most 1000000).
+ORPHAN_ID = {"cif_id": "D0000000", "holder_ref": "C-000000", "borrower_no": "9999999", "account_id": "DA000000000"}
 
 # file -> [(kind, columns the kind may hit)]
 PLAN: dict[str, list[tuple[str, list[str]]]] = {
     "deposits/customers": [("bad_date", ["birth_date", "customer_since"]), ("empty_id", ["cif_id"])],
     "deposits/accounts": [("bad_date", ["open_date"]), ("empty_id", ["account_id", "cif_id"]),
-                          ("unknown_currency", ["currency"])],
+                          ("unknown_currency", ["currency"]), ("orphan_ref", ["cif_id"])],
     "deposits/transactions": [("bad_date", ["booking_date"]), ("negative_amount", ["amount"]),
-                              ("empty_id", ["txn_id", "account_id"]), ("duplicate_key", ["txn_id"])],
+                              ("empty_id", ["txn_id", "account_id"]), ("duplicate_key", ["txn_id"]),
+                              ("orphan_ref", ["account_id"])],
     "cards/cardholders": [("bad_date", ["birth_date"]), ("empty_id", ["holder_ref"])],
-    "cards/accounts": [("bad_date", ["open_date"]), ("empty_id", ["card_account_id", "holder_ref"])],
+    "cards/accounts": [("bad_date", ["open_date"]), ("empty_id", ["card_account_id", "holder_ref"]),
+                       ("orphan_ref", ["holder_ref"])],
     "cards/transactions": [("bad_date", ["txn_date"]), ("negative_amount", ["amount"]),
                            ("empty_id", ["txn_ref", "card_account_id"]), ("duplicate_key", ["txn_ref"])],
     "lending/borrowers": [("bad_date", ["dob"]), ("empty_id", ["borrower_no"])],
-    "lending/loans": [("bad_date", ["start_date"]), ("empty_id", ["loan_no", "borrower_no"])],
+    "lending/loans": [("bad_date", ["start_date"]), ("empty_id", ["loan_no", "borrower_no"]),
+                      ("orphan_ref", ["borrower_no"])],
     "lending/repayments": [("bad_date", ["paid_date"]), ("negative_amount", ["amount"]),
                            ("empty_id", ["repayment_id", "loan_no"]), ("duplicate_key", ["repayment_id"])],
     "digital/sessions": [("bad_date", ["started_at"]), ("empty_id", ["session_id", "customer_ref"]),
@@ -90,6 +99,8 @@ def inject(file: str, columns: dict[str, pa.Array], date_formats: dict[str, str]
                 new = pa.array(["XXX"] * len(hit), pa.string())
             elif kind == "empty_id":
                 new = pa.array([""] * len(hit), pa.string())
+            elif kind == "orphan_ref":
+                new = pa.array([ORPHAN_ID[str(col)]] * len(hit), pa.string())
             else:
                 raise ValueError(f"unknown defect kind {kind}")
             mask = np.zeros(n, dtype=bool)
@@ -104,7 +115,8 @@ def inject(file: str, columns: dict[str, pa.Array], date_formats: dict[str, str]
     # of the two equal rows, the one a "first occurrence kept" rule drops.
     if len(duplicates):
         index = pa.array(duplicates)
-        columns = {c: pa.concat_arrays([v, v.take(index)]) for c, v in columns.items()}
+        # A chunked column: the copies are appended without copying the file's rows.
+        columns = {c: pa.chunked_array([v, v.take(index)]) for c, v in columns.items()}
         copies = np.asarray(log["kind"]) == "duplicate_key"
         rows = np.asarray(log["row"], dtype=np.int64)
         rows[copies] = n + np.searchsorted(duplicates, rows[copies])

@@ -107,8 +107,12 @@ class World:
 
     def rows(self, kind: str, first: int, last: int, day: str = "day") -> dict[str, np.ndarray]:
         """The rows of one kind (deposit, card, ...) whose `day` is in first..last (world days)."""
-        parts = [{k: v[(p[day] >= first) & (p[day] <= last)] for k, v in p.items()}
-                 for p in getattr(self, kind) if len(p[day]) and p[day].min() <= last and p[day].max() >= first]
+        parts = []
+        for p in getattr(self, kind):
+            if not len(p[day]) or p[day].min() > last or p[day].max() < first:
+                continue
+            inside = p[day].min() >= first and p[day].max() <= last  # a whole month: no copy needed
+            parts.append(p if inside else {k: v[(p[day] >= first) & (p[day] <= last)] for k, v in p.items()})
         return _concat(parts) if parts else {k: v[:0] for k, v in getattr(self, kind)[0].items()}
 
     def snapshot(self, day: int) -> Snapshot:
