@@ -126,10 +126,13 @@ def _progress(result: StepResult) -> None:
     """One line per finished step on the terminal, also when Airflow captures the task's output."""
     if os.environ.get("MARKETOFONE_PROGRESS", "1") == "0":
         return
-    models = result.details.get("models", {})
-    what = f"{result.rows:,} rows" if result.tables else ", ".join(
-        f"{product} AUC {m['auc']:.3f}" if "auc" in m else f"{product} kept" for product, m in models.items()
-    )
+    if result.tables:
+        quarantined = sum(v for k, v in result.tables.items() if k.startswith("quarantine."))
+        what = f"{result.rows - quarantined:,} rows" + (f" ({quarantined:,} quarantined)" if quarantined else "")
+    else:
+        models = result.details.get("models", {})
+        what = ", ".join(f"{product} AUC {m['auc']:.3f}" if "auc" in m else f"{product} {m.get('skipped', 'kept')}"
+                         for product, m in models.items())
     print(f"  [{result.logical_date}] {result.step:<13} {result.seconds:6.1f}s  {what}", file=sys.__stderr__,
           flush=True)
 
