@@ -37,11 +37,11 @@ class Table:
 
 # Landing sources: silo -> entities; each has a contract in schemas/landing/<silo>/<entity>.json
 SOURCES: dict[str, tuple[str, ...]] = {
-    "deposits": ("customers", "accounts", "transactions"),
-    "cards": ("cardholders", "accounts", "transactions"),
-    "lending": ("borrowers", "loans", "repayments"),
+    "deposits": ("customers", "accounts", "balances", "transactions"),
+    "cards": ("cardholders", "accounts", "balances", "transactions"),
+    "lending": ("borrowers", "loans", "balances", "repayments"),
     "digital": ("sessions",),
-    "crm": ("consents", "offers"),
+    "crm": ("consents", "offers", "life_events"),
 }
 
 
@@ -68,7 +68,8 @@ def _bronze_and_quarantine() -> list[Table]:
 VALIDATED = (("silver", "customer_crosswalk"), ("silver", "account"), ("silver", "account_balance"),
              ("silver", "customer"), ("silver", "transaction"), ("silver", "digital_session"),
              ("silver", "consent_event"), ("silver", "consent"), ("silver", "offer_event"),
-             ("silver", "offer_interaction"), ("gold", "customer_360"), ("gold", "next_best_offer"))
+             ("silver", "offer_interaction"), ("silver", "life_event"), ("gold", "customer_360"),
+             ("gold", "next_best_offer"))
 
 _TABLES = _bronze_and_quarantine() + [
     Table("silver", "customer", ("customer_id",), None,
@@ -78,7 +79,7 @@ _TABLES = _bronze_and_quarantine() + [
     Table("silver", "account", ("silo", "account_id"), None,
           "deposit accounts, card accounts and loans conformed to one shape, as in the newest export"),
     Table("silver", "account_balance", ("as_of_date", "silo", "account_id"), "as_of_date",
-          "every account's balance, limit and days past due as exported on each date"),
+          "every account's end-of-day balance, limit and days past due on the dates the balance files give"),
     Table("silver", "transaction", ("silo", "txn_id"), None,
           "deposit and card transactions and loan repayments, signed amounts, categories"),
     Table("silver", "digital_session", ("session_id",), None,
@@ -91,12 +92,14 @@ _TABLES = _bronze_and_quarantine() + [
           "campaign events: offers held out, sent, opened, clicked, accepted, declined"),
     Table("silver", "offer_interaction", ("offer_id",), None,
           "one row per offer: customer, product, channel, holdout, what the customer did and when"),
+    Table("silver", "life_event", ("event_id",), None,
+          "life events customers declared: type, the date it happened, when and where it was recorded"),
     Table("gold", "customer_360", ("as_of_date", "customer_id"), "as_of_date",
           "one row per customer as of a date: balances, income, spend, products, tenure, engagement"),
     Table("gold", "training_set", ("as_of_date", "customer_id"), "as_of_date",
-          "point-in-time features at as_of_date with labels from the following horizon"),
-    Table("gold", "propensity_scores", ("as_of_date", "customer_id", "product"), "as_of_date",
-          "probability per customer and product from the champion model"),
+          "point-in-time features at month-end as-of dates, with eligibility and labels per target"),
+    Table("gold", "propensity_scores", ("as_of_date", "customer_id", "target"), "as_of_date",
+          "probability per customer and product or life event from the champion model, with reason codes"),
     Table("gold", "next_best_offer", ("as_of_date", "customer_id"), "as_of_date",
           "one ranked offer per customer with its score and reason"),
     Table("gold", "kpi_daily", ("as_of_date",), "as_of_date",

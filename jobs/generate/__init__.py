@@ -7,7 +7,7 @@
                                                  changes, the books and customers as of that day
     generate_days(settings, first, last)         daily increments for every day first..last (one world)
 
-Each writes twelve CSV files under <home>/landing/<silo>/<entity>/<as_of>.csv (contracts in
+Each writes sixteen CSV files under <home>/landing/<silo>/<entity>/<as_of>.csv (contracts in
 schemas/landing/) and the ground truth the lakehouse must never load (settings.ground_truth). Steps:
 
   people.py     who the people are: demographics, identity, latent traits, channels   (identity streams)
@@ -48,10 +48,10 @@ from jobs.settings import Settings, parse_date
 log = logging.getLogger(__name__)
 
 FILES = (
-    "deposits/customers", "deposits/accounts", "deposits/transactions",
-    "cards/cardholders", "cards/accounts", "cards/transactions",
-    "lending/borrowers", "lending/loans", "lending/repayments",
-    "digital/sessions", "crm/consents", "crm/offers",
+    "deposits/customers", "deposits/accounts", "deposits/balances", "deposits/transactions",
+    "cards/cardholders", "cards/accounts", "cards/balances", "cards/transactions",
+    "lending/borrowers", "lending/loans", "lending/balances", "lending/repayments",
+    "digital/sessions", "crm/consents", "crm/offers", "crm/life_events",
 )
 MAX_CUSTOMERS = 900_000  # cardholder refs have 6 digits
 FIRST_DATE = EPOCH.astype(dt.date)
@@ -184,15 +184,20 @@ def _write_ground_truth(settings: Settings, world: World, as_of: dt.date, silo_i
         "person_id": silo_ids["person_id"],
     }))
     writer.write_parquet(gt / "openings.parquet", openings)
-    person, event, day = [], [], []
+    person, event, day, recorded = [], [], [], []
     for name in EVENTS:
         who = np.flatnonzero(world.events.day[name] <= last)
         person.append(world.pop.person_id[who])
         event += [name] * len(who)
         day.append(world.events.day[name][who])
+        told = world.events.recorded[name][who]
+        recorded.append(np.where(told <= last, told, NEVER))
+    recorded_days = np.concatenate(recorded)
     writer.write_parquet(gt / "life_events.parquet", pa.table({
         "person_id": np.concatenate(person), "event": pa.array(event, pa.string()),
-        "event_date": pa.array(date_of(np.concatenate(day)))}))
+        "event_date": pa.array(date_of(np.concatenate(day))),
+        "declared_on": pa.array(date_of(np.where(recorded_days < NEVER, recorded_days, 0)),
+                                mask=recorded_days >= NEVER)}))  # NULL: not (yet) declared
     probabilities = {k: np.concatenate([p[k] for p in world.probabilities]) for k in world.probabilities[0]}
     month_start = np.array([m.start for m in world.months] + [world.months[-1].start + world.months[-1].days])
     writer.write_parquet(gt / "probabilities.parquet", pa.table({

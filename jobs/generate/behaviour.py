@@ -119,7 +119,7 @@ def draw_habits(seed: int, customers: int, pop: Population, h: Holdings) -> Habi
 
 @dataclass
 class MonthActivity:
-    deposit: dict[str, np.ndarray]     # key, day, cents, txn_type, counterparty (world days)
+    deposit: dict[str, np.ndarray]     # key, day, cents, txn_type, counterparty, mcc (0: none; world days)
     card: dict[str, np.ndarray]        # key, day, cents, category, mcc
     repayments: dict[str, np.ndarray]  # key (loan key), day, cents
 
@@ -130,15 +130,16 @@ class _Ledger:
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, key, day, cents, txn_type: str, counterparty) -> None:
+    def add(self, key, day, cents, txn_type: str, counterparty, mcc=0) -> None:
         n = len(key)
         self.parts.append((np.asarray(key, np.int64), np.asarray(day, np.int64), np.asarray(cents, np.int64),
                            np.full(n, _TYPE[txn_type], np.int8),
-                           np.broadcast_to(np.asarray(counterparty, np.int16), (n,)).copy()))
+                           np.broadcast_to(np.asarray(counterparty, np.int16), (n,)).copy(),
+                           np.broadcast_to(np.asarray(mcc, np.int16), (n,)).copy()))
 
     def table(self) -> dict[str, np.ndarray]:
-        cols = [np.concatenate([p[i] for p in self.parts]) for i in range(5)]
-        return dict(zip(("key", "day", "cents", "txn_type", "counterparty"), cols, strict=True))
+        cols = [np.concatenate([p[i] for p in self.parts]) for i in range(6)]
+        return dict(zip(("key", "day", "cents", "txn_type", "counterparty", "mcc"), cols, strict=True))
 
 
 def _spend_weights(pop: Population, idx: np.ndarray, categories: list[str]) -> np.ndarray:
@@ -384,7 +385,8 @@ def simulate_month(rng: np.random.Generator, pop: Population, h: Holdings, habit
             target[k] = np.concatenate([target[k], extra[k][mask]])
 
     merchant = _merchants(rng, debit["category"])
-    ledger.add(ck[debit["person"]], debit["day"], debit["cents"], "CARD_SETTLEMENT", merchant)
+    ledger.add(ck[debit["person"]], debit["day"], debit["cents"], "CARD_SETTLEMENT", merchant,
+               _mccs(rng, debit["category"]))
     mcc = _mccs(rng, credit["category"])
 
     # The card bill is paid from checking (when checking is here and used for it).

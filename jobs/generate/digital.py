@@ -1,12 +1,16 @@
 """Online banking sessions (app and web): everyday use, and the research that comes before a decision.
 
-Everyone who banks online (people.digital > 0) has everyday sessions (home, accounts, payments, ...)
-and now and then looks at a product page out of plain curiosity. On top of that come intent sessions:
+Everyone who banks online (people.digital > 0) has everyday sessions (home, accounts, payments, ...),
+looks at any product or life-stage page now and then out of plain curiosity, and more often at the
+pages of what is likely for them (`interest`: a rate per page from the true monthly probabilities of
+the products and events, so browsing hints at a need without telling the outcome). On top of that,
+researchers (RESEARCH_SHARE of the online people) have intent sessions:
 - in the four weeks before a product opening: that product's page (savings rates, loan calculator ...)
 - before and around life events: the mortgage calculator and the home-buying guide 1-12 weeks before
   a home purchase, joint accounts around a wedding, family banking while a child is on the way, the
   direct-deposit form around a job change, the retirement planner in the half year before retiring.
-People who never bank online leave none of these traces (a model has to do without them).
+People who never bank online leave none of these traces (a model has to do without them), and most
+people's events come without any.
 Each session: world day, second of the day, app or web, its main page, page views, duration.
 """
 
@@ -23,11 +27,13 @@ from jobs.generate.openings import PRODUCTS
 from jobs.generate.people import Population
 
 EVERYDAY_PER_MONTH = 1.6      # x people.digital
-CURIOSITY_PER_MONTH = 0.06    # per product page, x people.digital
-INTENT_PER_MONTH = 2.0        # before an opening, on the product's page
-# event -> (days before, days after, sessions per 30 days) of the research window
-EVENT_RESEARCH = {"home_purchase": (84, -7, 3.0), "marriage": (60, 14, 1.0), "new_child": (120, 0, 1.2),
-                  "job_change": (14, 10, 2.0), "retirement": (180, 0, 1.0)}
+CURIOSITY_PER_MONTH = 0.04    # per product or life-stage page, x people.digital
+INTEREST_PER_MONTH = 12.0     # x the monthly probability of the page's product or event, x people.digital
+RESEARCH_SHARE = 0.4          # of online people: those who research before they decide
+INTENT_PER_MONTH = 1.2        # a researcher before an opening, on the product's page
+# event -> (days before, days after, sessions per 30 days) of a researcher's window
+EVENT_RESEARCH = {"home_purchase": (84, -7, 1.5), "marriage": (60, 14, 0.8), "new_child": (120, 0, 0.8),
+                  "job_change": (14, 10, 1.0), "retirement": (180, 0, 0.6)}
 PAGE = {name: i for i, name in enumerate(ref.PAGES)}
 
 
@@ -39,9 +45,21 @@ class Sessions:
         return len(self.columns["person"])
 
 
+def interest_rates(probability: dict[str, np.ndarray], hazards: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Monthly sessions per page (before x people.digital) from the month's true probabilities."""
+    rates: dict[str, np.ndarray] = {}
+    for product, page in ref.PRODUCT_PAGES.items():
+        rates[page] = rates.get(page, 0) + INTEREST_PER_MONTH * probability[product]
+    for event, pages in ref.EVENT_PAGES.items():
+        for page in pages:
+            rates[page] = rates.get(page, 0) + INTEREST_PER_MONTH * hazards[event]
+    return rates
+
+
 def month_sessions(rng: np.random.Generator, pop: Population, events: LifeEvents, open_day: dict[str, np.ndarray],
-                   month: Month) -> Sessions:
-    """`open_day[product]`: world day each person opens the product (NEVER: not in view)."""
+                   interest: dict[str, np.ndarray], researcher: np.ndarray, month: Month) -> Sessions:
+    """`open_day[product]`: world day each person opens the product (NEVER: not in view); `interest`:
+    monthly sessions per page before x people.digital (interest_rates); `researcher`: who researches."""
     online = pop.digital > 0
     owners, days, pages = [], [], []
 
@@ -55,11 +73,15 @@ def month_sessions(rng: np.random.Generator, pop: Population, events: LifeEvents
     owner, day = arrivals_in(rng, everyone_first, everyone_last, EVERYDAY_PER_MONTH * pop.digital, month)
     everyday = np.array([PAGE[p] for p in ref.EVERYDAY_PAGES])
     add(owner, day, everyday[rng.integers(0, len(everyday), len(owner))])
-    browse = np.array([PAGE[p] for p in list(ref.PRODUCT_PAGES.values()) + ref.OTHER_PAGES])
+    browse = np.array(sorted({PAGE[p] for p in ref.PAGES if p not in ref.EVERYDAY_PAGES}))
     owner, day = arrivals_in(rng, everyone_first, everyone_last, CURIOSITY_PER_MONTH * len(browse) * pop.digital,
                              month)
     add(owner, day, browse[rng.integers(0, len(browse), len(owner))])
+    for page, rate in interest.items():
+        owner, day = arrivals_in(rng, everyone_first, everyone_last, rate * pop.digital, month)
+        add(owner, day, PAGE[page])
 
+    online = researcher & online
     for product in PRODUCTS:
         when = open_day[product]
         upcoming = online & (when >= month.offset) & (when < NEVER)

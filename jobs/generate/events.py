@@ -16,6 +16,10 @@ What an event leaves in the data (behaviour.py, digital.py): research sessions o
 in the weeks before (mortgage calculator, joint accounts, family banking, direct deposit forms,
 retirement planner), purchases before and after (an engagement ring; baby goods; furniture after a
 move), the down payment, rent that stops, payroll from a new employer, a pension instead of pay.
+
+Many customers also tell the bank (a new address, a marital status, a dependant, an employer, a
+pension): the CRM records the event and its date days or weeks later (crm/life_events). Those
+declarations are what a bank can learn life-event models from; the rest stay unknown to it.
 """
 
 from __future__ import annotations
@@ -33,9 +37,17 @@ HORIZON_MONTHS = 60  # events are drawn this far ahead of EPOCH (to mid-2030); l
 RETIRED_AT_EPOCH_AGE = 67
 
 
+# Share of each event that customers declare to the bank, and how long after it they do.
+DECLARED_SHARE = {"home_purchase": 0.85, "marriage": 0.7, "new_child": 0.65, "job_change": 0.6, "retirement": 0.8}
+MAX_DECLARATION_LAG_DAYS = 45
+
+
 @dataclass
 class LifeEvents:
-    day: dict[str, np.ndarray]  # world day of each event per person (NEVER: none; < 0: before EPOCH)
+    day: dict[str, np.ndarray]       # world day of each event per person (NEVER: none; < 0: before EPOCH)
+    recorded: dict[str, np.ndarray]  # world day the CRM recorded the customer's declaration (NEVER: never)
+    second: dict[str, np.ndarray]    # second of that day
+    source: dict[str, np.ndarray]    # index into DECLARATION_SOURCES
 
     def between(self, event: str, first: int, last: int) -> np.ndarray:
         """People whose event falls on world days first..last (inclusive)."""
@@ -68,7 +80,7 @@ def monthly_hazards(pop: Population, h: Holdings, age: np.ndarray) -> dict[str, 
     home *= (age >= 24) & (age <= 60)
     marriage = 0.009 * _bell(age, 30, 6) * np.where(partnered, 0.6, 1.0) * (age >= 20)
     child = 0.008 * _bell(age, 31, 5) * np.where(partnered, 1.0, 0.25) * (age >= 20) * (age <= 45)
-    job = 0.007 * np.exp(0.35 * pop.stress - 0.02 * (age - 40)) * (age < 64)
+    job = 0.006 * np.exp(0.55 * pop.stress - 0.045 * (age - 40)) * (age < 64)
     retire = np.select([age >= 67, age >= 65, age >= 62, age >= 58], [0.15, 0.07, 0.03, 0.006], 0.0)
     return {"home_purchase": np.minimum(home, 0.05), "marriage": marriage, "new_child": child,
             "job_change": np.minimum(job, 0.05), "retirement": retire}
@@ -93,7 +105,23 @@ def draw_life_events(seed: int, customers: int, pop: Population, h: Holdings) ->
                 hit &= days["retirement"] > month.offset
             days[event][hit] = month.offset + when[i][hit]
             pending[event] &= ~hit
-    return LifeEvents(day=days)
+    return LifeEvents(day=days, **_declarations(stream(seed, customers, "life-event-declarations"), pop, days))
+
+
+DECLARATION_SOURCES = ("app", "web", "branch", "call_center")
+
+
+def _declarations(rng: np.random.Generator, pop: Population, days: dict[str, np.ndarray]) -> dict:
+    recorded, second, source = {}, {}, {}
+    online = pop.digital > 0
+    for event in EVENTS:
+        declared = (rng.random(pop.n) < DECLARED_SHARE[event]) & (days[event] >= 0) & (days[event] < NEVER)
+        lag = rng.integers(0, MAX_DECLARATION_LAG_DAYS + 1, pop.n)
+        recorded[event] = np.where(declared, days[event] + lag, NEVER)
+        second[event] = 8 * 3600 + rng.integers(0, 10 * 3600, pop.n)
+        source[event] = np.where(online & (rng.random(pop.n) < 0.6), rng.integers(0, 2, pop.n),
+                                 2 + rng.integers(0, 2, pop.n))
+    return {"recorded": recorded, "second": second, "source": source}
 
 
 def event_hazards_at(pop: Population, h: Holdings, events: LifeEvents, month) -> dict[str, np.ndarray]:

@@ -33,7 +33,7 @@ PRODUCT_SILO = {"savings": "deposits", "term_deposit": "deposits", "credit_card"
                 "personal_loan": "lending", "auto_loan": "lending", "mortgage": "lending"}
 CAUSES = ("held", "organic", "offer", "life_event")  # why an account exists (ground truth)
 INTERCEPT = {"savings": -4.6, "term_deposit": -5.6, "credit_card": -4.4, "personal_loan": -4.9,
-             "auto_loan": -5.6, "mortgage": -8.0}
+             "auto_loan": -5.9, "mortgage": -8.0}
 MORTGAGE_HERE = 0.45  # average share of home buyers who take their mortgage at this bank
 
 
@@ -57,17 +57,21 @@ def monthly_probabilities(pop: Population, events: LifeEvents, month: Month) -> 
         "term_deposit": 0.5 * z_inc + 0.8 * z_age + 0.7 * pop.thrift + 2.0 * retired,
         "credit_card": 0.8 * z_inc + 1.0 * pop.lifestyle - 0.9 * z_age + 0.9 * wedding,
         "personal_loan": 1.2 * pop.stress + 0.9 * pop.big_ticket - 0.3 * z_inc + 0.8 * wedding,
-        "auto_loan": 0.5 * z_inc - 0.3 * z_age + 1.2 * child + 0.9 * new_job,
+        "auto_loan": 0.8 * z_inc - 0.5 * z_age + 0.4 * pop.lifestyle + 1.4 * child + 1.1 * new_job,
         "mortgage": 0.5 * z_inc,
     }
     return {p: sigmoid(INTERCEPT[p] + logit) * (age >= 18) for p, logit in logits.items()}
 
 
+def mortgage_share(pop: Population, h: Holdings) -> np.ndarray:
+    """The chance that a person who buys a home takes the mortgage here: more with a closer relationship."""
+    return np.clip(MORTGAGE_HERE - 0.15 + 0.3 * pop.wallet_share + 0.1 * h.payroll_here, 0.05, 0.9)
+
+
 def mortgage_choice(seed: int, customers: int, pop: Population, h: Holdings) -> np.ndarray:
     """Whether a person who buys a home takes the mortgage here (stable: an identity stream)."""
     rng = stream(seed, customers, "mortgage-choice")
-    share = np.clip(MORTGAGE_HERE - 0.15 + 0.3 * pop.wallet_share + 0.1 * h.payroll_here, 0.05, 0.9)
-    return rng.random(pop.n) < share
+    return rng.random(pop.n) < mortgage_share(pop, h)
 
 
 def draw_month(rng: np.random.Generator, probability: dict[str, np.ndarray], eligible: dict[str, np.ndarray],

@@ -1,11 +1,14 @@
 """Reference lists the generator draws from: names, employers, merchants, merchant category codes.
 
 Everything here is fictional or generic. Counterparty names carry no commas so they never need quoting;
-the merchant names are grouped by spend category so the unify layer can map a debit-card settlement's
-counterparty to a category (MERCHANT_CATEGORY below is that map).
+the merchant names are grouped by spend category; a purchase carries a merchant category code of its
+category (MCC, from the reference file silver maps codes to categories with).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 
 def _words(text: str) -> list[str]:
@@ -98,13 +101,10 @@ MERCHANTS = {
     "jewelry": ["KAY JEWELERS", "ZALES", "TIFFANY & CO"],
     "kids": ["BUYBUY BABY", "CARTERS", "TOYS R US", "BABIES R US"],
 }
-MERCHANT_CATEGORY = {m: c for c, names in MERCHANTS.items() for m in names if c != "utilities"}
-MCC = {
-    "groceries": [5411, 5422], "dining": [5812, 5814], "travel": [4511, 7011, 4722], "fuel": [5541, 5542],
-    "furniture": [5712, 5719], "electronics": [5732, 5734], "utilities": [4900, 4814],
-    "entertainment": [7832, 7922, 5815], "health": [5912, 8011], "other": [5999, 5311, 5310],
-    "jewelry": [5944], "kids": [5641, 5945],
-}
+# Merchant category codes per category: the bank's reference file (schemas/reference/), shared with silver.
+_MCC_FILE = Path(__file__).resolve().parents[2] / "schemas" / "reference" / "mcc_categories.json"
+MCC = {c: sorted(int(code) for code, cat in json.loads(_MCC_FILE.read_text())["mcc"].items() if cat == c)
+       for c in CATEGORIES}
 
 # Typical ticket size (USD) per category; spend budgets are split into purchases of about this size.
 TICKET = {"groceries": 75, "dining": 38, "travel": 320, "fuel": 52, "furniture": 380, "electronics": 240,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from jobs.generate import reference as ref
 from jobs.generate import text
@@ -25,6 +26,7 @@ from jobs.generate.behaviour import COUNTERPARTIES, CREDIT_TYPES, TXN_TYPES
 from jobs.generate.common import EPOCH, NEVER, date_of, stream
 from jobs.generate.consent import SOURCES as CONSENT_SOURCES
 from jobs.generate.consent import TOPICS
+from jobs.generate.events import DECLARATION_SOURCES, EVENTS
 from jobs.generate.holdings import Holdings
 from jobs.generate.openings import PRODUCTS
 from jobs.generate.people import CHANNELS, Population
@@ -156,6 +158,12 @@ class _Noise:
         return np.where(self.stale_postcode[people], self.other_postcode[people], pop.postcode[people])
 
 
+def _mcc_text(mcc: np.ndarray) -> pa.Array:
+    """4-digit merchant category codes; empty where there is none (0)."""
+    codes = text.to_arrow(text.digits(mcc, 4))
+    return pc.if_else(pa.array(np.asarray(mcc) > 0), codes, pa.scalar("", pa.string()))
+
+
 def _arrow(values: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(values, dtype=str), type=pa.string())
 
@@ -170,9 +178,10 @@ def _ordered(columns: Columns, order: np.ndarray) -> Columns:
 
 
 def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> tuple[dict[str, Columns], dict]:
-    """All twelve files as text columns (before defects) for the export of world days first..last (the
-    books as on `snap.day`), and the ground-truth silo id -> person map. `full`: the consent ledger
-    from its beginning (a full export), else only the window's events."""
+    """All files as text columns (before defects) for the export of world days first..last (the books
+    as on `snap.day`), and the ground-truth silo id -> person map. `full`: the consent ledger from its
+    beginning and the balances of every month end in the window (a full export), else only the
+    window's consent events and the day's balances."""
     pop, h, seed, customers = world.pop, world.h, world.seed, world.customers
     files: dict[str, Columns] = {}
     id_map: dict[str, list] = {"silo": [], "silo_customer_id": [], "person_id": []}
@@ -227,6 +236,7 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
         "direction": text.lookup(["DR", "CR"], credit.astype(np.int64)),
         "txn_type": text.lookup(list(TXN_TYPES), tx["txn_type"]),
         "counterparty": text.lookup(COUNTERPARTIES, tx["counterparty"]),
+        "mcc": _mcc_text(tx["mcc"]),
     }
 
     # --- cards ---------------------------------------------------------------------------------------
@@ -310,6 +320,8 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
         "amount": text.money(rp["cents"]),
     }
 
+    files.update(balances(world, snap, balance_days(world, first, last) if full else [last]))
+
     # --- online banking and the CRM: people by the id of their home silo ------------------------------
     ref_text, ref_silo = customer_refs(h)
     ss = world.rows("sessions", first, last)
@@ -350,6 +362,17 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
         "event_at": text.timestamps(date_of(ev["day"]), ev["second"]),
     }
 
+    le = declared_events(world, first, last)
+    files["crm/life_events"] = {
+        "event_id": text.ids("LE", le["person"] * len(EVENTS) + le["event"], 12),
+        "customer_ref": ref_text.take(pa.array(le["person"])),
+        "customer_silo": text.lookup(list(HOME_SILOS), ref_silo[le["person"]]),
+        "event_type": text.lookup(list(EVENTS), le["event"]),
+        "event_date": text.dates(date_of(le["day"]), "yyyy-MM-dd"),
+        "recorded_at": text.timestamps(date_of(le["recorded"]), le["second"]),
+        "source": text.lookup(list(DECLARATION_SOURCES), le["source"]),
+    }
+
     silo_ids = {
         "silo": np.concatenate(id_map["silo"]),
         "silo_customer_id": np.concatenate(id_map["silo_customer_id"]),
@@ -370,6 +393,59 @@ def customer_refs(h: Holdings) -> tuple[pa.Array, np.ndarray]:
     cif, holder, borrower = (np.asarray(a.to_numpy(zero_copy_only=False), dtype=object) for a in
                              (text.ids("D", h.cif, 7), text.ids("C-", h.holder_no, 6), text.integers(h.borrower_no)))
     return pa.array(np.select([silo == 0, silo == 1], [cif, holder], borrower), pa.string()), silo
+
+
+def balance_days(world: World, first: int, last: int) -> list[int]:
+    """The month ends inside first..last (before the last day) and the last day: a full export's balances."""
+    ends = [m.offset + m.days - 1 for m in world.months]
+    return [d for d in ends if first <= d < last] + [last]
+
+
+def balances(world: World, snap: Snapshot, days: list[int]) -> dict[str, Columns]:
+    """The three balance files: every account open on each day with what it held or owed that day."""
+    parts: dict[str, list] = {"deposits": [], "cards": [], "lending": []}
+    for day in days:
+        on = snap if day == snap.day else world.snapshot(day)
+        parts["deposits"].append((day, on.deposits["account_no"], on.deposits["balance"]))
+        parts["cards"].append((day, on.cards["account_no"], on.cards["limit"], on.cards["balance"],
+                               on.cards["days_past_due"]))
+        parts["lending"].append((day, on.loans["loan_no"], on.loans["outstanding"], on.loans["days_past_due"]))
+
+    def stack(rows, i):
+        return np.concatenate([r[i] for r in rows])
+
+    def days_of(rows):
+        return date_of(np.concatenate([np.full(len(r[1]), r[0]) for r in rows]))
+
+    dep, crd, lnd = parts["deposits"], parts["cards"], parts["lending"]
+    return {
+        "deposits/balances": {"account_id": text.ids("DA", stack(dep, 1), 9),
+                              "balance_date": text.dates(days_of(dep), "yyyy-MM-dd"),
+                              "balance": text.money(stack(dep, 2))},
+        "cards/balances": {"card_account_id": text.ids("CA", stack(crd, 1), 8),
+                           "balance_date": text.dates(days_of(crd), "MM/dd/yyyy"),
+                           "credit_limit": text.money(np.round(stack(crd, 2) * 100).astype(np.int64)),
+                           "current_balance": text.money(stack(crd, 3)),
+                           "days_past_due": text.integers(stack(crd, 4))},
+        "lending/balances": {"loan_no": text.ids("L", stack(lnd, 1), 8),
+                             "balance_date": text.dates(days_of(lnd), "dd.MM.yyyy"),
+                             "outstanding": text.money(np.round(stack(lnd, 2) * 100).astype(np.int64)),
+                             "days_past_due": text.integers(stack(lnd, 3))},
+    }
+
+
+def declared_events(world: World, first: int, last: int) -> dict[str, np.ndarray]:
+    """The life events customers declared, recorded on world days first..last, in recording order."""
+    ev = world.events
+    parts = []
+    for i, name in enumerate(EVENTS):
+        who = np.flatnonzero((ev.recorded[name] >= first) & (ev.recorded[name] <= last))
+        parts.append({"person": who, "event": np.full(len(who), i), "day": ev.day[name][who],
+                      "recorded": ev.recorded[name][who], "second": ev.second[name][who],
+                      "source": ev.source[name][who]})
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.lexsort((out["event"], out["person"], out["second"], out["recorded"]))
+    return {k: v[order] for k, v in out.items()}
 
 
 def offer_events(world: World, first: int, last: int) -> dict[str, np.ndarray]:

@@ -38,10 +38,17 @@ from jobs.generate.behaviour import (
 from jobs.generate.campaigns import contacts_per_topic, month_offers
 from jobs.generate.common import EPOCH, NEVER, Month, Window, date_of, day_of, months_through, stream
 from jobs.generate.consent import TOPICS, ConsentLedger, apply, month_changes, onboarding
-from jobs.generate.digital import month_sessions
+from jobs.generate.digital import RESEARCH_SHARE, interest_rates, month_sessions
 from jobs.generate.events import LifeEvents, draw_life_events, event_hazards_at
 from jobs.generate.holdings import CARD_PRODUCTS, DEPOSIT_SLOTS, LOAN_SLOTS, LOAN_TYPES, Holdings, build_holdings
-from jobs.generate.openings import CAUSES, PRODUCTS, draw_month, monthly_probabilities, mortgage_choice
+from jobs.generate.openings import (
+    CAUSES,
+    PRODUCTS,
+    draw_month,
+    monthly_probabilities,
+    mortgage_choice,
+    mortgage_share,
+)
 from jobs.generate.people import Population, build_population
 
 LOAN_PRODUCT = {"mortgage": "mortgage", "auto": "auto_loan", "personal": "personal_loan"}
@@ -92,13 +99,14 @@ class World:
     cause: dict[str, np.ndarray]           # index into CAUSES
     loans: dict[str, np.ndarray]           # every loan slot (person * LS + slot) with its terms and start
     # What happened, month by month (one dict of parallel arrays per month, `day` in world days):
-    deposit: list[dict[str, np.ndarray]]     # key, day, cents, txn_type, counterparty, id
+    deposit: list[dict[str, np.ndarray]]     # key, day, cents, txn_type, counterparty, mcc, id
     card: list[dict[str, np.ndarray]]        # key (person), day, cents, category, mcc, id
     repayments: list[dict[str, np.ndarray]]  # key (loan slot), day, cents, id
     sessions: list[dict[str, np.ndarray]]    # person, day, second, app, page, views, seconds, id
     consent: list[dict[str, np.ndarray]]     # the ledger; the first part holds the onboarding grants
     offers: list[dict[str, np.ndarray]]      # one row per offer (campaigns.py), `sent_day`
     probabilities: list[dict[str, np.ndarray]] = field(default_factory=list)  # month, person, p_*, h_*
+    month_end_balance: list[np.ndarray] = field(default_factory=list)  # cents per deposit key after each month
 
     @property
     def last_day(self) -> int:
@@ -119,12 +127,14 @@ class World:
         pop, h, n = self.pop, self.h, self.pop.n
         # Deposits: checking and the second CIF's term deposit from before EPOCH; savings and term
         # deposits once opened. Balance: EPOCH balance + every movement up to the day.
-        balance = self.habits.start_balance.copy()
-        credits = [_TYPE[t] for t in CREDIT_TYPES]
-        for part in self.deposit:
-            upto = part["day"] <= day
-            signed = np.where(np.isin(part["txn_type"][upto], credits), 1, -1) * part["cents"][upto]
-            balance += np.rint(np.bincount(part["key"][upto], weights=signed, minlength=n * DS)).astype(np.int64)
+        # The month's opening balances (carried month to month) plus its movements up to the day.
+        month = next(i for i, m in enumerate(self.months) if m.offset <= day < m.offset + m.days)
+        balance = (self.month_end_balance[month - 1] if month else self.habits.start_balance).copy()
+        part = self.deposit[month]
+        upto = part["day"] <= day
+        signed = np.where(np.isin(part["txn_type"][upto], [_TYPE[t] for t in CREDIT_TYPES]), 1, -1) \
+            * part["cents"][upto]
+        balance += np.rint(np.bincount(part["key"][upto], weights=signed, minlength=n * DS)).astype(np.int64)
         exists = np.zeros((n, DS), dtype=bool)
         open_day = np.full((n, DS), NEVER, np.int64)
         exists[:, DEPOSIT_SLOTS["checking"]] = h.in_deposits
@@ -238,8 +248,13 @@ def simulate_world(seed: int, customers: int, through: dt.date) -> World:
     consent_parts = [{**onboarding_ledger.columns, "id": onboarding_ledger.columns["seq"]}]
     contacts = np.zeros((n, len(TOPICS)))
     balance = habits.start_balance.copy()
+    month_end_balance: list[np.ndarray] = []
     parts: dict[str, list] = {"deposit": [], "card": [], "repayments": [], "sessions": [], "offers": [],
                               "probabilities": []}
+
+    interest: dict[int, dict[str, np.ndarray]] = {}
+    here_share = mortgage_share(pop, h)
+    researcher = stream(seed, customers, "researchers").random(n) < RESEARCH_SHARE
 
     def decide(month: Month) -> dict[str, np.ndarray]:
         probability = monthly_probabilities(pop, events, month)
@@ -250,10 +265,16 @@ def simulate_world(seed: int, customers: int, through: dt.date) -> World:
             opened[p] = np.where(new, organic[p], opened[p])
             cause[p] = np.where(new, CAUSES.index("organic"), cause[p]).astype(np.int8)
         hazards = event_hazards_at(pop, h, events, month)
+        interest[month.index] = interest_rates(probability, hazards)
+        # The true chance of opening each product in the month: organic, and for a mortgage also the
+        # chance of buying a home and taking the mortgage here (its ex-ante share, not the draw).
+        true = {p: np.where(eligible[p], probability[p], 0.0) for p in PRODUCTS}
+        # (A buyer's mortgage is scheduled on the purchase day long before it: not held yet is what counts.)
+        not_held = opened["mortgage"] >= month.offset
+        true["mortgage"] = np.where(not_held, true["mortgage"] + hazards["home_purchase"] * here_share, 0.0)
         parts["probabilities"].append({
             "month": np.full(n, month.index, np.int64), "person": np.arange(n),
-            **{f"p_{p}": np.where(eligible[p], probability[p], 0.0) for p in PRODUCTS},
-            **{f"h_{e}": v for e, v in hazards.items()},
+            **{f"p_{p}": v for p, v in true.items()}, **{f"h_{e}": v for e, v in hazards.items()},
         })
         return probability
 
@@ -286,14 +307,17 @@ def simulate_world(seed: int, customers: int, through: dt.date) -> World:
         activity = simulate_month(month.stream(seed, customers, "behaviour"), pop, h, habits, events, opened, loans,
                                   month)
         topups = settle(balance, activity.deposit, month.stream(seed, customers, "topups"))
+        month_end_balance.append(balance.copy())
         deposit = _concat([activity.deposit, {
             "key": topups["key"], "day": topups["day"], "cents": topups["cents"],
             "txn_type": np.full(len(topups["key"]), _TYPE["TRANSFER_IN"], np.int8),
-            "counterparty": np.full(len(topups["key"]), _CP[ref.EXTERNAL_IN[0]], np.int16)}])
+            "counterparty": np.full(len(topups["key"]), _CP[ref.EXTERNAL_IN[0]], np.int16),
+            "mcc": np.zeros(len(topups["key"]), np.int16)}])
         parts["deposit"].append(_with_ids(deposit, month, ("day", "key", "txn_type")))
         parts["card"].append(_with_ids(activity.card, month, ("day", "key", "cents")))
         parts["repayments"].append(_with_ids(activity.repayments, month, ("day", "key")))
-        sessions = month_sessions(month.stream(seed, customers, "sessions"), pop, events, opened, month)
+        sessions = month_sessions(month.stream(seed, customers, "sessions"), pop, events, opened,
+                                  interest.pop(month.index), researcher, month)
         parts["sessions"].append(_with_ids(sessions.columns, month, ("day", "second", "person")))
         consent_parts.append({**c, "id": month.code * 10**8 + c["seq"]})
         parts["offers"].append({**o, "id": month.code * 10**6 + o["seq"]})
@@ -304,6 +328,7 @@ def simulate_world(seed: int, customers: int, through: dt.date) -> World:
         opened=opened, cause=cause, loans=loans,
         deposit=parts["deposit"], card=parts["card"], repayments=parts["repayments"], sessions=parts["sessions"],
         consent=consent_parts, offers=parts["offers"], probabilities=parts["probabilities"],
+        month_end_balance=month_end_balance,
     )
 
 
