@@ -1,7 +1,9 @@
-"""Tiny silver tables shared by the gold tests: two customers, their accounts as exported 5 days after
-the as-of date, and a handful of transactions."""
+"""Tiny silver tables shared by the gold tests: two customers (and one who joins later), their accounts,
+end-of-day balances, transactions, online sessions, offers and a declared life event."""
 
 import datetime as dt
+
+from jobs.gold.customer_360 import Silver
 
 AS_OF = dt.date(2026, 6, 30)
 CUSTOMER_SCHEMA = ("customer_id string, name_token string, email_token string, phone_token string, "
@@ -13,14 +15,26 @@ ACCOUNT_SCHEMA = ("silo string, silo_customer_id string, account_id string, prod
 BALANCE_SCHEMA = ("as_of_date date, silo string, account_id string, balance double, credit_limit double, "
                   "days_past_due long")
 TXN_SCHEMA = ("silo string, txn_id string, account_id string, customer_id string, txn_date date, "
-              "amount double, category string, kind string, is_external boolean")
+              "amount double, category string, kind string, is_external boolean, counterparty string")
+SESSION_SCHEMA = ("session_id string, silo string, silo_customer_id string, customer_id string, "
+                  "started_at timestamp, session_date date, channel string, page string, page_views long, "
+                  "duration_seconds long")
+OFFER_SCHEMA = ("offer_id string, customer_id string, campaign string, product string, channel string, "
+                "holdout boolean, selected_at timestamp, sent_at timestamp, opened_at timestamp, "
+                "clicked_at timestamp, response string, response_at timestamp")
+LIFE_EVENT_SCHEMA = ("event_id string, silo string, silo_customer_id string, customer_id string, event_type string, "
+                     "event_date date, recorded_at timestamp, source string")
 
 
 def d(days_before: int) -> dt.date:
     return AS_OF - dt.timedelta(days=days_before)
 
 
-def silver_frames(spark):
+def t(days_before: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime.combine(d(days_before), dt.time(hour))
+
+
+def silver_frames(spark) -> Silver:
     customers = spark.createDataFrame([
         ("A", "t", "t", "t", "t", dt.date(1990, 7, 1), "F", "1", ["cards", "deposits"], 2, d(400)),
         ("B", "t", "t", "t", "t", dt.date(1960, 1, 1), "M", "2", ["deposits"], 1, d(100)),
@@ -33,15 +47,37 @@ def silver_frames(spark):
         ("deposits", "D2", "DA3", "savings", d(50), 2000.0, None, None, None, 0, "USD", "B"),
         ("deposits", "D3", "DA4", "checking", d(-5), 50.0, None, None, None, 0, "USD", "N"),
     ], ACCOUNT_SCHEMA)
+    balances = spark.createDataFrame([
+        (d(30), "deposits", "DA1", 800.0, None, 0),     # known 30 days before the as-of date
+        (d(100), "deposits", "DA1", 700.0, None, 0),    # and 100 days before
+        (d(5), "cards", "CA1", 150.0, 1000.0, 0),
+        (d(60), "deposits", "DA2", 600.0, None, 0),
+        (d(40), "deposits", "DA3", 2000.0, None, 0),
+        (d(-5), "deposits", "DA1", 9999.0, None, 0),    # after the as-of date: never read for it
+    ], BALANCE_SCHEMA)
     txns = spark.createDataFrame([
-        ("deposits", "T1", "DA1", "A", d(5), 3000.0, "payroll", "deposit", False),
-        ("deposits", "T2", "DA1", "A", d(4), -1000.0, "transfer_out_external", "deposit", True),
-        ("deposits", "T3", "DA1", "A", d(40), 3000.0, "payroll", "deposit", False),
-        ("cards", "T4", "CA1", "A", d(3), -200.0, "groceries", "card", False),
-        ("deposits", "T5", "DA2", "B", d(45), -100.0, "atm", "deposit", False),
-        ("deposits", "T6", "DA1", "A", d(-3), 500.0, "transfer_in", "deposit", False),  # after as-of
+        ("deposits", "T1", "DA1", "A", d(5), 3000.0, "payroll", "deposit", False, "ACME CORP"),
+        ("deposits", "T2", "DA1", "A", d(4), -1000.0, "transfer_out_external", "deposit", True, "OTHER BANK"),
+        ("deposits", "T3", "DA1", "A", d(40), 3000.0, "payroll", "deposit", False, "ACME CORP"),
+        ("cards", "T4", "CA1", "A", d(3), -200.0, "groceries", "card", False, "5411"),
+        ("deposits", "T5", "DA2", "B", d(45), -100.0, "atm", "deposit", False, "MO1 ATM"),
+        ("deposits", "T6", "DA1", "A", d(-3), 500.0, "transfer_in", "deposit", False, "OTHER BANK"),  # after as-of
+        ("deposits", "T7", "DA2", "B", d(20), 1500.0, "payroll", "deposit", False, "SSA TREAS 310"),  # pension
+        ("deposits", "T8", "DA2", "B", d(10), -80.0, "kids", "debit_card", False, "CARTERS"),
     ], TXN_SCHEMA)
-    # The accounts as exported 5 days after the as-of date (T6 arrived in between).
-    balances = spark.createDataFrame([(d(-5), a.silo, a.account_id, a.balance, a.credit_limit, a.days_past_due)
-                                      for a in accounts.collect()], BALANCE_SCHEMA)
-    return customers, accounts, balances, txns
+    sessions = spark.createDataFrame([
+        ("S1", "deposits", "D1", "A", t(3), d(3), "app", "mortgage_calculator", 3, 120),
+        ("S2", "deposits", "D1", "A", t(60), d(60), "web", "mortgage_calculator", 2, 60),
+        ("S3", "deposits", "D2", "B", t(-2), d(-2), "app", "retirement_planner", 1, 30),  # after as-of
+    ], SESSION_SCHEMA)
+    offers = spark.createDataFrame([
+        ("O1", "A", "LEGACY-2026-06", "savings", "email", False, t(20), t(20), t(19), t(19), "declined", t(18)),
+        ("O2", "B", "LEGACY-2026-06", "credit_card", "mobile", False, t(8), t(8), t(7), None, "none", None),
+        ("O3", "B", "LEGACY-2026-07", "term_deposit", "branch", False, t(-4), t(-4), None, None, "none", None),
+    ], OFFER_SCHEMA)
+    life_events = spark.createDataFrame([
+        ("L1", "deposits", "D2", "B", "marriage", d(200), t(190), "branch"),
+        ("L2", "deposits", "D1", "A", "home_purchase", d(-10), t(-20), "app"),  # after as-of: a label, no feature
+        ("L3", "deposits", "D2", "B", "retirement", d(40), t(-2), "web"),       # recorded after as-of
+    ], LIFE_EVENT_SCHEMA)
+    return Silver(customers, accounts, balances, txns, sessions, offers, life_events)

@@ -10,6 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs import quality
+from jobs.gold.targets import LIFE_EVENTS, PRODUCTS
 from jobs.publish import validated_write
 from jobs.tables import REGISTRY, VALIDATED, quarantine_of
 from jobs.unify import accounts as accounts_module
@@ -44,6 +45,8 @@ def test_every_bronze_and_silver_table_has_a_suite_and_a_quarantine():
 def test_suite_value_sets_follow_the_code():
     assert _value_set("silver.account", "product") == set(accounts_module.PRODUCTS)
     assert _value_set("silver.customer_crosswalk", "match_rule") == set(identity.RULES) | {"single_record"}
+    assert _value_set("gold.next_best_offer", "product") == set(PRODUCTS)
+    assert _value_set("silver.life_event", "event_type") == set(LIFE_EVENTS)
 
 
 def test_orphan_accounts_and_repeated_keys_are_quarantined_with_a_reason(lh, spark):
@@ -76,9 +79,9 @@ def test_orphan_accounts_and_repeated_keys_are_quarantined_with_a_reason(lh, spa
 
 def test_orphan_transactions_are_quarantined_not_dropped(lh, spark):
     rows = [
-        ("deposits", "T1", "DA1", "A", DAY, -1.0, "atm", "deposit", False),
-        ("deposits", "T2", "DA404", None, DAY, -2.0, "atm", "deposit", False),  # account unknown
-        ("cards", "T1", "CA1", "A", DAY, -3.0, "fuel", "card", False),  # same id, other silo: fine
+        ("deposits", "T1", "DA1", "A", DAY, -1.0, "atm", "deposit", False, "MO1 ATM"),
+        ("deposits", "T2", "DA404", None, DAY, -2.0, "atm", "deposit", False, "MO1 ATM"),  # account unknown
+        ("cards", "T1", "CA1", "A", DAY, -3.0, "fuel", "card", False, "5541"),  # same id, other silo: fine
     ]
     counts = _publish(lh, "silver.transaction", spark.createDataFrame(rows, TXN_SCHEMA))
     assert counts == {"silver.transaction": 2, "quarantine.silver_transaction": 1}
@@ -125,10 +128,11 @@ def test_silver_accounts_and_transactions_keep_every_row_or_quarantine_it(silver
     assert accounts_in == counts["silver.account"] + counts["quarantine.silver_account"]
     txns_in = _bronze_rows(lh, "deposits_transactions", "cards_transactions", "lending_repayments")
     assert txns_in == counts["silver.transaction"] + counts["quarantine.silver_transaction"]
-    for table, source in (("silver.digital_session", "digital_sessions"), ("silver.consent_event", "crm_consents"),
-                          ("silver.offer_event", "crm_offers"), ("silver.account_balance", None)):
-        rows_in = _bronze_rows(lh, source) if source else accounts_in
-        assert rows_in == counts[table] + counts[quarantine_of(table)] > 0, table
+    for table, sources in (("silver.digital_session", ("digital_sessions",)),
+                           ("silver.consent_event", ("crm_consents",)),
+                           ("silver.offer_event", ("crm_offers",)), ("silver.life_event", ("crm_life_events",)),
+                           ("silver.account_balance", ("deposits_balances", "cards_balances", "lending_balances"))):
+        assert _bronze_rows(lh, *sources) == counts[table] + counts[quarantine_of(table)] > 0, table
 
 
 def test_orphans_of_the_generated_bank_are_quarantined(silver_run):
@@ -154,7 +158,7 @@ def test_orphans_of_the_generated_bank_are_quarantined(silver_run):
 
 def test_sessions_consent_and_offers_of_unknown_customers_are_quarantined(silver_run):
     lh, _ = silver_run
-    for table in ("silver.digital_session", "silver.consent_event", "silver.offer_event"):
+    for table in ("silver.digital_session", "silver.consent_event", "silver.offer_event", "silver.life_event"):
         assert lh.read(table).where("customer_id is null").count() == 0, table
         rejected = lh.read(quarantine_of(table))
         assert rejected.where("customer_id is not null and _reason like '%orphan%'").count() == 0, table

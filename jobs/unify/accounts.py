@@ -2,7 +2,7 @@
 
 Columns: silo, account_id, customer_id, product, open_date, balance, credit_limit, principal,
 interest_rate, days_past_due, currency. `balance` is what the customer holds (deposits) or owes (cards,
-loans) at the export date; `account_balances` keeps that per export date (silver.account_balance).
+loans) at the export date; `account_balances` conforms the balance files (silver.account_balance).
 """
 
 from __future__ import annotations
@@ -64,9 +64,18 @@ def conform_accounts(deposits: DataFrame, cards: DataFrame, lending: DataFrame,
                          ["silo", "silo_customer_id"], "left")
 
 
-def account_balances(deposits: DataFrame, cards: DataFrame, lending: DataFrame, as_of) -> DataFrame:
-    """One date's account snapshots -> (as_of_date, silo, account_id, balance, credit_limit,
-    days_past_due): the balance history gold reads point in time."""
-    accounts = deposit_accounts(deposits).unionByName(card_accounts(cards)).unionByName(loans(lending))
-    return accounts.select(F.lit(as_of).alias("as_of_date"), "silo", "account_id", "balance", "credit_limit",
-                           "days_past_due")
+def account_balances(deposits: DataFrame, cards: DataFrame, lending: DataFrame) -> DataFrame:
+    """The balance files (end-of-day balances of each account on some dates) -> (as_of_date, silo,
+    account_id, balance, credit_limit, days_past_due): the history gold reads balances from, point in
+    time. `balance` is what the customer holds (deposits) or owes (cards, loans) that day."""
+    dep = typed(deposits, load_contract("deposits", "balances")).select(
+        F.col("balance_date").alias("as_of_date"), F.lit("deposits").alias("silo"), "account_id", "balance",
+        _null("double").alias("credit_limit"), F.lit(0).cast("bigint").alias("days_past_due"))
+    crd = typed(cards, load_contract("cards", "balances")).select(
+        F.col("balance_date").alias("as_of_date"), F.lit("cards").alias("silo"),
+        F.col("card_account_id").alias("account_id"), F.col("current_balance").alias("balance"), "credit_limit",
+        "days_past_due")
+    lnd = typed(lending, load_contract("lending", "balances")).select(
+        F.col("balance_date").alias("as_of_date"), F.lit("lending").alias("silo"), F.col("loan_no").alias("account_id"),
+        F.col("outstanding").alias("balance"), _null("double").alias("credit_limit"), "days_past_due")
+    return dep.unionByName(crd).unionByName(lnd)

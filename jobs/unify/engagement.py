@@ -1,4 +1,5 @@
-"""Online sessions, the consent ledger and campaign events -> silver, each with its golden customer.
+"""Online sessions, the consent ledger, campaign events and declared life events -> silver, each with
+its golden customer.
 
 The source systems know a customer by the id of their home silo (`customer_silo`, `customer_ref`);
 `with_customer` attaches the golden `customer_id` through the crosswalk (NULL when the silo id is
@@ -48,6 +49,11 @@ def current_consent(events: DataFrame) -> DataFrame:
         .select("customer_id", "purpose", "channel", "status", F.col("recorded_at").alias("since"), "source",
                 "event_id")
     )
+
+
+def declared_life_events(bronze: DataFrame) -> DataFrame:
+    df = typed(bronze, load_contract("crm", "life_events"))
+    return df.select("event_id", *_home_silo_id(df), "event_type", "event_date", "recorded_at", "source")
 
 
 def offer_events(bronze: DataFrame) -> DataFrame:

@@ -5,9 +5,11 @@
   (changed rows updated, new ones inserted, vanished ones deleted). The newest export, not the run's
   date: silver is the current state of knowledge, whatever order dates are run in; gold reads it as of
   its own date (point in time).
-- The date's account snapshot goes to silver.account_balance (replacing that date), so a balance on
-  any exported date is known exactly.
-- Activity (transactions, online sessions, consent and campaign events) is MERGEd from the date's
+- The balance files (end-of-day balances: month ends of a full export's window, the day of a daily
+  one) are MERGEd into silver.account_balance, so gold knows a balance on a past date from data of
+  that date or before.
+- Activity (transactions, online sessions, consent and campaign events, declared life events) is
+  MERGEd from the date's
   exports only, on each table's key: running a date twice, or dates out of order, changes nothing.
   Rows keep their customer through the crosswalk; when identity resolution moves a silo id to another
   customer, the rows already in silver follow it (Lakehouse.update_matching).
@@ -34,6 +36,7 @@ from jobs.unify.customers import golden_customers
 from jobs.unify.engagement import (
     consent_events,
     current_consent,
+    declared_life_events,
     digital_sessions,
     offer_events,
     offer_interactions,
@@ -78,10 +81,9 @@ def masters(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], DataFrame, Dat
                                 crosswalk)
     counts |= _merge(lh, "silver.account", accounts, day, delete_missing=True)
     accounts = lh.read("silver.account")
-    balances = account_balances(_of_date(lh, "deposits_accounts", day), _of_date(lh, "cards_accounts", day),
-                                _of_date(lh, "lending_loans", day), day)
-    counts |= validated_write(lh, "silver.account_balance", balances, day,
-                              lambda valid: lh.replace_for_date("silver.account_balance", valid, day))
+    balances = account_balances(_of_date(lh, "deposits_balances", day), _of_date(lh, "cards_balances", day),
+                                _of_date(lh, "lending_balances", day))
+    counts |= _merge(lh, "silver.account_balance", balances, day)
 
     customers = golden_customers(records, crosswalk, accounts, lh.settings.tokenization_key)
     counts |= _merge(lh, "silver.customer", customers, day, delete_missing=True)
@@ -102,7 +104,8 @@ def engagement(lh: Lakehouse, day: dt.date, crosswalk: DataFrame) -> dict[str, i
     counts = {}
     for table, rows in (("silver.digital_session", digital_sessions(_of_date(lh, "digital_sessions", day))),
                         ("silver.consent_event", consent_events(_of_date(lh, "crm_consents", day))),
-                        ("silver.offer_event", offer_events(_of_date(lh, "crm_offers", day)))):
+                        ("silver.offer_event", offer_events(_of_date(lh, "crm_offers", day))),
+                        ("silver.life_event", declared_life_events(_of_date(lh, "crm_life_events", day)))):
         counts |= _merge(lh, table, with_customer(rows, crosswalk), day)
         lh.update_matching(table, owners, CUSTOMER_KEY, ("customer_id",))
     counts |= _merge(lh, "silver.consent", current_consent(lh.read("silver.consent_event")), day,
