@@ -80,10 +80,11 @@ def run_cases(spark) -> dict[str, list]:
     crosswalk = resolve(records)
     out["unify.resolve"] = _rows(crosswalk)
 
-    txn_cols = ["txn_id", "account_id", "booking_date", "amount", "direction", "txn_type", "counterparty"]
+    txn_cols = ["txn_id", "account_id", "booking_date", "amount", "direction", "txn_type", "counterparty", "mcc"]
     txns = _bronze(spark, txn_cols, [
-        ("DT1", "DA1", "2026-06-01", "100.00", "CR", "PAYROLL", "ACME"),
-        ("DT2", "DA1", "2026-06-02", "40.00", "DR", "TRANSFER_OUT_EXTERNAL", "OTHER BANK"),
+        ("DT1", "DA1", "2026-06-01", "100.00", "CR", "PAYROLL", "ACME", ""),
+        ("DT2", "DA1", "2026-06-02", "40.00", "DR", "TRANSFER_OUT_EXTERNAL", "OTHER BANK", ""),
+        ("DT3", "DA1", "2026-06-03", "25.00", "DR", "CARD_SETTLEMENT", "CARTERS", "5641"),
     ])
     out["unify.deposit_transactions"] = _rows(deposit_transactions(txns))
 
@@ -105,9 +106,9 @@ def run_cases(spark) -> dict[str, list]:
     events = with_customer(offer_events(offers_bronze), crosswalk)
     out["unify.offer_interactions"] = _rows(offer_interactions(events))
 
-    customers, accounts, balances, silver_txns = silver_frames(spark)
+    silver = silver_frames(spark)
     out["unify.golden_customers"] = _rows(
-        golden_customers(records, crosswalk, accounts.limit(0), "k").drop("silos"))
+        golden_customers(records, crosswalk, silver.accounts.limit(0), "k").drop("silos"))
     acc_cols = ["account_id", "cif_id", "product", "open_date", "balance", "currency"]
     empty_cards = _bronze(spark, ["card_account_id", "holder_ref", "card_product", "open_date", "credit_limit",
                                   "current_balance", "days_past_due"], [])
@@ -116,10 +117,9 @@ def run_cases(spark) -> dict[str, list]:
     dep_accounts = _bronze(spark, acc_cols, [("DA1", "D0000001", "checking", "2020-01-01", "10.00", "USD")])
     out["unify.conform_accounts"] = _rows(conform_accounts(dep_accounts, empty_cards, empty_loans, crosswalk))
 
-    c360 = build_customer_360(customers, accounts, balances, silver_txns, AS_OF)
+    c360 = build_customer_360(silver, AS_OF)
     out["gold.customer_360"] = _rows(c360)
-    out["gold.training_set"] = _rows(
-        build_training_set(customers, accounts, balances, silver_txns, AS_OF - dt.timedelta(days=30), 30))
+    out["gold.training_set"] = _rows(build_training_set(silver, AS_OF - dt.timedelta(days=30), 30))
     scores = spark.createDataFrame([
         ("A", "savings", 0.2, "1", "r1"), ("A", "personal_loan", 0.6, "1", "r2"), ("B", "savings", 0.3, "1", "r")
     ], "customer_id string, product string, probability double, model_version string, reason string")

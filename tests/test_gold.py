@@ -1,77 +1,128 @@
+"""Gold builders on tiny silver frames: the 360 as of a date (point in time), training rows and labels
+for every target, KPIs and the next best offer."""
+
+import dataclasses
 import datetime as dt
 
 import pytest
+from pyspark.sql import functions as F
 
 from jobs.decide.next_best_offer import choose_offers
 from jobs.gold.customer_360 import MODEL_FEATURES, build_customer_360
 from jobs.gold.kpis import RATIO_KPIS, build_kpi_daily
-from jobs.gold.training_set import build_training_set
+from jobs.gold.targets import TARGETS
+from jobs.gold.training_set import build_training_set, training_dates
 from tests.silver_fixtures import AS_OF, d, silver_frames
 
 
 @pytest.fixture(scope="module")
-def c360(spark):
-    rows = build_customer_360(*silver_frames(spark), AS_OF).collect()
-    return {r.customer_id: r for r in rows}
+def silver(spark):
+    return silver_frames(spark)
+
+
+@pytest.fixture(scope="module")
+def c360(silver):
+    return {r.customer_id: r for r in build_customer_360(silver, AS_OF).collect()}
 
 
 def test_one_row_per_customer_known_on_the_date(c360):
     assert sorted(c360) == ["A", "B"]  # N's first account opens after the as-of date
 
 
-def test_balances_products_and_behaviour_as_of_the_date(c360):
+def test_balances_come_from_the_last_known_balance_rolled_forward(c360):
+    a, b = c360["A"], c360["B"]
+    # DA1: 800 known 30 days before, then +3000 and -1000; the balance exported after the date is ignored.
+    assert a.total_balance == pytest.approx(2800.0)
+    assert a.deposit_balance_90d_ago == pytest.approx(700.0) and a.deposit_balance_change_90d == pytest.approx(2100.0)
+    assert a.card_balance == pytest.approx(350.0)  # 150 owed 5 days before, 200 spent since
+    assert a.credit_limit == 1000.0 and a.credit_utilization == pytest.approx(0.35)
+    assert b.total_balance == pytest.approx(600.0 - 100.0 + 1500.0 - 80.0 + 2000.0)
+
+
+def test_behaviour_digital_offers_and_life_events_as_of_the_date(c360):
     a, b = c360["A"], c360["B"]
     assert a.age == 35 and a.tenure_days == 400
-    # The export says 1000, but 500 arrived after the as-of date: it had 500 then.
-    assert a.deposit_balance == pytest.approx(500.0)
     assert a.products_held == 2 and a.has_credit_card == 1 and a.has_savings == 0
-    assert a.payroll_30d == 3000.0 and a.payroll_90d == 6000.0 and a.income_monthly == 2000.0
-    assert a.outflow_30d == 1200.0 and a.external_transfer_out_30d == 1000.0
+    assert a.payroll_30d == 3000.0 and a.payroll_90d == 6000.0 and a.payroll_trend == pytest.approx(1.5)
+    assert a.payroll_payers_90d == 1 and a.pension_30d == 0.0
+    assert a.inflow_30d == 3000.0 and a.outflow_30d == 1200.0 and a.external_transfer_out_30d == 1000.0
     assert a.card_spend_30d == 200.0 and a.spend_groceries_30d == 200.0
     assert a.engagement_days_30d == 3 and a.active_30d and a.active_prev_30d  # payroll 40 days ago
-    assert a.credit_utilization == pytest.approx(0.3)
-    assert b.products_held == 2 and not b.active_30d and b.active_prev_30d
+    assert a.sessions_30d == 1 and a.page_mortgage_calculator_30d == 1 and a.page_mortgage_calculator_90d == 2
+    assert (a.offers_received_365d, a.offers_opened_365d, a.offers_declined_365d) == (1, 1, 1)
+    assert a.days_since_last_offer == 20
+    assert a.had_home_purchase == 0  # it happens after the date
+    # B: a pension is not payroll; a debit-card purchase counts in its category; a declared marriage
+    # counts, a retirement recorded after the date does not; an offer sent after the date does not.
+    assert b.pension_30d == 1500.0 and b.payroll_30d == 0.0 and b.spend_kids_30d == 80.0
+    assert b.had_marriage == 1 and b.had_retirement == 0
+    assert b.offers_received_365d == 1 and b.sessions_90d == 0
 
 
-def test_the_balance_exported_on_the_day_wins_and_others_are_moved_to_it(spark):
-    """A snapshot on the as-of date is taken as it is; without one, the nearest later snapshot is rolled
-    back (see above) or, when there is none, the last earlier one rolled forward."""
-    customers, accounts, balances, txns = silver_frames(spark)
-    on_the_day = spark.createDataFrame([(AS_OF, "deposits", "DA1", 777.0, None, 0)], balances.schema)
-    row = [r for r in build_customer_360(customers, accounts, balances.unionByName(on_the_day), txns, AS_OF)
-           .collect() if r.customer_id == "A"][0]
-    assert row.deposit_balance == pytest.approx(777.0)
-    before = spark.createDataFrame([(d(10), "deposits", "DA1", 100.0, None, 0)], balances.schema)
-    row = [r for r in build_customer_360(customers, accounts, before, txns, AS_OF).collect() if r.customer_id == "A"][0]
-    assert row.deposit_balance == pytest.approx(100.0 + 3000.0 - 1000.0)  # T1 and T2 came after that export
+def test_every_model_feature_is_a_numeric_column(silver):
+    df = build_customer_360(silver, AS_OF)
+    types = dict(df.dtypes)
+    assert [f for f in MODEL_FEATURES if f not in types] == []
+    assert [f for f in MODEL_FEATURES if types[f] not in ("int", "bigint", "double", "float", "decimal(20,2)")] == []
+    assert "gender" not in MODEL_FEATURES and "postcode" not in MODEL_FEATURES
 
 
-def test_every_model_feature_is_a_column(spark, c360):
-    row = next(iter(c360.values()))
-    missing = [f for f in MODEL_FEATURES if f not in row.asDict()]
-    assert missing == []
+def test_nothing_after_the_as_of_date_changes_the_features(spark, silver, c360):
+    """Leakage check: change, add or drop every row dated after the as-of date, and every value the
+    newest snapshot carries (silver.account's balance, limit, delinquency): the 360 stays the same."""
+    after = F.lit(AS_OF)
+    changed = dataclasses.replace(
+        silver,
+        accounts=silver.accounts.withColumn("balance", F.lit(1e6)).withColumn("credit_limit", F.lit(5.0))
+        .withColumn("days_past_due", F.lit(90).cast("bigint")),
+        balances=silver.balances.withColumn(
+            "balance", F.when(F.col("as_of_date") > after, F.lit(-1.0)).otherwise(F.col("balance"))),
+        transactions=silver.transactions.withColumn(
+            "amount", F.when(F.col("txn_date") > after, F.col("amount") * 100).otherwise(F.col("amount")))
+        .unionByName(spark.createDataFrame([("cards", "T9", "CA1", "A", d(-1), -5000.0, "jewelry", "card", False,
+                                             "5944")], silver.transactions.schema)),
+        sessions=silver.sessions.withColumn(
+            "page", F.when(F.col("started_at") > after, F.lit("home_buying_guide")).otherwise(F.col("page"))),
+        offers=silver.offers.withColumn(
+            "response", F.when(F.col("sent_at") > after, F.lit("accepted")).otherwise(F.col("response"))),
+        life_events=silver.life_events.where(F.col("recorded_at") <= after),
+    )
+    again = {r.customer_id: r for r in build_customer_360(changed, AS_OF).collect()}
+    assert again == c360
 
 
-def test_training_labels_look_ahead_but_features_do_not(spark):
-    customers, accounts, balances, txns = silver_frames(spark)
-    cutoff = AS_OF - dt.timedelta(days=30)
-    rows = {r.customer_id: r for r in build_training_set(customers, accounts, balances, txns, cutoff, 30).collect()}
+def test_training_rows_label_the_horizon_after_each_as_of_date(silver):
+    cutoff = d(30)
+    rows = {r.customer_id: r for r in build_training_set(silver, cutoff, 30).collect()}
     # A opened the card 10 days before AS_OF, i.e. within 30 days after the cutoff.
-    assert rows["A"].label_credit_card == 1 and rows["A"].has_credit_card == 0
+    assert rows["A"].label_credit_card == 1 and rows["A"].eligible_credit_card and rows["A"].has_credit_card == 0
     assert rows["A"].card_spend_30d == 0.0  # the card spend happened after the cutoff
-    assert rows["B"].label_credit_card == 0 and rows["B"].has_savings == 1 and rows["B"].label_savings == 0
-    # B opened savings 50 days before AS_OF: before the cutoff, so held then, no label
-    assert rows["B"].products_held == 2
+    assert rows["B"].label_savings == 0 and not rows["B"].eligible_savings  # held savings by then
+    for name in TARGETS:
+        assert f"label_{name}" in rows["A"].asDict() and f"eligible_{name}" in rows["A"].asDict()
+    # A declared a home purchase 10 days after AS_OF: a label for the as-of date AS_OF.
+    at_as_of = {r.customer_id: r for r in build_training_set(silver, AS_OF, 30).collect()}
+    assert at_as_of["A"].label_home_purchase == 1 and at_as_of["A"].eligible_home_purchase
+    # B retired 40 days before AS_OF (recorded later): a label for the as-of date 60 days before.
+    earlier = {r.customer_id: r for r in build_training_set(silver, d(60), 30).collect()}
+    assert earlier["B"].eligible_retirement and earlier["B"].label_retirement == 1
+    assert not at_as_of["B"].eligible_marriage  # already married (declared before)
 
 
-def test_kpis_are_computed_from_the_360_and_ratios_stay_in_unit_interval(spark):
-    c360 = build_customer_360(*silver_frames(spark), AS_OF)
+def test_training_dates_are_month_ends_with_history_and_a_settled_horizon():
+    dates = training_dates(dt.date(2025, 7, 1), dt.date(2026, 6, 30), horizon_days=30, maturity_days=45)
+    assert dates[0] == dt.date(2025, 9, 30) and dates[-1] == dt.date(2026, 3, 31) and len(dates) == 7
+    assert training_dates(dt.date(2026, 6, 1), dt.date(2026, 6, 30), 30, 45) == []
+
+
+def test_kpis_are_computed_from_the_360_and_ratios_stay_in_unit_interval(spark, silver):
+    c360 = build_customer_360(silver, AS_OF)
     offers = spark.createDataFrame([("A",)], "customer_id string")
     k = build_kpi_daily(c360, offers, AS_OF).collect()[0]
-    assert k.customers == 2 and k.active_customers_30d == 1 and k.offers_published == 1
-    assert k.retention_rate == 0.5  # both were active the 30 days before; only A still is
-    assert k.wallet_share == pytest.approx(1 - 1000 / 1200)
-    assert k.engagement_frequency == pytest.approx((3 + 0) / 2 / 30)
+    assert k.customers == 2 and k.active_customers_30d == 2 and k.offers_published == 1
+    assert k.retention_rate == 1.0  # both were active the 30 days before, and both still are
+    assert k.wallet_share == pytest.approx(1 - 1000 / 1280)
+    assert k.engagement_frequency == pytest.approx((3 + 2) / 2 / 30)
     assert k.products_per_customer == 2.0 and k.multi_product_share == 1.0
     assert all(0.0 <= getattr(k, name) <= 1.0 for name in RATIO_KPIS)
 

@@ -1,42 +1,82 @@
 """gold.customer_360: one row per customer as of a date, computed only from what was known that day.
 
-Point in time: an account counts once opened on or before the as-of date; its balance is the one
-exported on the as-of date (silver.account_balance) or, for a date without an export of its own (a
-training cutoff inside the first export's history), the nearest exported balance moved by the
-transactions booked in between; behaviour windows end on the as-of date. The same function therefore
-builds today's 360 and the feature snapshot of a past date for training. The one thing a past date
-without its own export takes from later data is that rollback of a later balance (exact when the
-transactions in between are complete, as they are inside one export).
+The same builder makes today's 360 and the feature snapshot of any past date for training, and it
+never reads data dated after the as-of date: accounts count once opened, balances come from the last
+end-of-day balance known on the day rolled forward (jobs/gold/balances.py), behaviour windows end on
+the day, sessions, offers and declared life events count once they happened *and* were recorded.
+tests/test_gold.py proves it by changing every later row and comparing.
+
+Features (MODEL_FEATURES: what the models see; gender and postcode are kept for analysts but never fed
+to a model):
+- relationship: age, tenure, products held (`has_<product>`), balances (deposits now and 90 days ago,
+  card, loans), credit limit and utilization, days past due;
+- money: inflow, outflow, payroll over 7/30/90 days, the payroll trend, payers of the payroll (two
+  employers in 90 days: a new job), a pension, rent and housing payments, transfers to other
+  institutions and their share of outflows (the wallet-share signal), the largest single outflow;
+- spend by merchant category on credit and debit cards over 30 and 90 days, the number of purchases and
+  the share of discretionary spend (dining, travel, entertainment), credit card spend, ATM cash;
+- engagement: days with a transaction, transaction count, activity now and the month before;
+- online: sessions and the pages people research (`page_<page>_<days>d`);
+- offers: received, opened, accepted and declined in the last year, days since the last one;
+- life events the customer declared before the day (`had_<event>`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.gold.balances import balances_as_of
+from jobs.gold.targets import LIFE_EVENTS
 from jobs.unify.accounts import PRODUCTS
 
 SPEND_CATEGORIES = ("groceries", "dining", "travel", "fuel", "furniture", "electronics", "utilities",
                     "entertainment", "health", "other", "jewelry", "kids")
+DISCRETIONARY = ("dining", "travel", "entertainment")  # the lifestyle part of spending
+INTENT_PAGES = ("savings_rates", "term_deposits", "credit_cards", "personal_loans", "auto_loans",
+                "mortgage_calculator", "home_buying_guide", "joint_accounts", "family_banking", "direct_deposit",
+                "retirement_planner", "investments", "insurance")
+PENSION_PAYERS = ("SSA TREAS 310",)  # payroll credits that are a state pension
+WINDOWS = (7, 30, 90)
 
-# What the models see: numbers a customer's own history explains, known at the as-of date.
 MODEL_FEATURES = (
-    ["age", "tenure_days", "total_balance", "deposit_balance", "card_balance", "loan_outstanding",
-     "inflow_30d", "payroll_30d", "payroll_90d", "outflow_30d", "external_transfer_out_30d",
-     "card_spend_30d"]
-    + [f"spend_{c}_30d" for c in SPEND_CATEGORIES]
-    + ["engagement_days_30d", "txn_count_30d", "products_held", "credit_utilization"]
-    + [f"has_{p}" for p in PRODUCTS]
+    ["age", "tenure_days", "products_held", *[f"has_{p}" for p in PRODUCTS],
+     "total_balance", "deposit_balance_90d_ago", "deposit_balance_change_90d", "card_balance", "loan_outstanding",
+     "credit_limit", "credit_utilization", "max_days_past_due"]
+    + [f"{flow}_{d}d" for flow in ("inflow", "outflow") for d in WINDOWS]
+    + ["payroll_30d", "payroll_90d", "payroll_trend", "payroll_payers_90d", "pension_30d", "income_monthly",
+       "rent_30d", "rent_90d", "housing_90d", "external_transfer_out_30d", "external_transfer_out_90d",
+       "external_share_90d", "outflow_over_inflow_90d", "largest_outflow_90d", "atm_30d",
+       "card_spend_30d", "card_spend_90d"]
+    + [f"spend_{c}_{d}d" for d in (30, 90) for c in SPEND_CATEGORIES]
+    + ["purchases_90d", "discretionary_share_90d"]
+    + ["engagement_days_30d", "txn_count_30d", "sessions_30d", "sessions_90d"]
+    + [f"page_{p}_{d}d" for p in INTENT_PAGES for d in (30, 90)]
+    + ["offers_received_365d", "offers_opened_365d", "offers_accepted_365d", "offers_declined_365d",
+       "days_since_last_offer"]
+    + [f"had_{e}" for e in LIFE_EVENTS]
 )
 
 
-def _window(days: int, as_of: dt.date, end_offset: int = 0) -> Column:
-    """txn_date in (as_of - end_offset - days, as_of - end_offset]."""
-    end = as_of - dt.timedelta(days=end_offset)
-    start = end - dt.timedelta(days=days)
-    return (F.col("txn_date") > F.lit(start)) & (F.col("txn_date") <= F.lit(end))
+@dataclass(frozen=True)
+class Silver:
+    """The silver tables the 360 is built from."""
+    customers: DataFrame
+    accounts: DataFrame
+    balances: DataFrame
+    transactions: DataFrame
+    sessions: DataFrame
+    offers: DataFrame
+    life_events: DataFrame
+
+
+def _within(column: str, days: int, as_of: dt.date) -> Column:
+    """`column` (a date or timestamp) in the `days` days ending on as_of: (as_of - days, as_of]."""
+    day = F.to_date(F.col(column))
+    return (day > F.lit(as_of - dt.timedelta(days=days))) & (day <= F.lit(as_of))
 
 
 def _sum_if(condition: Column, value: Column) -> Column:
@@ -45,99 +85,136 @@ def _sum_if(condition: Column, value: Column) -> Column:
     return F.round(F.sum(F.when(condition, value).otherwise(F.lit(0.0))), 2)
 
 
-def balances_as_of(accounts: DataFrame, balances: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
-    """Per account held at as_of: its balance that day, from the exported balance nearest the day (the
-    first on or after it, else the last before it) moved by the transactions booked in between."""
-    day = F.lit(as_of)
-    distance = F.when(F.col("as_of_date") >= day, F.datediff(F.col("as_of_date"), day)) \
-        .otherwise(F.lit(1_000_000) + F.datediff(day, F.col("as_of_date")))
-    nearest = Window.partitionBy("silo", "account_id").orderBy(distance)
-    snapshot = (
-        balances.withColumn("_rank", F.row_number().over(nearest)).where("_rank = 1")
-        .select("silo", "account_id", F.col("as_of_date").alias("_snapshot_date"),
-                F.col("balance").alias("_snapshot_balance"))
-    )
-    held = accounts.where(F.col("customer_id").isNotNull() & (F.col("open_date") <= day)) \
-        .drop("balance").join(snapshot, ["silo", "account_id"], "left")
-    # Money moved between the day and the snapshot: after the day up to a later snapshot (rolled back),
-    # or after an earlier snapshot up to the day (rolled forward, with the opposite sign).
-    between = txns.join(held.select("silo", "account_id", "_snapshot_date"), ["silo", "account_id"])
-    later = (F.col("txn_date") > day) & (F.col("txn_date") <= F.col("_snapshot_date"))
-    earlier = (F.col("txn_date") > F.col("_snapshot_date")) & (F.col("txn_date") <= day)
-    moved = between.groupBy("silo", "account_id").agg(
-        F.round(F.sum(F.when(later, F.col("amount")).when(earlier, -F.col("amount")).otherwise(0.0)), 2)
-        .alias("moved_after"))
-    shift = F.coalesce(F.col("moved_after"), F.lit(0.0))
-    # Deposits: money in raised the balance. Cards: spend (negative) raised what is owed.
-    # Loans: repayments (negative) lowered what is owed.
-    rolled = F.when(F.col("silo") == "cards", F.col("_snapshot_balance") + shift) \
-        .otherwise(F.col("_snapshot_balance") - shift)
-    return held.join(moved, ["silo", "account_id"], "left").withColumn(
-        "balance_as_of", F.round(F.greatest(F.lit(0.0), F.coalesce(rolled, F.lit(0.0))), 2)
-    )
+def _count_if(condition: Column) -> Column:
+    return F.sum(F.when(condition, 1).otherwise(0))
+
+
+def _ratio(numerator: Column, denominator: Column) -> Column:
+    return F.when(denominator > 0, numerator / denominator)
 
 
 def account_features(accounts: DataFrame, balances: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
     held = balances_as_of(accounts, balances, txns, as_of)
     silo = F.col("silo")
-    aggs = [
-        _sum_if(silo == "deposits", F.col("balance_as_of")).alias("deposit_balance"),
+    now = held.groupBy("customer_id").agg(
+        _sum_if(silo == "deposits", F.col("balance_as_of")).alias("total_balance"),
         _sum_if(silo == "cards", F.col("balance_as_of")).alias("card_balance"),
         _sum_if(silo == "lending", F.col("balance_as_of")).alias("loan_outstanding"),
-        _sum_if(silo == "cards", F.coalesce(F.col("credit_limit"), F.lit(0.0))).alias("credit_limit"),
+        F.sum(F.when(silo == "cards", F.col("credit_limit"))).alias("credit_limit"),
         F.countDistinct("product").alias("products_held"),
         F.max("days_past_due").alias("max_days_past_due"),
-    ] + [F.max(F.when(F.col("product") == p, 1).otherwise(0)).alias(f"has_{p}") for p in PRODUCTS]
-    return held.groupBy("customer_id").agg(*aggs)
+        *[F.max(F.when(F.col("product") == p, 1).otherwise(0)).alias(f"has_{p}") for p in PRODUCTS],
+    )
+    before = balances_as_of(accounts, balances, txns, as_of - dt.timedelta(days=90))
+    then = before.groupBy("customer_id").agg(
+        _sum_if(F.col("silo") == "deposits", F.col("balance_as_of")).alias("deposit_balance_90d_ago"))
+    return now.join(then, "customer_id", "left")
 
 
 def behaviour_features(txns: DataFrame, as_of: dt.date) -> DataFrame:
-    w30, w90, prev30 = _window(30, as_of), _window(90, as_of), _window(30, as_of, end_offset=30)
-    amount, category = F.col("amount"), F.col("category")
+    amount, category, kind = F.col("amount"), F.col("category"), F.col("kind")
     # Money leaving the customer's relationship: not moves between their own products here (card bill
     # paid from checking, loan repayments, which also appear as the checking debit that paid them).
-    spending = (amount < 0) & (category != "transfer_out_internal") & (F.col("kind") != "repayment")
+    spending = (amount < 0) & (category != "transfer_out_internal") & (kind != "repayment")
+    payroll = category == "payroll"
+    purchase = kind.isin("card", "debit_card")  # credit and debit card purchases, by merchant category
+    pension = payroll & F.col("counterparty").isin(*PENSION_PAYERS)
+    w = {d: _within("txn_date", d, as_of) for d in (7, 30, 60, 90)}
+    prev30 = w[60] & ~w[30]
     aggs = [
-        _sum_if(w30 & (amount > 0), amount).alias("inflow_30d"),
-        _sum_if(w30 & (category == "payroll"), amount).alias("payroll_30d"),
-        _sum_if(w90 & (category == "payroll"), amount).alias("payroll_90d"),
-        _sum_if(w30 & spending, -amount).alias("outflow_30d"),
-        _sum_if(w30 & F.col("is_external"), -amount).alias("external_transfer_out_30d"),
-        _sum_if(w30 & (F.col("kind") == "card"), -amount).alias("card_spend_30d"),
-    ] + [
-        _sum_if(w30 & (F.col("kind") == "card") & (category == c), -amount).alias(f"spend_{c}_30d")
-        for c in SPEND_CATEGORIES
-    ] + [
-        F.sum(F.when(w30, 1).otherwise(0)).alias("txn_count_30d"),
-        F.countDistinct(F.when(w30, F.col("txn_date"))).alias("engagement_days_30d"),
+        *[_sum_if(w[d] & (amount > 0), amount).alias(f"inflow_{d}d") for d in WINDOWS],
+        *[_sum_if(w[d] & spending, -amount).alias(f"outflow_{d}d") for d in WINDOWS],
+        _sum_if(w[30] & payroll & ~pension, amount).alias("payroll_30d"),
+        _sum_if(w[90] & payroll & ~pension, amount).alias("payroll_90d"),
+        F.countDistinct(F.when(w[90] & payroll & ~pension, F.col("counterparty"))).alias("payroll_payers_90d"),
+        _sum_if(w[30] & pension, amount).alias("pension_30d"),
+        _sum_if(w[30] & (category == "rent"), -amount).alias("rent_30d"),
+        _sum_if(w[90] & (category == "rent"), -amount).alias("rent_90d"),
+        _sum_if(w[90] & category.isin("rent", "mortgage_payment"), -amount).alias("housing_90d"),
+        _sum_if(w[30] & F.col("is_external"), -amount).alias("external_transfer_out_30d"),
+        _sum_if(w[90] & F.col("is_external"), -amount).alias("external_transfer_out_90d"),
+        F.coalesce(F.max(F.when(w[90] & spending, -amount)), F.lit(0.0)).alias("largest_outflow_90d"),
+        _sum_if(w[30] & (category == "atm"), -amount).alias("atm_30d"),
+        _sum_if(w[30] & (kind == "card"), -amount).alias("card_spend_30d"),
+        _sum_if(w[90] & (kind == "card"), -amount).alias("card_spend_90d"),
+        *[_sum_if(w[30] & purchase & (category == c), -amount).alias(f"spend_{c}_30d") for c in SPEND_CATEGORIES],
+        *[_sum_if(w[90] & purchase & (category == c), -amount).alias(f"spend_{c}_90d") for c in SPEND_CATEGORIES],
+        _count_if(w[90] & purchase).alias("purchases_90d"),
+        _sum_if(w[90] & purchase, -amount).alias("_purchase_amount_90d"),
+        _count_if(w[30]).alias("txn_count_30d"),
+        F.countDistinct(F.when(w[30], F.col("txn_date"))).cast("int").alias("engagement_days_30d"),
         F.max(F.when(prev30, 1).otherwise(0)).alias("active_prev_30d"),
     ]
-    window = txns.where(F.col("customer_id").isNotNull() & _window(90, as_of))
-    return window.groupBy("customer_id").agg(*aggs)
+    return txns.where(F.col("customer_id").isNotNull() & w[90]).groupBy("customer_id").agg(*aggs)
 
 
-def build_customer_360(customers: DataFrame, accounts: DataFrame, balances: DataFrame, txns: DataFrame,
-                       as_of: dt.date) -> DataFrame:
+def digital_features(sessions: DataFrame, as_of: dt.date) -> DataFrame:
+    recent = sessions.where(F.col("customer_id").isNotNull() & _within("started_at", 90, as_of))
+    w30 = _within("started_at", 30, as_of)
+    return recent.groupBy("customer_id").agg(
+        _count_if(w30).alias("sessions_30d"), F.count("*").alias("sessions_90d"),
+        *[_count_if((F.col("page") == p) & (w30 if d == 30 else F.lit(True))).alias(f"page_{p}_{d}d")
+          for p in INTENT_PAGES for d in (30, 90)],
+    )
+
+
+def offer_features(offers: DataFrame, as_of: dt.date) -> DataFrame:
+    """What the customer did with the offers sent to them in the last year (known on the day)."""
+    def by(column: str) -> Column:
+        return F.col(column).isNotNull() & (F.to_date(F.col(column)) <= F.lit(as_of))
+
+    sent = offers.where(F.col("customer_id").isNotNull() & _within("sent_at", 365, as_of))
+    answered = by("response_at")
+    return sent.groupBy("customer_id").agg(
+        F.count("*").alias("offers_received_365d"),
+        _count_if(by("opened_at")).alias("offers_opened_365d"),
+        _count_if(answered & (F.col("response") == "accepted")).alias("offers_accepted_365d"),
+        _count_if(answered & (F.col("response") == "declined")).alias("offers_declined_365d"),
+        F.datediff(F.lit(as_of), F.max(F.to_date("sent_at"))).alias("days_since_last_offer"),
+    )
+
+
+def life_event_features(life_events: DataFrame, as_of: dt.date) -> DataFrame:
+    """had_<event>: the customer had declared, by the day, the event as happened by the day."""
+    known = life_events.where(F.col("customer_id").isNotNull() & (F.col("event_date") <= F.lit(as_of))
+                              & (F.to_date("recorded_at") <= F.lit(as_of)))
+    return known.groupBy("customer_id").agg(
+        *[F.max(F.when(F.col("event_type") == e, 1).otherwise(0)).alias(f"had_{e}") for e in LIFE_EVENTS])
+
+
+def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
     """One row per customer known on as_of (first account opened by then, or no account at all)."""
-    known = customers.where(F.col("first_seen").isNull() | (F.col("first_seen") <= F.lit(as_of)))
-    df = known.select("customer_id", "birth_date", "gender", "postcode", "first_seen") \
-        .join(account_features(accounts, balances, txns, as_of), "customer_id", "left") \
-        .join(behaviour_features(txns, as_of), "customer_id", "left")
-    numeric = [c for c in MODEL_FEATURES if c not in ("age", "tenure_days", "total_balance", "credit_utilization")]
-    df = df.fillna(0, subset=numeric + ["credit_limit", "max_days_past_due", "active_prev_30d"])
+    known = silver.customers.where(F.col("first_seen").isNull() | (F.col("first_seen") <= F.lit(as_of)))
+    df = (
+        known.select("customer_id", "birth_date", "gender", "postcode", "first_seen")
+        .join(account_features(silver.accounts, silver.balances, silver.transactions, as_of), "customer_id", "left")
+        .join(behaviour_features(silver.transactions, as_of), "customer_id", "left")
+        .join(digital_features(silver.sessions, as_of), "customer_id", "left")
+        .join(offer_features(silver.offers, as_of), "customer_id", "left")
+        .join(life_event_features(silver.life_events, as_of), "customer_id", "left")
+    )
+    # A customer without a row in a part had none of it: counts and sums are zero. Left missing (NaN
+    # to the models): balances 90 days ago, ratios without a denominator, days since a last offer.
+    missing_means_none = [c for c in MODEL_FEATURES if c not in (
+        "age", "tenure_days", "deposit_balance_90d_ago", "deposit_balance_change_90d", "credit_limit",
+        "credit_utilization", "payroll_trend", "external_share_90d", "outflow_over_inflow_90d",
+        "days_since_last_offer", "income_monthly", "discretionary_share_90d")]
+    df = df.fillna(0, subset=[c for c in missing_means_none if c in df.columns] + ["active_prev_30d"])
     age = F.floor(F.months_between(F.lit(as_of), F.col("birth_date")) / 12).cast("int")
+    derived = {
+        "age": age,
+        "tenure_days": F.datediff(F.lit(as_of), F.col("first_seen")),
+        "deposit_balance_change_90d": F.col("total_balance") - F.col("deposit_balance_90d_ago"),
+        "credit_utilization": _ratio(F.col("card_balance"), F.col("credit_limit")),
+        "payroll_trend": _ratio(F.col("payroll_30d"), F.col("payroll_90d") / 3),
+        "income_monthly": (F.col("payroll_90d") / 3 + F.col("pension_30d")),
+        "external_share_90d": _ratio(F.col("external_transfer_out_90d"), F.col("outflow_90d")),
+        "outflow_over_inflow_90d": _ratio(F.col("outflow_90d"), F.col("inflow_90d")),
+        "discretionary_share_90d": _ratio(sum(F.col(f"spend_{c}_90d") for c in DISCRETIONARY),
+                                          F.col("_purchase_amount_90d")),
+    }
+    features = [derived[c].alias(c) if c in derived else F.col(c) for c in MODEL_FEATURES]
     return df.select(
-        F.lit(as_of).alias("as_of_date"),
-        "customer_id", age.alias("age"), "gender", "postcode",
-        F.datediff(F.lit(as_of), F.col("first_seen")).alias("tenure_days"),
-        F.col("deposit_balance").alias("total_balance"),
-        *[c for c in numeric if c != "engagement_days_30d"],
-        F.col("engagement_days_30d").cast("int").alias("engagement_days_30d"),
-        "credit_limit",
-        F.when(F.col("credit_limit") > 0, F.col("card_balance") / F.col("credit_limit"))
-         .otherwise(F.lit(0.0)).alias("credit_utilization"),
-        (F.col("payroll_90d") / 3).alias("income_monthly"),
-        "max_days_past_due",
-        (F.col("txn_count_30d") > 0).alias("active_30d"),
-        (F.col("active_prev_30d") == 1).alias("active_prev_30d"),
+        F.lit(as_of).alias("as_of_date"), "customer_id", *features, "gender", "postcode",
+        (F.col("txn_count_30d") > 0).alias("active_30d"), (F.col("active_prev_30d") == 1).alias("active_prev_30d"),
     )

@@ -4,33 +4,51 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pyspark.sql import functions as F
+
 from jobs.decide.next_best_offer import choose_offers
-from jobs.gold.customer_360 import build_customer_360
+from jobs.gold.customer_360 import Silver, build_customer_360
 from jobs.gold.kpis import build_kpi_daily
-from jobs.gold.training_set import build_training_set, training_cutoff
+from jobs.gold.training_set import build_training_set, training_dates
 from jobs.publish import validated_write
 from jobs.tables import Lakehouse
 
 
-def _silver(lh: Lakehouse):
-    return (lh.read("silver.customer"), lh.read("silver.account"), lh.read("silver.account_balance"),
-            lh.read("silver.transaction"))
+def silver(lh: Lakehouse) -> Silver:
+    return Silver(customers=lh.read("silver.customer"), accounts=lh.read("silver.account"),
+                  balances=lh.read("silver.account_balance"), transactions=lh.read("silver.transaction"),
+                  sessions=lh.read("silver.digital_session"), offers=lh.read("silver.offer_interaction"),
+                  life_events=lh.read("silver.life_event"))
 
 
 def customer_360(lh: Lakehouse, day: dt.date) -> dict[str, int]:
-    df = build_customer_360(*_silver(lh), day)
+    df = build_customer_360(silver(lh), day)
     return validated_write(lh, "gold.customer_360", df, day,
                            lambda valid: lh.replace_for_date("gold.customer_360", valid, day))
 
 
-def training_set(lh: Lakehouse, day: dt.date) -> dict[str, int]:
-    cutoff = training_cutoff(day, lh.settings.label_horizon_days)
-    df = build_training_set(*_silver(lh), cutoff, lh.settings.label_horizon_days)
-    return {"gold.training_set": lh.replace_for_date("gold.training_set", df, cutoff)}
+def training_set(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], list[dt.date]]:
+    """Every as-of date the data supports on `day` (see training_dates), each replaced."""
+    s = silver(lh)
+    first = s.transactions.agg(F.min("txn_date")).collect()[0][0]
+    if first is None:
+        raise ValueError("silver.transaction is empty: run ingest and silver first")
+    settings = lh.settings
+    dates = training_dates(first, day, settings.label_horizon_days, settings.label_maturity_days)
+    if not dates:
+        raise ValueError(f"no as-of date to train on by {day}: the data starts on {first}; an as-of date needs "
+                         f"90 days of history and {settings.label_horizon_days + settings.label_maturity_days} days "
+                         "after it (label horizon + maturity)")
+    rows = 0
+    for as_of in dates:
+        df = build_training_set(s, as_of, settings.label_horizon_days)
+        rows += lh.replace_for_date("gold.training_set", df, as_of)
+    return {"gold.training_set": rows}, dates
 
 
 def next_best_offer(lh: Lakehouse, day: dt.date) -> dict[str, int]:
-    scores = lh.read("gold.propensity_scores").where(f"as_of_date = DATE'{day.isoformat()}'")
+    scores = (lh.read("gold.propensity_scores").where(f"as_of_date = DATE'{day.isoformat()}'")
+              .where("kind = 'product'").withColumnRenamed("target", "product"))
     df = choose_offers(scores, day)
     return validated_write(lh, "gold.next_best_offer", df, day,
                            lambda valid: lh.replace_for_date("gold.next_best_offer", valid, day))

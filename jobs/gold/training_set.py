@@ -1,8 +1,11 @@
-"""gold.training_set: point-in-time features at a cutoff with labels from the horizon after it.
+"""gold.training_set: point-in-time features at several as-of dates, with the labels that followed.
 
-label_<product> = 1 when a customer who did not hold the product at the cutoff opened it within
-`horizon_days` after. Features come from build_customer_360(cutoff), so nothing after the cutoff
-leaks into them; only the labels look ahead.
+For every as-of date t (month ends, see `training_dates`), the row of each customer is the customer-360
+as of t (features know nothing after t) plus, per target (jobs/gold/targets.py):
+- `eligible_<target>`: the customer is in the model's population at t (e.g. does not hold the product);
+- `label_<target>`: it happened in the horizon after t, (t, t + horizon]: the product was opened, or
+  the customer declared the life event as happening on a day in it.
+Training uses several as-of dates and validates on the later ones (out of time, jobs/models/train.py).
 """
 
 from __future__ import annotations
@@ -12,30 +15,48 @@ import datetime as dt
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.gold.customer_360 import build_customer_360
+from jobs.gold.customer_360 import Silver, build_customer_360
+from jobs.gold.targets import TARGETS
 
-PROPENSITY_PRODUCTS = ("credit_card", "savings", "personal_loan")
-
-
-def training_cutoff(logical_date: dt.date, horizon_days: int) -> dt.date:
-    """The latest as-of date whose whole label horizon is already observed on the logical date."""
-    return logical_date - dt.timedelta(days=horizon_days)
+FEATURE_HISTORY_DAYS = 90  # the longest behaviour window: an as-of date needs this much data before it
 
 
-def build_training_set(customers: DataFrame, accounts: DataFrame, balances: DataFrame, txns: DataFrame,
-                       cutoff: dt.date, horizon_days: int) -> DataFrame:
-    features = build_customer_360(customers, accounts, balances, txns, cutoff)
-    horizon_end = cutoff + dt.timedelta(days=horizon_days)
-    opened = (
-        accounts.where((F.col("open_date") > F.lit(cutoff)) & (F.col("open_date") <= F.lit(horizon_end)))
-        .groupBy("customer_id")
-        .agg(*[F.max(F.when(F.col("product") == p, 1).otherwise(0)).alias(f"opened_{p}")
-               for p in PROPENSITY_PRODUCTS])
-    )
-    df = features.join(opened, "customer_id", "left")
-    labels = [
-        F.when((F.coalesce(F.col(f"opened_{p}"), F.lit(0)) == 1) & (F.col(f"has_{p}") == 0), 1)
-        .otherwise(0).alias(f"label_{p}")
-        for p in PROPENSITY_PRODUCTS
-    ]
-    return df.select(*features.columns, *labels)
+def training_dates(first_data: dt.date, logical_date: dt.date, horizon_days: int, maturity_days: int) -> list[dt.date]:
+    """Month ends t with a full feature history before them (t - 90 days >= the first data) and a
+    label horizon that is over and settled by the logical date (t + horizon + maturity <= it: life
+    events are declared days or weeks after they happen)."""
+    latest = logical_date - dt.timedelta(days=horizon_days + maturity_days)
+    earliest = first_data + dt.timedelta(days=FEATURE_HISTORY_DAYS)
+    dates, month = [], dt.date(earliest.year, earliest.month, 1)
+    while month <= latest:
+        nxt = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        end = nxt - dt.timedelta(days=1)
+        if earliest <= end <= latest:
+            dates.append(end)
+        month = nxt
+    return dates
+
+
+def build_labels(accounts: DataFrame, life_events: DataFrame, as_of: dt.date, horizon_days: int) -> DataFrame:
+    """customer_id + opened_<product> / happened_<event> flags for the horizon after as_of."""
+    start, end = F.lit(as_of), F.lit(as_of + dt.timedelta(days=horizon_days))
+    products = [t.name for t in TARGETS.values() if t.kind == "product"]
+    events = [t.name for t in TARGETS.values() if t.kind == "life_event"]
+    opened = accounts.where((F.col("open_date") > start) & (F.col("open_date") <= end)).groupBy("customer_id").agg(
+        *[F.max(F.when(F.col("product") == p, 1).otherwise(0)).alias(f"_happened_{p}") for p in products])
+    happened = life_events.where((F.col("event_date") > start) & (F.col("event_date") <= end)).groupBy(
+        "customer_id").agg(*[F.max(F.when(F.col("event_type") == e, 1).otherwise(0)).alias(f"_happened_{e}")
+                             for e in events])
+    return opened.join(happened, "customer_id", "full")
+
+
+def build_training_set(silver: Silver, as_of: dt.date, horizon_days: int) -> DataFrame:
+    features = build_customer_360(silver, as_of)
+    df = features.join(build_labels(silver.accounts, silver.life_events, as_of, horizon_days), "customer_id", "left")
+    columns = []
+    for t in TARGETS.values():
+        eligible = F.expr(t.eligible)
+        columns.append(F.coalesce(eligible, F.lit(False)).alias(f"eligible_{t.name}"))
+        columns.append((F.coalesce(eligible, F.lit(False)) & (F.coalesce(F.col(f"_happened_{t.name}"), F.lit(0)) == 1))
+                       .cast("int").alias(t.label))
+    return df.select(*features.columns, *columns)
