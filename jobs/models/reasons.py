@@ -13,12 +13,8 @@ import math
 import re
 from dataclasses import dataclass
 
-MONEY, COUNT, DAYS, YEARS, RATIO, FLAG, NUMBER = "money", "count", "days", "years", "ratio", "flag", "number"
-
-SPEND_CATEGORIES = (
-    "groceries", "dining", "travel", "fuel", "furniture",
-    "electronics", "utilities", "entertainment", "health", "other",
-)
+MONEY, COUNT, DAYS, YEARS, RATIO, FLAG, NUMBER, TREND = ("money", "count", "days", "years", "ratio", "flag",
+                                                        "number", "trend")
 
 
 @dataclass(frozen=True)
@@ -48,9 +44,40 @@ FEATURE_TEXT: dict[str, FeatureText] = {
     "outflow_30d": FeatureText("money going out over the last 30 days", MONEY),
     "external_transfer_out_30d": FeatureText("transfers to other banks in the last 30 days", MONEY),
     "card_spend_30d": FeatureText("card spend in the last 30 days", MONEY),
-    "engagement_days_30d": FeatureText("days active in online or mobile banking in the last 30 days", COUNT,
-                                       high="frequent online or mobile banking in the last 30 days",
-                                       low="little online or mobile banking in the last 30 days"),
+    "engagement_days_30d": FeatureText("days with a transaction in the last 30 days", COUNT,
+                                       high="uses the accounts on many days", low="uses the accounts on few days"),
+    "deposit_balance_90d_ago": FeatureText("deposit balance 90 days ago", MONEY),
+    "deposit_balance_change_90d": FeatureText("change in deposit balance over 90 days", MONEY,
+                                              high="deposit balance grew over 90 days",
+                                              low="deposit balance fell over 90 days"),
+    "credit_limit": FeatureText("credit card limit", MONEY),
+    "payroll_90d": FeatureText("salary paid in over the last 90 days", MONEY),
+    "payroll_trend": FeatureText("salary paid in", TREND),
+    "payroll_payers_90d": FeatureText("employers paying a salary in the last 90 days", COUNT,
+                                      high="salary from a new employer in the last 90 days",
+                                      low="no salary paid here"),
+    "pension_30d": FeatureText("pension paid in over the last 30 days", MONEY, high="receives a pension"),
+    "income_monthly": FeatureText("monthly income paid in", MONEY),
+    "rent_30d": FeatureText("rent paid in the last 30 days", MONEY, low="stopped paying rent"),
+    "rent_90d": FeatureText("rent paid in the last 90 days", MONEY),
+    "housing_90d": FeatureText("rent and mortgage paid in the last 90 days", MONEY),
+    "external_transfer_out_90d": FeatureText("transfers to other banks in the last 90 days", MONEY),
+    "external_share_90d": FeatureText("share of spending sent to other banks in 90 days", RATIO),
+    "outflow_over_inflow_90d": FeatureText("money going out for every dollar coming in over 90 days", RATIO,
+                                           high="spending more than comes in", low="spending less than comes in"),
+    "largest_outflow_90d": FeatureText("largest single payment in the last 90 days", MONEY,
+                                       high="a large payment in the last 90 days"),
+    "atm_30d": FeatureText("cash withdrawn in the last 30 days", MONEY),
+    "card_spend_90d": FeatureText("card spend in the last 90 days", MONEY),
+    "sessions_30d": FeatureText("online banking sessions in the last 30 days", COUNT,
+                                high="frequent online banking", low="little online banking"),
+    "sessions_90d": FeatureText("online banking sessions in the last 90 days", COUNT),
+    "offers_received_365d": FeatureText("offers received in the last year", COUNT),
+    "offers_opened_365d": FeatureText("offers opened in the last year", COUNT, high="reads our offers"),
+    "offers_accepted_365d": FeatureText("offers accepted in the last year", COUNT, high="has taken up offers before"),
+    "offers_declined_365d": FeatureText("offers declined in the last year", COUNT, high="declined offers before"),
+    "days_since_last_offer": FeatureText("time since the last offer", DAYS, high="no offer for a while",
+                                         low="received an offer recently"),
     "txn_count_30d": FeatureText("number of transactions in the last 30 days", COUNT,
                                  high="many transactions in the last 30 days",
                                  low="few transactions in the last 30 days"),
@@ -67,12 +94,14 @@ FEATURE_TEXT: dict[str, FeatureText] = {
                                      low="payments on time"),
     "credit_utilization": FeatureText("credit utilization", RATIO),
 }
-FEATURE_TEXT.update({
-    f"spend_{category}_30d": FeatureText(f"spending on {category} in the last 30 days", MONEY)
-    for category in SPEND_CATEGORIES
-})
-
-_SPEND = re.compile(r"^spend_(?P<category>[a-z0-9_]+)_30d$")
+_EVENT_WORDS = {"home_purchase": "a home purchase", "marriage": "a marriage", "new_child": "a new child",
+                "job_change": "a job change", "retirement": "retirement"}
+_PAGE_WORDS = {"mortgage_calculator": "the mortgage calculator", "home_buying_guide": "the home-buying guide",
+               "retirement_planner": "the retirement planner", "savings_rates": "savings rates",
+               "direct_deposit": "the direct-deposit form"}
+_SPEND = re.compile(r"^spend_(?P<category>[a-z0-9_]+)_(?P<days>[0-9]+)d$")
+_FLOW = re.compile(r"^(?P<flow>inflow|outflow)_(?P<days>[0-9]+)d$")
+_PAGE = re.compile(r"^page_(?P<page>[a-z_]+)_(?P<days>[0-9]+)d$")
 
 
 def feature_text(feature: str) -> FeatureText:
@@ -82,7 +111,20 @@ def feature_text(feature: str) -> FeatureText:
         return known
     spend = _SPEND.match(feature)
     if spend:
-        return FeatureText(f"spending on {spend['category'].replace('_', ' ')} in the last 30 days", MONEY)
+        return FeatureText(f"spending on {spend['category'].replace('_', ' ')} in the last {spend['days']} days", MONEY)
+    flow = _FLOW.match(feature)
+    if flow:
+        direction = "coming in" if flow["flow"] == "inflow" else "going out"
+        return FeatureText(f"money {direction} over the last {flow['days']} days", MONEY)
+    page = _PAGE.match(feature)
+    if page:
+        where = _PAGE_WORDS.get(page["page"], page["page"].replace("_", " ") + " pages")
+        return FeatureText(f"visits to {where} in the last {page['days']} days", COUNT,
+                           high=f"looked at {where} in the last {page['days']} days",
+                           low=f"did not look at {where} lately")
+    if feature.startswith("had_") and feature[4:] in _EVENT_WORDS:
+        event = _EVENT_WORDS[feature[4:]]
+        return FeatureText(event, FLAG, high=f"told us about {event}", low=f"no {event} known")
     if feature.startswith("has_"):
         return _flag(feature[4:].replace("_", " "))
     return FeatureText(feature.replace("_", " "), NUMBER)
@@ -99,6 +141,8 @@ def format_value(value: float, kind: str) -> str:
     value = float(value)
     if kind == RATIO:
         return f"{value:.0%}"
+    if kind == TREND:
+        return f"{value - 1:+.0%}"
     if kind == DAYS:
         return f"{value:,.0f} day" + ("" if round(value) == 1 else "s")
     if kind in (MONEY, COUNT, YEARS) or value.is_integer() or abs(value) >= 100:
@@ -114,6 +158,9 @@ def reason_text(feature: str, value: float, median: float | None = None) -> str:
         return f"{text.description} not known"
     if text.kind == FLAG:
         return text.high if value >= 0.5 else text.low
+    if text.kind == TREND:  # a ratio of the recent level to the usual one: "salary paid in up 40% ..."
+        direction = "up" if value >= 1 else "down"
+        return f"{text.description} {direction} {abs(value - 1):.0%} on its 90-day average"
     shown = format_value(value, text.kind)
     if median is None or (isinstance(median, float) and math.isnan(median)) or value == median:
         if value == 0 and text.kind == MONEY:

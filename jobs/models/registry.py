@@ -85,7 +85,8 @@ def client(settings: Settings):
     return MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
 
 
-def register(mlflow_client, name: str, model_info, run_id: str, tags: dict[str, str] | None = None) -> str:
+def register(mlflow_client, name: str, model_info, run_id: str, tags: dict[str, str] | None = None,
+             description: str = "") -> str:
     """Register a logged model as a new version of `name` (creating the registered model on first use).
 
     Same effect as `log_model(registered_model_name=...)`, minus the lines it prints to stderr.
@@ -93,7 +94,7 @@ def register(mlflow_client, name: str, model_info, run_id: str, tags: dict[str, 
     from mlflow.exceptions import MlflowException
 
     try:
-        mlflow_client.create_registered_model(name, description=f"Propensity model {name} (jobs.models)")
+        mlflow_client.create_registered_model(name, description=description or f"Model {name} (jobs.models)")
     except MlflowException as exc:
         if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
             raise
@@ -143,11 +144,14 @@ class PromotionDecision:
         return asdict(self)
 
 
-def promote(mlflow_client, name: str, version: str, auc: float, margin: float = 0.0) -> PromotionDecision:
+def promote(mlflow_client, name: str, version: str, auc: float, margin: float = 0.0,
+            champion_auc: float | None = None) -> PromotionDecision:
     """Alias `version` as challenger; make it champion if there is none or it beats the champion.
 
-    "Beats" means: its validation AUC is higher than the champion's logged AUC, by at least `margin`
-    (a tie never replaces the champion). A champion with no logged AUC is replaced.
+    "Beats" means: its test AUC is higher than the champion's by at least `margin` (a tie never
+    replaces the champion). `champion_auc` is the champion's AUC on the same test rows (what
+    train_model passes); without it, the AUC logged when the champion was trained is used. A champion
+    with no AUC at all is replaced.
     """
     if margin is None or not math.isfinite(margin) or margin < 0:
         raise ValueError(f"promotion margin must be a finite number >= 0, got {margin!r}")
@@ -157,24 +161,26 @@ def promote(mlflow_client, name: str, version: str, auc: float, margin: float = 
     mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
 
     current = alias_version(mlflow_client, name, CHAMPION)
-    champion_auc = None
+    where = "on the same test set"
     if current is None:
         promoted, reason = True, "no champion yet"
     elif current == version:
         promoted, reason = True, "already champion"
     else:
-        champion_auc = logged_auc(mlflow_client, name, current)
+        if champion_auc is None:
+            champion_auc, where = logged_auc(mlflow_client, name, current), "as logged when it was trained"
         if math.isnan(champion_auc):
-            promoted, reason = True, f"champion v{current} has no logged AUC"
+            promoted, reason = True, f"champion v{current} has no AUC"
         else:
             gain = auc - champion_auc
             promoted = gain > 0 and gain >= margin
             verdict = "beats" if promoted else "does not beat"
-            reason = (f"AUC {auc:.4f} {verdict} champion v{current} AUC {champion_auc:.4f} "
+            reason = (f"AUC {auc:.4f} {verdict} champion v{current} AUC {champion_auc:.4f} ({where}) "
                       f"by the margin {margin:g} (difference {gain:+.4f})")
     if promoted:
         mlflow_client.set_registered_model_alias(name, CHAMPION, version)
 
-    decision = PromotionDecision(name, version, float(auc), float(margin), current, champion_auc, promoted, reason)
+    decision = PromotionDecision(name, version, float(auc), float(margin), current,
+                                 None if champion_auc is None else float(champion_auc), promoted, reason)
     log.info("%s v%s %s: %s", name, version, "promoted to champion" if promoted else "stays challenger", reason)
     return decision

@@ -1,7 +1,8 @@
-"""Score a feature frame with the champion model of a product, with a plain-language reason per row.
+"""Score rows with a model's champion, with reason codes in plain words per row.
 
 Reasons come from XGBoost's own per-row feature contributions (`pred_contribs=True`, SHAP values in
-log-odds): the features that pushed this customer's score up the most, worded by `jobs.models.reasons`.
+log-odds): the features that pushed this row's score up the most (`reason_codes`), worded by
+`jobs.models.reasons` (`reason`).
 """
 
 from __future__ import annotations
@@ -13,31 +14,28 @@ import pandas as pd
 
 from jobs.models import registry
 from jobs.models.reasons import NO_STANDOUT, reason_text
-from jobs.models.train import ID_COLUMN, MEDIANS_ATTR, feature_matrix, model_name
+from jobs.models.train import ID_COLUMN, MEDIANS_ATTR, plan_of
 from jobs.settings import Settings
 
-OUTPUT_COLUMNS = ["customer_id", "product", "probability", "model_version", "reason"]
+SCORE_COLUMNS = ["model", "probability", "model_version", "reason_codes", "reason"]
 
 
-def load_champion(product: str, settings: Settings):
-    """(Booster, version, features) of `propensity_<product>@champion`; LookupError if there is none.
+def load_champion(name: str, settings: Settings):
+    """(Booster, version, plan) of `<name>@champion`; LookupError if there is none.
 
     The alias is resolved to a version once and that exact version is loaded, so the returned version
     always matches the model even if a training run moves the alias meanwhile.
     """
     import mlflow.xgboost
 
-    name = model_name(product)
     registry.configure_mlflow(settings)
     version = registry.alias_version(registry.client(settings), name, registry.CHAMPION)
     if version is None:
-        raise LookupError(f"no champion model for {product!r}: {name}@{registry.CHAMPION} is not set in "
-                          f"{settings.mlflow_uri}; train the model first")
+        raise LookupError(f"no champion model {name}@{registry.CHAMPION} in {settings.mlflow_uri}; train it first")
     booster = mlflow.xgboost.load_model(f"models:/{name}/{version}")
-    features = list(booster.feature_names or [])
-    if not features:
+    if not booster.feature_names:
         raise ValueError(f"{name} v{version} has no feature names; retrain it with jobs.models.train")
-    return booster, version, features
+    return booster, version, plan_of(booster)
 
 
 def _medians(booster, features: list[str]) -> dict[str, float | None]:
@@ -47,46 +45,46 @@ def _medians(booster, features: list[str]) -> dict[str, float | None]:
 
 
 def explain(values: np.ndarray, contributions: np.ndarray, features: list[str],
-            medians: dict[str, float | None], top_reasons: int) -> list[str]:
-    """Per row: the `top_reasons` features with the largest positive contribution, in words."""
+            medians: dict[str, float | None], top_reasons: int) -> tuple[list[list[str]], list[str]]:
+    """Per row: the `top_reasons` features with the largest positive contribution, and them in words."""
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_reasons]
-    texts = []
+    codes, texts = [], []
     for row, picks in enumerate(order):
-        parts = [reason_text(features[j], float(values[row, j]), medians.get(features[j]))
-                 for j in picks if contributions[row, j] > 0]
+        chosen = [j for j in picks if contributions[row, j] > 0]
+        codes.append([features[j] for j in chosen])
+        parts = [reason_text(features[j], float(values[row, j]), medians.get(features[j])) for j in chosen]
         texts.append("; ".join(parts) if parts else NO_STANDOUT)
-    return texts
+    return codes, texts
 
 
-def score(frame: pd.DataFrame, product: str, settings: Settings, top_reasons: int = 2) -> pd.DataFrame:
-    """customer_id, product, probability, model_version, reason for every row of `frame` (same order)."""
+def score(frame: pd.DataFrame, name: str, settings: Settings, top_reasons: int = 3,
+          id_columns: tuple[str, ...] = (ID_COLUMN,)) -> pd.DataFrame:
+    """The id columns, then model, probability, model_version, reason_codes, reason for every row of
+    `frame` (same order)."""
     import xgboost as xgb
 
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if not isinstance(top_reasons, int) or top_reasons < 1:
         raise ValueError(f"top_reasons must be a positive integer, got {top_reasons!r}")
-    if ID_COLUMN not in frame.columns:
-        raise ValueError(f"frame has no {ID_COLUMN!r} column to identify the scored customers")
-    if frame[ID_COLUMN].isna().any():
-        raise ValueError(f"{int(frame[ID_COLUMN].isna().sum())} row(s) have a null {ID_COLUMN}")
+    missing = [c for c in id_columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame has no {', '.join(map(repr, missing))} column to identify the scored rows")
+    for c in id_columns:
+        if frame[c].isna().any():
+            raise ValueError(f"{int(frame[c].isna().sum())} row(s) have a null {c}")
 
-    booster, version, features = load_champion(product, settings)
-    X = feature_matrix(frame, features)
+    booster, version, plan = load_champion(name, settings)
+    X = plan.matrix(frame)
+    ids = {c: frame[c].to_numpy() for c in id_columns}
     if frame.empty:
-        return pd.DataFrame({
-            "customer_id": frame[ID_COLUMN].to_numpy(), "product": pd.Series([], dtype=object),
-            "probability": pd.Series([], dtype="float64"), "model_version": pd.Series([], dtype=object),
-            "reason": pd.Series([], dtype=object)})
-
+        return pd.DataFrame({**ids, "model": pd.Series([], dtype=object), "probability": pd.Series([], dtype="float64"),
+                             "model_version": pd.Series([], dtype=object), "reason_codes": pd.Series([], dtype=object),
+                             "reason": pd.Series([], dtype=object)})
+    features = list(X.columns)
     matrix = xgb.DMatrix(X, feature_names=features)
     probability = booster.predict(matrix).astype("float64")
     contributions = booster.predict(matrix, pred_contribs=True)[:, : len(features)]   # last column: bias
-    reasons = explain(X.to_numpy(), contributions, features, _medians(booster, features), top_reasons)
-    return pd.DataFrame({
-        "customer_id": frame[ID_COLUMN].to_numpy(),
-        "product": product,
-        "probability": np.clip(probability, 0.0, 1.0),
-        "model_version": version,
-        "reason": reasons,
-    }, columns=OUTPUT_COLUMNS)
+    codes, reasons = explain(X.to_numpy(), contributions, features, _medians(booster, features), top_reasons)
+    return pd.DataFrame({**ids, "model": name, "probability": np.clip(probability, 0.0, 1.0),
+                         "model_version": version, "reason_codes": codes, "reason": reasons})

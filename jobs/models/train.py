@@ -1,16 +1,25 @@
-"""Train one product-propensity model (XGBoost) on a gold feature frame, track it in MLflow, promote it.
+"""Train one model (XGBoost) on a labelled frame, test it out of time, track it in MLflow, promote it.
 
-The frame is pandas (collected from a gold feature table): an id column, numeric features and a 0/1
-label. Training validates the frame, splits it (`split_frame`, one small function so the out-of-time
-split can replace it), fits a class-imbalance-aware XGBoost with early stopping on the validation set,
-logs params / metrics / features / gain importance / the model to the `marketofone-propensity`
-experiment, registers the model as `propensity_<product>` and hands the new version to `promote`.
+    train_model(frame, ModelSpec(name, label, time_column=..., ...), settings) -> TrainResult
+
+The frame is pandas: a 0/1 label, features (numbers, or anything jobs/models/frame.py can encode) and
+optionally a time column (the as-of date of each row). Steps:
+1. split out of time: the latest time is the test set, the one before it the validation set (early
+   stopping), all earlier times train; without a time column, a stratified random split (60/20/20);
+2. fit XGBoost with early stopping on the validation set. Class imbalance: the positives are a few
+   percent, and the probabilities must stay probabilities (the decisioning multiplies them by values),
+   so the classes are not re-weighted; `max_delta_step` keeps the logistic updates stable instead, as
+   the XGBoost parameter guide advises for imbalanced data when calibrated probabilities matter;
+3. evaluate on the test set (AUC, PR-AUC, Brier, reliability, lift in the top decile, jobs/models/evaluate.py),
+   and evaluate the current champion on the same rows;
+4. log params, metrics, the feature list, gain importance, the reliability table and the model (with
+   signature, input example and pinned requirements, so no seconds go to environment inference) to
+   the model's experiment; register it; it becomes `challenger`, and `champion` when its test AUC beats
+   the champion's on the same test set by the promotion margin (jobs/models/registry.py).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
 import logging
 import math
@@ -22,135 +31,158 @@ import numpy as np
 import pandas as pd
 
 from jobs.models import registry
+from jobs.models.evaluate import Evaluation, evaluate
+from jobs.models.frame import PLAN_ATTR, FeaturePlan
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
 
 ID_COLUMN = "customer_id"
 MIN_CLASS_COUNT = 5
-VALID_FRACTION = 0.25
 MEDIANS_ATTR = "feature_medians"   # Booster attribute: training medians, used to word reason codes
+RANDOM_SPLIT = (0.6, 0.2, 0.2)
 
 XGB_PARAMS = {
     "objective": "binary:logistic",
     "eval_metric": ["logloss", "auc"],   # the last one drives early stopping
     "tree_method": "hist",
     "max_depth": 4,
-    "eta": 0.1,
-    "subsample": 0.9,
-    "colsample_bytree": 0.9,
-    "min_child_weight": 1.0,
-    "lambda": 1.0,
+    "eta": 0.05,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 1.0,   # in hessian units: at a 2% base rate a leaf still needs ~50 rows
+    "lambda": 5.0,
+    "max_delta_step": 1.0,
 }
-NUM_BOOST_ROUND = 300
-EARLY_STOPPING_ROUNDS = 25
+NUM_BOOST_ROUND = 600
+EARLY_STOPPING_ROUNDS = 40
 
-_PRODUCT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str                               # the registered model's name
+    label: str
+    experiment: str = "marketofone-models"
+    time_column: str | None = None          # out-of-time split on it when given
+    id_columns: tuple[str, ...] = (ID_COLUMN,)
+    exclude: tuple[str, ...] = ()
+    features: tuple[str, ...] | None = None  # exactly these (numeric) columns; None: infer from the frame
+    description: str = ""
+    tags: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValueError(f"model name must be a lowercase identifier like 'propensity_savings', got {self.name!r}")
 
 
 @dataclass
 class TrainResult:
-    product: str
-    model_name: str
-    run_id: str
+    name: str
     version: str
-    auc: float
-    pr_auc: float
-    n_train: int
-    n_valid: int
-    positives: int
+    run_id: str
+    test: Evaluation
+    valid_auc: float
+    champion_test_auc: float | None
     promoted: bool
-    features: list[str] = field(default_factory=list)
+    reason: str
+    split: dict
+    features: list[str]
+    fit_seconds: float
+
+    @property
+    def auc(self) -> float:
+        return self.test.auc
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "auc": self.auc}
 
 
-def model_name(product: str) -> str:
-    """Registered model name for a product: `propensity_<product>`."""
-    if not isinstance(product, str) or not _PRODUCT.match(product):
-        raise ValueError(f"product must be a lowercase identifier like 'credit_card', got {product!r}")
-    return f"propensity_{product}"
+# -- inputs ------------------------------------------------------------------------------------------
 
-
-# -- validation --------------------------------------------------------------------------------------
-
-def _is_numeric(column: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
-        return not pd.api.types.is_complex_dtype(column)
-    if column.dtype == object:   # Spark DecimalType arrives as decimal.Decimal objects
-        values = column.dropna()
-        return all(isinstance(v, (decimal.Decimal, int, float, np.number)) and not isinstance(v, bool)
-                   for v in values)
-    return False
-
-
-def feature_matrix(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """The feature columns as float64 (NaN stays NaN: XGBoost treats it as missing), with clear errors."""
-    missing = [f for f in features if f not in frame.columns]
-    if missing:
-        raise ValueError(f"feature column(s) missing from the frame: {', '.join(missing)}")
-    bad = [f"{f} ({frame[f].dtype})" for f in features if not _is_numeric(frame[f])]
-    if bad:
-        raise ValueError(f"feature column(s) must be numeric: {', '.join(bad)}")
-    matrix = frame[features].astype("float64")
-    infinite = [f for f in features if np.isinf(matrix[f].to_numpy()).any()]
-    if infinite:
-        raise ValueError(f"feature column(s) contain infinite values: {', '.join(infinite)}")
-    return matrix
-
-
-def validate_training_frame(frame: pd.DataFrame, label: str, features: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Check the frame and return (features as float64, label as 0/1 int array); ValueError if unfit."""
+def labels_of(frame: pd.DataFrame, label: str) -> np.ndarray:
+    """The label as a 0/1 int array, with clear errors for anything else."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if frame.empty:
         raise ValueError("training frame is empty: no rows to train on")
-    features = list(features)
-    if not features:
-        raise ValueError("no features given")
-    duplicated = sorted({f for f in features if features.count(f) > 1})
-    if duplicated:
-        raise ValueError(f"feature(s) listed more than once: {', '.join(duplicated)}")
-    for forbidden in (label, ID_COLUMN):
-        if forbidden in features:
-            raise ValueError(f"{forbidden!r} cannot be a feature")
     if label not in frame.columns:
-        raise ValueError(f"label column {label!r} missing from the frame")
-
+        raise ValueError(f"label column {label!r} missing from the frame "
+                         f"(columns: {', '.join(map(str, frame.columns))})")
     y = frame[label]
     if y.isna().any():
         raise ValueError(f"label {label!r} has {int(y.isna().sum())} null value(s); it must be 0 or 1")
     if pd.api.types.is_bool_dtype(y):
         y = y.astype("int64")
-    try:
-        y_values = pd.to_numeric(y, errors="raise")
-    except (TypeError, ValueError):
-        y_values = None
-    if y_values is None or not y_values.isin([0, 1]).all():
+    values = pd.to_numeric(y, errors="coerce")
+    if values.isna().any() or not values.isin([0, 1]).all():
         seen = sorted(map(str, pd.unique(y)))[:5]
         raise ValueError(f"label {label!r} must be 0/1, found values {', '.join(seen)}")
-    y_array = y_values.to_numpy().astype("int64")
+    return values.to_numpy().astype("int64")
 
-    X = feature_matrix(frame, features)
-    positives, negatives = int(y_array.sum()), int(len(y_array) - y_array.sum())
-    if positives < MIN_CLASS_COUNT or negatives < MIN_CLASS_COUNT:
-        raise ValueError(
-            f"label {label!r} needs at least {MIN_CLASS_COUNT} positives and {MIN_CLASS_COUNT} negatives "
-            f"to train and validate, got {positives} positive(s) and {negatives} negative(s)"
-        )
-    return X, y_array
+
+def plan_for(frame: pd.DataFrame, spec: ModelSpec) -> FeaturePlan:
+    if spec.features is None:
+        return FeaturePlan.infer(frame, spec.label, id_columns=spec.id_columns, exclude=spec.exclude)
+    features = list(spec.features)
+    if not features:
+        raise ValueError("no features given")
+    duplicated = sorted({f for f in features if features.count(f) > 1})
+    if duplicated:
+        raise ValueError(f"feature(s) listed more than once: {', '.join(duplicated)}")
+    for forbidden in (spec.label, *spec.id_columns):
+        if forbidden in features:
+            raise ValueError(f"{forbidden!r} cannot be a feature")
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise ValueError(f"feature column(s) missing from the frame: {', '.join(missing)}")
+    return FeaturePlan(numeric=features)
 
 
 # -- split -------------------------------------------------------------------------------------------
 
-def split_frame(y: np.ndarray, seed: int, valid_fraction: float = VALID_FRACTION) -> tuple[np.ndarray, np.ndarray]:
-    """Row positions for (train, validation): stratified by label, seeded. Swap for an out-of-time split."""
-    from sklearn.model_selection import train_test_split
+def split_rows(frame: pd.DataFrame, y: np.ndarray, spec: ModelSpec, seed: int):
+    """(train, valid, test) row positions and a description of the split."""
+    if spec.time_column:
+        if spec.time_column not in frame.columns:
+            raise ValueError(f"time column {spec.time_column!r} missing from the frame")
+        times = pd.to_datetime(frame[spec.time_column])
+        if times.isna().any():
+            raise ValueError(f"time column {spec.time_column!r} has {int(times.isna().sum())} empty value(s)")
+        dates = sorted(times.unique())
+        if len(dates) < 2:
+            raise ValueError(f"an out-of-time split needs rows of at least two {spec.time_column} values, "
+                             f"got {len(dates)}: add earlier as-of dates")
+        test_time = dates[-1]
+        valid_time = dates[-2] if len(dates) >= 3 else dates[-1]
+        position = np.arange(len(frame))
+        test = position[(times == test_time).to_numpy()]
+        valid = position[(times == valid_time).to_numpy()]
+        train = position[(times < valid_time).to_numpy()]
+        described = {"split": "out_of_time", "train_times": [str(d.date()) for d in dates if d < valid_time],
+                     "valid_time": str(pd.Timestamp(valid_time).date()),
+                     "test_time": str(pd.Timestamp(test_time).date())}
+        if len(dates) == 2:
+            described["note"] = "two times only: early stopping and the test share the later one"
+    else:
+        from sklearn.model_selection import train_test_split
 
-    positions = np.arange(len(y))
-    train_idx, valid_idx = train_test_split(positions, test_size=valid_fraction, stratify=y, random_state=seed)
-    return np.sort(train_idx), np.sort(valid_idx)
+        position = np.arange(len(frame))
+        train, rest = train_test_split(position, train_size=RANDOM_SPLIT[0], stratify=y, random_state=seed)
+        valid, test = train_test_split(rest, test_size=RANDOM_SPLIT[2] / (1 - RANDOM_SPLIT[0]), stratify=y[rest],
+                                       random_state=seed)
+        train, valid, test = np.sort(train), np.sort(valid), np.sort(test)
+        described = {"split": "stratified_random", "fractions": list(RANDOM_SPLIT)}
+    for part, rows in (("train", train), ("test", test)):
+        positives = int(y[rows].sum())
+        least = MIN_CLASS_COUNT if part == "train" else 1
+        if positives < least or len(rows) - positives < least:
+            raise ValueError(f"label {spec.label!r} needs at least {least} positive and {least} negative row(s) "
+                             f"in the {part} set, got {positives} positive(s) of {len(rows)}")
+    described.update({"n_train": len(train), "n_valid": len(valid), "n_test": len(test),
+                      "positives_train": int(y[train].sum()), "positives_test": int(y[test].sum())})
+    return train, valid, test, described
 
 
 # -- artifacts ---------------------------------------------------------------------------------------
@@ -187,86 +219,106 @@ def _pip_requirements() -> list[str]:
     return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "xgboost", "numpy", "pandas", "scipy")]
 
 
+def plan_of(booster) -> FeaturePlan:
+    """The encoding a model was trained with (a model without one takes numeric features by name)."""
+    raw = booster.attr(PLAN_ATTR)
+    return FeaturePlan.from_json(raw) if raw else FeaturePlan(numeric=list(booster.feature_names or []))
+
+
+def _champion_auc_on(settings: Settings, name: str, frame: pd.DataFrame, y: np.ndarray) -> float | None:
+    """The current champion's AUC on these rows, or None when there is no champion or it cannot read them."""
+    import mlflow.xgboost
+    import xgboost as xgb
+    from sklearn.metrics import roc_auc_score
+
+    version = registry.alias_version(registry.client(settings), name, registry.CHAMPION)
+    if version is None:
+        return None
+    booster = mlflow.xgboost.load_model(f"models:/{name}/{version}")
+    try:
+        X = plan_of(booster).matrix(frame)
+    except ValueError as exc:
+        log.warning("%s champion v%s cannot read the new test set (%s); comparing logged AUCs", name, version, exc)
+        return None
+    return float(roc_auc_score(y, booster.predict(xgb.DMatrix(X, feature_names=list(X.columns)))))
+
+
 # -- train -------------------------------------------------------------------------------------------
 
-def train_propensity(frame: pd.DataFrame, product: str, label: str, features: list[str], settings: Settings,
-                     as_of: dt.date, margin: float = 0.0) -> TrainResult:
-    """Train, log, register and (maybe) promote `propensity_<product>`; return what happened."""
+def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin: float | None = None) -> TrainResult:
+    """Train, evaluate, log, register and (maybe) promote `spec.name`; return what happened."""
     import mlflow
     import xgboost as xgb
     from mlflow.models import infer_signature
-    from sklearn.metrics import average_precision_score, roc_auc_score
 
-    name = model_name(product)
-    features = list(features)
-    if isinstance(as_of, dt.datetime):
-        as_of = as_of.date()
-    if not isinstance(as_of, dt.date):
-        raise TypeError(f"as_of must be a date, got {as_of!r}")
-    X, y = validate_training_frame(frame, label, features)
+    margin = settings.promotion_margin if margin is None else margin
+    y = labels_of(frame, spec.label)
+    plan = plan_for(frame, spec)
+    X = plan.matrix(frame)
+    features = list(X.columns)
+    train, valid, test, split = split_rows(frame, y, spec, settings.seed)
 
-    train_idx, valid_idx = split_frame(y, settings.seed)
-    X_train, X_valid, y_train, y_valid = X.iloc[train_idx], X.iloc[valid_idx], y[train_idx], y[valid_idx]
-    positives = int(y.sum())
-    train_pos = int(y_train.sum())
-    scale_pos_weight = (len(y_train) - train_pos) / max(train_pos, 1)
-    params = {**XGB_PARAMS, "scale_pos_weight": scale_pos_weight, "seed": settings.seed}
-
+    params = {**XGB_PARAMS, "seed": settings.seed}
     started = time.perf_counter()
-    dtrain = xgb.DMatrix(X_train, label=y_train, feature_names=features)
-    dvalid = xgb.DMatrix(X_valid, label=y_valid, feature_names=features)
+    dtrain = xgb.DMatrix(X.iloc[train], label=y[train], feature_names=features)
+    dvalid = xgb.DMatrix(X.iloc[valid], label=y[valid], feature_names=features)
     booster = xgb.train(params, dtrain, num_boost_round=NUM_BOOST_ROUND, evals=[(dvalid, "valid")],
                         early_stopping_rounds=EARLY_STOPPING_ROUNDS, verbose_eval=False)
     best_iteration = int(booster.best_iteration)
     booster = booster[: best_iteration + 1]   # keep only the trees up to the best round
-    medians = {f: (None if math.isnan(m) else float(m)) for f, m in X_train.median().items()}
-    booster.set_attr(**{MEDIANS_ATTR: json.dumps(medians)})
-    valid_prob = booster.predict(xgb.DMatrix(X_valid, feature_names=features))
+    medians = {f: (None if math.isnan(m) else float(m)) for f, m in X.iloc[train].median().items()}
+    booster.set_attr(**{MEDIANS_ATTR: json.dumps(medians), PLAN_ATTR: plan.to_json()})
     fit_seconds = time.perf_counter() - started
 
-    auc = float(roc_auc_score(y_valid, valid_prob))
-    pr_auc = float(average_precision_score(y_valid, valid_prob))
+    from sklearn.metrics import roc_auc_score
+
+    valid_prob = booster.predict(xgb.DMatrix(X.iloc[valid], feature_names=features))
+    valid_auc = float(roc_auc_score(y[valid], valid_prob)) if 0 < y[valid].sum() < len(valid) else math.nan
+    test_prob = booster.predict(xgb.DMatrix(X.iloc[test], feature_names=features))
+    result = evaluate(y[test], test_prob)
+    champion_auc = _champion_auc_on(settings, spec.name, frame.iloc[test], y[test])
     importance = gain_importance(booster, features)
-    metrics = {"auc": auc, "pr_auc": pr_auc, "n_train": len(y_train), "n_valid": len(y_valid),
-               "positives": positives, "base_rate": positives / len(y), "best_iteration": best_iteration,
-               "fit_seconds": fit_seconds}
 
-    registry.configure_mlflow(settings, registry.PROPENSITY_EXPERIMENT)
-    mlflow_client = registry.client(settings)
-    with mlflow.start_run(run_name=f"{product}-{as_of.isoformat()}",
-                          tags={"product": product, "as_of": as_of.isoformat(), "label": label,
-                                "model_name": name}) as run:
-        logged_params = {k: (",".join(v) if isinstance(v, list) else v) for k, v in params.items()}
-        mlflow.log_params({**logged_params, "num_boost_round": NUM_BOOST_ROUND,
-                           "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "split": "stratified_random",
-                           "valid_fraction": VALID_FRACTION, "n_features": len(features)})
-        mlflow.log_dict({"features": features, "label": label}, "features.json")
+    registry.configure_mlflow(settings, spec.experiment)
+    client = registry.client(settings)
+    times = split.get("test_time", "random")
+    with mlflow.start_run(run_name=f"{spec.name}-{times}",
+                          tags={"model_name": spec.name, "label": spec.label, **spec.tags}) as run:
+        def flat(values: dict) -> dict:
+            return {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in values.items()}
+
+        mlflow.log_params({**flat(params), "num_boost_round": NUM_BOOST_ROUND,
+                           "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "n_features": len(features),
+                           "promotion_margin": margin, **flat(split)})
+        mlflow.log_dict({"features": features, "label": spec.label, "plan": json.loads(plan.to_json())},
+                        "features.json")
         mlflow.log_dict({"importance_type": "gain", "features": importance}, "importance/gain.json")
-        mlflow.log_figure(importance_figure(importance, f"{name}: gain importance"), "importance/gain.png")
-
+        mlflow.log_figure(importance_figure(importance, f"{spec.name}: gain importance"), "importance/gain.png")
+        mlflow.log_dict({"test": asdict(result), "valid_auc": valid_auc, "champion_test_auc": champion_auc},
+                        "evaluation.json")
         log_started = time.perf_counter()
-        signature = infer_signature(X_valid.head(50), valid_prob[:50])
         info = mlflow.xgboost.log_model(
-            xgb_model=booster,
-            name="model",
-            signature=signature,
-            input_example=X_train.head(3),
-            pip_requirements=_pip_requirements(),
-            model_format="ubj",
+            xgb_model=booster, name="model",
+            signature=infer_signature(X.iloc[test].head(50), test_prob[:50]),
+            input_example=X.iloc[train].head(3), pip_requirements=_pip_requirements(), model_format="ubj",
         )
-        log_model_seconds = time.perf_counter() - log_started
-        mlflow.log_metrics({**metrics, "log_model_seconds": log_model_seconds}, model_id=info.model_id)
-        version = registry.register(mlflow_client, name, info, run.info.run_id,
-                                    tags={"auc": repr(auc), "product": product, "as_of": as_of.isoformat()})
-
-        decision = registry.promote(mlflow_client, name, version, auc, margin=margin)
+        metrics = {**result.metrics("test_"), "auc": result.auc, "pr_auc": result.pr_auc, "valid_auc": valid_auc,
+                   "best_iteration": best_iteration, "fit_seconds": fit_seconds,
+                   "log_model_seconds": time.perf_counter() - log_started,
+                   "positives": float(y.sum()), "n_rows": float(len(y))}
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None and math.isfinite(v)},
+                           model_id=info.model_id)
+        version = registry.register(client, spec.name, info, run.info.run_id, description=spec.description,
+                                    tags={"auc": repr(result.auc), **{k: str(v) for k, v in spec.tags.items()}})
+        decision = registry.promote(client, spec.name, version, result.auc, margin=margin, champion_auc=champion_auc)
         mlflow.log_dict(decision.as_dict(), "promotion.json")
-        mlflow.set_tags({"promotion.promoted": str(decision.promoted).lower(),
-                         "promotion.reason": decision.reason, "model_version": version})
-        mlflow_client.set_model_version_tag(name, version, "promotion", decision.reason)
+        mlflow.set_tags({"promotion.promoted": str(decision.promoted).lower(), "promotion.reason": decision.reason,
+                         "model_version": version})
+        client.set_model_version_tag(spec.name, version, "promotion", decision.reason)
 
-    log.info("trained %s v%s on %d rows: AUC %.3f, PR-AUC %.3f (fit %.2fs, log_model %.2fs)",
-             name, version, len(y), auc, pr_auc, fit_seconds, log_model_seconds)
-    return TrainResult(product=product, model_name=name, run_id=run.info.run_id, version=version, auc=auc,
-                       pr_auc=pr_auc, n_train=len(y_train), n_valid=len(y_valid), positives=positives,
-                       promoted=decision.promoted, features=features)
+    log.info("trained %s v%s: test AUC %.3f (champion on the same rows: %s), PR-AUC %.3f, fit %.1fs",
+             spec.name, version, result.auc, "none" if champion_auc is None else f"{champion_auc:.3f}",
+             result.pr_auc, fit_seconds)
+    return TrainResult(name=spec.name, version=version, run_id=run.info.run_id, test=result, valid_auc=valid_auc,
+                       champion_test_auc=champion_auc, promoted=decision.promoted, reason=decision.reason,
+                       split=split, features=features, fit_seconds=fit_seconds)

@@ -1,0 +1,120 @@
+"""Every product and life-event model against the oracle: the generator's true probabilities.
+
+    .venv/bin/python benchmarks/models.py --customers 100000 [--days 365] [--date 2026-06-30] [--home DIR]
+
+Generates a bank into a fresh home (a temporary folder unless --home is given), runs the pipeline steps
+the models need (ingest, silver, training_set; in-process, jobs.pipeline.run_step), trains every
+target's model (jobs.models.run.train_target: out-of-time test on the latest as-of date), and scores
+the same test rows with the oracle: each customer's true probability for the month after the as-of date
+(ground_truth/probabilities.parquet, p_<product> or h_<event> of the person behind the customer).
+Prints one `name: value` figure a line, per model:
+
+  auc_<model>, oracle_auc_<model>, auc_ratio_<model>   model AUC / oracle AUC on the same test rows
+  pr_auc_<model>, brier_<model>, lift_top_decile_<model>
+  base_rate_<model>, test_positives_<model>, train_seconds_<model>
+and the totals (customers, as_of_dates, ingest/silver/training_set/train seconds). Targets (issue:
+models that earn their place): every model at >= 0.95 of the oracle AUC; oracle AUCs between 0.70 and
+0.92 and monthly base rates of a few percent or less (a world as hard as a bank's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def person_of_customer(lh, ground_truth: Path):
+    """customer_id -> the person most of its silo records belong to (ground truth)."""
+    import pandas as pd
+
+    crosswalk = lh.delta_table("silver.customer_crosswalk").to_pandas(columns=["silo", "silo_customer_id",
+                                                                               "customer_id"])
+    truth = pd.read_parquet(ground_truth / "silo_ids.parquet")
+    linked = crosswalk.merge(truth, on=["silo", "silo_customer_id"])
+    return linked.groupby("customer_id")["person_id"].agg(lambda s: s.mode().iloc[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=365, help="history days in the full export")
+    parser.add_argument("--date", default="2026-06-30")
+    parser.add_argument("--home", help="project home to use (default: a new temporary folder, removed)")
+    args = parser.parse_args()
+    os.environ.setdefault("RUST_LOG", "warn")
+    os.environ.setdefault("MARKETOFONE_PROGRESS", "0")
+
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from jobs.generate import generate_bank
+    from jobs.gold.targets import TARGETS
+    from jobs.models.run import train_target, training_rows
+    from jobs.models.score import score
+    from jobs.pipeline import lakehouse, run_step
+    from jobs.settings import Settings, parse_date
+
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="marketofone-models-"))
+    settings = Settings.from_env().with_(home=home.resolve(), customers=args.customers, history_days=args.days)
+    day = parse_date(args.date)
+    figures: dict[str, object] = {"customers": args.customers}
+    try:
+        started = time.perf_counter()
+        generate_bank(settings, day)
+        figures["generate_seconds"] = round(time.perf_counter() - started, 1)
+        for step in ("ingest", "silver", "training_set"):
+            result = run_step(step, day, settings)
+            figures[f"{step}_seconds"] = round(result.seconds, 1)
+            if step == "training_set":
+                figures["as_of_dates"] = len(result.details["as_of_dates"])
+        lh = lakehouse(settings)
+        persons = person_of_customer(lh, settings.ground_truth)
+        truth = pd.read_parquet(settings.ground_truth / "probabilities.parquet")
+        truth["month"] = pd.to_datetime(truth["month"]).dt.date
+        train_total = 0.0
+        for name, target in TARGETS.items():
+            started = time.perf_counter()
+            outcome = train_target(lh, name)
+            seconds = time.perf_counter() - started
+            train_total += seconds
+            model = target.model_name
+            if "skipped" in outcome:
+                figures[f"skipped_{model}"] = outcome["skipped"]
+                continue
+            rows = training_rows(lh, target)
+            test = rows[rows["as_of_date"].astype(str) == outcome["test_time"]].reset_index(drop=True)
+            scored = score(test, model, settings)
+            month = (pd.Timestamp(outcome["test_time"]) + pd.Timedelta(days=1)).date()
+            column = f"p_{name}" if target.kind == "product" else f"h_{name}"
+            oracle = truth.loc[truth["month"] == month, ["person_id", column]].set_index("person_id")[column]
+            test["oracle"] = test["customer_id"].map(persons).map(oracle)
+            known = test["oracle"].notna().to_numpy()
+            y = test[target.label].to_numpy()[known]
+            model_auc = roc_auc_score(y, scored["probability"].to_numpy()[known])
+            oracle_auc = roc_auc_score(y, test["oracle"].to_numpy()[known])
+            figures.update({
+                f"auc_{model}": round(model_auc, 4), f"oracle_auc_{model}": round(oracle_auc, 4),
+                f"auc_ratio_{model}": round(model_auc / oracle_auc, 4),
+                f"pr_auc_{model}": outcome["pr_auc"], f"brier_{model}": outcome["brier"],
+                f"lift_top_decile_{model}": outcome["lift_top_decile"],
+                f"base_rate_{model}": round(float(y.mean()), 5), f"test_positives_{model}": int(y.sum()),
+                f"train_seconds_{model}": round(seconds, 1),
+            })
+        figures["train_seconds"] = round(train_total, 1)
+    finally:
+        if not args.home:
+            shutil.rmtree(home, ignore_errors=True)
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
