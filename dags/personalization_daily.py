@@ -1,18 +1,20 @@
 """
 ### personalization_daily
 
-The daily Market of One run for one logical date: load the silo exports into bronze, conform them
-into silver (one golden customer per person), build the customer-360 and a point-in-time training
-set, train the propensity models, score every customer, choose the next best offer and publish the
-relationship KPIs.
+The daily Market of One run for one logical date: load the source systems' exports into bronze,
+conform them into silver (one golden customer per person, the day's activity MERGEd), build the
+customer-360, score every customer with the champion models (products and life events, with reason
+codes), choose the next best offer and publish the relationship KPIs. The models are trained by the
+`models_weekly` DAG; until it has run there is no champion, nothing is scored and no offer is made
+(the `score` task says so).
 
-Orchestration only: every task calls `jobs.pipeline.run_step`; the logic lives in `jobs/`.
-Data quality runs inside the tasks, on each layer: `ingest_<silo>` checks every file against its
+Orchestration only: every task calls `jobs.orchestrate.run_task`; the logic lives in `jobs/`.
+Data quality runs inside the tasks, on each layer: `ingest_<source>` checks every file against its
 landing contract and its bronze Great Expectations suite, `silver` and the gold steps validate each
 table before publishing it (write-audit-publish). Failing rows go to `quarantine.*` with the reason, a
 table-level failure fails the task, and every result is kept in `audit.dq_results` (`marketofone dq`).
 Trigger with a config `{"date": "YYYY-MM-DD"}` to run a specific business date; otherwise the run's
-logical date is used. Every step replaces exactly its date, so re-running a date changes nothing.
+logical date is used. Every step replaces or merges exactly its date, so re-running a date changes nothing.
 """
 
 from __future__ import annotations
@@ -20,27 +22,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
-SILOS = ("deposits", "cards", "lending", "digital", "crm")  # kept equal to jobs.tables.SOURCES by tests/test_dags.py
-
-
-def _business_date() -> str:
-    ctx = get_current_context()
-    conf = (ctx["dag_run"].conf or {}) if ctx.get("dag_run") else {}
-    if conf.get("date"):
-        return str(conf["date"])
-    when = ctx.get("logical_date") or ctx["dag_run"].run_after
-    return when.date().isoformat()
+SOURCES = ("deposits", "cards", "lending", "digital", "crm")  # kept equal to jobs.tables.SOURCES by tests
 
 
 def _run(step: str, **kwargs) -> dict:
     # Imported here so that parsing the DAG file stays fast and light for the scheduler.
-    from jobs.pipeline import run_step
+    from jobs.orchestrate import run_task
 
-    result = run_step(step, _business_date(), **kwargs)
-    return {"step": result.step, "date": result.logical_date.isoformat(), "tables": result.tables,
-            "seconds": round(result.seconds, 2), "details": result.details}
+    return run_task(step, **kwargs)
 
 
 @dag(
@@ -55,8 +46,8 @@ def _run(step: str, **kwargs) -> dict:
 )
 def personalization_daily():
     @task
-    def ingest(silo: str) -> dict:
-        return _run("ingest", silo=silo)
+    def ingest(source: str) -> dict:
+        return _run("ingest", silo=source)
 
     @task
     def silver() -> dict:
@@ -65,14 +56,6 @@ def personalization_daily():
     @task
     def customer_360() -> dict:
         return _run("customer_360")
-
-    @task
-    def training_set() -> dict:
-        return _run("training_set")
-
-    @task
-    def train() -> dict:
-        return _run("train")
 
     @task
     def score() -> dict:
@@ -86,11 +69,8 @@ def personalization_daily():
     def kpis() -> dict:
         return _run("kpis")
 
-    loaded = [ingest.override(task_id=f"ingest_{silo}")(silo=silo) for silo in SILOS]
-    conformed, c360, features, trained, scored = silver(), customer_360(), training_set(), train(), score()
-    loaded >> conformed >> [c360, features]
-    features >> trained
-    [c360, trained] >> scored >> offers() >> kpis()
+    loaded = [ingest.override(task_id=f"ingest_{source}")(source=source) for source in SOURCES]
+    loaded >> silver() >> customer_360() >> score() >> offers() >> kpis()
 
 
 dag = personalization_daily()

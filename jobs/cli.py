@@ -95,6 +95,8 @@ def cmd_run(args) -> int:
     from jobs.pipeline import run_step
 
     kwargs = {"silo": args.silo} if args.silo else {}
+    if args.target_name:
+        kwargs["target"] = args.target_name
     result = run_step(args.target, day, settings, **kwargs)
     print(f"step {result.step} for {day} in {result.seconds:.1f}s")
     _print_table([{"table": k, "rows": v} for k, v in result.tables.items()])
@@ -170,6 +172,74 @@ def cmd_dq(args) -> int:
     return 0
 
 
+def read_frame(settings: Settings, ref: str):
+    """A lakehouse table by name (`gold.training_set`, read with delta-rs), or a .parquet / .csv file."""
+    import pandas as pd
+
+    from jobs.tables import REGISTRY, Lakehouse
+
+    if ref in REGISTRY:
+        return Lakehouse(None, settings).delta_table(ref).to_pandas() if Lakehouse(None, settings).exists(ref) \
+            else _missing(f"table {ref} has not been written yet")
+    path = os.path.expanduser(ref)
+    if ref.endswith(".parquet"):
+        return pd.read_parquet(path) if os.path.exists(path) else _missing(f"no file {path}")
+    if ref.endswith(".csv"):
+        return pd.read_csv(path) if os.path.exists(path) else _missing(f"no file {path}")
+    raise ValueError(f"--table must be a lakehouse table (e.g. gold.training_set) or a .parquet/.csv file, got {ref!r}")
+
+
+def _missing(message: str):
+    raise FileNotFoundError(message)
+
+
+def _columns(text: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip()) if text else ()
+
+
+def cmd_train(args) -> int:
+    from jobs.models.train import ModelSpec, train_model
+
+    settings = _settings(args)
+    frame = read_frame(settings, args.table)
+    spec = ModelSpec(name=args.name, label=args.label, experiment="marketofone-custom", time_column=args.time_column,
+                     id_columns=_columns(args.id_columns), exclude=_columns(args.exclude),
+                     description=f"trained by marketofone train on {args.table}, label {args.label}",
+                     tags={"source": args.table})
+    result = train_model(frame, spec, settings, margin=args.margin)
+    print(f"model {result.name} v{result.version}: test AUC {result.auc:.4f}, PR-AUC {result.test.pr_auc:.4f}, "
+          f"Brier {result.test.brier:.4f}, lift in the top decile {result.test.lift_top_decile:.2f}")
+    print(f"split: {result.split['split']} ({result.split['n_train']} train, {result.split['n_valid']} validation, "
+          f"{result.split['n_test']} test rows); {len(result.features)} features")
+    print(f"{'promoted to champion' if result.promoted else 'stays challenger'}: {result.reason}")
+    print(f"MLflow run {result.run_id} in experiment marketofone-custom ({settings.mlflow_uri})")
+    return 0
+
+
+def cmd_score(args) -> int:
+    import json
+
+    from jobs.models.score import score
+
+    settings = _settings(args)
+    frame = read_frame(settings, args.table)
+    ids = _columns(args.id_columns) or tuple(c for c in ("customer_id",) if c in frame.columns)
+    if not ids:
+        raise ValueError("name the column(s) that identify a row with --id-columns")
+    scored = score(frame, args.model, settings, id_columns=ids)
+    out = os.path.expanduser(args.out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if out.endswith(".csv"):
+        scored.assign(reason_codes=scored["reason_codes"].map(json.dumps)).to_csv(out, index=False)
+    elif out.endswith(".parquet"):
+        scored.to_parquet(out, index=False)
+    else:
+        raise ValueError(f"--out must end in .parquet or .csv, got {args.out!r}")
+    print(f"scored {len(scored)} row(s) with {args.model} v{scored['model_version'].iloc[0] if len(scored) else '-'}"
+          f" -> {out}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from jobs.demo import run_demo
 
@@ -212,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", help="the logical date")
     p.add_argument("--from", dest="from_date", help="run the DAG for every date from this one ...")
     p.add_argument("--to", dest="to_date", help="... to this one (a backfill, in date order)")
-    p.add_argument("--silo", help="ingest only this silo")
+    p.add_argument("--silo", help="ingest only this source (deposits, cards, lending, digital, crm)")
+    p.add_argument("--target", dest="target_name", help="train only this target's model (e.g. savings, retirement)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("tables", help="list the lakehouse tables with versions and row counts")
@@ -239,7 +310,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", help="only this table, e.g. bronze.cards_transactions (or a prefix: bronze.)")
     p.set_defaults(func=cmd_dq)
 
-    p = sub.add_parser("demo", help="generate a small bank, run the daily DAG through Airflow, summarize")
+    p = sub.add_parser("train", help="train a model on any labelled table (a lakehouse table, .parquet or .csv)")
+    p.add_argument("--table", required=True, help="gold.training_set, or a .parquet / .csv file")
+    p.add_argument("--label", required=True, help="the 0/1 column to predict")
+    p.add_argument("--name", required=True, help="the registered model's name (lowercase, e.g. churn_90d)")
+    p.add_argument("--id-columns", help="comma-separated columns that identify a row (never features)")
+    p.add_argument("--exclude", help="comma-separated columns to leave out of the features")
+    p.add_argument("--time-column", help="a date column: test on its latest value, validate on the one before")
+    p.add_argument("--margin", type=float, help="AUC a new model must gain to replace the champion")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("score", help="score a table with a model's champion; writes ids, probability, reasons")
+    p.add_argument("--model", required=True, help="registered model name (e.g. propensity_savings)")
+    p.add_argument("--table", required=True, help="a lakehouse table, or a .parquet / .csv file")
+    p.add_argument("--out", required=True, help="output .parquet or .csv")
+    p.add_argument("--id-columns", help="comma-separated columns copied next to the scores (default customer_id)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("demo", help="generate a small bank, run the DAGs through Airflow, summarize")
     p.add_argument("--date", default=DEFAULT_DATE)
     p.add_argument("--customers", type=int)
     p.add_argument("--seed", type=int)
@@ -254,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUST_LOG", "error")  # Sail logs every session start and stop otherwise
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
         print(f"marketofone: error: {exc}", file=sys.stderr)
         return 2
 

@@ -11,7 +11,7 @@ SUMMARY_TABLES = ("bronze", "quarantine", "silver", "gold")
 
 
 def model_summary(settings: Settings) -> list[dict]:
-    """The champion of every registered propensity model with its validation metrics."""
+    """The champion of every registered model with its out-of-time test metrics."""
     from mlflow import MlflowClient
 
     from jobs.models.registry import configure_mlflow
@@ -25,10 +25,13 @@ def model_summary(settings: Settings) -> list[dict]:
         except Exception:  # a model without a champion yet
             continue
         metrics = client.get_run(version.run_id).data.metrics
-        rows.append({"model": model.name, "version": version.version, "run_id": version.run_id,
+        rows.append({"model": model.name, "version": version.version,
+                     "tested_on": version.tags.get("test_time", ""),
                      "auc": round(metrics.get("auc", float("nan")), 3),
                      "pr_auc": round(metrics.get("pr_auc", float("nan")), 3),
-                     "positives": int(metrics.get("positives", 0))})
+                     "brier": round(metrics.get("test_brier", float("nan")), 4),
+                     "lift_top10": round(metrics.get("test_lift_top_decile", float("nan")), 2),
+                     "positives": int(metrics.get("positives", 0)), "run_id": version.run_id})
     return sorted(rows, key=lambda r: r["model"])
 
 
@@ -41,8 +44,8 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     _print_table([{k: r[k] for k in ("table", "version", "rows")} for r in lh.describe()
                   if r["table"].split(".")[0] in SUMMARY_TABLES])
 
-    print("\n== Models (MLflow champions) ==")
-    _print_table(model_summary(settings))
+    print("\n== Models (MLflow champions, tested out of time) ==")
+    _print_table([{k: v for k, v in r.items() if k != "run_id"} for r in model_summary(settings)])
 
     iso = day.isoformat()
     print(f"\n== Next best offers on {iso} ==")
@@ -75,9 +78,17 @@ def run_demo(settings: Settings, day: dt.date, verbose: bool = False) -> int:
     started = time.perf_counter()
     print(f"Market of One demo: {settings.customers} customers, business date {day}, home {settings.home}")
     summary = generate_bank(settings, day)
-    print(f"1/2 generated a bank of {summary['persons']} people "
-          f"({sum(summary['files'].values())} rows in {len(summary['files'])} silo exports)")
-    print("2/2 running the DAG personalization_daily through Airflow (embedded: SQLite + Sail) ...")
+    print(f"1/4 generated a bank of {summary['persons']} people "
+          f"({sum(summary['files'].values()):,} rows in {len(summary['files'])} exports, {summary['first_day']} "
+          f"to {day})")
+    print("2/4 DAG personalization_daily through Airflow (embedded: SQLite + Sail): load the lakehouse "
+          "(no model yet, so nothing is scored) ...")
+    outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
+    print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
+    print("3/4 DAG models_weekly: point-in-time training sets, one model per product and life event ...")
+    outcome = run_dag("models_weekly", day, settings, verbose=verbose)
+    print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
+    print("4/4 DAG personalization_daily again: score with the champions, choose offers, KPIs ...")
     outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
     print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
     print_summary(settings, day)

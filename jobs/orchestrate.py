@@ -20,7 +20,7 @@ from jobs.settings import Settings
 log = logging.getLogger(__name__)
 
 DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
-DAG_IDS = ("personalization_daily",)
+DAG_IDS = ("personalization_daily", "models_weekly")
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -96,3 +96,25 @@ def run_dag(dag_id: str, logical_date: dt.date, settings: Settings, verbose: boo
         failed = sorted(t for t, s in states.items() if s != "success")
         raise RuntimeError(f"DAG {dag_id} for {logical_date} ended {state}; tasks not successful: {failed}")
     return {"dag_id": dag_id, "date": logical_date.isoformat(), "state": state, "tasks": states}
+
+
+def business_date() -> str:
+    """The date a task works on: the run's config {"date": "YYYY-MM-DD"} when given, else its logical date."""
+    from airflow.sdk import get_current_context
+
+    ctx = get_current_context()
+    conf = (ctx["dag_run"].conf or {}) if ctx.get("dag_run") else {}
+    if conf.get("date"):
+        return str(conf["date"])
+    when = ctx.get("logical_date") or ctx["dag_run"].run_after
+    return when.date().isoformat()
+
+
+def run_task(step: str, **kwargs) -> dict:
+    """What every DAG task does: run one pipeline step for the run's business date; the XCom it returns
+    says what was written."""
+    from jobs.pipeline import run_step
+
+    result = run_step(step, business_date(), **kwargs)
+    return {"step": result.step, "date": result.logical_date.isoformat(), "tables": result.tables,
+            "seconds": round(result.seconds, 2), "details": result.details}

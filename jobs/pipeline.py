@@ -68,14 +68,16 @@ def customer_360(lh: Lakehouse, day: dt.date) -> StepResult:
 def training_set(lh: Lakehouse, day: dt.date) -> StepResult:
     from jobs.gold.run import training_set as run
 
-    return StepResult("training_set", day, run(lh, day))
+    tables, dates = run(lh, day)
+    return StepResult("training_set", day, tables, details={"as_of_dates": [d.isoformat() for d in dates]})
 
 
-def train(lh: Lakehouse, day: dt.date) -> StepResult:
+def train(lh: Lakehouse, day: dt.date, target: str | None = None) -> StepResult:
+    """Train every target's model, or one (`target`: a product or a life event, see jobs/gold/targets.py)."""
     from jobs.models.run import train as run
 
-    details = run(lh, day)
-    return StepResult("train", day, {}, details=details)
+    details = run(lh, day, (target,) if target else None)
+    return StepResult(f"train_{target}" if target else "train", day, {}, details=details)
 
 
 def score(lh: Lakehouse, day: dt.date) -> StepResult:
@@ -106,7 +108,8 @@ STEPS: dict[str, Callable[..., StepResult]] = {
     "offers": offers,
     "kpis": kpis,
 }
-DAILY_ORDER = tuple(STEPS)
+DAILY_ORDER = ("ingest", "silver", "customer_360", "score", "offers", "kpis")
+WEEKLY_ORDER = ("training_set", "train")
 
 
 def run_step(name: str, logical_date, settings: Settings | None = None, **kwargs) -> StepResult:
@@ -131,8 +134,8 @@ def _progress(result: StepResult) -> None:
         what = f"{result.rows - quarantined:,} rows" + (f" ({quarantined:,} quarantined)" if quarantined else "")
     else:
         models = result.details.get("models", {})
-        what = ", ".join(f"{product} AUC {m['auc']:.3f}" if "auc" in m else f"{product} {m.get('skipped', 'kept')}"
-                         for product, m in models.items())
+        what = ", ".join(f"{name} AUC {m['auc']:.3f}" if "auc" in m else f"{name} skipped"
+                         for name, m in models.items()) or ", ".join(f"{k}: {v}" for k, v in result.details.items())
     print(f"  [{result.logical_date}] {result.step:<13} {result.seconds:6.1f}s  {what}", file=sys.__stderr__,
           flush=True)
 
@@ -142,4 +145,10 @@ def run_daily(logical_date, settings: Settings | None = None) -> list[StepResult
     return [run_step(name, logical_date, settings) for name in DAILY_ORDER]
 
 
-__all__ = ["STEPS", "DAILY_ORDER", "SOURCES", "StepResult", "run_step", "run_daily", "lakehouse"]
+def run_weekly(logical_date, settings: Settings | None = None) -> list[StepResult]:
+    """The weekly model pipeline in order, without Airflow (benchmarks)."""
+    return [run_step(name, logical_date, settings) for name in WEEKLY_ORDER]
+
+
+__all__ = ["STEPS", "DAILY_ORDER", "WEEKLY_ORDER", "SOURCES", "StepResult", "run_step", "run_daily", "run_weekly",
+           "lakehouse"]

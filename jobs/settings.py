@@ -39,8 +39,10 @@ class Settings:
     tracking_uri: str = ""
     seed: int = 42
     customers: int = 2000
-    history_days: int = 120
+    history_days: int = 365
     label_horizon_days: int = 30
+    label_maturity_days: int = 45
+    promotion_margin: float = 0.005
     tokenization_key: str = "marketofone-dev-key"
     extra: dict = field(default_factory=dict)
 
@@ -49,6 +51,8 @@ class Settings:
             raise ValueError(f"MARKETOFONE_ENGINE must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.engine == "remote" and not self.spark_remote:
             raise ValueError("MARKETOFONE_ENGINE=remote needs SPARK_REMOTE=sc://host:port")
+        if not self.promotion_margin >= 0:
+            raise ValueError(f"MARKETOFONE_PROMOTION_MARGIN must be >= 0, got {self.promotion_margin}")
         if self.customers < 1:
             raise ValueError(f"MARKETOFONE_CUSTOMERS must be positive, got {self.customers}")
 
@@ -65,8 +69,10 @@ class Settings:
                 tracking_uri=_env("MARKETOFONE_TRACKING_URI", ""),
                 seed=int(_env("MARKETOFONE_SEED", "42")),
                 customers=int(_env("MARKETOFONE_CUSTOMERS", "2000")),
-                history_days=int(_env("MARKETOFONE_HISTORY_DAYS", "120")),
+                history_days=int(_env("MARKETOFONE_HISTORY_DAYS", "365")),
                 label_horizon_days=int(_env("MARKETOFONE_LABEL_HORIZON_DAYS", "30")),
+                label_maturity_days=int(_env("MARKETOFONE_LABEL_MATURITY_DAYS", "45")),
+                promotion_margin=float(_env("MARKETOFONE_PROMOTION_MARGIN", "0.005")),
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
             )
         except ValueError as exc:

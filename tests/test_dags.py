@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from jobs.gold.targets import TARGETS
 from jobs.orchestrate import DAG_IDS, DAGS_DIR, airflow_env
-from jobs.pipeline import STEPS
+from jobs.pipeline import DAILY_ORDER, STEPS, WEEKLY_ORDER
 from jobs.settings import Settings
 from jobs.tables import SOURCES
 
@@ -42,13 +43,26 @@ def test_conventions(dagbag, dag_id):
         assert task.retries >= 1, f"{task.task_id} has no retries"
 
 
-def test_daily_dag_covers_every_step_in_order(dagbag):
+def test_daily_dag_covers_every_daily_step_in_order(dagbag):
     dag = dagbag.dags["personalization_daily"]
-    ingest_ids = {f"ingest_{silo}" for silo in SOURCES}
-    assert ingest_ids | (set(STEPS) - {"ingest"}) == set(dag.task_ids)
+    ingest_ids = {f"ingest_{source}" for source in SOURCES}
+    assert ingest_ids | (set(DAILY_ORDER) - {"ingest"}) == set(dag.task_ids)
     assert dag.get_task("silver").upstream_task_ids == ingest_ids
-    assert dag.get_task("score").upstream_task_ids == {"customer_360", "train"}
+    assert dag.get_task("score").upstream_task_ids == {"customer_360"}
     assert dag.get_task("kpis").upstream_task_ids == {"offers"}
+
+
+def test_weekly_dag_trains_one_mapped_task_per_target(dagbag):
+    import importlib.util
+
+    dag = dagbag.dags["models_weekly"]
+    assert set(dag.task_ids) == set(WEEKLY_ORDER)
+    assert dag.get_task("train").upstream_task_ids == {"training_set"}
+    spec = importlib.util.spec_from_file_location("models_weekly_file", DAGS_DIR / "models_weekly.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TARGETS == tuple(TARGETS)
+    assert set(STEPS) == set(DAILY_ORDER) | set(WEEKLY_ORDER)
 
 
 def test_dag_files_hold_no_business_logic():

@@ -1,9 +1,10 @@
-"""Real runs of the daily DAG through Airflow on a small generated bank, then their outputs checked.
+"""Real runs of the DAGs through Airflow on a small generated bank, then their outputs checked.
 
-The DAG runs in a subprocess through the `marketofone` command, exactly as a data engineer runs it
-(Airflow reads its configuration at import, so it gets a process of its own). First a full export's
-date, then two daily increments run out of order (the later date first, then the backfill); a second
-run of a date must leave every table with the same content.
+The DAGs run in a subprocess through the `marketofone` command, exactly as a data engineer runs them
+(Airflow reads its configuration at import, so it gets a process of its own). First the daily DAG on a
+full export's date (no model yet: nothing scored), then models_weekly (trains and promotes), then two
+daily increments run out of order (the later date first, then the backfill) and scored with the
+champions; a second run of a date must leave every table with the same content.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from deltalake import DeltaTable
 
 from jobs.gold.kpis import RATIO_KPIS
+from jobs.models.reasons import NO_STANDOUT
 from jobs.settings import Settings
 from jobs.tables import REGISTRY, Lakehouse
 
@@ -25,13 +27,15 @@ pytestmark = pytest.mark.e2e
 
 DAY = "2026-06-30"
 NEXT = ("2026-07-01", "2026-07-02")  # daily increments after the full export
-CUSTOMERS = 1000
+CUSTOMERS = 900
+HISTORY_DAYS = 240  # enough for a few month-end as-of dates to train on, small enough to stay quick
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "jobs.cli"]
 
 
 def _cli(home: Path, *args: str, timeout: int = 900) -> str:
-    env = {**os.environ, "MARKETOFONE_HOME": str(home), "MARKETOFONE_CUSTOMERS": str(CUSTOMERS)}
+    env = {**os.environ, "MARKETOFONE_HOME": str(home), "MARKETOFONE_CUSTOMERS": str(CUSTOMERS),
+           "MARKETOFONE_HISTORY_DAYS": str(HISTORY_DAYS)}
     done = subprocess.run([*CLI, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     return done.stdout
@@ -57,7 +61,8 @@ def home(tmp_path_factory):
 def first_run(home):
     generated = _cli(home, "generate", "--date", DAY)
     dag = _cli(home, "run", "personalization_daily", "--date", DAY)
-    return generated, dag
+    weekly = _cli(home, "run", "models_weekly", "--date", DAY)
+    return generated, dag, weekly
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +70,14 @@ def lh(first_run, home, spark):
     return Lakehouse(spark, Settings(home=home, customers=CUSTOMERS))
 
 
-def test_the_dag_run_succeeds_with_every_task(first_run):
-    _, dag = first_run
+def test_the_dag_runs_succeed_with_every_task(first_run):
+    _, dag, weekly = first_run
     assert "DAG personalization_daily for 2026-06-30: success" in dag
     for task in ("ingest_deposits", "ingest_cards", "ingest_lending", "ingest_digital", "ingest_crm", "silver",
-                 "customer_360",
-                 "training_set", "train", "score", "offers", "kpis"):
+                 "customer_360", "score", "offers", "kpis"):
         assert re.search(rf"^{task}\s+success\s*$", dag, re.M), task
+    assert "DAG models_weekly for 2026-06-30: success" in weekly
+    assert re.search(r"^training_set\s+success\s*$", weekly, re.M) and re.search(r"^train\s+success", weekly, re.M)
 
 
 def test_every_landed_row_is_in_bronze_or_quarantine(lh, home):
@@ -79,34 +85,36 @@ def test_every_landed_row_is_in_bronze_or_quarantine(lh, home):
         table = name.split(".")[1]
         silo, entity = table.split("_", 1)
         landed = sum(1 for _ in open(home / "landing" / silo / entity / f"{DAY}.csv")) - 1
-        bronze, quarantined = lh.read(name).count(), lh.read(f"quarantine.{table}").count()
+        day = f"_logical_date = DATE'{DAY}'"
+        bronze, quarantined = lh.read(name).where(day).count(), lh.read(f"quarantine.{table}").where(day).count()
         assert landed == bronze + quarantined, name
         assert bronze > 0
 
 
 def test_one_360_row_per_golden_customer(lh):
-    c360 = lh.read("gold.customer_360")
+    c360 = lh.read("gold.customer_360").where(f"as_of_date = DATE'{DAY}'")
     customers = lh.read("silver.customer").where(f"first_seen is null or first_seen <= DATE'{DAY}'")
     assert c360.count() == c360.select("customer_id").distinct().count() == customers.count()
     # Identity resolution merged the silos: fewer golden customers than silo records.
     assert lh.read("silver.customer").count() < lh.read("silver.customer_crosswalk").count()
 
 
-def test_every_offer_is_for_a_known_customer_and_carries_a_reason(lh):
+def test_every_offer_is_for_a_known_customer_and_carries_a_reason(daily_runs, lh):
     offers = lh.read("gold.next_best_offer")
+    assert offers.where(f"as_of_date = DATE'{DAY}'").count() == 0  # before any model: no offer
     assert offers.count() > 0
-    assert offers.count() == offers.select("customer_id").distinct().count()
-    unknown = offers.join(lh.read("gold.customer_360"), "customer_id", "left_anti").count()
+    assert offers.count() == offers.select("as_of_date", "customer_id").distinct().count()
+    unknown = offers.join(lh.read("gold.customer_360"), ["as_of_date", "customer_id"], "left_anti").count()
     assert unknown == 0
     assert offers.where("reason is null or reason = '' or score < 0 or score > 1").count() == 0
 
 
 def test_kpis_are_ratios_in_the_unit_interval(lh):
-    kpis = lh.read("gold.kpi_daily").collect()
+    kpis = lh.read("gold.kpi_daily").where(f"as_of_date = DATE'{DAY}'").collect()
     assert len(kpis) == 1
     for name in RATIO_KPIS:
         assert 0.0 <= getattr(kpis[0], name) <= 1.0, name
-    assert kpis[0].customers == lh.read("gold.customer_360").count()
+    assert kpis[0].customers == lh.read("gold.customer_360").where(f"as_of_date = DATE'{DAY}'").count()
 
 
 def test_models_are_registered_with_a_champion(lh):
@@ -116,7 +124,18 @@ def test_models_are_registered_with_a_champion(lh):
     # At this size a month brings ~1-2% openings per product: products with too few positives are
     # skipped (and say so), the others are registered with a champion and their validation AUC.
     assert {m["model"] for m in models} & {f"propensity_{p}" for p in ("credit_card", "savings", "personal_loan")}
-    assert all(0.0 <= m["auc"] <= 1.0 and m["positives"] >= 5 for m in models)
+    assert all(0.0 <= m["auc"] <= 1.0 and m["positives"] >= 5 and m["tested_on"] for m in models)
+
+
+def test_the_backfill_is_scored_with_the_champions_and_reasons(daily_runs, lh):
+    scores = lh.read("gold.propensity_scores").where(f"as_of_date = DATE'{NEXT[0]}'")
+    assert scores.count() > 0 and scores.where("kind = 'product'").count() > 0
+    assert scores.where("probability < 0 or probability > 1 or reason is null or reason = ''").count() == 0
+    # A reason names the features behind the score, unless none pushed it up (then it says so).
+    unexplained = scores.where("reason_codes = ''").select("reason").distinct().collect()
+    assert {r.reason for r in unexplained} <= {NO_STANDOUT}
+    assert scores.where("reason_codes != ''").count() > 0
+    assert lh.read("gold.propensity_scores").where(f"as_of_date = DATE'{DAY}'").count() == 0
 
 
 def test_no_raw_pii_past_bronze(lh, home):
@@ -154,7 +173,7 @@ def test_tables_and_sql_commands(first_run, home):
     assert re.search(r"^\d+\s*$", out.strip().splitlines()[-1])
 
 
-def test_the_analyst_notebook_runs(first_run, home, monkeypatch):
+def test_the_analyst_notebook_runs(daily_runs, home, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
