@@ -43,6 +43,7 @@ class Settings:
     label_horizon_days: int = 30
     label_maturity_days: int = 45
     promotion_margin: float = 0.005
+    fairness_gate: str = "warn"        # warn: log and show flags; block: a flag stops the channel publish
     tokenization_key: str = "marketofone-dev-key"
     extra: dict = field(default_factory=dict)
 
@@ -53,6 +54,8 @@ class Settings:
             raise ValueError("MARKETOFONE_ENGINE=remote needs SPARK_REMOTE=sc://host:port")
         if not self.promotion_margin >= 0:
             raise ValueError(f"MARKETOFONE_PROMOTION_MARGIN must be >= 0, got {self.promotion_margin}")
+        if self.fairness_gate not in ("warn", "block"):
+            raise ValueError(f"MARKETOFONE_FAIRNESS_GATE must be warn or block, got {self.fairness_gate!r}")
         if self.customers < 1:
             raise ValueError(f"MARKETOFONE_CUSTOMERS must be positive, got {self.customers}")
 
@@ -73,6 +76,7 @@ class Settings:
                 label_horizon_days=int(_env("MARKETOFONE_LABEL_HORIZON_DAYS", "30")),
                 label_maturity_days=int(_env("MARKETOFONE_LABEL_MATURITY_DAYS", "45")),
                 promotion_margin=float(_env("MARKETOFONE_PROMOTION_MARGIN", "0.005")),
+                fairness_gate=_env("MARKETOFONE_FAIRNESS_GATE", "warn"),
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
             )
         except ValueError as exc:

@@ -1,0 +1,75 @@
+"""Holdout, arbitration by expected value, and the outcome of every candidate.
+
+Expected value = propensity x value x business lever, each factor switchable in the policy (off = 1).
+Selection, per customer, in this order:
+1. one channel per product: of the channels still open, the one the customer opened most offers on,
+   then the catalog's channel order;
+2. per channel, the best `offers_per_channel` offers by expected value, fewer when the channel cap
+   leaves less room after the contacts of the last days;
+3. across channels, no more than the fatigue cap leaves room for, best expected value first.
+Ties break on offer id and channel, so a re-run picks the same offers.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.decide.catalog import Policy
+
+HOLDOUT_SALT = "marketofone-holdout-v1"   # changing it reshuffles who is in the holdout: never do it mid-test
+OUTCOMES = ("offered", "not_selected", "excluded", "holdout")
+
+
+def in_holdout(share: float, customer_id: str = "customer_id") -> Column:
+    """Stable per customer: the first 32 bits of SHA-256(salt | customer_id), as a fraction, below `share`."""
+    bucket = F.conv(F.substring(F.sha2(F.concat(F.lit(HOLDOUT_SALT + "|"), F.col(customer_id)), 256), 1, 8), 16, 10)
+    return (bucket.cast("double") / float(2 ** 32)) < F.lit(float(share))
+
+
+def expected_value(policy: Policy) -> Column:
+    one = F.lit(1.0)
+    return ((F.col("probability") if policy.use_propensity else one)
+            * (F.col("value") if policy.use_value else one)
+            * (F.col("lever") if policy.use_lever else one))
+
+
+def decision_id() -> Column:
+    key = F.concat_ws("|", F.col("as_of_date").cast("string"), "customer_id", "offer_id", "channel")
+    return F.concat(F.lit("DX"), F.upper(F.substring(F.sha2(key, 256), 1, 18)))
+
+
+def arbitrate(priced: DataFrame, policy: Policy) -> DataFrame:
+    """Adds holdout, expected_value, outcome, note and rank (1.. per customer and channel for offered rows)."""
+    channel_cap, fatigue_cap = policy.contact("channel_cap"), policy.contact("fatigue_cap")
+    big = F.lit(1_000_000)
+    channel_room = F.least(F.lit(policy.offers_per_channel),
+                           (F.lit(channel_cap.limit) - F.col("channel_contacts")) if channel_cap else big)
+    total_room = (F.lit(fatigue_cap.limit) - F.col("contacts")) if fatigue_cap else big
+
+    df = (priced.withColumn("holdout", in_holdout(policy.holdout_share))
+          .withColumn("expected_value", F.round(expected_value(policy), 6))
+          .withColumn("_open", (F.col("excluded_by") == "") & ~F.col("holdout")))
+    per_product = Window.partitionBy("customer_id", "product").orderBy(
+        F.desc("_open"), F.desc("expected_value"), F.desc("affinity"), "channel_order", "offer_id", "channel")
+    df = df.withColumn("_pick", F.col("_open") & (F.row_number().over(per_product) == 1))
+    per_channel = Window.partitionBy("customer_id", "channel").orderBy(
+        F.desc("_pick"), F.desc("expected_value"), "offer_id")
+    df = df.withColumn("_fits_channel", F.col("_pick") & (F.row_number().over(per_channel) <= channel_room))
+    per_customer = Window.partitionBy("customer_id").orderBy(
+        F.desc("_fits_channel"), F.desc("expected_value"), "offer_id", "channel")
+    df = df.withColumn("_selected", F.col("_fits_channel") & (F.row_number().over(per_customer) <= total_room))
+
+    outcome = (F.when(F.col("holdout"), "holdout").when(F.col("excluded_by") != "", "excluded")
+               .when(F.col("_selected"), "offered").otherwise("not_selected"))
+    note = (F.when(F.col("holdout"), "in the random holdout: receives no offer (uplift measurement)")
+            .when(F.col("excluded_by") != "", F.concat(F.lit("excluded at "), F.col("excluded_at")))
+            .when(F.col("_selected"), "highest expected value within the contact limits")
+            .when(~F.col("_pick"), "the same product goes out on a channel the customer prefers")
+            .when(~F.col("_fits_channel"), "the channel's room went to offers of higher expected value")
+            .otherwise("the fatigue cap's room went to offers of higher expected value"))
+    ranked = Window.partitionBy("customer_id", "channel").orderBy(F.desc("_selected"), F.desc("expected_value"),
+                                                                  "offer_id")
+    return (df.withColumn("outcome", outcome).withColumn("note", note)
+            .withColumn("rank", F.when(F.col("_selected"), F.row_number().over(ranked)).cast("int"))
+            .drop("_open", "_pick", "_fits_channel", "_selected"))

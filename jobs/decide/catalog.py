@@ -1,0 +1,253 @@
+"""The offer catalog and the decision policy: reviewed data in schemas/decisioning/, loaded and checked here.
+
+Both files carry a declared version; the version recorded with each decision is that version plus the
+first 8 hex digits of the file's SHA-256 (`2026.11.0+1a2b3c4d`), so an edit that forgets to bump the
+declared version still shows up in the decision log. A file that breaks the rules below is refused with
+an error that names the entry and the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.gold.targets import PRODUCTS
+
+DECISIONING = Path(__file__).resolve().parents[2] / "schemas" / "decisioning"
+CHANNELS = ("mobile", "email", "atm", "branch")
+PRICE_KINDS = ("deposit_rate", "loan_apr", "credit_limit")
+VALUE_KINDS = ("fixed", "income_linked")
+RULE_TYPES = ("eligibility", "consent", "suitability", "contact")
+CONTACT_KINDS = ("channel_cap", "fatigue_cap", "cooldown")
+CREDIT_PRODUCTS = ("credit_card", "personal_loan", "auto_loan", "mortgage")
+
+
+@dataclass(frozen=True)
+class Offer:
+    offer_id: str
+    product: str
+    name: str
+    value_kind: str
+    value_amount: float
+    value_income_rate: float
+    lever: float
+    channels: tuple[str, ...]
+    valid_from: dt.date
+    valid_to: dt.date
+    validity_days: int
+    price_kind: str | None
+    price_unit: str | None
+    price_min: float | None
+    price_max: float | None
+    headline: str
+    body: str
+    disclosure: str
+    image: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: str
+    offers: tuple[Offer, ...]
+
+    def offer(self, offer_id: str) -> Offer:
+        for o in self.offers:
+            if o.offer_id == offer_id:
+                return o
+        raise KeyError(f"no offer {offer_id!r} in catalog {self.version}; offers: "
+                       f"{', '.join(o.offer_id for o in self.offers)}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    rule_type: str
+    description: str
+    exclude_when: str | None = None     # eligibility, consent, suitability: a Spark SQL condition
+    kind: str | None = None             # contact: channel_cap | fatigue_cap | cooldown
+    limit: int | None = None
+    days: int | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: str
+    holdout_share: float
+    offers_per_channel: int
+    use_propensity: bool
+    use_value: bool
+    use_lever: bool
+    fairness_dimensions: tuple[str, ...]
+    fairness_min_ratio: float
+    fairness_min_group: int
+    fairness_window_days: int
+    rules: tuple[Rule, ...]
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.rule_id == rule_id:
+                return r
+        raise KeyError(f"no rule {rule_id!r} in policy {self.version}")
+
+    def contact(self, kind: str) -> Rule | None:
+        found = [r for r in self.rules if r.rule_type == "contact" and r.kind == kind]
+        return found[0] if found else None
+
+    def filters(self) -> tuple[Rule, ...]:
+        """The rules that are conditions on a candidate (everything but the contact limits)."""
+        return tuple(r for r in self.rules if r.exclude_when is not None)
+
+
+class CatalogError(ValueError):
+    pass
+
+
+def _version(path: Path, declared) -> str:
+    if not isinstance(declared, str) or not declared:
+        raise CatalogError(f"{path}: 'version' must be a non-empty string")
+    return f"{declared}+{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CatalogError(f"{path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _need(entry: dict, key: str, where: str, kind=str):
+    if key not in entry:
+        raise CatalogError(f"{where}: '{key}' is missing")
+    value = entry[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind):
+        raise CatalogError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _offer(entry: dict, where: str) -> Offer:
+    offer_id = _need(entry, "offer_id", where)
+    where = f"{where} ({offer_id})"
+    product = _need(entry, "product", where)
+    if product not in PRODUCTS:
+        raise CatalogError(f"{where}: product {product!r} is not one of {', '.join(PRODUCTS)}")
+    value = _need(entry, "value_model", where, dict)
+    value_kind = _need(value, "kind", f"{where} value_model")
+    if value_kind not in VALUE_KINDS:
+        raise CatalogError(f"{where}: value_model kind {value_kind!r} is not one of {', '.join(VALUE_KINDS)}")
+    amount = _need(value, "amount", f"{where} value_model", float)
+    income_rate = float(value.get("income_rate", 0.0)) if value_kind == "income_linked" else 0.0
+    if amount < 0 or income_rate < 0:
+        raise CatalogError(f"{where}: value_model amounts must not be negative")
+    channels = tuple(_need(entry, "channels", where, list))
+    bad = [c for c in channels if c not in CHANNELS]
+    if not channels or bad:
+        raise CatalogError(f"{where}: channels must be a non-empty subset of {', '.join(CHANNELS)}; got {channels}")
+    try:
+        valid_from = dt.date.fromisoformat(_need(entry, "valid_from", where))
+        valid_to = dt.date.fromisoformat(_need(entry, "valid_to", where))
+    except ValueError as exc:
+        raise CatalogError(f"{where}: valid_from/valid_to must be yyyy-mm-dd dates ({exc})") from None
+    if valid_to < valid_from:
+        raise CatalogError(f"{where}: valid_to {valid_to} is before valid_from {valid_from}")
+    validity_days = _need(entry, "validity_days", where, int)
+    if validity_days < 1:
+        raise CatalogError(f"{where}: validity_days must be at least 1")
+    lever = _need(entry, "lever", where, float)
+    if lever < 0:
+        raise CatalogError(f"{where}: lever must not be negative")
+    price = entry.get("price")
+    price_kind = price_unit = price_min = price_max = None
+    if price is not None:
+        price_kind = _need(price, "kind", f"{where} price")
+        if price_kind not in PRICE_KINDS:
+            raise CatalogError(f"{where}: price kind {price_kind!r} is not one of {', '.join(PRICE_KINDS)}")
+        price_unit = _need(price, "unit", f"{where} price")
+        price_min = _need(price, "min", f"{where} price", float)
+        price_max = _need(price, "max", f"{where} price", float)
+        if not 0 <= price_min <= price_max:
+            raise CatalogError(f"{where}: price bounds must satisfy 0 <= min <= max, got {price_min}..{price_max}")
+    content = _need(entry, "content", where, dict)
+    blocks = {k: _need(content, k, f"{where} content") for k in ("headline", "body", "disclosure", "image")}
+    if not blocks["disclosure"].strip():
+        raise CatalogError(f"{where}: the legal disclosure must not be empty")
+    if ("{price}" in blocks["body"]) != (price is not None):
+        raise CatalogError(f"{where}: the body must hold a {{price}} placeholder exactly when the offer is priced")
+    return Offer(offer_id, product, _need(entry, "name", where), value_kind, amount, income_rate, lever, channels,
+                 valid_from, valid_to, validity_days, price_kind, price_unit, price_min, price_max, **blocks)
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    path = Path(path or DECISIONING / "catalog.json")
+    raw = _read(path)
+    entries = _need(raw, "offers", str(path), list)
+    offers = tuple(_offer(e, f"{path}: offers[{i}]") for i, e in enumerate(entries))
+    ids = [o.offer_id for o in offers]
+    if len(set(ids)) != len(ids) or not ids:
+        raise CatalogError(f"{path}: offer ids must be present and unique, got {ids}")
+    return Catalog(_version(path, raw.get("version")), offers)
+
+
+def _rule(entry: dict, where: str) -> Rule:
+    rule_id = _need(entry, "id", where)
+    where = f"{where} ({rule_id})"
+    rule_type = _need(entry, "type", where)
+    if rule_type not in RULE_TYPES:
+        raise CatalogError(f"{where}: type {rule_type!r} is not one of {', '.join(RULE_TYPES)}")
+    description = _need(entry, "description", where)
+    if rule_type != "contact":
+        return Rule(rule_id, rule_type, description, exclude_when=_need(entry, "exclude_when", where))
+    kind = _need(entry, "kind", where)
+    if kind not in CONTACT_KINDS:
+        raise CatalogError(f"{where}: contact kind {kind!r} is not one of {', '.join(CONTACT_KINDS)}")
+    days = _need(entry, "days", where, int)
+    limit = None if kind == "cooldown" else _need(entry, "limit", where, int)
+    if days < 1 or (limit is not None and limit < 0):
+        raise CatalogError(f"{where}: days must be at least 1 and limit not negative")
+    return Rule(rule_id, rule_type, description, kind=kind, limit=limit, days=days)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    path = Path(path or DECISIONING / "policy.json")
+    raw = _read(path)
+    rules = tuple(_rule(e, f"{path}: rules[{i}]") for i, e in enumerate(_need(raw, "rules", str(path), list)))
+    ids = [r.rule_id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise CatalogError(f"{path}: rule ids must be unique, got {ids}")
+    kinds = [r.kind for r in rules if r.kind]
+    if len(set(kinds)) != len(kinds):
+        raise CatalogError(f"{path}: at most one contact rule of each kind, got {kinds}")
+    share = _need(raw, "holdout_share", str(path), float)
+    if not 0 <= share < 1:
+        raise CatalogError(f"{path}: holdout_share must be in [0, 1), got {share}")
+    arbitration = _need(raw, "arbitration", str(path), dict)
+    per_channel = _need(arbitration, "offers_per_channel", f"{path} arbitration", int)
+    if per_channel < 1:
+        raise CatalogError(f"{path}: offers_per_channel must be at least 1")
+    fairness = _need(raw, "fairness", str(path), dict)
+    min_ratio = _need(fairness, "min_ratio", f"{path} fairness", float)
+    return Policy(_version(path, raw.get("version")), share, per_channel,
+                  *(bool(_need(arbitration, k, f"{path} arbitration", bool))
+                    for k in ("use_propensity", "use_value", "use_lever")),
+                  tuple(_need(fairness, "dimensions", f"{path} fairness", list)), min_ratio,
+                  _need(fairness, "min_group_size", f"{path} fairness", int),
+                  _need(fairness, "window_days", f"{path} fairness", int), rules)
+
+
+def catalog_rows(catalog: Catalog) -> list[dict]:
+    """One row per offer for gold.offer_catalog (the catalog as the lakehouse keeps it, by version)."""
+    return [{"catalog_version": catalog.version, **{k: (list(v) if isinstance(v, tuple) else v)
+                                                    for k, v in o.__dict__.items()}} for o in catalog.offers]
+
+
+def policy_rows(policy: Policy) -> list[dict]:
+    """One row per rule for gold.decision_policy."""
+    return [{"policy_version": policy.version, "rule_id": r.rule_id, "rule_type": r.rule_type,
+             "description": r.description, "exclude_when": r.exclude_when, "kind": r.kind,
+             "limit": r.limit, "days": r.days} for r in policy.rules]
