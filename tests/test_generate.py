@@ -127,7 +127,9 @@ def test_every_file_exists_with_the_contract_columns_in_order(bank):
         assert path.is_file(), path
         header = path.read_text(encoding="utf-8").split("\n", 1)[0]
         assert header.split(",") == [c["name"] for c in contract(file)["columns"]], file
-        assert len(read(settings, file)) == summary["files"][file] > 0, file
+        # The channels report responses only to offers the bank published: none before its first decisions.
+        expected_rows = 0 if file == "channels/responses" else 1
+        assert len(read(settings, file)) == summary["files"][file] >= expected_rows, file
     assert not list(settings.landing.rglob(".*.tmp")), "temporary files left behind"
 
 
@@ -167,6 +169,8 @@ def test_ids_follow_their_patterns_on_nearly_all_rows(bank):
     settings, _ = bank
     for file in FILES:
         df = read(settings, file)
+        if df.empty:
+            continue
         for col in contract(file)["columns"]:
             if col.get("pattern") and col["name"].endswith(("_id", "_ref", "_no")):
                 share = df[col["name"]].str.match(col["pattern"]).mean()

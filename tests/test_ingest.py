@@ -61,7 +61,7 @@ def test_rows_landed_equal_rows_in_bronze_plus_rows_quarantined(small_bank, tabl
     landed = _landed_rows(lh, table)
     bronze, quarantined = _for_day(lh, f"bronze.{table}").count(), _for_day(lh, f"quarantine.{table}").count()
     assert landed == bronze + quarantined, table
-    assert bronze > 0
+    assert bronze > 0 or table == "channels_responses"   # no offer was published before this bank's export
     report = reports[table]
     assert (report.rows_in, report.rows_bronze, report.rows_quarantined) == (landed, bronze, quarantined)
     assert report.balanced and not report.skipped

@@ -41,6 +41,7 @@ from jobs.generate.events import EVENTS
 from jobs.generate.holdings import DEPOSIT_SLOTS, LOAN_SLOTS
 from jobs.generate.openings import CAUSES, PRODUCT_SILO, PRODUCTS
 from jobs.generate.people import CHANNELS
+from jobs.generate.responses import responses as channel_responses
 from jobs.generate.silos import render
 from jobs.generate.world import World, simulate_world
 from jobs.settings import Settings, parse_date
@@ -51,7 +52,7 @@ FILES = (
     "deposits/customers", "deposits/accounts", "deposits/balances", "deposits/transactions",
     "cards/cardholders", "cards/accounts", "cards/balances", "cards/transactions",
     "lending/borrowers", "lending/loans", "lending/balances", "lending/repayments",
-    "digital/sessions", "crm/consents", "crm/offers", "crm/life_events",
+    "digital/sessions", "crm/consents", "crm/offers", "crm/life_events", "channels/responses",
 )
 MAX_CUSTOMERS = 900_000  # cardholder refs have 6 digits
 FIRST_DATE = EPOCH.astype(dt.date)
@@ -100,6 +101,7 @@ def _export(settings: Settings, world: World, as_of: dt.date, daily: bool) -> di
     first = last if daily else max(last - settings.history_days + 1, 0)
     snap = world.snapshot(last)
     files, silo_ids = render(world, snap, first, last, full=not daily)
+    files["channels/responses"] = channel_responses(world, settings.home, settings.lakehouse, silo_ids, first, last)
 
     seed, customers = settings.seed, settings.customers
     summary_files: dict[str, int] = {}

@@ -103,8 +103,16 @@ def with_load_metadata(df: DataFrame, source_file: str, checksum: str, logical_d
     )
 
 
-def _already_loaded(lh: Lakehouse, names: tuple[str, ...], checksum: str, logical_date: dt.date) -> bool:
-    """True when the date's rows in these tables all come from this very file (and some exist)."""
+def _has_data_rows(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.readline()                       # the header
+        return bool(fh.readline().strip())
+
+
+def _already_loaded(lh: Lakehouse, names: tuple[str, ...], checksum: str, logical_date: dt.date,
+                    empty_file: bool = False) -> bool:
+    """True when the date's rows in these tables all come from this very file (and some exist), or the
+    file has no rows and the tables hold none for the date (an empty export leaves no checksum behind)."""
     if not all(lh.exists(name) for name in names):
         return False
     checksums: set[str] = set()
@@ -114,7 +122,7 @@ def _already_loaded(lh: Lakehouse, names: tuple[str, ...], checksum: str, logica
             .select("_source_checksum").distinct().collect()
         )
         checksums |= {r[0] for r in loaded}
-    return checksums == {checksum}
+    return checksums == {checksum} or (empty_file and not checksums)
 
 
 def combine_verdicts(validated: DataFrame) -> DataFrame:
@@ -142,7 +150,7 @@ def load_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date) ->
     quarantine = quarantine_of(bronze)
     source = str(path.relative_to(lh.settings.landing))
 
-    if _already_loaded(lh, (bronze, quarantine), checksum, logical_date):
+    if _already_loaded(lh, (bronze, quarantine), checksum, logical_date, empty_file=not _has_data_rows(path)):
         n_bronze = lh.read(bronze).where(F.col("_logical_date") == F.lit(logical_date)).count()
         n_quarantine = lh.read(quarantine).where(F.col("_logical_date") == F.lit(logical_date)).count()
         log.info("%s: %s already loaded for %s; nothing to do", bronze, source, logical_date)

@@ -62,6 +62,16 @@ def offer_events(bronze: DataFrame) -> DataFrame:
                      "event_at")
 
 
+def offer_responses(bronze: DataFrame, published: DataFrame) -> DataFrame:
+    """The channels' reports on our published offers, with the decision they answer (`decided_on`, the
+    decision date, and `offer_id` from audit.decision_log). A decision id the log does not hold as an
+    offer keeps `decided_on` NULL and the silver.offer_response suite quarantines it as an orphan."""
+    df = typed(bronze, load_contract("channels", "responses"))
+    decisions = published.select("decision_id", F.col("as_of_date").alias("decided_on"), "offer_id")
+    return df.join(decisions, "decision_id", "left").select(
+        "decision_id", "decided_on", "offer_id", "customer_id", "channel", "product", "event_type", "event_at")
+
+
 def offer_interactions(events: DataFrame) -> DataFrame:
     """One row per offer from its events: who, what, on which channel, whether it was held out, and
     when it was sent, opened, clicked and answered (accepted or declined; `none` while unanswered)."""

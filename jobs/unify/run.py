@@ -40,6 +40,7 @@ from jobs.unify.engagement import (
     digital_sessions,
     offer_events,
     offer_interactions,
+    offer_responses,
     with_customer,
 )
 from jobs.unify.identity import resolve
@@ -99,6 +100,14 @@ def activity(lh: Lakehouse, day: dt.date, accounts: DataFrame) -> dict[str, int]
     return counts
 
 
+def published_offers(lh: Lakehouse) -> DataFrame:
+    """The offered decisions of audit.decision_log (none before the first decision run)."""
+    if not lh.exists("audit.decision_log"):
+        return lh.spark.createDataFrame([], "decision_id string, as_of_date date, offer_id string")
+    return lh.read("audit.decision_log").where("outcome = 'offered'").select("decision_id", "as_of_date",
+                                                                            "offer_id")
+
+
 def engagement(lh: Lakehouse, day: dt.date, crosswalk: DataFrame) -> dict[str, int]:
     owners = crosswalk.select(*CUSTOMER_KEY, "customer_id")
     counts = {}
@@ -108,6 +117,8 @@ def engagement(lh: Lakehouse, day: dt.date, crosswalk: DataFrame) -> dict[str, i
                         ("silver.life_event", declared_life_events(_of_date(lh, "crm_life_events", day)))):
         counts |= _merge(lh, table, with_customer(rows, crosswalk), day)
         lh.update_matching(table, owners, CUSTOMER_KEY, ("customer_id",))
+    counts |= _merge(lh, "silver.offer_response", offer_responses(_of_date(lh, "channels_responses", day),
+                                                                  published_offers(lh)), day)
     counts |= _merge(lh, "silver.consent", current_consent(lh.read("silver.consent_event")), day,
                      delete_missing=True)
     counts |= _merge(lh, "silver.offer_interaction", offer_interactions(lh.read("silver.offer_event")), day,
