@@ -14,10 +14,15 @@ import datetime as dt
 import json
 import math
 
+from pyspark.sql import functions as F
+
 from jobs.contracts import ColumnContract, Contract, typed
-from jobs.decide.next_best_offer import choose_offers
+from jobs.decide.arbitrate import arbitrate
+from jobs.decide.catalog import load_policy
+from jobs.decide.pricing import add_price_and_value
+from jobs.decide.rules import apply_rules
 from jobs.gold.customer_360 import build_customer_360
-from jobs.gold.kpis import build_kpi_daily
+from jobs.gold.kpis import kpi_table, per_customer
 from jobs.gold.training_set import build_training_set
 from jobs.ingest.contract_checks import check_rows
 from jobs.unify.accounts import conform_accounts
@@ -26,6 +31,7 @@ from jobs.unify.engagement import consent_events, current_consent, offer_events,
 from jobs.unify.identity import resolve
 from jobs.unify.standardize import deposits_customers, lending_borrowers
 from jobs.unify.transactions import deposit_transactions
+from tests.decide_fixtures import frame
 from tests.silver_fixtures import AS_OF, silver_frames
 
 TOY = Contract("deposits", "toy", ("id",), (
@@ -120,12 +126,19 @@ def run_cases(spark) -> dict[str, list]:
     c360 = build_customer_360(silver, AS_OF)
     out["gold.customer_360"] = _rows(c360)
     out["gold.training_set"] = _rows(build_training_set(silver, AS_OF - dt.timedelta(days=30), 30))
-    scores = spark.createDataFrame([
-        ("A", "savings", 0.2, "1", "r1"), ("A", "personal_loan", 0.6, "1", "r2"), ("B", "savings", 0.3, "1", "r")
-    ], "customer_id string, product string, probability double, model_version string, reason string")
-    offers = choose_offers(scores, AS_OF)
-    out["decide.choose_offers"] = _rows(offers)
-    out["gold.kpi_daily"] = _rows(build_kpi_daily(c360, offers, AS_OF))
+    policy = load_policy()
+    candidates = frame(spark, {}, {"customer_id": "CU2", "channel": "email", "affinity": 0.5},
+                       {"customer_id": "CU2", "offer_id": "AUTO-DRIVE", "product": "auto_loan", "probability": 0.3},
+                       {"customer_id": "CU3", "age": 17}, {"customer_id": "CU9", "max_days_past_due": 90})
+    decided = arbitrate(add_price_and_value(apply_rules(candidates, policy)), policy)
+    out["decide.arbitrate"] = _rows(decided)
+    holdout = c360.select("customer_id", (F.col("customer_id") == "B").alias("holdout"))
+    openings = spark.createDataFrame([("A", AS_OF, 100.0)], "customer_id string, open_date date, value double")
+    offered = spark.createDataFrame([("A", "D1", AS_OF - dt.timedelta(days=1))],
+                                    "customer_id string, decision_id string, as_of_date date")
+    values = per_customer(c360, holdout, openings, offered, spark.createDataFrame([("D1",)], "decision_id string"),
+                          AS_OF)
+    out["gold.kpi_daily"] = _rows(kpi_table(values, AS_OF))
     return out
 
 

@@ -7,9 +7,8 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.decide.next_best_offer import choose_offers
 from jobs.gold.customer_360 import MODEL_FEATURES, build_customer_360
-from jobs.gold.kpis import RATIO_KPIS, build_kpi_daily
+from jobs.gold.kpis import KPIS, RATIO_KPIS, kpi_by_segment, kpi_table, per_customer
 from jobs.gold.targets import TARGETS
 from jobs.gold.training_set import build_training_set, training_dates
 from tests.silver_fixtures import AS_OF, d, silver_frames
@@ -115,24 +114,60 @@ def test_training_dates_are_month_ends_with_history_and_a_settled_horizon():
     assert training_dates(dt.date(2026, 6, 1), dt.date(2026, 6, 30), 30, 45) == []
 
 
-def test_kpis_are_computed_from_the_360_and_ratios_stay_in_unit_interval(spark, silver):
-    c360 = build_customer_360(silver, AS_OF)
-    offers = spark.createDataFrame([("A",)], "customer_id string")
-    k = build_kpi_daily(c360, offers, AS_OF).collect()[0]
-    assert k.customers == 2 and k.active_customers_30d == 2 and k.offers_published == 1
-    assert k.retention_rate == 1.0  # both were active the 30 days before, and both still are
-    assert k.wallet_share == pytest.approx(1 - 1000 / 1280)
-    assert k.engagement_frequency == pytest.approx((3 + 2) / 2 / 30)
-    assert k.products_per_customer == 2.0 and k.multi_product_share == 1.0
-    assert all(0.0 <= getattr(k, name) <= 1.0 for name in RATIO_KPIS)
+def _kpi_inputs(spark):
+    # Four customers: T1, T2 treated, H1, H2 in the holdout.
+    c360 = spark.createDataFrame([
+        ("T1", 35, 4000.0, True, True, 100.0, 1000.0, 15, 3),
+        ("T2", 52, 2000.0, True, False, 0.0, 500.0, 3, 1),
+        ("H1", 35, 4000.0, True, True, 400.0, 1000.0, 6, 2),
+        ("H2", 70, 9000.0, False, True, 0.0, 0.0, 9, 1),
+    ], "customer_id string, age int, income_monthly double, active_prev_30d boolean, active_30d boolean, "
+       "external_transfer_out_30d double, outflow_30d double, engagement_days_30d int, products_held int")
+    holdout = spark.createDataFrame([("T1", False), ("T2", False), ("H1", True), ("H2", True)],
+                                    "customer_id string, holdout boolean")
+    openings = spark.createDataFrame([
+        ("T1", AS_OF - dt.timedelta(days=3), 500.0), ("H1", AS_OF - dt.timedelta(days=10), 200.0),
+        ("H2", AS_OF - dt.timedelta(days=31), 900.0),   # before the 30-day window
+    ], "customer_id string, open_date date, value double")
+    before = lambda days: AS_OF - dt.timedelta(days=days)  # noqa: E731
+    offers = spark.createDataFrame([("T1", "D1", before(5)), ("T1", "D2", before(1)), ("T2", "D3", before(2)),
+                                    ("T2", "D4", AS_OF)],  # today's: not counted yet
+                                   "customer_id string, decision_id string, as_of_date date")
+    accepted = spark.createDataFrame([("D1",)], "decision_id string")
+    return per_customer(c360, holdout, openings, offers, accepted, AS_OF)
 
 
-def test_next_best_offer_is_the_highest_score_per_customer(spark):
-    scores = spark.createDataFrame([
-        ("A", "savings", 0.2, "1", "r1"), ("A", "personal_loan", 0.6, "1", "r2"),
-        ("B", "credit_card", 0.1, "1", "r3"),
-    ], "customer_id string, product string, probability double, model_version string, reason string")
-    offers = {r.customer_id: r for r in choose_offers(scores, AS_OF).collect()}
-    assert offers["A"].product == "personal_loan" and offers["A"].score == 0.6 and offers["A"].reason == "r2"
-    assert offers["B"].product == "credit_card" and offers["B"].rank == 1
-    assert len(offers) == 2
+def test_kpis_compare_treated_and_holdout_with_an_uplift_and_its_interval(spark):
+    values = _kpi_inputs(spark)
+    k = {r.kpi: r for r in kpi_table(values, AS_OF).collect()}
+    assert set(k) == set(KPIS)
+    assert k["retention_rate"].treated == 0.5 and k["retention_rate"].holdout == 1.0   # H2 was not active before
+    assert k["retention_rate"].holdout_customers == 1
+    assert k["wallet_share"].treated == pytest.approx((0.9 + 1.0) / 2)
+    assert k["wallet_share"].holdout == pytest.approx(0.6)
+    assert k["engagement_frequency"].all_customers == pytest.approx((15 + 3 + 6 + 9) / 4 / 30)
+    assert k["products_per_customer"].treated == 2.0 and k["multi_product_share"].holdout == 0.5
+    assert k["conversion_rate_30d"].treated == 0.5 and k["revenue_per_customer_30d"].treated == 250.0
+    assert k["revenue_per_customer_30d"].holdout == 100.0
+    assert k["revenue_per_customer_30d"].uplift == 150.0
+    # The interval of a difference of means: 1.96 * sqrt(var_t/n_t + var_h/n_h), sample variances.
+    half = 1.959964 * (((500 - 250) ** 2 * 2 / 1) / 2 + ((200 - 100) ** 2 * 2 / 1) / 2) ** 0.5
+    assert k["revenue_per_customer_30d"].uplift_ci_low == pytest.approx(150 - half, abs=1e-3)
+    assert k["revenue_per_customer_30d"].uplift_ci_high == pytest.approx(150 + half, abs=1e-3)
+    assert k["offers_published_30d"].treated == 1.5 and k["offers_published_30d"].holdout == 0.0
+    acceptance = k["offer_acceptance_rate_30d"]
+    assert acceptance.treated == pytest.approx((0.5 + 0.0) / 2) and acceptance.holdout is None
+    assert acceptance.uplift is None
+    for name in RATIO_KPIS:
+        for side in ("treated", "holdout", "all_customers"):
+            value = getattr(k[name], side)
+            assert value is None or 0.0 <= value <= 1.0
+
+
+def test_kpis_by_segment_split_by_age_and_income_band(spark):
+    rows = {(r.segment, r.kpi): r for r in kpi_by_segment(_kpi_inputs(spark), AS_OF).collect()}
+    segments = {s for s, _ in rows}
+    assert segments == {"30-44 x income 3-6k", "45-59 x income<3k", "60+ x income>6k"}
+    same = rows[("30-44 x income 3-6k", "wallet_share")]
+    assert same.treated == pytest.approx(0.9) and same.holdout == pytest.approx(0.6)
+    assert same.treated_customers == 1 and same.uplift_ci_low is None   # too few to estimate an interval

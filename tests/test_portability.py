@@ -42,7 +42,7 @@ def test_every_case_ran_on_both_engines(jvm_results, sail_results):
     "ingest.check_rows", "contracts.typed", "unify.standardize", "unify.resolve",
     "unify.deposit_transactions", "unify.current_consent", "unify.offer_interactions",
     "unify.golden_customers", "unify.conform_accounts",
-    "gold.customer_360", "gold.training_set", "decide.choose_offers", "gold.kpi_daily",
+    "gold.customer_360", "gold.training_set", "decide.arbitrate", "gold.kpi_daily",
 ])
 def test_same_output_on_sail_and_jvm_spark(case, jvm_results, sail_results):
     assert sail_results[case] == jvm_results[case]

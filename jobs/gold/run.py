@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.decide.next_best_offer import choose_offers
 from jobs.gold.customer_360 import Silver, build_customer_360
-from jobs.gold.kpis import build_kpi_daily
+from jobs.gold.kpis import kpi_by_segment, kpi_table, per_customer
 from jobs.gold.training_set import build_training_set, training_dates
 from jobs.publish import validated_write
 from jobs.tables import Lakehouse
@@ -46,15 +46,38 @@ def training_set(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], list[dt.d
     return {"gold.training_set": rows}, dates
 
 
-def next_best_offer(lh: Lakehouse, day: dt.date) -> dict[str, int]:
-    scores = (lh.read("gold.propensity_scores").where(f"as_of_date = DATE'{day.isoformat()}'")
-              .where("kind = 'product'").withColumnRenamed("target", "product"))
-    df = choose_offers(scores, day)
-    return validated_write(lh, "gold.next_best_offer", df, day,
-                           lambda valid: lh.replace_for_date("gold.next_best_offer", valid, day))
+def _product_values(lh: Lakehouse) -> DataFrame:
+    """product -> the catalog's value model (the first offer of each product)."""
+    from jobs.decide.catalog import load_catalog
+
+    seen: dict[str, tuple] = {}
+    for o in load_catalog().offers:
+        seen.setdefault(o.product, (o.product, o.value_amount, o.value_income_rate))
+    return lh.spark.createDataFrame(list(seen.values()), "product string, value_amount double, income_rate double")
 
 
-def kpi_daily(lh: Lakehouse, day: dt.date) -> dict[str, int]:
+def kpis(lh: Lakehouse, day: dt.date) -> dict[str, int]:
+    from jobs.decide.arbitrate import in_holdout
+    from jobs.decide.catalog import load_policy
+
     c360 = lh.read("gold.customer_360").where(f"as_of_date = DATE'{day.isoformat()}'")
-    offers = lh.read("gold.next_best_offer").where(f"as_of_date = DATE'{day.isoformat()}'")
-    return {"gold.kpi_daily": lh.replace_for_date("gold.kpi_daily", build_kpi_daily(c360, offers, day), day)}
+    holdout = c360.select("customer_id", in_holdout(load_policy().holdout_share).alias("holdout"))
+    opened = lh.read("silver.account").select("customer_id", "product", F.to_date("open_date").alias("open_date"))
+    if lh.exists("silver.offer_response"):
+        # Products opened from our offers, as fulfilment reports them (the silo exports may not show them yet).
+        opened = opened.unionByName(lh.read("silver.offer_response").where("event_type = 'product_opened'").select(
+            "customer_id", "product", F.to_date("event_at").alias("open_date")))
+    openings = (opened.join(_product_values(lh), "product")
+                .join(c360.select("customer_id", "income_monthly"), "customer_id")
+                .select("customer_id", "open_date",
+                        (F.col("value_amount") + F.col("income_rate") * 12.0
+                         * F.coalesce("income_monthly", F.lit(0.0))).alias("value")))
+    offers = (lh.read("audit.decision_log").where("outcome = 'offered'").select("customer_id", "decision_id",
+                                                                                  "as_of_date")
+              if lh.exists("audit.decision_log")
+              else lh.spark.createDataFrame([], "customer_id string, decision_id string, as_of_date date"))
+    accepted = (lh.read("silver.offer_response").where("event_type = 'accepted'").select("decision_id")
+                if lh.exists("silver.offer_response") else lh.spark.createDataFrame([], "decision_id string"))
+    values = lh.scratch(per_customer(c360, holdout, openings, offers, accepted, day), "kpi_values")
+    return {"gold.kpi_daily": lh.replace_for_date("gold.kpi_daily", kpi_table(values, day), day),
+            "gold.kpi_by_segment": lh.replace_for_date("gold.kpi_by_segment", kpi_by_segment(values, day), day)}
