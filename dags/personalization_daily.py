@@ -4,7 +4,10 @@
 The daily Market of One run for one logical date: load the source systems' exports into bronze,
 conform them into silver (one golden customer per person, the day's activity MERGEd), build the
 customer-360, score every customer with the champion models (products and life events, with reason
-codes), choose the next best offer and publish the relationship KPIs. The models are trained by the
+codes), decide the offers (eligibility, consent, suitability, contact policy, price, arbitration, holdout:
+every candidate in `audit.decision_log`), check fairness, publish `gold.offers_<channel>` and their exports,
+and compute the KPIs for treated customers and the holdout. The `channels` source brings back what
+customers did with the offers published before. The models are trained by the
 `models_weekly` DAG; until it has run there is no champion, nothing is scored and no offer is made
 (the `score` task says so).
 
@@ -24,7 +27,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-SOURCES = ("deposits", "cards", "lending", "digital", "crm")  # kept equal to jobs.tables.SOURCES by tests
+SOURCES = ("deposits", "cards", "lending", "digital", "crm", "channels")  # kept equal to jobs.tables.SOURCES by tests
 
 
 def _run(step: str, **kwargs) -> dict:
@@ -61,7 +64,7 @@ def personalization_daily():
     def score() -> dict:
         return _run("score")
 
-    @task
+    @task(doc_md="decide and publish: audit.decision_log, gold.fairness_daily, gold.offers_<channel>, exports")
     def offers() -> dict:
         return _run("offers")
 

@@ -240,6 +240,55 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_why(args) -> int:
+    from jobs.decide.explain import explain
+    from jobs.tables import Lakehouse
+
+    answer = explain(Lakehouse(None, _settings(args)), args.customer, parse_date(args.date), args.offer)
+    if args.json:
+        print(json.dumps(answer, default=str, indent=2))
+    else:
+        print("\n".join(answer["answer"]))
+    return 0
+
+
+def cmd_offers(args) -> int:
+    """What a channel pulls: its offers of a date (the latest by default), printed or exported."""
+    from jobs.decide.channels import channel_table
+    from jobs.tables import Lakehouse
+
+    lh = Lakehouse(None, _settings(args))
+    name = channel_table(args.channel)
+    if not lh.exists(name):
+        raise FileNotFoundError(f"{name} has not been published yet; run the offers step first")
+    table = lh.delta_table(name)
+    if args.date == "latest":
+        import pyarrow.compute as pc
+
+        dates = table.to_pyarrow_table(columns=["as_of_date"])["as_of_date"]
+        if len(dates) == 0:
+            raise LookupError(f"{name} holds no offers yet")
+        day = pc.max(dates).as_py()
+    else:
+        day = parse_date(args.date)
+    frame = table.to_pandas(filters=[("as_of_date", "=", day)]).sort_values(["customer_id", "rank"])
+    if args.out:
+        out = os.path.expanduser(args.out)
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        if out.endswith(".csv"):
+            frame.to_csv(out, index=False)
+        elif out.endswith(".parquet"):
+            frame.to_parquet(out, index=False)
+        else:
+            raise ValueError(f"--out must end in .parquet or .csv, got {args.out!r}")
+        print(f"{len(frame)} {args.channel} offer(s) of {day} (table version {table.version()}) -> {out}")
+        return 0
+    print(f"{len(frame)} {args.channel} offer(s) of {day} (table version {table.version()})")
+    _print_table(frame.head(args.limit).to_dict("records"),
+                 ["customer_id", "rank", "offer_id", "price", "price_unit", "score", "valid_to", "reason"])
+    return 0
+
+
 def cmd_demo(args) -> int:
     from jobs.demo import run_demo
 
@@ -326,6 +375,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .parquet or .csv")
     p.add_argument("--id-columns", help="comma-separated columns copied next to the scores (default customer_id)")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("why", help="why a customer got an offer on a date, and why not the others "
+                                   "(from audit.decision_log)")
+    p.add_argument("--customer", required=True, help="customer token (CU...)")
+    p.add_argument("--date", required=True)
+    p.add_argument("--offer", help="an offer id or a product, to ask about that one only")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_why)
+
+    p = sub.add_parser("offers", help="a channel's published offers of a date (default: the latest), "
+                                      "printed or written to --out .parquet/.csv")
+    p.add_argument("--channel", required=True, choices=["mobile", "email", "atm", "branch"])
+    p.add_argument("--date", default="latest", help="yyyy-mm-dd or latest")
+    p.add_argument("--out")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_offers)
 
     p = sub.add_parser("demo", help="generate a small bank, run the DAGs through Airflow, summarize")
     p.add_argument("--date", default=DEFAULT_DATE)

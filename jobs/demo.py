@@ -48,18 +48,32 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     _print_table([{k: v for k, v in r.items() if k != "run_id"} for r in model_summary(settings)])
 
     iso = day.isoformat()
-    print(f"\n== Next best offers on {iso} ==")
-    offers = lh.sql(
-        "select product, count(*) as offers, round(avg(score), 3) as avg_score "
-        f"from gold.next_best_offer where as_of_date = DATE'{iso}' group by product order by offers desc"
-    )
-    _print_table([r.asDict() for r in offers.collect()])
+    on = f"as_of_date = DATE'{iso}'"
+    print(f"\n== Decisions on {iso} (audit.decision_log: every customer x offer x channel) ==")
+    _print_table([r.asDict() for r in lh.sql(
+        f"select outcome, count(*) as candidates, count(distinct customer_id) as customers from audit.decision_log "
+        f"where {on} group by outcome order by candidates desc").collect()])
+    print("\n   most frequent exclusions:")
+    _print_table([r.asDict() for r in lh.sql(
+        f"select rule, count(*) as candidates from (select explode(split(excluded_by, ',')) as rule "
+        f"from audit.decision_log where {on} and outcome = 'excluded') group by rule "
+        "order by candidates desc limit 6").collect()])
 
-    print(f"\n== KPIs on {iso} ==")
-    kpi = lh.sql(f"select * from gold.kpi_daily where as_of_date = DATE'{iso}'").collect()
-    if kpi:
-        _print_table([{"kpi": k, "value": (round(v, 4) if isinstance(v, float) else v)}
-                      for k, v in kpi[0].asDict().items() if k != "as_of_date"])
+    print(f"\n== Published for the channels on {iso} ==")
+    _print_table([r.asDict() for r in lh.sql(" union all ".join(
+        f"select '{c}' as channel, count(*) as offers, round(avg(score), 4) as avg_score, "
+        f"count(distinct offer_id) as distinct_offers from gold.offers_{c} where {on}"
+        for c in ("mobile", "email", "atm", "branch"))).collect()])
+    flags = lh.sql(f"select count(*) as flags, min(ratio) as lowest_ratio from gold.fairness_daily "
+                   f"where {on}").collect()[0]
+    print(f"fairness (gold.fairness_daily): {flags.flags or 0} flag(s) below the four-fifths ratio; "
+          f"lowest ratio {flags.lowest_ratio if flags.lowest_ratio is not None else '-'}")
+
+    print(f"\n== KPIs on {iso}: treated vs holdout (gold.kpi_daily) ==")
+    _print_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.asDict().items()}
+                  for r in lh.sql("select kpi, treated, holdout, uplift, uplift_ci_low, uplift_ci_high "
+                                  f"from gold.kpi_daily where {on} order by kpi").collect()])
+    example = lh.sql(f"select customer_id from gold.offers_mobile where {on} order by customer_id limit 1").collect()
 
     print("\n== Where to look next ==")
     print(f"lakehouse (Delta tables):  {settings.lakehouse}")
@@ -67,7 +81,11 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     print(f"  open the MLflow UI:      .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}")
     print(f"Airflow home:              {settings.airflow_home}")
     print("  open the Airflow UI:     .venv/bin/marketofone airflow standalone   (then http://localhost:8080)")
-    print("query the lakehouse:       .venv/bin/marketofone sql \"select * from gold.next_best_offer limit 5\"")
+    print("query the lakehouse:       .venv/bin/marketofone sql \"select * from gold.kpi_daily\"")
+    print("a channel's offers:        .venv/bin/marketofone offers --channel mobile [--out mobile.csv]")
+    print(f"channel exports:           {settings.home / 'exports'}/<channel>/<date>.parquet|csv")
+    if example:
+        print(f"why this offer:            .venv/bin/marketofone why --customer {example[0].customer_id} --date {iso}")
     print("analyst notebook:          notebooks/customer_360.ipynb")
 
 
@@ -78,19 +96,25 @@ def run_demo(settings: Settings, day: dt.date, verbose: bool = False) -> int:
     started = time.perf_counter()
     print(f"Market of One demo: {settings.customers} customers, business date {day}, home {settings.home}")
     summary = generate_bank(settings, day)
-    print(f"1/4 generated a bank of {summary['persons']} people "
+    print(f"1/5 generated a bank of {summary['persons']} people "
           f"({sum(summary['files'].values()):,} rows in {len(summary['files'])} exports, {summary['first_day']} "
           f"to {day})")
-    print("2/4 DAG personalization_daily through Airflow (embedded: SQLite + Sail): load the lakehouse "
+    print("2/5 DAG personalization_daily through Airflow (embedded: SQLite + Sail): load the lakehouse "
           "(no model yet, so nothing is scored) ...")
     outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
     print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
-    print("3/4 DAG models_weekly: point-in-time training sets, one model per product and life event ...")
+    print("3/5 DAG models_weekly: point-in-time training sets, one model per product and life event ...")
     outcome = run_dag("models_weekly", day, settings, verbose=verbose)
     print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
-    print("4/4 DAG personalization_daily again: score with the champions, choose offers, KPIs ...")
+    print("4/5 DAG personalization_daily again: score with the champions, decide and publish offers, KPIs ...")
     outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
     print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
-    print_summary(settings, day)
+    following = day + dt.timedelta(days=1)
+    increment = generate_bank(settings, following, daily=True)
+    print(f"5/5 the next day, {following}: the bank's daily exports and the channels' responses to yesterday's "
+          f"offers ({increment['files']['channels/responses']} events); DAG personalization_daily ...")
+    outcome = run_dag("personalization_daily", following, settings, verbose=verbose)
+    print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
+    print_summary(settings, following)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f}s")
     return 0

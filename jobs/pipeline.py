@@ -87,13 +87,13 @@ def score(lh: Lakehouse, day: dt.date) -> StepResult:
 
 
 def offers(lh: Lakehouse, day: dt.date) -> StepResult:
-    from jobs.gold.run import next_best_offer as run
+    from jobs.decide.run import run
 
     return StepResult("offers", day, run(lh, day))
 
 
 def kpis(lh: Lakehouse, day: dt.date) -> StepResult:
-    from jobs.gold.run import kpi_daily as run
+    from jobs.gold.run import kpis as run
 
     return StepResult("kpis", day, run(lh, day))
 

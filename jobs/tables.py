@@ -42,6 +42,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "lending": ("borrowers", "loans", "balances", "repayments"),
     "digital": ("sessions",),
     "crm": ("consents", "offers", "life_events"),
+    "channels": ("responses",),
 }
 
 
@@ -68,8 +69,9 @@ def _bronze_and_quarantine() -> list[Table]:
 VALIDATED = (("silver", "customer_crosswalk"), ("silver", "account"), ("silver", "account_balance"),
              ("silver", "customer"), ("silver", "transaction"), ("silver", "digital_session"),
              ("silver", "consent_event"), ("silver", "consent"), ("silver", "offer_event"),
-             ("silver", "offer_interaction"), ("silver", "life_event"), ("gold", "customer_360"),
-             ("gold", "next_best_offer"))
+             ("silver", "offer_interaction"), ("silver", "offer_response"), ("silver", "life_event"),
+             ("gold", "customer_360"),
+             ("gold", "next_best_offer"), *[("gold", f"offers_{c}") for c in ("mobile", "email", "atm", "branch")])
 
 _TABLES = _bronze_and_quarantine() + [
     Table("silver", "customer", ("customer_id",), None,
@@ -92,6 +94,9 @@ _TABLES = _bronze_and_quarantine() + [
           "campaign events: offers held out, sent, opened, clicked, accepted, declined"),
     Table("silver", "offer_interaction", ("offer_id",), None,
           "one row per offer: customer, product, channel, holdout, what the customer did and when"),
+    Table("silver", "offer_response", ("decision_id", "event_type"), None,
+          "what customers did with our published offers, as the channels report it: impression, click, "
+          "accepted, declined, product opened; joined to audit.decision_log by decision_id"),
     Table("silver", "life_event", ("event_id",), None,
           "life events customers declared: type, the date it happened, when and where it was recorded"),
     Table("gold", "customer_360", ("as_of_date", "customer_id"), "as_of_date",
@@ -102,8 +107,23 @@ _TABLES = _bronze_and_quarantine() + [
           "probability per customer and product or life event from the champion model, with reason codes"),
     Table("gold", "next_best_offer", ("as_of_date", "customer_id"), "as_of_date",
           "one ranked offer per customer with its score and reason"),
-    Table("gold", "kpi_daily", ("as_of_date",), "as_of_date",
-          "retention, wallet share, engagement frequency, product consolidation"),
+    Table("gold", "kpi_daily", ("as_of_date", "kpi"), "as_of_date",
+          "retention, wallet share, engagement, products per customer, offer funnel and revenue, for treated "
+          "customers, the holdout and all, with uplift and its 95% confidence interval"),
+    Table("gold", "kpi_by_segment", ("as_of_date", "segment", "kpi"), "as_of_date",
+          "the KPIs of gold.kpi_daily per segment (age band x income band)"),
+    Table("gold", "offer_catalog", ("catalog_version", "offer_id"), None,
+          "every version of the offer catalog (schemas/decisioning/catalog.json) the decisions used"),
+    Table("gold", "decision_policy", ("policy_version", "rule_id"), None,
+          "every version of the policy rules (schemas/decisioning/policy.json) the decisions used"),
+    *[Table("gold", f"offers_{channel}", ("as_of_date", "customer_id", "rank"), "as_of_date",
+            f"what the {channel} channel presents: ranked offers with content, disclosure, price, reason, validity "
+            "(contract: schemas/channels/offers.json)") for channel in ("mobile", "email", "atm", "branch")],
+    Table("gold", "fairness_daily", ("as_of_date", "dimension", "group", "metric"), "as_of_date",
+          "offer rates and approved prices per protected group, ratio to the best-treated group, flags"),
+    Table("audit", "decision_log", ("as_of_date", "decision_id"), "as_of_date",
+          "every candidate decision (customer x offer x channel): outcome, the rules that excluded it, scores, "
+          "price, model, catalog and policy versions, reasons; kept as long as the data"),
     *[Table("quarantine", f"{layer}_{name}", (), "_run_date",
             f"{layer}.{name} rows that failed a row-level expectation, with `_check` and `_reason`")
       for layer, name in VALIDATED],

@@ -49,7 +49,7 @@ MODEL_FEATURES = (
     + [f"{flow}_{d}d" for flow in ("inflow", "outflow") for d in WINDOWS]
     + ["payroll_30d", "payroll_90d", "payroll_trend", "payroll_payers_90d", "pension_30d", "income_monthly",
        "rent_30d", "rent_90d", "housing_90d", "external_transfer_out_30d", "external_transfer_out_90d",
-       "external_share_90d", "outflow_over_inflow_90d", "largest_outflow_90d", "atm_30d",
+       "external_share_90d", "outflow_over_inflow_90d", "balance_months_of_inflow", "largest_outflow_90d", "atm_30d",
        "card_spend_30d", "card_spend_90d"]
     + [f"spend_{c}_{d}d" for d in (30, 90) for c in SPEND_CATEGORIES]
     + ["purchases_90d", "discretionary_share_90d"]
@@ -198,7 +198,7 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
     missing_means_none = [c for c in MODEL_FEATURES if c not in (
         "age", "tenure_days", "deposit_balance_90d_ago", "deposit_balance_change_90d", "credit_limit",
         "credit_utilization", "payroll_trend", "external_share_90d", "outflow_over_inflow_90d",
-        "days_since_last_offer", "income_monthly", "discretionary_share_90d")]
+        "balance_months_of_inflow", "days_since_last_offer", "income_monthly", "discretionary_share_90d")]
     df = df.fillna(0, subset=[c for c in missing_means_none if c in df.columns] + ["active_prev_30d"])
     age = F.floor(F.months_between(F.lit(as_of), F.col("birth_date")) / 12).cast("int")
     derived = {
@@ -210,6 +210,8 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
         "income_monthly": (F.col("payroll_90d") / 3 + F.col("pension_30d")),
         "external_share_90d": _ratio(F.col("external_transfer_out_90d"), F.col("outflow_90d")),
         "outflow_over_inflow_90d": _ratio(F.col("outflow_90d"), F.col("inflow_90d")),
+        # Balances relative to what comes in: how much of it stays (a saver's trait), whatever the income.
+        "balance_months_of_inflow": _ratio(F.col("total_balance"), F.col("inflow_90d") / 3),
         "discretionary_share_90d": _ratio(sum(F.col(f"spend_{c}_90d") for c in DISCRETIONARY),
                                           F.col("_purchase_amount_90d")),
     }
