@@ -64,8 +64,8 @@ def print_summary(settings: Settings, day: dt.date) -> None:
         f"select '{c}' as channel, count(*) as offers, round(avg(score), 4) as avg_score, "
         f"count(distinct offer_id) as distinct_offers from gold.offers_{c} where {on}"
         for c in ("mobile", "email", "atm", "branch"))).collect()])
-    flags = lh.sql(f"select count(*) as flags, min(ratio) as lowest_ratio from gold.fairness_daily "
-                   f"where {on}").collect()[0]
+    flags = lh.sql(f"select sum(case when flagged then 1 else 0 end) as flags, min(ratio) as lowest_ratio "
+                   f"from gold.fairness_daily where {on} and customers >= 30").collect()[0]
     print(f"fairness (gold.fairness_daily): {flags.flags or 0} flag(s) below the four-fifths ratio; "
           f"lowest ratio {flags.lowest_ratio if flags.lowest_ratio is not None else '-'}")
 

@@ -245,6 +245,7 @@ def test_reason_wording():
     assert reason_text("spend_dining_30d", 300.0, 100.0) == "high spending on dining in the last 30 days (300)"
     assert reason_text("spend_kids_90d", 300.0, 0.0) == "high spending on kids in the last 90 days (300)"
     assert reason_text("payroll_trend", 1.4, 1.0) == "salary paid in up 40% on its 90-day average"
+    assert reason_text("payroll_trend", 1.001, 1.0) == "salary paid in steady on its 90-day average"
     assert reason_text("page_mortgage_calculator_30d", 3, 0) == \
         "looked at the mortgage calculator in the last 30 days (3)"
     assert reason_text("had_marriage", 1, 0) == "told us about a marriage"

@@ -162,6 +162,8 @@ def reason_text(feature: str, value: float, median: float | None = None) -> str:
     if text.kind == FLAG:
         return text.high if value >= 0.5 else text.low
     if text.kind == TREND:  # a ratio of the recent level to the usual one: "salary paid in up 40% ..."
+        if abs(value - 1) < 0.005:
+            return f"{text.description} steady on its 90-day average"
         direction = "up" if value >= 1 else "down"
         return f"{text.description} {direction} {abs(value - 1):.0%} on its 90-day average"
     shown = format_value(value, text.kind)
