@@ -126,9 +126,9 @@ def _kpi_inputs(spark):
     holdout = spark.createDataFrame([("T1", False), ("T2", False), ("H1", True), ("H2", True)],
                                     "customer_id string, holdout boolean")
     openings = spark.createDataFrame([
-        ("T1", AS_OF - dt.timedelta(days=3), 500.0), ("H1", AS_OF - dt.timedelta(days=10), 200.0),
-        ("H2", AS_OF - dt.timedelta(days=31), 900.0),   # before the 30-day window
-    ], "customer_id string, open_date date, value double")
+        ("T1", AS_OF - dt.timedelta(days=3), 500.0, True), ("H1", AS_OF - dt.timedelta(days=10), 200.0, False),
+        ("H2", AS_OF - dt.timedelta(days=31), 900.0, False),   # before the 30-day window
+    ], "customer_id string, open_date date, value double, from_offer boolean")
     before = lambda days: AS_OF - dt.timedelta(days=days)  # noqa: E731
     offers = spark.createDataFrame([("T1", "D1", before(5)), ("T1", "D2", before(1)), ("T2", "D3", before(2)),
                                     ("T2", "D4", AS_OF)],  # today's: not counted yet
@@ -150,6 +150,7 @@ def test_kpis_compare_treated_and_holdout_with_an_uplift_and_its_interval(spark)
     assert k["conversion_rate_30d"].treated == 0.5 and k["revenue_per_customer_30d"].treated == 250.0
     assert k["revenue_per_customer_30d"].holdout == 100.0
     assert k["revenue_per_customer_30d"].uplift == 150.0
+    assert k["revenue_attributed_30d"].treated == 250.0 and k["revenue_attributed_30d"].holdout == 0.0
     # The interval of a difference of means: 1.96 * sqrt(var_t/n_t + var_h/n_h), sample variances.
     half = 1.959964 * (((500 - 250) ** 2 * 2 / 1) / 2 + ((200 - 100) ** 2 * 2 / 1) / 2) ** 0.5
     assert k["revenue_per_customer_30d"].uplift_ci_low == pytest.approx(150 - half, abs=1e-3)

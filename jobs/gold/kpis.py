@@ -13,6 +13,7 @@ Per customer, as of the date:
 - products_per_customer, multi_product_share (2 products or more): product consolidation;
 - conversion_rate_30d: opened a new product in the last 30 days (any cause);
 - revenue_per_customer_30d: the catalog value of the products opened in the last 30 days;
+- revenue_attributed_30d: the part of it from products opened from our offers (as fulfilment reports);
 - offer_acceptance_rate_30d: per offer published in the 30 days before, accepted (treated only; the
   holdout receives none), from the channels' responses;
 - offers_published_30d: offers published to the customer in the 30 days before.
@@ -30,7 +31,8 @@ from jobs.decide.fairness import age_band
 RATIO_KPIS = ("retention_rate", "wallet_share", "engagement_frequency", "multi_product_share",
               "conversion_rate_30d")
 KPIS = ("retention_rate", "wallet_share", "engagement_frequency", "products_per_customer", "multi_product_share",
-        "conversion_rate_30d", "revenue_per_customer_30d", "offers_published_30d", "offer_acceptance_rate_30d")
+        "conversion_rate_30d", "revenue_per_customer_30d", "revenue_attributed_30d", "offers_published_30d",
+        "offer_acceptance_rate_30d")
 Z95 = 1.959964
 WINDOW_DAYS = 30
 INCOME_BANDS = ((0, 3000, "income<3k"), (3000, 6000, "income 3-6k"), (6000, 1e12, "income>6k"))
@@ -51,11 +53,14 @@ def per_customer(c360: DataFrame, holdout: DataFrame, openings: DataFrame, offer
                  accepted: DataFrame, day: dt.date) -> DataFrame:
     """One row per customer with every KPI's per-customer value (null where it does not apply).
 
-    holdout: customer_id, holdout; openings: customer_id, open_date, value (catalog value of the product);
+    holdout: customer_id, holdout; openings: customer_id, open_date, value (catalog value of the product)
+    and, optionally, from_offer (opened from one of our offers);
     offers: customer_id, decision_id, as_of_date (offered decisions); accepted: decision_id (accepted)."""
     since = _date(day - dt.timedelta(days=WINDOW_DAYS))
+    from_offer = F.col("from_offer") if "from_offer" in openings.columns else F.lit(False)
     opened = (openings.where((F.col("open_date") > since) & (F.col("open_date") <= _date(day)))
-              .groupBy("customer_id").agg(F.count("*").alias("_opened"), F.sum("value").alias("_revenue")))
+              .groupBy("customer_id").agg(F.count("*").alias("_opened"), F.sum("value").alias("_revenue"),
+                                          F.sum(F.when(from_offer, F.col("value"))).alias("_attributed")))
     window = offers.where((F.col("as_of_date") >= since) & (F.col("as_of_date") < _date(day)))
     answered = (window.join(accepted.withColumn("_accepted", F.lit(1)), "decision_id", "left")
                 .groupBy("customer_id").agg(F.count("*").alias("_offers"),
@@ -74,6 +79,7 @@ def per_customer(c360: DataFrame, holdout: DataFrame, openings: DataFrame, offer
                 (F.col("products_held") >= 2).cast("double").alias("multi_product_share"),
                 (F.coalesce("_opened", F.lit(0)) > 0).cast("double").alias("conversion_rate_30d"),
                 F.coalesce("_revenue", F.lit(0.0)).alias("revenue_per_customer_30d"),
+                F.coalesce("_attributed", F.lit(0.0)).alias("revenue_attributed_30d"),
                 F.coalesce("_offers", F.lit(0)).cast("double").alias("offers_published_30d"),
                 F.when(F.col("_offers") > 0, F.col("_accepted") / F.col("_offers")).alias("offer_acceptance_rate_30d"),
             ))

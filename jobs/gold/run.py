@@ -62,14 +62,15 @@ def kpis(lh: Lakehouse, day: dt.date) -> dict[str, int]:
 
     c360 = lh.read("gold.customer_360").where(f"as_of_date = DATE'{day.isoformat()}'")
     holdout = c360.select("customer_id", in_holdout(load_policy().holdout_share).alias("holdout"))
-    opened = lh.read("silver.account").select("customer_id", "product", F.to_date("open_date").alias("open_date"))
+    opened = lh.read("silver.account").select("customer_id", "product", F.to_date("open_date").alias("open_date"),
+                                              F.lit(False).alias("from_offer"))
     if lh.exists("silver.offer_response"):
         # Products opened from our offers, as fulfilment reports them (the silo exports may not show them yet).
         opened = opened.unionByName(lh.read("silver.offer_response").where("event_type = 'product_opened'").select(
-            "customer_id", "product", F.to_date("event_at").alias("open_date")))
+            "customer_id", "product", F.to_date("event_at").alias("open_date"), F.lit(True).alias("from_offer")))
     openings = (opened.join(_product_values(lh), "product")
                 .join(c360.select("customer_id", "income_monthly"), "customer_id")
-                .select("customer_id", "open_date",
+                .select("customer_id", "open_date", "from_offer",
                         (F.col("value_amount") + F.col("income_rate") * 12.0
                          * F.coalesce("income_monthly", F.lit(0.0))).alias("value")))
     offers = (lh.read("audit.decision_log").where("outcome = 'offered'").select("customer_id", "decision_id",
