@@ -120,8 +120,8 @@ def main() -> int:
     from jobs.decide.fairness import fairness_report
     from jobs.decide.run import decide
     from jobs.generate import generate_bank
-    from jobs.generate.campaigns import CHANNEL_FIT, MAX_ACCEPT, OFFER_LIFT
-    from jobs.generate.responses import _uniform
+    from jobs.generate.campaigns import acceptance_probability
+    from jobs.generate.responses import uniform_of
     from jobs.pipeline import lakehouse, run_step
     from jobs.settings import Settings, parse_date
 
@@ -180,14 +180,13 @@ def main() -> int:
             rows = rows.dropna(subset=["person_id"]).astype({"person_id": "int64"})
             p_true = np.array([truth.at[(m, p), f"p_{prod}"] for m, p, prod in
                                zip(rows["month"], rows["person_id"], rows["product"], strict=True)])
-            fit = np.where(rows["channel"].to_numpy() == people.loc[rows["person_id"], "preferred_channel"].to_numpy(),
-                           CHANNEL_FIT[True], CHANNEL_FIT[False])
-            rows["p_accept"] = np.minimum(MAX_ACCEPT, p_true * OFFER_LIFT * fit)
+            preferred = people.loc[rows["person_id"], "preferred_channel"].to_numpy()
+            rows["p_accept"] = acceptance_probability(p_true, rows["channel"].to_numpy() == preferred)
             # Common random numbers: one draw per person, product and week, whatever the policy.
             keys = (rows["person_id"].to_numpy(np.uint64) * np.uint64(1_000_003)
                     + rows["product"].map(product_id).to_numpy(np.uint64) * np.uint64(101)
                     + rows["week"].to_numpy(np.uint64))
-            rows["accepted"] = _uniform(keys, 7) < rows["p_accept"].to_numpy()
+            rows["accepted"] = uniform_of(keys, 7) < rows["p_accept"].to_numpy()
             # A product accepted in an earlier week is held: it is not offered (nor accepted) again.
             first_accept = (rows[rows["accepted"]].groupby(["person_id", "product"])["week"].min()
                             .rename("first_accept").reset_index())

@@ -39,16 +39,21 @@ def _clip(col: Column) -> Column:
     return F.least(F.col("price_max"), F.greatest(F.col("price_min"), col))
 
 
+def offer_value(amount: Column, income_rate: Column, income_monthly: Column) -> Column:
+    """The catalog's value model: amount + income_rate x annual income (income_rate is 0 for a fixed value)."""
+    return amount + income_rate * F.coalesce(income_monthly, F.lit(0.0)) * 12.0
+
+
 def add_price_and_value(candidates: DataFrame) -> DataFrame:
     """Adds risk, price (null for unpriced offers) and value (the bank's expected margin on acceptance)."""
     span = F.col("price_max") - F.col("price_min")
-    income_year = F.coalesce(F.col("income_monthly"), F.lit(0.0)) * 12.0
     raw_price = (F.when(F.col("price_kind") == "loan_apr", F.round(F.col("price_min") + span * F.col("risk"), 2))
                  .when(F.col("price_kind") == "deposit_rate", F.round(F.col("price_min") + span * loyalty_score(), 2))
                  .when(F.col("price_kind") == "credit_limit",
                        F.round((F.col("price_min") + span * (1.0 - F.col("risk"))) / 100.0) * 100.0))
     value = F.when(F.col("value_kind") == "income_linked",
-                   F.col("value_amount") + F.col("value_income_rate") * income_year).otherwise(F.col("value_amount"))
+                   offer_value(F.col("value_amount"), F.col("value_income_rate"), F.col("income_monthly"))
+                   ).otherwise(F.col("value_amount"))
     return (candidates.withColumn("risk", F.round(risk_score(), 4))
             .withColumn("price", F.when(F.col("price_kind").isNotNull(), _clip(raw_price)))
             .withColumn("value", F.round(value, 2)))

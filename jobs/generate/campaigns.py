@@ -43,6 +43,13 @@ _OLDER = ["term_deposit", "savings", "credit_card", "personal_loan"]
 _SENIOR = ["term_deposit", "savings"]
 
 
+def acceptance_probability(p_product: np.ndarray, on_preferred_channel: np.ndarray) -> np.ndarray:
+    """The chance an offer is accepted: the true monthly propensity raised by the offer, more on the
+    channel the person prefers, capped (the same for legacy campaigns and the bank's decisions)."""
+    fit = np.where(on_preferred_channel, CHANNEL_FIT[True], CHANNEL_FIT[False])
+    return np.minimum(MAX_ACCEPT, p_product * OFFER_LIFT * fit)
+
+
 def segment_rule(age_band: int, income_band: int) -> list[str]:
     return [_YOUNG, _MID_AGE[income_band], _OLDER, _SENIOR][age_band]
 
@@ -93,9 +100,8 @@ def month_offers(rng: np.random.Generator, pop: Population, holdout: np.ndarray,
 
     person = np.flatnonzero(picked)
     product, chan, held_out = choice[person], channel[person], holdout[person]
-    fit = np.where(chan == pop.channel[person], CHANNEL_FIT[True], CHANNEL_FIT[False])
     p_product = np.column_stack([probability[p] for p in PRODUCTS])[person, product]
-    p_accept = np.minimum(MAX_ACCEPT, p_product * OFFER_LIFT * fit)
+    p_accept = acceptance_probability(p_product, chan == pop.channel[person])
     open_rate = np.array([OPEN_RATE[c] for c in CHANNELS])[chan]
     accepted = ~held_out & (u_accept[person] < p_accept)
     opened = ~held_out & (accepted | (u_open[person] < open_rate))

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from jobs.generate import text
-from jobs.generate.campaigns import CHANNEL_FIT, CLICK_RATE, MAX_ACCEPT, OFFER_LIFT, OPEN_RATE
+from jobs.generate.campaigns import CLICK_RATE, OPEN_RATE, acceptance_probability
 from jobs.generate.common import date_of, day_of
 from jobs.generate.openings import PRODUCTS
 from jobs.generate.people import CHANNELS
@@ -37,7 +37,7 @@ LOOKBACK_DAYS = 45     # offers published this long before the export can still 
 COLUMNS = ("decision_id", "customer_id", "channel", "product", "event_type", "event_at")
 
 
-def _uniform(keys: np.ndarray, salt: int) -> np.ndarray:
+def uniform_of(keys: np.ndarray, salt: int) -> np.ndarray:
     """splitmix64 of key ^ salt, as floats in [0, 1)."""
     z = (keys ^ np.uint64(salt * 0x9E3779B97F4A7C15 % 2**64)) + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -95,7 +95,7 @@ def responses(world, home: Path, lakehouse: Path, silo_ids: dict, first: int, la
     channel = np.array([CHANNELS.index(c) for c in offers["channel"]])
     shown_from = day_of(offers["valid_from"].to_numpy().astype("datetime64[D]"))
     keys = np.array([int(d[2:18], 16) for d in offers["decision_id"]], dtype=np.uint64)
-    u = {name: _uniform(keys, salt) for salt, name in enumerate(
+    u = {name: uniform_of(keys, salt) for salt, name in enumerate(
         ("seen", "click", "accept", "decline", "open", "lag_seen", "lag_answer", "lag_open", "second"), start=1)}
 
     months = world.months
@@ -106,8 +106,7 @@ def responses(world, home: Path, lakehouse: Path, silo_ids: dict, first: int, la
         rows = month_of == m
         table = np.column_stack([world.probabilities[m][f"p_{p}"] for p in PRODUCTS])
         p_true[rows] = table[person[rows], product[rows]]
-    fit = np.where(channel == world.pop.channel[person], CHANNEL_FIT[True], CHANNEL_FIT[False])
-    accepted = u["accept"] < np.minimum(MAX_ACCEPT, p_true * OFFER_LIFT * fit)
+    accepted = u["accept"] < acceptance_probability(p_true, channel == world.pop.channel[person])
     seen = accepted | (u["seen"] < np.array([OPEN_RATE[c] for c in CHANNELS])[channel])
     clicked = accepted | (seen & (u["click"] < CLICK_RATE))
     declined = clicked & ~accepted & (u["decline"] < 0.5)

@@ -59,6 +59,7 @@ def _product_values(lh: Lakehouse) -> DataFrame:
 def kpis(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     from jobs.decide.arbitrate import in_holdout
     from jobs.decide.catalog import load_policy
+    from jobs.decide.pricing import offer_value
 
     c360 = lh.read("gold.customer_360").where(f"as_of_date = DATE'{day.isoformat()}'")
     holdout = c360.select("customer_id", in_holdout(load_policy().holdout_share).alias("holdout"))
@@ -71,8 +72,8 @@ def kpis(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     openings = (opened.join(_product_values(lh), "product")
                 .join(c360.select("customer_id", "income_monthly"), "customer_id")
                 .select("customer_id", "open_date", "from_offer",
-                        (F.col("value_amount") + F.col("income_rate") * 12.0
-                         * F.coalesce("income_monthly", F.lit(0.0))).alias("value")))
+                        offer_value(F.col("value_amount"), F.col("income_rate"),
+                                    F.col("income_monthly")).alias("value")))
     offers = (lh.read("audit.decision_log").where("outcome = 'offered'").select("customer_id", "decision_id",
                                                                                   "as_of_date")
               if lh.exists("audit.decision_log")
