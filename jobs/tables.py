@@ -148,6 +148,12 @@ def quarantine_of(full_name: str) -> str:
     return f"quarantine.{name}" if layer == "bronze" else f"quarantine.{layer}_{name}"
 
 
+# Spark's simple type names -> Delta's, for columns added to an existing table.
+_DELTA_TYPES = {"string": "string", "double": "double", "float": "float", "bigint": "long", "int": "integer",
+                "smallint": "short", "tinyint": "byte", "boolean": "boolean", "date": "date",
+                "timestamp": "timestamp"}
+
+
 def _sql_literal(value) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return f"DATE'{value.isoformat()[:10]}'"
@@ -220,9 +226,39 @@ class Lakehouse:
         if not self.exists(full_name):
             df.write.format("delta").mode("overwrite").save(path)
         else:
+            df = self._aligned(full_name, df)
             condition = f"{t.date_column} = {_sql_literal(logical_date)}"
             df.write.format("delta").mode("overwrite").option("replaceWhere", condition).save(path)
         return self._count(full_name, logical_date)
+
+    def _aligned(self, full_name: str, df: DataFrame) -> DataFrame:
+        """`df` in the table's column order, the table first widened by df's new columns.
+
+        Sail writes by position and drops columns the table does not have without a word, so a new
+        feature would vanish and a reordered select would swap values. New columns are added to the
+        table (rows of earlier dates read them as NULL); a column the rows lack or a changed type is
+        refused, naming the columns."""
+        from deltalake.schema import Field, PrimitiveType
+
+        have = {f.name: f.dataType.simpleString() for f in self.read(full_name).schema.fields}
+        given = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        missing = [c for c in have if c not in given]
+        if missing:
+            raise ValueError(f"{full_name}: the rows to write lack column(s) {', '.join(missing)} that the table has")
+        changed = [f"{c} ({have[c]} -> {given[c]})" for c in have if given[c] != have[c]]
+        if changed:
+            raise ValueError(f"{full_name}: column type(s) changed: {', '.join(changed)}; rebuild the table "
+                             "(marketofone drops nothing by itself)")
+        new = [c for c in given if c not in have]
+        if new:
+            unknown = [c for c in new if given[c] not in _DELTA_TYPES]
+            if unknown:
+                raise ValueError(f"{full_name}: new column(s) of a type that cannot be added in place: "
+                                 f"{', '.join(f'{c} {given[c]}' for c in unknown)}")
+            self.delta_table(full_name).alter.add_columns(
+                [Field(c, PrimitiveType(_DELTA_TYPES[given[c]]), nullable=True) for c in new])
+            log.info("%s: added column(s) %s (earlier rows read them as NULL)", full_name, ", ".join(new))
+        return df.select(*have, *new)
 
     def merge_upsert(self, full_name: str, df: DataFrame, delete_missing: bool = False) -> int:
         """MERGE on the table's keys: update matches, insert new rows, optionally delete rows absent

@@ -31,6 +31,27 @@ def test_replace_for_date_touches_only_that_date_and_is_idempotent(lh, spark):
     assert len(lh.history("gold.kpi_daily")) == 4
 
 
+def test_replace_for_date_adds_new_columns_and_writes_by_name_not_position(lh, spark):
+    # A new feature column must reach the table (Sail alone would drop it without a word), and columns
+    # given in another order must land under their own names (Sail alone writes by position).
+    lh.replace_for_date("gold.kpi_daily", spark.createDataFrame([(D1, 10, 1.0)], "as_of_date date, customers long, a double"), D1)
+    later = spark.createDataFrame([(2.0, 7.5, 20, D2)], "a double, b double, customers long, as_of_date date")
+    lh.replace_for_date("gold.kpi_daily", later, D2)
+    rows = sorted(tuple(r) for r in lh.read("gold.kpi_daily").select("as_of_date", "customers", "a", "b").collect())
+    assert rows == [(D1, 10, 1.0, None), (D2, 20, 2.0, 7.5)]
+    assert [f.name for f in DeltaTable(str(lh.path("gold.kpi_daily"))).schema().fields] == [
+        "as_of_date", "customers", "a", "b"]
+
+
+def test_replace_for_date_refuses_rows_that_lack_a_column_or_change_its_type(lh, spark):
+    lh.replace_for_date("gold.kpi_daily", spark.createDataFrame([(D1, 10, 1.0)], "as_of_date date, customers long, a double"), D1)
+    with pytest.raises(ValueError, match="lack column.* a that the table has"):
+        lh.replace_for_date("gold.kpi_daily", _kpis(spark, D2, 20), D2)
+    with pytest.raises(ValueError, match=r"type\(s\) changed: a \(double -> string\)"):
+        lh.replace_for_date("gold.kpi_daily", spark.createDataFrame([(D2, 20, "x")], "as_of_date date, customers long, a string"), D2)
+    assert [tuple(r) for r in lh.read("gold.kpi_daily").collect()] == [(D1, 10, 1.0)]
+
+
 def test_merge_upsert_updates_inserts_and_a_rerun_changes_no_row(lh, spark):
     schema = "silo string, silo_customer_id string, customer_id string, match_rule string"
     first = spark.createDataFrame([("cards", "1", "A", "email"), ("cards", "2", "B", "email")], schema)
