@@ -8,6 +8,10 @@ from jobs.tables import REGISTRY, table
 D1, D2 = dt.date(2026, 6, 1), dt.date(2026, 6, 2)
 
 
+def _with_a(spark, day, customers, a):
+    return spark.createDataFrame([(day, customers, a)], "as_of_date date, customers long, a double")
+
+
 def _kpis(spark, day, customers):
     return spark.createDataFrame([(day, customers)], "as_of_date date, customers long")
 
@@ -34,7 +38,7 @@ def test_replace_for_date_touches_only_that_date_and_is_idempotent(lh, spark):
 def test_replace_for_date_adds_new_columns_and_writes_by_name_not_position(lh, spark):
     # A new feature column must reach the table (Sail alone would drop it without a word), and columns
     # given in another order must land under their own names (Sail alone writes by position).
-    lh.replace_for_date("gold.kpi_daily", spark.createDataFrame([(D1, 10, 1.0)], "as_of_date date, customers long, a double"), D1)
+    lh.replace_for_date("gold.kpi_daily", _with_a(spark, D1, 10, 1.0), D1)
     later = spark.createDataFrame([(2.0, 7.5, 20, D2)], "a double, b double, customers long, as_of_date date")
     lh.replace_for_date("gold.kpi_daily", later, D2)
     rows = sorted(tuple(r) for r in lh.read("gold.kpi_daily").select("as_of_date", "customers", "a", "b").collect())
@@ -44,11 +48,12 @@ def test_replace_for_date_adds_new_columns_and_writes_by_name_not_position(lh, s
 
 
 def test_replace_for_date_refuses_rows_that_lack_a_column_or_change_its_type(lh, spark):
-    lh.replace_for_date("gold.kpi_daily", spark.createDataFrame([(D1, 10, 1.0)], "as_of_date date, customers long, a double"), D1)
+    lh.replace_for_date("gold.kpi_daily", _with_a(spark, D1, 10, 1.0), D1)
     with pytest.raises(ValueError, match="lack column.* a that the table has"):
         lh.replace_for_date("gold.kpi_daily", _kpis(spark, D2, 20), D2)
     with pytest.raises(ValueError, match=r"type\(s\) changed: a \(double -> string\)"):
-        lh.replace_for_date("gold.kpi_daily", spark.createDataFrame([(D2, 20, "x")], "as_of_date date, customers long, a string"), D2)
+        changed = spark.createDataFrame([(D2, 20, "x")], "as_of_date date, customers long, a string")
+        lh.replace_for_date("gold.kpi_daily", changed, D2)
     assert [tuple(r) for r in lh.read("gold.kpi_daily").collect()] == [(D1, 10, 1.0)]
 
 
