@@ -82,6 +82,10 @@ def test_training_tests_out_of_time_logs_and_registers_the_first_as_champion(tra
     assert first.split["test_time"] == "2026-04-30" and first.split["valid_time"] == "2026-03-31"
     assert first.split["train_times"] == ["2026-01-31", "2026-02-28"]
     assert first.split["n_test"] == (frame["as_of_date"] == DATES[-1]).sum()
+    # Early stopping on the validation date, then fit again on train + validation (never the test date).
+    assert first.split["fit_on"] == "train+valid"
+    before_test = (frame["as_of_date"] < DATES[-1]).sum()
+    assert first.split["n_fit"] == first.split["n_train"] + first.split["n_valid"] == before_test
     assert first.auc > 0.75, first.auc                      # the label is learnable
     assert 0 < first.test.pr_auc <= 1 and first.test.lift_top_decile > 2
     # Not re-weighted: the probabilities stay calibrated (mean prediction near the observed rate).
@@ -114,6 +118,13 @@ def test_training_tests_out_of_time_logs_and_registers_the_first_as_champion(tra
     model = mlflow.models.get_model_info("models:/propensity_credit_card/1")
     assert model.signature.inputs.input_names() == FEATURES and model.saved_input_example_info is not None
     assert registry.alias_version(client, first.name, registry.CHAMPION) == "1"
+
+
+def test_with_two_times_only_the_model_is_never_fit_on_the_test_rows(frame, settings):
+    # Early stopping and the test share the later time, so nothing is fit again on it.
+    result = train_model(frame[frame["as_of_date"] >= DATES[2]], spec(name="two_times_only"), settings)
+    assert result.split["valid_time"] == result.split["test_time"] == "2026-04-30"
+    assert result.split["fit_on"] == "train" and result.split["n_fit"] == result.split["n_train"]
 
 
 def test_a_worse_model_stays_challenger_compared_on_the_same_test_set(trained, settings):
@@ -179,6 +190,7 @@ def test_any_labelled_table_trains_with_ids_text_dates_and_flags(settings):
     table["churned"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     result = train_model(table, ModelSpec(name="churn_custom", label="churned", id_columns=()), settings)
     assert result.split["split"] == "stratified_random" and result.auc > 0.6
+    assert result.split["fit_on"] == "train+valid" and result.split["n_fit"] == round(0.8 * n)
     assert "account_ref" not in result.features                      # looks like an id: left out
     assert {"segment=gold", "segment=silver", "opened", "vip", "balance"} <= set(result.features)
     new = table.head(3).assign(segment=["platinum", "gold", "silver"])  # an unseen value is "none of them"

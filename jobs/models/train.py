@@ -9,7 +9,9 @@ optionally a time column (the as-of date of each row). Steps:
 2. fit XGBoost with early stopping on the validation set. Class imbalance: the positives are a few
    percent, and the probabilities must stay probabilities (the decisioning multiplies them by values),
    so the classes are not re-weighted; `max_delta_step` keeps the logistic updates stable instead, as
-   the XGBoost parameter guide advises for imbalanced data when calibrated probabilities matter;
+   the XGBoost parameter guide advises for imbalanced data when calibrated probabilities matter; then
+   fit again on the training and validation rows with the number of rounds early stopping chose (the
+   latest labelled month counts; the test rows are never seen);
 3. evaluate on the test set (AUC, PR-AUC, Brier, reliability, lift in the top decile, jobs/models/evaluate.py),
    and evaluate the current champion on the same rows;
 4. log params, metrics, the feature list, gain importance, the reliability table and the model (with
@@ -266,14 +268,23 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
                         early_stopping_rounds=EARLY_STOPPING_ROUNDS, verbose_eval=False)
     best_iteration = int(booster.best_iteration)
     booster = booster[: best_iteration + 1]   # keep only the trees up to the best round
-    medians = {f: (None if math.isnan(m) else float(m)) for f, m in X.iloc[train].median().items()}
-    booster.set_attr(**{MEDIANS_ATTR: json.dumps(medians), PLAN_ATTR: plan.to_json()})
-    fit_seconds = time.perf_counter() - started
 
     from sklearn.metrics import roc_auc_score
 
-    valid_prob = booster.predict(xgb.DMatrix(X.iloc[valid], feature_names=features))
+    valid_prob = booster.predict(dvalid)
     valid_auc = float(roc_auc_score(y[valid], valid_prob)) if 0 < y[valid].sum() < len(valid) else math.nan
+    # Then fit again on the training and validation rows with the rounds early stopping chose: the latest
+    # labelled month before the test is the one most like the months the model will score. Not when the
+    # validation rows are the test rows (two times only): the test must stay unseen.
+    fit = train
+    if not np.intersect1d(valid, test).size:
+        fit = np.sort(np.concatenate([train, valid]))
+        booster = xgb.train(params, xgb.DMatrix(X.iloc[fit], label=y[fit], feature_names=features),
+                            num_boost_round=best_iteration + 1)
+    split.update({"fit_on": "train+valid" if len(fit) > len(train) else "train", "n_fit": len(fit)})
+    medians = {f: (None if math.isnan(m) else float(m)) for f, m in X.iloc[fit].median().items()}
+    booster.set_attr(**{MEDIANS_ATTR: json.dumps(medians), PLAN_ATTR: plan.to_json()})
+    fit_seconds = time.perf_counter() - started
     test_prob = booster.predict(xgb.DMatrix(X.iloc[test], feature_names=features))
     result = evaluate(y[test], test_prob)
     champion_auc = _champion_auc_on(settings, spec.name, frame.iloc[test], y[test])
