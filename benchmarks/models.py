@@ -20,14 +20,13 @@ models that earn their place): every model at >= 0.95 of the oracle AUC; oracle 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import add_bank_arguments, project_home, quiet_engine  # noqa: E402
 
 
 def person_of_customer(lh, ground_truth: Path):
@@ -43,13 +42,9 @@ def person_of_customer(lh, ground_truth: Path):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=365, help="history days in the full export")
-    parser.add_argument("--date", default="2026-06-30")
-    parser.add_argument("--home", help="project home to use (default: a new temporary folder, removed)")
+    add_bank_arguments(parser, customers=100_000, date_help="the export's date (the pipeline's logical date)")
     args = parser.parse_args()
-    os.environ.setdefault("RUST_LOG", "warn")
-    os.environ.setdefault("MARKETOFONE_PROGRESS", "0")
+    quiet_engine()
 
     import pandas as pd
     from sklearn.metrics import roc_auc_score
@@ -61,11 +56,10 @@ def main() -> int:
     from jobs.pipeline import lakehouse, run_step
     from jobs.settings import Settings, parse_date
 
-    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="marketofone-models-"))
-    settings = Settings.from_env().with_(home=home.resolve(), customers=args.customers, history_days=args.days)
     day = parse_date(args.date)
     figures: dict[str, object] = {"customers": args.customers}
-    try:
+    with project_home(args.home, "marketofone-models-") as home:
+        settings = Settings.from_env().with_(home=home, customers=args.customers, history_days=args.days)
         started = time.perf_counter()
         generate_bank(settings, day)
         figures["generate_seconds"] = round(time.perf_counter() - started, 1)
@@ -108,9 +102,6 @@ def main() -> int:
                 f"train_seconds_{model}": round(seconds, 1),
             })
         figures["train_seconds"] = round(train_total, 1)
-    finally:
-        if not args.home:
-            shutil.rmtree(home, ignore_errors=True)
     for name, value in figures.items():
         print(f"{name}: {value}")
     return 0

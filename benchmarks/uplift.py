@@ -40,14 +40,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import add_bank_arguments, project_home, quiet_engine  # noqa: E402
 
 POLICIES = ("nbo", "nbo_value", "segment", "random", "none")
 MIN_SENDS = 30
@@ -103,14 +102,10 @@ def policy_scores(kind: str, c360, segments, rates, overall, week: int):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=20_000)
+    add_bank_arguments(parser, customers=20_000, date_help="the last weekly decision date")
     parser.add_argument("--weeks", type=int, default=4)
-    parser.add_argument("--days", type=int, default=365, help="history days in the full export")
-    parser.add_argument("--date", default="2026-06-30", help="the last weekly decision date")
-    parser.add_argument("--home", help="project home to use (default: a new temporary folder, removed)")
     args = parser.parse_args()
-    os.environ.setdefault("RUST_LOG", "warn")
-    os.environ.setdefault("MARKETOFONE_PROGRESS", "0")
+    quiet_engine()
 
     import numpy as np
     import pandas as pd
@@ -125,13 +120,12 @@ def main() -> int:
     from jobs.pipeline import lakehouse, run_step
     from jobs.settings import Settings, parse_date
 
-    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="marketofone-uplift-"))
-    settings = Settings.from_env().with_(home=home.resolve(), customers=args.customers, history_days=args.days)
     last = parse_date(args.date)
     dates = [last - dt.timedelta(days=7 * (args.weeks - 1 - w)) for w in range(args.weeks)]
     figures: dict[str, object] = {"customers": args.customers, "weeks": args.weeks,
                                   "decision_dates": ",".join(d.isoformat() for d in dates)}
-    try:
+    with project_home(args.home, "marketofone-uplift-") as home:
+        settings = Settings.from_env().with_(home=home, customers=args.customers, history_days=args.days)
         started = time.perf_counter()
         generate_bank(settings, last)
         for step in ("ingest", "silver", "training_set", "train"):
@@ -221,9 +215,6 @@ def main() -> int:
         flags = pd.concat(fairness, ignore_index=True)
         figures["fairness_flags_nbo"] = int(flags["flagged"].sum())
         figures["fairness_lowest_ratio_nbo"] = round(float(flags["ratio"].min()), 4)
-    finally:
-        if not args.home:
-            shutil.rmtree(home, ignore_errors=True)
     for name, value in figures.items():
         print(f"{name}: {value}")
     return 0
