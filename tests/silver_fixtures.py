@@ -54,6 +54,12 @@ def silver_frames(spark) -> Silver:
         (d(60), "deposits", "DA2", 600.0, None, 0),
         (d(40), "deposits", "DA3", 2000.0, None, 0),
         (d(-5), "deposits", "DA1", 9999.0, None, 0),    # after the as-of date: never read for it
+        # Month ends: two in the last year (2026-04-30, 2026-05-31 above), one before it, one after the day;
+        # a savings month end is not a checking balance.
+        (dt.date(2026, 4, 30), "deposits", "DA1", 400.0, None, 0),
+        (dt.date(2025, 5, 31), "deposits", "DA1", 50000.0, None, 0),
+        (dt.date(2026, 7, 31), "deposits", "DA1", 9999.0, None, 0),
+        (dt.date(2026, 5, 31), "deposits", "DA3", 2000.0, None, 0),
     ], BALANCE_SCHEMA)
     txns = spark.createDataFrame([
         ("deposits", "T1", "DA1", "A", d(5), 3000.0, "payroll", "deposit", False, "ACME CORP"),
@@ -64,6 +70,10 @@ def silver_frames(spark) -> Silver:
         ("deposits", "T6", "DA1", "A", d(-3), 500.0, "transfer_in", "deposit", False, "OTHER BANK"),  # after as-of
         ("deposits", "T7", "DA2", "B", d(20), 1500.0, "payroll", "deposit", False, "SSA TREAS 310"),  # pension
         ("deposits", "T8", "DA2", "B", d(10), -80.0, "kids", "debit_card", False, "CARTERS"),
+        # Older than 90 days: only the year-long figures see these; the first is older than a year.
+        ("deposits", "T10", "DA1", "A", d(380), 3000.0, "payroll", "deposit", False, "ACME CORP"),
+        ("deposits", "T11", "DA1", "A", d(300), 3000.0, "payroll", "deposit", False, "ACME CORP"),
+        ("deposits", "T12", "DA1", "A", d(200), -2000.0, "transfer_out_external", "deposit", True, "OTHER BANK"),
     ], TXN_SCHEMA)
     sessions = spark.createDataFrame([
         ("S1", "deposits", "D1", "A", t(3), d(3), "app", "mortgage_calculator", 3, 120),

@@ -264,4 +264,6 @@ def test_reason_wording():
     assert reason_text("mystery_score", 1.5, 0.5) == "high mystery score (1.5)"          # fallback
     assert reason_text("age", float("nan"), 40.0) == "age not known"
     assert reason_text("max_days_past_due", 45.0, 0.0) == "recent late payments (45 days)"
+    assert reason_text("avg_balance_months_365d", 2.5, 0.8) == "money stays in the account month after month (2.5)"
+    assert reason_text("outflow_over_pay_365d", 0.7, 0.9) == "spends well within the salary (70%)"
     assert NO_STANDOUT

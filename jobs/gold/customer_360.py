@@ -9,7 +9,10 @@ tests/test_gold.py proves it by changing every later row and comparing.
 Features (MODEL_FEATURES: what the models see; gender and postcode are kept for analysts but never fed
 to a model):
 - relationship: age, tenure, products held (`has_<product>`), balances (deposits now and 90 days ago,
-  card, loans), credit limit and utilization, days past due;
+  checking, card, loans), credit limit and utilization, days past due;
+- what stays of the money coming in, over the last year (a saver's trait; one quarter of lumpy payments
+  says little about it): the average and the lowest month-end checking balance in months of money
+  coming in, and the money going out for every dollar coming in and for every dollar of salary or pension;
 - money: inflow, outflow, payroll over 7/30/90 days, the payroll trend, payers of the payroll (two
   employers in 90 days: a new job), a pension, rent and housing payments, transfers to other
   institutions and their share of outflows (the wallet-share signal), the largest single outflow;
@@ -41,16 +44,19 @@ INTENT_PAGES = ("savings_rates", "term_deposits", "credit_cards", "personal_loan
                 "retirement_planner", "investments", "insurance")
 PENSION_PAYERS = ("SSA TREAS 310",)  # payroll credits that are a state pension
 WINDOWS = (7, 30, 90)
+YEAR = 365  # the longest window: what stays of the money coming in, month after month
 
 MODEL_FEATURES = (
     ["age", "tenure_days", "products_held", *[f"has_{p}" for p in PRODUCTS],
-     "total_balance", "deposit_balance_90d_ago", "deposit_balance_change_90d", "card_balance", "loan_outstanding",
+     "total_balance", "deposit_balance_90d_ago", "deposit_balance_change_90d", "checking_balance", "card_balance",
+     "loan_outstanding",
      "credit_limit", "credit_utilization", "max_days_past_due"]
     + [f"{flow}_{d}d" for flow in ("inflow", "outflow") for d in WINDOWS]
     + ["payroll_30d", "payroll_90d", "payroll_trend", "payroll_payers_90d", "pension_30d", "income_monthly",
        "rent_30d", "rent_90d", "housing_90d", "external_transfer_out_30d", "external_transfer_out_90d",
        "external_share_90d", "outflow_over_inflow_90d", "balance_months_of_inflow", "largest_outflow_90d", "atm_30d",
        "card_spend_30d", "card_spend_90d"]
+    + ["avg_balance_months_365d", "min_balance_months_365d", "outflow_over_inflow_365d", "outflow_over_pay_365d"]
     + [f"spend_{c}_{d}d" for d in (30, 90) for c in SPEND_CATEGORIES]
     + ["purchases_90d", "discretionary_share_90d"]
     + ["engagement_days_30d", "txn_count_30d", "sessions_30d", "sessions_90d"]
@@ -103,12 +109,26 @@ def account_features(accounts: DataFrame, balances: DataFrame, txns: DataFrame, 
         F.sum(F.when(silo == "cards", F.col("credit_limit"))).alias("credit_limit"),
         F.countDistinct("product").alias("products_held"),
         F.max("days_past_due").alias("max_days_past_due"),
+        _sum_if(F.col("product") == "checking", F.col("balance_as_of")).alias("checking_balance"),
         *[F.max(F.when(F.col("product") == p, 1).otherwise(0)).alias(f"has_{p}") for p in PRODUCTS],
     )
     before = balances_as_of(accounts, balances, txns, as_of - dt.timedelta(days=90))
     then = before.groupBy("customer_id").agg(
         _sum_if(F.col("silo") == "deposits", F.col("balance_as_of")).alias("deposit_balance_90d_ago"))
-    return now.join(then, "customer_id", "left")
+    return now.join(then, "customer_id", "left").join(checking_history(accounts, balances, as_of), "customer_id",
+                                                      "left")
+
+
+def checking_history(accounts: DataFrame, balances: DataFrame, as_of: dt.date) -> DataFrame:
+    """The average and the lowest month-end checking balance over the last year (month ends only: the
+    daily increments give every day of the latest weeks, which would outweigh the rest of the year)."""
+    checking = accounts.where((F.col("product") == "checking") & F.col("customer_id").isNotNull()).select(
+        "silo", "account_id", "customer_id")
+    month_ends = balances.where((F.col("as_of_date") == F.last_day("as_of_date")) & _within("as_of_date", YEAR, as_of))
+    per_month = month_ends.join(checking, ["silo", "account_id"]).groupBy("customer_id", "as_of_date").agg(
+        F.sum("balance").alias("_balance"))
+    return per_month.groupBy("customer_id").agg(F.avg("_balance").alias("_avg_checking_365d"),
+                                                F.min("_balance").alias("_min_checking_365d"))
 
 
 def behaviour_features(txns: DataFrame, as_of: dt.date) -> DataFrame:
@@ -119,11 +139,15 @@ def behaviour_features(txns: DataFrame, as_of: dt.date) -> DataFrame:
     payroll = category == "payroll"
     purchase = kind.isin("card", "debit_card")  # credit and debit card purchases, by merchant category
     pension = payroll & F.col("counterparty").isin(*PENSION_PAYERS)
-    w = {d: _within("txn_date", d, as_of) for d in (7, 30, 60, 90)}
+    w = {d: _within("txn_date", d, as_of) for d in (7, 30, 60, 90, YEAR)}
     prev30 = w[60] & ~w[30]
     aggs = [
         *[_sum_if(w[d] & (amount > 0), amount).alias(f"inflow_{d}d") for d in WINDOWS],
         *[_sum_if(w[d] & spending, -amount).alias(f"outflow_{d}d") for d in WINDOWS],
+        _sum_if(w[YEAR] & (amount > 0), amount).alias("_inflow_365d"),
+        _sum_if(w[YEAR] & spending, -amount).alias("_outflow_365d"),
+        _sum_if(w[YEAR] & payroll, amount).alias("_pay_365d"),  # salary and pension
+        F.min("txn_date").alias("_first_txn_365d"),
         _sum_if(w[30] & payroll & ~pension, amount).alias("payroll_30d"),
         _sum_if(w[90] & payroll & ~pension, amount).alias("payroll_90d"),
         F.countDistinct(F.when(w[90] & payroll & ~pension, F.col("counterparty"))).alias("payroll_payers_90d"),
@@ -145,7 +169,7 @@ def behaviour_features(txns: DataFrame, as_of: dt.date) -> DataFrame:
         F.countDistinct(F.when(w[30], F.col("txn_date"))).cast("int").alias("engagement_days_30d"),
         F.max(F.when(prev30, 1).otherwise(0)).alias("active_prev_30d"),
     ]
-    return txns.where(F.col("customer_id").isNotNull() & w[90]).groupBy("customer_id").agg(*aggs)
+    return txns.where(F.col("customer_id").isNotNull() & w[YEAR]).groupBy("customer_id").agg(*aggs)
 
 
 def digital_features(sessions: DataFrame, as_of: dt.date) -> DataFrame:
@@ -198,9 +222,15 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
     missing_means_none = [c for c in MODEL_FEATURES if c not in (
         "age", "tenure_days", "deposit_balance_90d_ago", "deposit_balance_change_90d", "credit_limit",
         "credit_utilization", "payroll_trend", "external_share_90d", "outflow_over_inflow_90d",
-        "balance_months_of_inflow", "days_since_last_offer", "income_monthly", "discretionary_share_90d")]
+        "balance_months_of_inflow", "days_since_last_offer", "income_monthly", "discretionary_share_90d",
+        "avg_balance_months_365d", "min_balance_months_365d", "outflow_over_inflow_365d", "outflow_over_pay_365d")]
     df = df.fillna(0, subset=[c for c in missing_means_none if c in df.columns] + ["active_prev_30d"])
     age = F.floor(F.months_between(F.lit(as_of), F.col("birth_date")) / 12).cast("int")
+    # Money coming in per month over the year, or over the months since the customer's first transaction
+    # when that is later (a new customer, or a history shorter than a year).
+    months_seen = F.least(F.lit(12.0), F.greatest(F.lit(1.0), F.datediff(F.lit(as_of), F.col("_first_txn_365d"))
+                                                  / F.lit(365.25 / 12)))
+    inflow_monthly_365d = F.col("_inflow_365d") / months_seen
     derived = {
         "age": age,
         "tenure_days": F.datediff(F.lit(as_of), F.col("first_seen")),
@@ -212,6 +242,10 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
         "outflow_over_inflow_90d": _ratio(F.col("outflow_90d"), F.col("inflow_90d")),
         # Balances relative to what comes in: how much of it stays (a saver's trait), whatever the income.
         "balance_months_of_inflow": _ratio(F.col("total_balance"), F.col("inflow_90d") / 3),
+        "avg_balance_months_365d": _ratio(F.col("_avg_checking_365d"), inflow_monthly_365d),
+        "min_balance_months_365d": _ratio(F.col("_min_checking_365d"), inflow_monthly_365d),
+        "outflow_over_inflow_365d": _ratio(F.col("_outflow_365d"), F.col("_inflow_365d")),
+        "outflow_over_pay_365d": _ratio(F.col("_outflow_365d"), F.col("_pay_365d")),
         "discretionary_share_90d": _ratio(sum(F.col(f"spend_{c}_90d") for c in DISCRETIONARY),
                                           F.col("_purchase_amount_90d")),
     }
