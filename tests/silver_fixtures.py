@@ -54,9 +54,10 @@ def silver_frames(spark) -> Silver:
         (d(60), "deposits", "DA2", 600.0, None, 0),
         (d(40), "deposits", "DA3", 2000.0, None, 0),
         (d(-5), "deposits", "DA1", 9999.0, None, 0),    # after the as-of date: never read for it
-        # Month ends: two in the last year (2026-04-30, 2026-05-31 above), one before it, one after the day;
-        # a savings month end is not a checking balance.
+        # Month ends: three in the last year (2026-05-31 above; two of them in the last 90 days), one before
+        # it, one after the day; a savings month end is not a checking balance.
         (dt.date(2026, 4, 30), "deposits", "DA1", 400.0, None, 0),
+        (dt.date(2026, 2, 28), "deposits", "DA1", 100.0, None, 0),
         (dt.date(2025, 5, 31), "deposits", "DA1", 50000.0, None, 0),
         (dt.date(2026, 7, 31), "deposits", "DA1", 9999.0, None, 0),
         (dt.date(2026, 5, 31), "deposits", "DA3", 2000.0, None, 0),

@@ -59,19 +59,20 @@ def test_behaviour_digital_offers_and_life_events_as_of_the_date(c360):
 
 
 def test_what_stays_of_the_money_coming_in_over_a_year(c360):
-    """Month-end checking balances of the last year, in months of money coming in (over the months the
-    customer has transactions, up to 12), and the year's money out per dollar in and per dollar of pay."""
+    """Month-end checking balances (the year's average, the lowest of the last 90 days) in months of money
+    coming in (over the months the customer has transactions, up to 12), and the year's money out per
+    dollar in and per dollar of pay."""
     a, b = c360["A"], c360["B"]
     assert a.checking_balance == pytest.approx(2800.0) and b.checking_balance == pytest.approx(1920.0)
     months = 300 / (365.25 / 12)          # A's first transaction in the year was 300 days before
     monthly_in = (3000 + 3000 + 3000) / months  # payroll 5, 40 and 300 days before (not the one of 380)
-    assert a.avg_balance_months_365d == pytest.approx((400 + 800) / 2 / monthly_in)
-    assert a.min_balance_months_365d == pytest.approx(400 / monthly_in)
+    assert a.avg_balance_months_365d == pytest.approx((100 + 400 + 800) / 3 / monthly_in)
+    assert a.min_balance_months_90d == pytest.approx(400 / monthly_in)  # 100 was at the end of February
     assert a.outflow_over_inflow_365d == pytest.approx((1000 + 200 + 2000) / 9000)
     assert a.outflow_over_pay_365d == pytest.approx(3200 / 9000)
     # B: a pension is pay; no checking balance known at a month end (savings month ends do not count).
     assert b.outflow_over_pay_365d == pytest.approx((100 + 80) / 1500)
-    assert b.avg_balance_months_365d is None and b.min_balance_months_365d is None
+    assert b.avg_balance_months_365d is None and b.min_balance_months_90d is None
 
 
 def test_every_model_feature_is_a_numeric_column(silver):

@@ -11,8 +11,10 @@ to a model):
 - relationship: age, tenure, products held (`has_<product>`), balances (deposits now and 90 days ago,
   checking, card, loans), credit limit and utilization, days past due;
 - what stays of the money coming in, over the last year (a saver's trait; one quarter of lumpy payments
-  says little about it): the average and the lowest month-end checking balance in months of money
-  coming in, and the money going out for every dollar coming in and for every dollar of salary or pension;
+  says little about it): the average month-end checking balance in months of money coming in, the lowest
+  of the last three month ends (a low point over a whole year would depend on how much history there
+  is, and training dates have less of it than today), and the money going out for every dollar coming
+  in and for every dollar of salary or pension;
 - money: inflow, outflow, payroll over 7/30/90 days, the payroll trend, payers of the payroll (two
   employers in 90 days: a new job), a pension, rent and housing payments, transfers to other
   institutions and their share of outflows (the wallet-share signal), the largest single outflow;
@@ -56,7 +58,7 @@ MODEL_FEATURES = (
        "rent_30d", "rent_90d", "housing_90d", "external_transfer_out_30d", "external_transfer_out_90d",
        "external_share_90d", "outflow_over_inflow_90d", "balance_months_of_inflow", "largest_outflow_90d", "atm_30d",
        "card_spend_30d", "card_spend_90d"]
-    + ["avg_balance_months_365d", "min_balance_months_365d", "outflow_over_inflow_365d", "outflow_over_pay_365d"]
+    + ["avg_balance_months_365d", "min_balance_months_90d", "outflow_over_inflow_365d", "outflow_over_pay_365d"]
     + [f"spend_{c}_{d}d" for d in (30, 90) for c in SPEND_CATEGORIES]
     + ["purchases_90d", "discretionary_share_90d"]
     + ["engagement_days_30d", "txn_count_30d", "sessions_30d", "sessions_90d"]
@@ -120,15 +122,16 @@ def account_features(accounts: DataFrame, balances: DataFrame, txns: DataFrame, 
 
 
 def checking_history(accounts: DataFrame, balances: DataFrame, as_of: dt.date) -> DataFrame:
-    """The average and the lowest month-end checking balance over the last year (month ends only: the
-    daily increments give every day of the latest weeks, which would outweigh the rest of the year)."""
+    """The average month-end checking balance over the last year and the lowest of the last 90 days (month
+    ends only: the daily increments give every day of the latest weeks, which would outweigh the rest)."""
     checking = accounts.where((F.col("product") == "checking") & F.col("customer_id").isNotNull()).select(
         "silo", "account_id", "customer_id")
     month_ends = balances.where((F.col("as_of_date") == F.last_day("as_of_date")) & _within("as_of_date", YEAR, as_of))
     per_month = month_ends.join(checking, ["silo", "account_id"]).groupBy("customer_id", "as_of_date").agg(
         F.sum("balance").alias("_balance"))
-    return per_month.groupBy("customer_id").agg(F.avg("_balance").alias("_avg_checking_365d"),
-                                                F.min("_balance").alias("_min_checking_365d"))
+    return per_month.groupBy("customer_id").agg(
+        F.avg("_balance").alias("_avg_checking_365d"),
+        F.min(F.when(_within("as_of_date", 90, as_of), F.col("_balance"))).alias("_min_checking_90d"))
 
 
 def behaviour_features(txns: DataFrame, as_of: dt.date) -> DataFrame:
@@ -223,7 +226,7 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
         "age", "tenure_days", "deposit_balance_90d_ago", "deposit_balance_change_90d", "credit_limit",
         "credit_utilization", "payroll_trend", "external_share_90d", "outflow_over_inflow_90d",
         "balance_months_of_inflow", "days_since_last_offer", "income_monthly", "discretionary_share_90d",
-        "avg_balance_months_365d", "min_balance_months_365d", "outflow_over_inflow_365d", "outflow_over_pay_365d")]
+        "avg_balance_months_365d", "min_balance_months_90d", "outflow_over_inflow_365d", "outflow_over_pay_365d")]
     df = df.fillna(0, subset=[c for c in missing_means_none if c in df.columns] + ["active_prev_30d"])
     age = F.floor(F.months_between(F.lit(as_of), F.col("birth_date")) / 12).cast("int")
     # Money coming in per month over the year, or over the months since the customer's first transaction
@@ -243,7 +246,7 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
         # Balances relative to what comes in: how much of it stays (a saver's trait), whatever the income.
         "balance_months_of_inflow": _ratio(F.col("total_balance"), F.col("inflow_90d") / 3),
         "avg_balance_months_365d": _ratio(F.col("_avg_checking_365d"), inflow_monthly_365d),
-        "min_balance_months_365d": _ratio(F.col("_min_checking_365d"), inflow_monthly_365d),
+        "min_balance_months_90d": _ratio(F.col("_min_checking_90d"), inflow_monthly_365d),
         "outflow_over_inflow_365d": _ratio(F.col("_outflow_365d"), F.col("_inflow_365d")),
         "outflow_over_pay_365d": _ratio(F.col("_outflow_365d"), F.col("_pay_365d")),
         "discretionary_share_90d": _ratio(sum(F.col(f"spend_{c}_90d") for c in DISCRETIONARY),

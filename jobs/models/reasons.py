@@ -72,9 +72,9 @@ FEATURE_TEXT: dict[str, FeatureText] = {
     "avg_balance_months_365d": FeatureText("average month-end checking balance over the year, in months of money "
                                            "coming in", NUMBER, high="money stays in the account month after month",
                                            low="little of the money coming in stays from month to month"),
-    "min_balance_months_365d": FeatureText("lowest month-end checking balance in the year, in months of money "
-                                           "coming in", NUMBER, high="the account never ran low at a month end",
-                                           low="the account ran low at a month end this year"),
+    "min_balance_months_90d": FeatureText("lowest of the last three month-end checking balances, in months of "
+                                          "money coming in", NUMBER, high="the account did not run low lately",
+                                          low="the account ran low at a recent month end"),
     "outflow_over_inflow_365d": FeatureText("money going out for every dollar coming in over the year", RATIO,
                                             high="spent more of what came in over the year",
                                             low="spent less of what came in over the year"),
