@@ -47,12 +47,12 @@ INTENT_PAGES = ("savings_rates", "term_deposits", "credit_cards", "personal_loan
 PENSION_PAYERS = ("SSA TREAS 310",)  # payroll credits that are a state pension
 WINDOWS = (7, 30, 90)
 YEAR = 365  # the longest window: what stays of the money coming in, month after month
+DAYS_PER_MONTH = 365.25 / 12
 
 MODEL_FEATURES = (
     ["age", "tenure_days", "products_held", *[f"has_{p}" for p in PRODUCTS],
      "total_balance", "deposit_balance_90d_ago", "deposit_balance_change_90d", "checking_balance", "card_balance",
-     "loan_outstanding",
-     "credit_limit", "credit_utilization", "max_days_past_due"]
+     "loan_outstanding", "credit_limit", "credit_utilization", "max_days_past_due"]
     + [f"{flow}_{d}d" for flow in ("inflow", "outflow") for d in WINDOWS]
     + ["payroll_30d", "payroll_90d", "payroll_trend", "payroll_payers_90d", "pension_30d", "income_monthly",
        "rent_30d", "rent_90d", "housing_90d", "external_transfer_out_30d", "external_transfer_out_90d",
@@ -117,8 +117,8 @@ def account_features(accounts: DataFrame, balances: DataFrame, txns: DataFrame, 
     before = balances_as_of(accounts, balances, txns, as_of - dt.timedelta(days=90))
     then = before.groupBy("customer_id").agg(
         _sum_if(F.col("silo") == "deposits", F.col("balance_as_of")).alias("deposit_balance_90d_ago"))
-    return now.join(then, "customer_id", "left").join(checking_history(accounts, balances, as_of), "customer_id",
-                                                      "left")
+    history = checking_history(accounts, balances, as_of)
+    return now.join(then, "customer_id", "left").join(history, "customer_id", "left")
 
 
 def checking_history(accounts: DataFrame, balances: DataFrame, as_of: dt.date) -> DataFrame:
@@ -221,18 +221,16 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
         .join(life_event_features(silver.life_events, as_of), "customer_id", "left")
     )
     # A customer without a row in a part had none of it: counts and sums are zero. Left missing (NaN
-    # to the models): balances 90 days ago, ratios without a denominator, days since a last offer.
-    missing_means_none = [c for c in MODEL_FEATURES if c not in (
-        "age", "tenure_days", "deposit_balance_90d_ago", "deposit_balance_change_90d", "credit_limit",
-        "credit_utilization", "payroll_trend", "external_share_90d", "outflow_over_inflow_90d",
-        "balance_months_of_inflow", "days_since_last_offer", "income_monthly", "discretionary_share_90d",
-        "avg_balance_months_365d", "min_balance_months_90d", "outflow_over_inflow_365d", "outflow_over_pay_365d")]
-    df = df.fillna(0, subset=[c for c in missing_means_none if c in df.columns] + ["active_prev_30d"])
+    # to the models): the balance 90 days ago, a credit limit, days since a last offer; the derived
+    # features below (ratios without a denominator stay NULL) are computed from the filled columns.
+    known_or_missing = ("deposit_balance_90d_ago", "credit_limit", "days_since_last_offer")
+    missing_means_none = [c for c in MODEL_FEATURES if c in df.columns and c not in known_or_missing]
+    df = df.fillna(0, subset=missing_means_none + ["active_prev_30d"])
     age = F.floor(F.months_between(F.lit(as_of), F.col("birth_date")) / 12).cast("int")
     # Money coming in per month over the year, or over the months since the customer's first transaction
     # when that is later (a new customer, or a history shorter than a year).
-    months_seen = F.least(F.lit(12.0), F.greatest(F.lit(1.0), F.datediff(F.lit(as_of), F.col("_first_txn_365d"))
-                                                  / F.lit(365.25 / 12)))
+    months_since_first = F.datediff(F.lit(as_of), F.col("_first_txn_365d")) / DAYS_PER_MONTH
+    months_seen = F.least(F.lit(12.0), F.greatest(F.lit(1.0), months_since_first))
     inflow_monthly_365d = F.col("_inflow_365d") / months_seen
     derived = {
         "age": age,
