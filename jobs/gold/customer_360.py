@@ -127,10 +127,12 @@ def checking_history(accounts: DataFrame, balances: DataFrame, as_of: dt.date) -
     checking = accounts.where((F.col("product") == "checking") & F.col("customer_id").isNotNull()).select(
         "silo", "account_id", "customer_id")
     month_ends = balances.where((F.col("as_of_date") == F.last_day("as_of_date")) & _within("as_of_date", YEAR, as_of))
+    # Sums rounded to cents and the average as that sum over the count: a double sum depends on the order
+    # rows arrive in, and a re-run must give exactly the same table.
     per_month = month_ends.join(checking, ["silo", "account_id"]).groupBy("customer_id", "as_of_date").agg(
-        F.sum("balance").alias("_balance"))
+        F.round(F.sum("balance"), 2).alias("_balance"))
     return per_month.groupBy("customer_id").agg(
-        F.avg("_balance").alias("_avg_checking_365d"),
+        (F.round(F.sum("_balance"), 2) / F.count("_balance")).alias("_avg_checking_365d"),
         F.min(F.when(_within("as_of_date", 90, as_of), F.col("_balance"))).alias("_min_checking_90d"))
 
 
