@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from jobs.engine import spark_session
+from jobs.publish import RELEASED, WAITING
 from jobs.settings import Settings, parse_date
 from jobs.tables import SOURCES, Lakehouse
 
@@ -32,7 +33,11 @@ class StepResult:
 
     @property
     def rows(self) -> int:
-        return sum(self.tables.values())
+        """Rows written to tables (the counts of rows waiting for a parent, or released, are not tables)."""
+        return sum(v for k, v in self.tables.items() if not k.startswith((WAITING, RELEASED)))
+
+    def count(self, prefix: str) -> int:
+        return sum(v for k, v in self.tables.items() if k.startswith(prefix))
 
 
 def lakehouse(settings: Settings) -> Lakehouse:
@@ -130,8 +135,10 @@ def _progress(result: StepResult) -> None:
     if os.environ.get("MARKETOFONE_PROGRESS", "1") == "0":
         return
     if result.tables:
-        quarantined = sum(v for k, v in result.tables.items() if k.startswith("quarantine."))
-        what = f"{result.rows - quarantined:,} rows" + (f" ({quarantined:,} quarantined)" if quarantined else "")
+        quarantined, waiting, released = (result.count(p) for p in ("quarantine.", WAITING, RELEASED))
+        notes = [f"{n:,} {what}" for n, what in ((quarantined, "quarantined"), (waiting, "waiting for a parent"),
+                                                  (released, "released")) if n]
+        what = f"{result.rows - quarantined:,} rows" + (f" ({', '.join(notes)})" if notes else "")
     else:
         models = result.details.get("models", {})
         what = ", ".join(f"{name} AUC {m['auc']:.3f}" if "auc" in m else f"{name} skipped"

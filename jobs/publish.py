@@ -1,7 +1,9 @@
 """Write-audit-publish: stage a table's new content, validate it with its Great Expectations suite,
 then publish the valid rows, quarantine the failing ones with their reasons, and keep the results.
 
-A table-level failure (no rows, a missing column) stops the step before anything is published.
+A table-level failure (no rows, a missing column) stops the step before anything is published. Rows
+whose parent is not known yet (jobs/unify/late_arrivals.py) pass the suite and then wait in the
+quarantine instead of being published or rejected.
 """
 
 from __future__ import annotations
@@ -14,20 +16,58 @@ from pyspark.sql import functions as F
 
 from jobs import quality
 from jobs.tables import Lakehouse, quarantine_of
+from jobs.unify.late_arrivals import STATUS, Hold, held_rows, link, not_waiting
+
+# Count keys of rows that wait for a parent and of waiting rows released (not rows written by the run).
+WAITING, RELEASED = "waiting:", "released:"
 
 
 def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
-                    write: Callable[[DataFrame], int]) -> dict[str, int]:
+                    write: Callable[[DataFrame], int], hold: Hold | None = None) -> dict[str, int]:
     """Validate `df` against the suite named after `full_name`; `write(valid_rows)` publishes (an
-    overwrite, a replace of the date or a MERGE). Returns the rows published and quarantined by this
-    run: together they are every row of `df`."""
+    overwrite, a replace of the date or a MERGE). With `hold`, `df` is linked to its parents (see
+    late_arrivals.link) and valid rows whose parent is not known wait instead of being published.
+    Returns the rows published, waiting and quarantined by this run: together they are every row of `df`."""
     # Staged once: validation, publishing and quarantine then read files instead of recomputing the plan.
     staged = lh.scratch(df, f"staged_{full_name.replace('.', '_')}")
     result = quality.validate(staged, full_name, lh.settings, day)
     lh.merge_upsert("audit.dq_results", quality.results_frame(lh.spark, result, day))
     quality.raise_on_failure(result)
-    write(result.valid)
-    counts = {full_name: result.valid_count}
-    rejected = result.quarantined.withColumn("_run_date", F.lit(day))
-    counts[quarantine_of(full_name)] = lh.replace_for_date(quarantine_of(full_name), rejected, day)
+    valid, quarantine = result.valid, not_waiting(result.quarantined)
+    by_status = {}
+    if hold is not None:
+        valid, waits = hold.sort_out(valid)
+        waits = lh.scratch(waits, f"waits_{full_name.replace('.', '_')}")
+        by_status = {r[STATUS]: r["n"] for r in waits.groupBy(STATUS).agg(F.count("*").alias("n")).collect()}
+        quarantine = quarantine.unionByName(waits)
+    write(valid)
+    waiting, released = by_status.get("waiting", 0), by_status.get("released", 0)
+    recorded = lh.replace_for_date(quarantine_of(full_name), quarantine.withColumn("_run_date", F.lit(day)), day)
+    counts = {full_name: result.valid_count - waiting - by_status.get("expired", 0),
+              quarantine_of(full_name): recorded - waiting - released}   # rejected, or expired: for good
+    if hold is not None:
+        counts[f"{WAITING}{full_name}"] = waiting
     return counts
+
+
+def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.date, hold: Hold,
+                    write: Callable[[DataFrame], int]) -> dict[str, int]:
+    """Publish the rows of earlier dates that waited for a parent known now, and quarantine for good those
+    whose grace period ran out; their records in the quarantine say which (`_status`, `_released_on`).
+    The rows passed their suite when they arrived."""
+    from jobs.tables import table
+
+    name = quarantine_of(full_name)
+    if not lh.exists(name):
+        return {}
+    held = held_rows(lh.read(name), day)
+    linked = lh.scratch(link(held, parents, hold.parent), f"held_{full_name.replace('.', '_')}")
+    published, waits = hold.sort_out(linked)
+    released = published.count()
+    if released:
+        write(published)
+    keys = ("_run_date", *table(full_name).keys)
+    settled = waits.where(F.col(STATUS) != "waiting").withColumn("_run_date", F.col("_held_since"))
+    lh.update_matching(name, settled.select(*keys, STATUS, "_released_on", "_reason"), keys,
+                       (STATUS, "_released_on", "_reason"))
+    return {f"{RELEASED}{full_name}": released}

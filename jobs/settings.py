@@ -44,6 +44,7 @@ class Settings:
     label_maturity_days: int = 45
     promotion_margin: float = 0.005
     fairness_gate: str = "warn"        # warn: log and show flags; block: a flag stops the channel publish
+    late_parent_grace_days: int = 7    # how long a row waits for its parent (account, customer) before quarantine
     tokenization_key: str = "marketofone-dev-key"
     extra: dict = field(default_factory=dict)
 
@@ -56,6 +57,8 @@ class Settings:
             raise ValueError(f"MARKETOFONE_PROMOTION_MARGIN must be >= 0, got {self.promotion_margin}")
         if self.fairness_gate not in ("warn", "block"):
             raise ValueError(f"MARKETOFONE_FAIRNESS_GATE must be warn or block, got {self.fairness_gate!r}")
+        if self.late_parent_grace_days < 0:
+            raise ValueError(f"MARKETOFONE_LATE_PARENT_GRACE_DAYS must be >= 0, got {self.late_parent_grace_days}")
         if self.customers < 1:
             raise ValueError(f"MARKETOFONE_CUSTOMERS must be positive, got {self.customers}")
 
@@ -77,6 +80,7 @@ class Settings:
                 label_maturity_days=int(_env("MARKETOFONE_LABEL_MATURITY_DAYS", "45")),
                 promotion_margin=float(_env("MARKETOFONE_PROMOTION_MARGIN", "0.005")),
                 fairness_gate=_env("MARKETOFONE_FAIRNESS_GATE", "warn"),
+                late_parent_grace_days=int(_env("MARKETOFONE_LATE_PARENT_GRACE_DAYS", "7")),
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
             )
         except ValueError as exc:

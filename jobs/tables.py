@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
+from jobs.known import KNOWN_ON, SNAPSHOT_DATE
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,12 @@ class Lakehouse:
             reader = reader.option("versionAsOf", version)
         return reader.load(str(self.path(full_name)))
 
+    def read_known(self, full_name: str, day: dt.date) -> DataFrame:
+        """A silver table's rows known on `day` (jobs/known.py): what a reader as of that day may use."""
+        from jobs.known import known_by
+
+        return known_by(self.read(full_name), day, self.first_load())
+
     def register_catalog(self) -> list[str]:
         """Expose every written table by its name (`gold.customer_360`) to Spark SQL."""
         names = []
@@ -286,6 +293,42 @@ class Lakehouse:
         self.spark.sql(statement)
         self.spark.catalog.dropTempView(view)
         return self._count(full_name)
+
+    def merge_snapshot(self, full_name: str, df: DataFrame) -> int:
+        """MERGE one snapshot of a master (a customer master, an account list) on the table's keys, so that
+        snapshots of any dates, run in any order and any number of times, leave the same table: the values
+        of the newest snapshot win (`_snapshot_date`), `_known_on` keeps the earliest date the row was known,
+        and a row missing from this snapshot stays (an older snapshot says nothing about a newer one)."""
+        t = table(full_name)
+        path = str(self.path(full_name))
+        if not self.exists(full_name):
+            df.write.format("delta").mode("overwrite").save(path)
+            return self._count(full_name)
+        df = self._aligned(full_name, df)
+        view = f"_snapshot_src_{t.layer}_{t.name}"
+        df.createOrReplaceTempView(view)
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in t.keys)
+        values = [c for c in df.columns if c not in t.keys and c != KNOWN_ON]
+        earliest = f"least(t.`{KNOWN_ON}`, s.`{KNOWN_ON}`)"
+        changed = " OR ".join([f"NOT (t.`{c}` <=> s.`{c}`)" for c in values] + [f"NOT (t.`{KNOWN_ON}` <=> {earliest})"])
+        sets = ", ".join([f"t.`{c}` = s.`{c}`" for c in values] + [f"t.`{KNOWN_ON}` = {earliest}"])
+        self.spark.sql(
+            f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} "
+            f"WHEN MATCHED AND s.`{SNAPSHOT_DATE}` >= t.`{SNAPSHOT_DATE}` AND ({changed}) THEN UPDATE SET {sets} "
+            f"WHEN MATCHED AND s.`{KNOWN_ON}` < t.`{KNOWN_ON}` THEN UPDATE SET t.`{KNOWN_ON}` = s.`{KNOWN_ON}` "
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in df.columns)}) "
+            f"VALUES ({', '.join(f's.`{c}`' for c in df.columns)})")
+        self.spark.catalog.dropTempView(view)
+        return self._count(full_name)
+
+    def first_load(self) -> dt.date | None:
+        """The logical date of the lakehouse's first load (the earliest snapshot of a customer master):
+        readers as of earlier dates see that load's history (jobs/known.py)."""
+        if not self.exists("silver.customer_crosswalk"):
+            return None
+        from pyspark.sql import functions as F
+
+        return self.read("silver.customer_crosswalk").agg(F.min(KNOWN_ON)).collect()[0][0]
 
     def update_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...], columns: tuple[str, ...]) -> None:
         """Set `columns` of every row of the table that matches a source row on `on` (not the table's

@@ -1,11 +1,15 @@
 """Tiny silver tables shared by the gold tests: two customers (and one who joins later), their accounts,
-end-of-day balances, transactions, online sessions, offers and a declared life event."""
+end-of-day balances, transactions, online sessions, campaign offer events and declared life events."""
 
 import datetime as dt
 
+from pyspark.sql import functions as F
+
 from jobs.gold.customer_360 import Silver
+from jobs.known import KNOWN_ON
 
 AS_OF = dt.date(2026, 6, 30)
+KNOWN = dt.date(2025, 1, 1)  # every fixture row is known from before its history (tests that need a later one add it)
 CUSTOMER_SCHEMA = ("customer_id string, name_token string, email_token string, phone_token string, "
                    "national_id_token string, birth_date date, gender string, postcode string, "
                    "silos array<string>, source_records long, first_seen date")
@@ -19,9 +23,8 @@ TXN_SCHEMA = ("silo string, txn_id string, account_id string, customer_id string
 SESSION_SCHEMA = ("session_id string, silo string, silo_customer_id string, customer_id string, "
                   "started_at timestamp, session_date date, channel string, page string, page_views long, "
                   "duration_seconds long")
-OFFER_SCHEMA = ("offer_id string, customer_id string, campaign string, product string, channel string, "
-                "holdout boolean, selected_at timestamp, sent_at timestamp, opened_at timestamp, "
-                "clicked_at timestamp, response string, response_at timestamp")
+OFFER_EVENT_SCHEMA = ("event_id string, offer_id string, silo string, silo_customer_id string, campaign string, "
+                      "product string, channel string, event_type string, event_at timestamp, customer_id string")
 LIFE_EVENT_SCHEMA = ("event_id string, silo string, silo_customer_id string, customer_id string, event_type string, "
                      "event_date date, recorded_at timestamp, source string")
 
@@ -81,14 +84,21 @@ def silver_frames(spark) -> Silver:
         ("S2", "deposits", "D1", "A", t(60), d(60), "web", "mortgage_calculator", 2, 60),
         ("S3", "deposits", "D2", "B", t(-2), d(-2), "app", "retirement_planner", 1, 30),  # after as-of
     ], SESSION_SCHEMA)
-    offers = spark.createDataFrame([
-        ("O1", "A", "LEGACY-2026-06", "savings", "email", False, t(20), t(20), t(19), t(19), "declined", t(18)),
-        ("O2", "B", "LEGACY-2026-06", "credit_card", "mobile", False, t(8), t(8), t(7), None, "none", None),
-        ("O3", "B", "LEGACY-2026-07", "term_deposit", "branch", False, t(-4), t(-4), None, None, "none", None),
-    ], OFFER_SCHEMA)
+    def offer(offer_id, customer, campaign, product, channel, *events):
+        silo_id = {"A": "D1", "B": "D2"}[customer]
+        return [(f"{offer_id}-{kind}", offer_id, "deposits", silo_id, campaign, product, channel, kind, at, customer)
+                for kind, at in events]
+
+    offer_events = spark.createDataFrame(
+        offer("O1", "A", "LEGACY-2026-06", "savings", "email",
+              ("sent", t(20)), ("opened", t(19)), ("clicked", t(19)), ("declined", t(18)))
+        + offer("O2", "B", "LEGACY-2026-06", "credit_card", "mobile", ("sent", t(8)), ("opened", t(7)))
+        + offer("O3", "B", "LEGACY-2026-07", "term_deposit", "branch", ("sent", t(-4))),  # after as-of
+        OFFER_EVENT_SCHEMA)
     life_events = spark.createDataFrame([
         ("L1", "deposits", "D2", "B", "marriage", d(200), t(190), "branch"),
         ("L2", "deposits", "D1", "A", "home_purchase", d(-10), t(-20), "app"),  # after as-of: a label, no feature
         ("L3", "deposits", "D2", "B", "retirement", d(40), t(-2), "web"),       # recorded after as-of
     ], LIFE_EVENT_SCHEMA)
-    return Silver(customers, accounts, balances, txns, sessions, offers, life_events)
+    frames = (customers, accounts, balances, txns, sessions, offer_events, life_events)
+    return Silver(*(f.withColumn(KNOWN_ON, F.lit(KNOWN)) for f in frames))

@@ -11,7 +11,8 @@ from jobs.gold.customer_360 import MODEL_FEATURES, build_customer_360
 from jobs.gold.kpis import KPIS, RATIO_KPIS, kpi_by_segment, kpi_table, per_customer
 from jobs.gold.targets import TARGETS
 from jobs.gold.training_set import build_training_set, training_dates
-from tests.silver_fixtures import AS_OF, d, silver_frames
+from jobs.known import KNOWN_ON
+from tests.silver_fixtures import AS_OF, KNOWN, TXN_SCHEMA, d, silver_frames
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +97,39 @@ def test_nothing_after_the_as_of_date_changes_the_features(spark, silver, c360):
         transactions=silver.transactions.withColumn(
             "amount", F.when(F.col("txn_date") > after, F.col("amount") * 100).otherwise(F.col("amount")))
         .unionByName(spark.createDataFrame([("cards", "T9", "CA1", "A", d(-1), -5000.0, "jewelry", "card", False,
-                                             "5944")], silver.transactions.schema)),
+                                             "5944", KNOWN)], silver.transactions.schema)),
         sessions=silver.sessions.withColumn(
             "page", F.when(F.col("started_at") > after, F.lit("home_buying_guide")).otherwise(F.col("page"))),
-        offers=silver.offers.withColumn(
-            "response", F.when(F.col("sent_at") > after, F.lit("accepted")).otherwise(F.col("response"))),
+        offer_events=silver.offer_events.withColumn(
+            "event_type", F.when(F.col("event_at") > after, F.lit("accepted")).otherwise(F.col("event_type"))),
         life_events=silver.life_events.where(F.col("recorded_at") <= after),
     )
     again = {r.customer_id: r for r in build_customer_360(changed, AS_OF).collect()}
     assert again == c360
+
+
+def test_only_rows_known_on_the_day_count_and_the_first_load_is_history(spark, silver, c360):
+    """A transaction dated before the day that arrived after it (or waited for its account) is left out of
+    that day's 360 and counted from the day it became known; as-of dates before the first load see the
+    first load's history, never what arrived later."""
+    late = AS_OF + dt.timedelta(days=1)
+    arrived_late = spark.createDataFrame(
+        [("deposits", "T20", "DA1", "A", d(2), 777.0, "transfer_in", "deposit", False, "OTHER BANK")],
+        TXN_SCHEMA).withColumn(KNOWN_ON, F.lit(late))
+    with_late = dataclasses.replace(silver, transactions=silver.transactions.unionByName(arrived_late))
+    assert {r.customer_id: r for r in build_customer_360(with_late, AS_OF).collect()} == c360
+    next_day = {r.customer_id: r for r in build_customer_360(with_late, late).collect()}
+    without = {r.customer_id: r for r in build_customer_360(silver, late).collect()}
+    assert next_day["A"].inflow_7d == pytest.approx(without["A"].inflow_7d + 777.0)
+
+    # Everything loaded on AS_OF (the first load), the late transaction the day after.
+    loaded = {f.name: getattr(with_late, f.name).withColumn(KNOWN_ON, F.lit(AS_OF))
+              for f in dataclasses.fields(with_late) if f.name != "first_load"}
+    loaded["transactions"] = silver.transactions.withColumn(KNOWN_ON, F.lit(AS_OF)).unionByName(arrived_late)
+    first_load = dataclasses.replace(with_late, **loaded, first_load=AS_OF)
+    month_before = {r.customer_id: r for r in build_customer_360(silver, d(30)).collect()}
+    assert {r.customer_id: r for r in build_customer_360(first_load, d(30)).collect()} == month_before
+    assert build_customer_360(dataclasses.replace(first_load, first_load=None), d(30)).count() == 0
 
 
 def test_training_rows_label_the_horizon_after_each_as_of_date(silver):

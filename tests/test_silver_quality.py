@@ -1,4 +1,5 @@
-"""Silver write-audit-publish: every silver table has a suite; orphans and repeated keys are quarantined."""
+"""Silver write-audit-publish: every silver table has a suite; repeated keys are quarantined; rows whose parent
+is late wait for it, are released when it comes, and are quarantined for good after the grace period."""
 
 from __future__ import annotations
 
@@ -49,45 +50,84 @@ def test_suite_value_sets_follow_the_code():
     assert _value_set("silver.life_event", "event_type") == set(LIFE_EVENTS)
 
 
-def test_orphan_accounts_and_repeated_keys_are_quarantined_with_a_reason(lh, spark):
+def test_repeated_keys_and_unknown_products_are_quarantined_with_a_reason(lh, spark):
     rows = [
         ("deposits", "D1", "DA1", "checking", DAY, 10.0, None, None, None, 0, "USD", "A"),
-        ("deposits", "D9", "DA2", "savings", DAY, 20.0, None, None, None, 0, "USD", None),  # owner unknown
         ("cards", "C-1", "CA1", "credit_card", DAY, 5.0, 100.0, None, None, 0, "USD", "A"),
         ("cards", "C-1", "CA1", "credit_card", DAY, 6.0, 100.0, None, None, 0, "USD", "A"),  # key again
         ("deposits", "D1", "CA1", "savings", DAY, 1.0, None, None, None, 0, "USD", "A"),  # other silo: no repeat
         ("deposits", "D1", "DA5", "boat", DAY, 2.0, None, None, None, 0, "USD", "A"),  # unknown product
     ]
     counts = _publish(lh, "silver.account", spark.createDataFrame(rows, ACCOUNT_SCHEMA))
-    assert counts == {"silver.account": 3, "quarantine.silver_account": 3}
-    got = {(r.account_id, r.balance): (r._check, r._reason) for r in lh.read("quarantine.silver_account").collect()}
+    assert counts == {"silver.account": 3, "quarantine.silver_account": 2}
+    got = {(r.account_id, r.balance): (r._check, r._reason, r._status)
+           for r in lh.read("quarantine.silver_account").collect()}
     assert got == {
-        ("DA2", 20.0): ("expect_column_values_to_not_be_null(customer_id)",
-                        "customer_id must not be null (orphan account: its owner is not in the silo's customer "
-                        "master, or that record was quarantined)"),
         ("CA1", 6.0): ("expect_compound_columns_to_be_unique(silo, account_id)",
                        "(silo, account_id) must be unique together, got a repeat of ('cards', 'CA1') "
-                       "(its first occurrence is kept)"),
+                       "(its first occurrence is kept)", "rejected"),
         ("DA5", 2.0): ("expect_column_values_to_be_in_set(product)",
                        "product must be one of checking, savings, term_deposit, credit_card, personal_loan, "
-                       "auto_loan, mortgage (a product the bank's catalogue does not know), got 'boat'"),
+                       "auto_loan, mortgage (a product the bank's catalogue does not know), got 'boat'", "rejected"),
     }
     results = {(r.expectation, r.column): r for r in lh.read("audit.dq_results").collect()}
     compound = results[("expect_compound_columns_to_be_unique", "silo, account_id")]
     assert (compound.success, compound.unexpected_count) == (False, 2)  # GX counts both rows; one is kept
 
 
-def test_orphan_transactions_are_quarantined_not_dropped(lh, spark):
-    rows = [
-        ("deposits", "T1", "DA1", "A", DAY, -1.0, "atm", "deposit", False, "MO1 ATM"),
-        ("deposits", "T2", "DA404", None, DAY, -2.0, "atm", "deposit", False, "MO1 ATM"),  # account unknown
-        ("cards", "T1", "CA1", "A", DAY, -3.0, "fuel", "card", False, "5541"),  # same id, other silo: fine
-    ]
-    counts = _publish(lh, "silver.transaction", spark.createDataFrame(rows, TXN_SCHEMA))
-    assert counts == {"silver.transaction": 2, "quarantine.silver_transaction": 1}
-    [row] = lh.read("quarantine.silver_transaction").collect()
-    assert (row.txn_id, row._check) == ("T2", "expect_column_values_to_not_be_null(customer_id)")
-    assert "orphan transaction" in row._reason
+def _content(df) -> list:
+    return sorted(map(repr, df.collect()))
+
+
+def test_a_transaction_waits_for_its_late_account_is_released_or_expires_and_replays_the_same(lh, spark):
+    """T1's account is known; T2's arrives the next day; T3's never does. Rows in = published + waiting +
+    quarantined on every run, and re-running the first date after the others changes nothing."""
+    from jobs.publish import release_waiting
+    from jobs.unify.late_arrivals import ARRIVED_ON, Hold, link
+    from jobs.unify.run import ACCOUNT
+
+    def accounts(*known):
+        return spark.createDataFrame(known, "silo string, account_id string, customer_id string, _known_on date")
+
+    day1, day2, day9 = DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=8)
+    rows = spark.createDataFrame([
+        ("deposits", "T1", "DA1", None, DAY, -1.0, "atm", "deposit", False, "MO1 ATM"),
+        ("deposits", "T2", "DA2", None, DAY, -2.0, "atm", "deposit", False, "MO1 ATM"),   # account comes a day later
+        ("deposits", "T3", "DA404", None, DAY, -3.0, "atm", "deposit", False, "MO1 ATM"),  # account never comes
+    ], TXN_SCHEMA).withColumn(ARRIVED_ON, F.lit(day1))
+    first, both = accounts(("deposits", "DA1", "A", day1)), accounts(("deposits", "DA1", "A", day1),
+                                                                    ("deposits", "DA2", "B", day2))
+
+    def write(valid):
+        return lh.merge_upsert("silver.transaction", valid)
+
+    def arrive(parents, horizon):
+        return validated_write(lh, "silver.transaction", link(rows, parents, ACCOUNT), day1, write,
+                               hold=Hold(ACCOUNT, 7, horizon))
+
+    assert arrive(first, day1) == {"silver.transaction": 1, "quarantine.silver_transaction": 0,
+                                   "waiting:silver.transaction": 2}
+    held = {r.txn_id: r for r in lh.read("quarantine.silver_transaction").collect()}
+    assert {t: (r._status, r._held_since, r._check) for t, r in held.items()} == {
+        "T2": ("waiting", day1, "parent:silver.account"), "T3": ("waiting", day1, "parent:silver.account")}
+    assert held["T2"]._reason.startswith("waiting for its account (silver.account) since 2026-06-30")
+
+    for _ in range(2):  # the next day, twice: released once, the same table after the second run
+        assert release_waiting(lh, "silver.transaction", both, day2, Hold(ACCOUNT, 7, day2), write) == {
+            "released:silver.transaction": 1}
+        published = {r.txn_id: (r.customer_id, r._known_on) for r in lh.read("silver.transaction").collect()}
+        assert published == {"T1": ("A", day1), "T2": ("B", day2)}
+    release_waiting(lh, "silver.transaction", both, day9, Hold(ACCOUNT, 7, day9), write)
+    settled = {r.txn_id: (r._status, r._released_on) for r in lh.read("quarantine.silver_transaction").collect()}
+    assert settled == {"T2": ("released", day2), "T3": ("expired", None)}
+    expired = lh.read("quarantine.silver_transaction").where("txn_id = 'T3'").collect()[0]
+    assert expired._reason.startswith("quarantined for good: its account (silver.account) was not known within 7")
+
+    silver, quarantine = _content(lh.read("silver.transaction")), _content(lh.read("quarantine.silver_transaction"))
+    replay = arrive(both, day9)   # the first date again, after the others: every row's fate is already known
+    assert replay == {"silver.transaction": 2, "quarantine.silver_transaction": 1, "waiting:silver.transaction": 0}
+    assert _content(lh.read("silver.transaction")) == silver
+    assert _content(lh.read("quarantine.silver_transaction")) == quarantine
 
 
 def test_crosswalk_rows_need_a_customer_a_known_rule_and_a_unique_silo_id(lh, spark):
@@ -121,28 +161,32 @@ def _bronze_rows(lh, *tables: str) -> int:
 
 def test_silver_accounts_and_transactions_keep_every_row_or_quarantine_it(silver_run):
     lh, counts = silver_run
+    def kept(name):  # published + waiting for a parent + quarantined for good
+        return counts[name] + counts.get(f"waiting:{name}", 0) + counts[quarantine_of(name)]
+
     for name in ("silver.customer_crosswalk", "silver.account", "silver.customer", "silver.transaction"):
         assert counts[name] == lh.read(name).count() > 0
-        assert counts[quarantine_of(name)] == lh.read(quarantine_of(name)).count()
-    accounts_in = _bronze_rows(lh, "deposits_accounts", "cards_accounts", "lending_loans")
-    assert accounts_in == counts["silver.account"] + counts["quarantine.silver_account"]
+        assert counts[quarantine_of(name)] == lh.read(quarantine_of(name)).where(
+            "_status in ('rejected', 'expired')").count()
+        assert counts.get(f"waiting:{name}", 0) == lh.read(quarantine_of(name)).where("_status = 'waiting'").count()
+    assert _bronze_rows(lh, "deposits_accounts", "cards_accounts", "lending_loans") == kept("silver.account")
     txns_in = _bronze_rows(lh, "deposits_transactions", "cards_transactions", "lending_repayments")
-    assert txns_in == counts["silver.transaction"] + counts["quarantine.silver_transaction"]
+    assert txns_in == kept("silver.transaction")
     for table, sources in (("silver.digital_session", ("digital_sessions",)),
                            ("silver.consent_event", ("crm_consents",)),
                            ("silver.offer_event", ("crm_offers",)), ("silver.life_event", ("crm_life_events",)),
                            ("silver.account_balance", ("deposits_balances", "cards_balances", "lending_balances"))):
-        assert _bronze_rows(lh, *sources) == counts[table] + counts[quarantine_of(table)] > 0, table
+        assert _bronze_rows(lh, *sources) == kept(table) > 0, table
 
 
-def test_orphans_of_the_generated_bank_are_quarantined(silver_run):
+def test_orphans_of_the_generated_bank_wait_for_their_parent(silver_run):
     lh, _ = silver_run
-    orphans = lh.read("quarantine.silver_account")
+    orphans = lh.read("quarantine.silver_account").where("_status = 'waiting'")
     assert orphans.count() > 0  # customers broken at ingest leave their accounts without an owner
-    assert orphans.where("customer_id is not null or _reason not like '%orphan account%'").count() == 0
+    assert orphans.where("customer_id is not null or _reason not like 'waiting for its customer%'").count() == 0
     assert lh.read("silver.account").where("customer_id is null").count() == 0
     orphan_txns = lh.read("quarantine.silver_transaction")
-    assert orphan_txns.where("_reason not like '%orphan transaction%'").count() == 0
+    assert orphan_txns.where("_status != 'waiting' or _reason not like 'waiting for its account%'").count() == 0
     assert lh.read("silver.transaction").where("customer_id is null").count() == 0
     # every transaction of a quarantined account is quarantined too
     published = lh.read("silver.transaction").join(orphans.select("silo", "account_id"), ["silo", "account_id"])
@@ -156,12 +200,13 @@ def test_orphans_of_the_generated_bank_are_quarantined(silver_run):
     assert orphan_txns.where("account_id = 'DA000000000'").count() == (planted["file"] == "deposits/transactions").sum()
 
 
-def test_sessions_consent_and_offers_of_unknown_customers_are_quarantined(silver_run):
+def test_sessions_consent_and_offers_of_unknown_customers_wait(silver_run):
     lh, _ = silver_run
     for table in ("silver.digital_session", "silver.consent_event", "silver.offer_event", "silver.life_event"):
         assert lh.read(table).where("customer_id is null").count() == 0, table
-        rejected = lh.read(quarantine_of(table))
-        assert rejected.where("customer_id is not null and _reason like '%orphan%'").count() == 0, table
+        assert lh.read(table).where(f"_known_on != DATE'{DAY}'").count() == 0, table
+        waiting = lh.read(quarantine_of(table)).where("_status = 'waiting'")
+        assert waiting.where("customer_id is not null or _held_since != DATE'2026-06-30'").count() == 0, table
     current = lh.read("silver.consent")
     assert current.count() == current.select("customer_id", "purpose", "channel").distinct().count() > 0
     offers = lh.read("silver.offer_interaction")

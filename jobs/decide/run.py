@@ -29,6 +29,7 @@ from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
 from jobs.publish import validated_write
 from jobs.tables import Lakehouse
+from jobs.unify.engagement import offer_interactions
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +65,16 @@ def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
     if scores is None:
         scores = (lh.read("gold.propensity_scores").where(_on(day)) if lh.exists("gold.propensity_scores")
                   else _empty_scores(lh))
-    interactions = lh.read("silver.offer_interaction")
+    # Silver as known on the day (jobs/known.py): a re-run of the day decides the same, whatever came since.
+    interactions = offer_interactions(lh.read_known("silver.offer_event", day))
     campaign = (interactions.where(~F.col("holdout") & F.col("sent_at").isNotNull())
                 .select("customer_id", "channel", F.to_date("sent_at").alias("sent_date"),
                         F.col("opened_at").isNotNull().alias("opened")))
     declines = interactions.where("response = 'declined'").select(
         "customer_id", "product", F.to_date("response_at").alias("declined_date"))
     if lh.exists("silver.offer_response"):
-        declines = declines.unionByName(lh.read("silver.offer_response").where("event_type = 'declined'").select(
+        declines = declines.unionByName(lh.read_known("silver.offer_response", day).where(
+            "event_type = 'declined'").select(
             "customer_id", "product", F.to_date("event_at").alias("declined_date")))
     previous = (lh.read("audit.decision_log").where("outcome = 'offered'").select("customer_id", "channel",
                                                                                      "as_of_date")
@@ -79,8 +82,8 @@ def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
                 else spark.createDataFrame([], "customer_id string, channel string, as_of_date date"))
     per_channel, per_customer, declined = contact_history(previous, campaign, declines, day, policy)
     candidates = build_candidates(
-        c360, customer_facts(lh.read("silver.customer")), scores, catalog_frame(spark, catalog, day),
-        marketing_consent(lh.read("silver.consent_event"), day), per_channel, per_customer, declined,
+        c360, customer_facts(lh.read_known("silver.customer", day)), scores, catalog_frame(spark, catalog, day),
+        marketing_consent(lh.read_known("silver.consent_event", day), day), per_channel, per_customer, declined,
         channel_affinity(campaign))
     check_rules(candidates, policy)
     decided = arbitrate(add_price_and_value(apply_rules(candidates, policy)), policy)

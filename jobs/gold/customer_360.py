@@ -1,5 +1,8 @@
 """gold.customer_360: one row per customer as of a date, computed only from what was known that day.
 
+Known twice over: only silver rows the lakehouse had on the day (`_known_on`, jobs/known.py: a row that
+arrived later, or waited for a late parent, stays out), and of those only what happened by the day.
+
 The same builder makes today's 360 and the feature snapshot of any past date for training, and it
 never reads data dated after the as-of date: accounts count once opened, balances come from the last
 end-of-day balance known on the day rolled forward (jobs/gold/balances.py), behaviour windows end on
@@ -29,14 +32,16 @@ to a model):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.gold.balances import balances_as_of
 from jobs.gold.targets import LIFE_EVENTS
+from jobs.known import known_by
 from jobs.unify.accounts import PRODUCTS
+from jobs.unify.engagement import offer_interactions
 
 SPEND_CATEGORIES = ("groceries", "dining", "travel", "fuel", "furniture", "electronics", "utilities",
                     "entertainment", "health", "other", "jewelry", "kids")
@@ -71,14 +76,21 @@ MODEL_FEATURES = (
 
 @dataclass(frozen=True)
 class Silver:
-    """The silver tables the 360 is built from."""
+    """The silver tables the 360 is built from, each with `_known_on` (jobs/known.py)."""
     customers: DataFrame
     accounts: DataFrame
     balances: DataFrame
     transactions: DataFrame
     sessions: DataFrame
-    offers: DataFrame
+    offer_events: DataFrame
     life_events: DataFrame
+    first_load: dt.date | None = None  # the lakehouse's first load: earlier dates see its history
+
+    def known_by(self, day: dt.date) -> "Silver":
+        """Only the rows the lakehouse knew on `day`: a re-run of the day, whenever it happens, reads the same."""
+        frames = {f.name: known_by(getattr(self, f.name), day, self.first_load) for f in fields(self)
+                  if f.name != "first_load"}
+        return Silver(**frames, first_load=self.first_load)
 
 
 def _within(column: str, days: int, as_of: dt.date) -> Column:
@@ -212,14 +224,21 @@ def life_event_features(life_events: DataFrame, as_of: dt.date) -> DataFrame:
 
 
 def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
-    """One row per customer known on as_of (first account opened by then, or no account at all)."""
-    known = silver.customers.where(F.col("first_seen").isNull() | (F.col("first_seen") <= F.lit(as_of)))
+    """One row per customer known on as_of (first account opened by then, or no account at all), from the
+    silver rows known on as_of."""
+    silver = silver.known_by(as_of)
+    # The first account opened among those known on the day (silver.customer's first_seen may count an
+    # account that arrived later).
+    first_seen = silver.accounts.where(F.col("customer_id").isNotNull()).groupBy("customer_id").agg(
+        F.min("open_date").alias("first_seen"))
+    known = (silver.customers.drop("first_seen").join(first_seen, "customer_id", "left")
+             .where(F.col("first_seen").isNull() | (F.col("first_seen") <= F.lit(as_of))))
     df = (
         known.select("customer_id", "birth_date", "gender", "postcode", "first_seen")
         .join(account_features(silver.accounts, silver.balances, silver.transactions, as_of), "customer_id", "left")
         .join(behaviour_features(silver.transactions, as_of), "customer_id", "left")
         .join(digital_features(silver.sessions, as_of), "customer_id", "left")
-        .join(offer_features(silver.offers, as_of), "customer_id", "left")
+        .join(offer_features(offer_interactions(silver.offer_events), as_of), "customer_id", "left")
         .join(life_event_features(silver.life_events, as_of), "customer_id", "left")
     )
     # A customer without a row in a part had none of it: counts and sums are zero. Left missing (NaN

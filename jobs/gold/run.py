@@ -15,10 +15,11 @@ from jobs.tables import Lakehouse
 
 
 def silver(lh: Lakehouse) -> Silver:
+    """The silver tables gold is built from; builders read them as known on their date (Silver.known_by)."""
     return Silver(customers=lh.read("silver.customer"), accounts=lh.read("silver.account"),
                   balances=lh.read("silver.account_balance"), transactions=lh.read("silver.transaction"),
-                  sessions=lh.read("silver.digital_session"), offers=lh.read("silver.offer_interaction"),
-                  life_events=lh.read("silver.life_event"))
+                  sessions=lh.read("silver.digital_session"), offer_events=lh.read("silver.offer_event"),
+                  life_events=lh.read("silver.life_event"), first_load=lh.first_load())
 
 
 def customer_360(lh: Lakehouse, day: dt.date) -> dict[str, int]:
@@ -29,7 +30,7 @@ def customer_360(lh: Lakehouse, day: dt.date) -> dict[str, int]:
 
 def training_set(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], list[dt.date]]:
     """Every as-of date the data supports on `day` (see training_dates), each replaced."""
-    s = silver(lh)
+    s = silver(lh).known_by(day)  # labels too: what was known on the run's date, whenever it runs
     first = s.transactions.agg(F.min("txn_date")).collect()[0][0]
     if first is None:
         raise ValueError("silver.transaction is empty: run ingest and silver first")
@@ -63,11 +64,13 @@ def kpis(lh: Lakehouse, day: dt.date) -> dict[str, int]:
 
     c360 = lh.read("gold.customer_360").where(f"as_of_date = DATE'{day.isoformat()}'")
     holdout = c360.select("customer_id", in_holdout(load_policy().holdout_share).alias("holdout"))
-    opened = lh.read("silver.account").select("customer_id", "product", F.to_date("open_date").alias("open_date"),
-                                              F.lit(False).alias("from_offer"))
+    # Only what was known on the day: a re-run of the day, once more responses came in, reads the same.
+    opened = lh.read_known("silver.account", day).select(
+        "customer_id", "product", F.to_date("open_date").alias("open_date"), F.lit(False).alias("from_offer"))
     if lh.exists("silver.offer_response"):
         # Products opened from our offers, as fulfilment reports them (the silo exports may not show them yet).
-        opened = opened.unionByName(lh.read("silver.offer_response").where("event_type = 'product_opened'").select(
+        opened = opened.unionByName(lh.read_known("silver.offer_response", day).where(
+            "event_type = 'product_opened'").select(
             "customer_id", "product", F.to_date("event_at").alias("open_date"), F.lit(True).alias("from_offer")))
     openings = (opened.join(_product_values(lh), "product")
                 .join(c360.select("customer_id", "income_monthly"), "customer_id")
@@ -78,7 +81,7 @@ def kpis(lh: Lakehouse, day: dt.date) -> dict[str, int]:
                                                                                   "as_of_date")
               if lh.exists("audit.decision_log")
               else lh.spark.createDataFrame([], "customer_id string, decision_id string, as_of_date date"))
-    accepted = (lh.read("silver.offer_response").where("event_type = 'accepted'").select("decision_id")
+    accepted = (lh.read_known("silver.offer_response", day).where("event_type = 'accepted'").select("decision_id")
                 if lh.exists("silver.offer_response") else lh.spark.createDataFrame([], "decision_id string"))
     values = lh.scratch(per_customer(c360, holdout, openings, offers, accepted, day), "kpi_values")
     return {"gold.kpi_daily": lh.replace_for_date("gold.kpi_daily", kpi_table(values, day), day),

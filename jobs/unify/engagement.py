@@ -3,7 +3,8 @@ its golden customer.
 
 The source systems know a customer by the id of their home silo (`customer_silo`, `customer_ref`);
 `with_customer` attaches the golden `customer_id` through the crosswalk (NULL when the silo id is
-unknown: the table's suite quarantines the row as an orphan). Pure DataFrame -> DataFrame functions.
+unknown: the silver step lets such a row wait for its customer, jobs/unify/late_arrivals.py). Pure
+DataFrame -> DataFrame functions.
 """
 
 from __future__ import annotations
@@ -64,10 +65,11 @@ def offer_events(bronze: DataFrame) -> DataFrame:
 
 def offer_responses(bronze: DataFrame, published: DataFrame) -> DataFrame:
     """The channels' reports on our published offers, with the decision they answer (`decided_on`, the
-    decision date, and `offer_id` from audit.decision_log). A decision id the log does not hold as an
-    offer keeps `decided_on` NULL and the silver.offer_response suite quarantines it as an orphan."""
+    decision date, and `offer_id` from audit.decision_log's offered decisions in `published`). A decision
+    id the log does not hold as an offer keeps `decided_on` NULL: the response waits for its decision
+    (jobs/unify/late_arrivals.py)."""
     df = typed(bronze, load_contract("channels", "responses"))
-    decisions = published.select("decision_id", F.col("as_of_date").alias("decided_on"), "offer_id")
+    decisions = published.select("decision_id", "decided_on", "offer_id")
     return df.join(decisions, "decision_id", "left").select(
         "decision_id", "decided_on", "offer_id", "customer_id", "channel", "product", "event_type", "event_at")
 

@@ -1,25 +1,28 @@
 """The silver step for one logical date: conform what bronze holds into silver, incrementally.
 
-- Masters (customers, accounts) are snapshots: identity resolution runs on the newest export of each
-  customer master, and silver.customer_crosswalk, silver.customer and silver.account are MERGEd from it
-  (changed rows updated, new ones inserted, vanished ones deleted). The newest export, not the run's
-  date: silver is the current state of knowledge, whatever order dates are run in; gold reads it as of
-  its own date (point in time).
+- Masters (customers, accounts) are snapshots: identity resolution runs on the date's export of each
+  customer master, and silver.customer_crosswalk, silver.customer and silver.account are MERGEd from the
+  date's snapshots so that dates run in any order, any number of times, leave the same tables: the values
+  of the newest snapshot win, `_known_on` keeps the first date a record was known, and a record stays when
+  a later snapshot no longer has it (Lakehouse.merge_snapshot).
 - The balance files (end-of-day balances: month ends of a full export's window, the day of a daily
   one) are MERGEd into silver.account_balance, so gold knows a balance on a past date from data of
   that date or before.
-- Activity (transactions, online sessions, consent and campaign events, declared life events) is
-  MERGEd from the date's
-  exports only, on each table's key: running a date twice, or dates out of order, changes nothing.
-  Rows keep their customer through the crosswalk; when identity resolution moves a silo id to another
-  customer, the rows already in silver follow it (Lakehouse.update_matching).
+- Activity (transactions, online sessions, consent and campaign events, declared life events, the
+  channels' responses) is MERGEd from the date's exports only, on each table's key. Rows keep their
+  customer through the crosswalk; when identity resolution moves a silo id to another customer, the rows
+  already in silver follow it (Lakehouse.update_matching).
+- A row whose parent (its account, its customer's master record, the decision a response answers) is not
+  known yet waits for it and is published by the first run that knows it; after the grace period it is
+  quarantined for good (jobs/unify/late_arrivals.py). Every silver row carries `_known_on`, the date it
+  became known, and gold reads only what was known by its date (jobs/known.py).
 - silver.consent (the ledger's last word) and silver.offer_interaction (one row per offer) are rebuilt
   from their event tables and MERGEd.
 
 Every table goes through write-audit-publish (jobs/publish.py) with its suite in expectations/: rows
-failing a row-level expectation (an orphan, a repeated key) go to quarantine.silver_<table> with
-`_check` and `_reason`; a table-level failure stops the step. For each table, the rows of this run =
-rows published + rows quarantined.
+failing a row-level expectation go to quarantine.silver_<table> with `_check` and `_reason`; a
+table-level failure stops the step. For each table and run: rows in = published + waiting for a parent +
+quarantined.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import datetime as dt
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.publish import validated_write
+from jobs.known import KNOWN_ON, SNAPSHOT_DATE
+from jobs.publish import release_waiting, validated_write
 from jobs.tables import Lakehouse
 from jobs.unify.accounts import account_balances, conform_accounts
 from jobs.unify.customers import golden_customers
@@ -41,19 +45,25 @@ from jobs.unify.engagement import (
     offer_events,
     offer_interactions,
     offer_responses,
-    with_customer,
 )
 from jobs.unify.identity import resolve
-from jobs.unify.standardize import all_silo_customers, newest_export
+from jobs.unify.late_arrivals import ARRIVED_ON, Hold, Parent, link
+from jobs.unify.standardize import all_silo_customers
 from jobs.unify.transactions import conform_transactions
 
 CUSTOMER_KEY = ("silo", "silo_customer_id")
+# What rows wait for when it is late.
+OWNER = Parent("silver.customer_crosswalk", CUSTOMER_KEY, ("customer_id",), "its customer's master record")
+ACCOUNT = Parent("silver.account", ("silo", "account_id"), ("customer_id",), "its account")
+DECISION = Parent("audit.decision_log", ("decision_id",), ("decided_on", "offer_id"), "the decision it answers")
 
 
 def run(lh: Lakehouse, logical_date: dt.date) -> dict[str, int]:
-    counts, crosswalk, accounts = masters(lh, logical_date)
-    counts |= activity(lh, logical_date, accounts)
-    counts |= engagement(lh, logical_date, crosswalk)
+    newest = lh.read("bronze.deposits_customers").agg(F.max("_logical_date")).collect()[0][0]
+    horizon = max(logical_date, newest or logical_date)  # expiry is judged on the newest export loaded
+    counts = masters(lh, logical_date, horizon)
+    counts |= activity(lh, logical_date, horizon)
+    counts |= engagement(lh, logical_date, horizon)
     return counts
 
 
@@ -66,59 +76,85 @@ def _of_date(lh: Lakehouse, name: str, day: dt.date) -> DataFrame:
     return lh.read(f"bronze.{name}").where(F.col("_logical_date") == F.lit(day))
 
 
-def masters(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], DataFrame, DataFrame]:
-    def newest(name: str) -> DataFrame:
-        return newest_export(lh.read(f"bronze.{name}"))
+def _stamped(df: DataFrame, day: dt.date, *columns: str) -> DataFrame:
+    for column in columns:
+        df = df.withColumn(column, F.lit(day))
+    return df
 
-    records = lh.scratch(all_silo_customers(newest("deposits_customers"), newest("cards_cardholders"),
-                                            newest("lending_borrowers")), "silo_customers")
-    crosswalk = resolve(records, materialize=lambda df, i: lh.scratch(df, f"identity_labels_{i % 2}"))
-    counts = _merge(lh, "silver.customer_crosswalk", crosswalk, day, delete_missing=True)
+
+def _waiting_for(lh: Lakehouse, name: str, rows: DataFrame, parent: Parent, parents: DataFrame, day: dt.date,
+                 horizon: dt.date, write) -> dict[str, int]:
+    """Publish the date's rows whose parent is known, let the others wait, and release the rows of earlier
+    dates whose parent is known now."""
+    hold = Hold(parent, lh.settings.late_parent_grace_days, horizon)
+    linked = link(_stamped(rows, day, ARRIVED_ON), parents, parent)
+    counts = validated_write(lh, name, linked, day, write, hold=hold)
+    return counts | release_waiting(lh, name, parents, day, hold, write)
+
+
+def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
+    def snapshot(name: str) -> DataFrame:
+        return _of_date(lh, name, day)
+
+    records = lh.scratch(all_silo_customers(snapshot("deposits_customers"), snapshot("cards_cardholders"),
+                                            snapshot("lending_borrowers")), "silo_customers")
+    resolved = resolve(records, materialize=lambda df, i: lh.scratch(df, f"identity_labels_{i % 2}"))
+    resolved = lh.scratch(_stamped(resolved, day, SNAPSHOT_DATE, KNOWN_ON), "resolved")
+    counts = validated_write(lh, "silver.customer_crosswalk", resolved, day,
+                             lambda valid: lh.merge_snapshot("silver.customer_crosswalk", valid))
     crosswalk = lh.read("silver.customer_crosswalk")
 
-    # An account whose owner is unknown (customer_id NULL after the crosswalk join) is quarantined by
-    # the suite's not-null expectation on customer_id, and so are the transactions of such accounts.
-    accounts = conform_accounts(newest("deposits_accounts"), newest("cards_accounts"), newest("lending_loans"),
+    # An account whose owner is not known yet waits for its owner's record; so do its transactions.
+    accounts = conform_accounts(snapshot("deposits_accounts"), snapshot("cards_accounts"), snapshot("lending_loans"),
                                 crosswalk)
-    counts |= _merge(lh, "silver.account", accounts, day, delete_missing=True)
+    counts |= _waiting_for(lh, "silver.account", _stamped(accounts, day, SNAPSHOT_DATE), OWNER, crosswalk, day,
+                           horizon, lambda valid: lh.merge_snapshot("silver.account", valid))
+    balances = account_balances(snapshot("deposits_balances"), snapshot("cards_balances"),
+                                snapshot("lending_balances"))
+    counts |= _merge(lh, "silver.account_balance", _stamped(balances, day, KNOWN_ON), day)
+
+    customers = golden_customers(records, resolved, lh.read("silver.account"), lh.settings.tokenization_key)
+    counts |= validated_write(lh, "silver.customer", _stamped(customers, day, SNAPSHOT_DATE, KNOWN_ON), day,
+                              lambda valid: lh.merge_snapshot("silver.customer", valid))
+    return counts
+
+
+def activity(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     accounts = lh.read("silver.account")
-    balances = account_balances(_of_date(lh, "deposits_balances", day), _of_date(lh, "cards_balances", day),
-                                _of_date(lh, "lending_balances", day))
-    counts |= _merge(lh, "silver.account_balance", balances, day)
-
-    customers = golden_customers(records, crosswalk, accounts, lh.settings.tokenization_key)
-    counts |= _merge(lh, "silver.customer", customers, day, delete_missing=True)
-    return counts, crosswalk, accounts
-
-
-def activity(lh: Lakehouse, day: dt.date, accounts: DataFrame) -> dict[str, int]:
     txns = conform_transactions(_of_date(lh, "deposits_transactions", day), _of_date(lh, "cards_transactions", day),
                                 _of_date(lh, "lending_repayments", day), accounts)
-    counts = _merge(lh, "silver.transaction", txns, day)
+    counts = _waiting_for(lh, "silver.transaction", txns, ACCOUNT, accounts, day, horizon,
+                          lambda valid: lh.merge_upsert("silver.transaction", valid))
     lh.update_matching("silver.transaction", accounts.select("silo", "account_id", "customer_id"),
                        ("silo", "account_id"), ("customer_id",))
     return counts
 
 
 def published_offers(lh: Lakehouse) -> DataFrame:
-    """The offered decisions of audit.decision_log (none before the first decision run)."""
+    """The offered decisions of audit.decision_log (none before the first decision run), each known on its
+    decision date."""
     if not lh.exists("audit.decision_log"):
-        return lh.spark.createDataFrame([], "decision_id string, as_of_date date, offer_id string")
-    return lh.read("audit.decision_log").where("outcome = 'offered'").select("decision_id", "as_of_date",
-                                                                            "offer_id")
+        return lh.spark.createDataFrame([], "decision_id string, decided_on date, offer_id string, _known_on date")
+    return lh.read("audit.decision_log").where("outcome = 'offered'").select(
+        "decision_id", F.col("as_of_date").alias("decided_on"), "offer_id", F.col("as_of_date").alias(KNOWN_ON))
 
 
-def engagement(lh: Lakehouse, day: dt.date, crosswalk: DataFrame) -> dict[str, int]:
+def engagement(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
+    crosswalk = lh.read("silver.customer_crosswalk")
     owners = crosswalk.select(*CUSTOMER_KEY, "customer_id")
     counts = {}
     for table, rows in (("silver.digital_session", digital_sessions(_of_date(lh, "digital_sessions", day))),
                         ("silver.consent_event", consent_events(_of_date(lh, "crm_consents", day))),
                         ("silver.offer_event", offer_events(_of_date(lh, "crm_offers", day))),
                         ("silver.life_event", declared_life_events(_of_date(lh, "crm_life_events", day)))):
-        counts |= _merge(lh, table, with_customer(rows, crosswalk), day)
+        rows = rows.withColumn("customer_id", F.lit(None).cast("string"))
+        counts |= _waiting_for(lh, table, rows, OWNER, crosswalk, day, horizon,
+                               lambda valid, table=table: lh.merge_upsert(table, valid))
         lh.update_matching(table, owners, CUSTOMER_KEY, ("customer_id",))
-    counts |= _merge(lh, "silver.offer_response", offer_responses(_of_date(lh, "channels_responses", day),
-                                                                  published_offers(lh)), day)
+    decisions = published_offers(lh)
+    counts |= _waiting_for(lh, "silver.offer_response",
+                           offer_responses(_of_date(lh, "channels_responses", day), decisions), DECISION, decisions,
+                           day, horizon, lambda valid: lh.merge_upsert("silver.offer_response", valid))
     counts |= _merge(lh, "silver.consent", current_consent(lh.read("silver.consent_event")), day,
                      delete_missing=True)
     counts |= _merge(lh, "silver.offer_interaction", offer_interactions(lh.read("silver.offer_event")), day,
