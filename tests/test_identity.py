@@ -275,3 +275,23 @@ def test_resolution_of_a_generated_bank_meets_the_targets(small_bank):
     quality = pair_precision_recall(crosswalk, truth)
     assert quality["true_pairs"] > 100 and quality["unknown"] == 0
     assert quality["precision"] >= 0.995 and quality["recall"] >= 0.98, quality
+
+
+def test_a_golden_id_once_given_stays_when_a_record_with_a_smaller_id_joins_or_a_cluster_splits(spark):
+    import datetime as dt
+
+    from jobs.unify.identity import keep_known_ids
+
+    day = dt.date(2026, 6, 30)
+    known = spark.createDataFrame([
+        ("deposits", "D1", "CU_OLD", day), ("lending", "7", "CU_OLD", day),   # one person so far
+        ("deposits", "D2", "CU_TWO", day)],
+        "silo string, silo_customer_id string, customer_id string, _known_on date")
+    resolved = spark.createDataFrame([
+        ("cards", "C-1", "CU_NEW", "email"), ("deposits", "D1", "CU_NEW", "email"),  # a first card joins D1
+        ("lending", "7", "CU_SPLIT", "single_record"),                                 # split off D1's cluster
+        ("deposits", "D2", "CU_TWO", "single_record"), ("deposits", "D3", "CU_THREE", "single_record")],
+        "silo string, silo_customer_id string, customer_id string, match_rule string")
+    got = {(r.silo, r.silo_customer_id): r.customer_id for r in keep_known_ids(resolved, known).collect()}
+    assert got == {("cards", "C-1"): "CU_OLD", ("deposits", "D1"): "CU_OLD", ("lending", "7"): "CU_SPLIT",
+                   ("deposits", "D2"): "CU_TWO", ("deposits", "D3"): "CU_THREE"}

@@ -334,3 +334,19 @@ def resolve(records: DataFrame, materialize=lambda df, i: df) -> DataFrame:
         "silo", "silo_customer_id", customer_id(F.col("cluster")).alias("customer_id"),
         F.coalesce(rule, F.lit("single_record")).alias("match_rule"),
     )
+
+
+def keep_known_ids(resolved: DataFrame, known: DataFrame) -> DataFrame:
+    """A golden id, once given, stays: a cluster whose records the crosswalk already maps takes the id of its
+    earliest-known record (resolve() derives a new cluster's id from its smallest record id, which changes
+    when a record with a smaller id joins, e.g. an existing customer's first card). Two clusters never share
+    an id: when a cluster splits, the part with the smallest new id keeps the old one and the rest keep
+    their new ids. `known`: the crosswalk so far (silo, silo_customer_id, customer_id, _known_on)."""
+    prior = known.select("silo", "silo_customer_id", F.col("customer_id").alias("_prior"),
+                         F.col("_known_on").alias("_prior_known"))
+    rows = resolved.join(prior, ["silo", "silo_customer_id"], "left")
+    earliest = F.min(F.when(F.col("_prior").isNotNull(), F.struct("_prior_known", "_prior")))
+    rows = rows.withColumn("_claim", earliest.over(Window.partitionBy("customer_id")).getField("_prior"))
+    first_claimant = F.min("customer_id").over(Window.partitionBy("_claim"))
+    kept = F.when(F.col("_claim").isNotNull() & (F.col("customer_id") == first_claimant), F.col("_claim"))
+    return rows.withColumn("customer_id", F.coalesce(kept, F.col("customer_id"))).select(*resolved.columns)

@@ -46,7 +46,7 @@ from jobs.unify.engagement import (
     offer_interactions,
     offer_responses,
 )
-from jobs.unify.identity import resolve
+from jobs.unify.identity import keep_known_ids, resolve
 from jobs.unify.late_arrivals import ARRIVED_ON, Hold, Parent, link
 from jobs.unify.standardize import all_silo_customers
 from jobs.unify.transactions import conform_transactions
@@ -99,6 +99,8 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     records = lh.scratch(all_silo_customers(snapshot("deposits_customers"), snapshot("cards_cardholders"),
                                             snapshot("lending_borrowers")), "silo_customers")
     resolved = resolve(records, materialize=lambda df, i: lh.scratch(df, f"identity_labels_{i % 2}"))
+    if lh.exists("silver.customer_crosswalk"):
+        resolved = keep_known_ids(resolved, lh.read("silver.customer_crosswalk"))
     resolved = lh.scratch(_stamped(resolved, day, SNAPSHOT_DATE, KNOWN_ON), "resolved")
     counts = validated_write(lh, "silver.customer_crosswalk", resolved, day,
                              lambda valid: lh.merge_snapshot("silver.customer_crosswalk", valid))
@@ -116,6 +118,9 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     customers = golden_customers(records, resolved, lh.read("silver.account"), lh.settings.tokenization_key)
     counts |= validated_write(lh, "silver.customer", _stamped(customers, day, SNAPSHOT_DATE, KNOWN_ON), day,
                               lambda valid: lh.merge_snapshot("silver.customer", valid))
+    # A golden record no silo id points to any more (two customers found to be one person) goes.
+    lh.delete_unmatched("silver.customer", lh.read("silver.customer_crosswalk").select("customer_id").distinct(),
+                        ("customer_id",))
     return counts
 
 
