@@ -215,7 +215,8 @@ def test_a_backfilled_date_reads_its_own_balances(daily_runs, lh):
     from pyspark.sql import functions as F
 
     day = NEXT[0]
-    held = (lh.read("silver.account").select("silo", "account_id", "customer_id", "open_date")
+    held = (lh.read("silver.account").where(F.col("_known_on") <= F.lit(day))   # as the lakehouse knew it
+            .select("silo", "account_id", "customer_id", "open_date")
             .where((F.col("silo") == "deposits") & (F.col("open_date") <= F.lit(day))))
     snapshot = (lh.read("silver.account_balance").where(F.col("as_of_date") == F.lit(day))
                 .select("silo", "account_id", F.col("balance").alias("exported_balance")))
