@@ -15,8 +15,18 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs import quality
-from jobs.tables import Lakehouse, quarantine_of
-from jobs.unify.late_arrivals import STATUS, Hold, held_rows, link, not_waiting
+from jobs.tables import Lakehouse, quarantine_of, table
+from jobs.unify.late_arrivals import (
+    ARRIVED_ON,
+    HELD_SINCE,
+    PARENT_KNOWN_ON,
+    RELEASED_ON,
+    STATUS,
+    Hold,
+    held_rows,
+    link,
+    not_waiting,
+)
 
 # Count keys of rows that wait for a parent and of waiting rows released (not rows written by the run).
 WAITING, RELEASED = "waiting:", "released:"
@@ -54,9 +64,9 @@ def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.d
                     write: Callable[[DataFrame], int]) -> dict[str, int]:
     """Publish the rows of earlier dates that waited for a parent known now, and quarantine for good those
     whose grace period ran out; their records in the quarantine say which (`_status`, `_released_on`).
-    The rows passed their suite when they arrived."""
-    from jobs.tables import table
-
+    A row whose parent turns out to have been known when it arrived (a backfill found the parent in an
+    earlier snapshot) is published and loses its record, as if it had never waited. The rows passed their
+    suite when they arrived."""
     name = quarantine_of(full_name)
     if not lh.exists(name):
         return {}
@@ -67,7 +77,9 @@ def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.d
     if released:
         write(published)
     keys = ("_run_date", *table(full_name).keys)
-    settled = waits.where(F.col(STATUS) != "waiting").withColumn("_run_date", F.col("_held_since"))
-    lh.update_matching(name, settled.select(*keys, STATUS, "_released_on", "_reason"), keys,
-                       (STATUS, "_released_on", "_reason"))
+    settled = waits.where(F.col(STATUS) != "waiting").withColumn("_run_date", F.col(HELD_SINCE))
+    lh.update_matching(name, settled.select(*keys, STATUS, RELEASED_ON, "_reason"), keys,
+                       (STATUS, RELEASED_ON, "_reason"))
+    on_time = linked.where(F.col(PARENT_KNOWN_ON) <= F.col(ARRIVED_ON)).withColumn("_run_date", F.col(ARRIVED_ON))
+    lh.delete_matching(name, on_time.select(*keys).distinct(), keys)
     return {f"{RELEASED}{full_name}": released}

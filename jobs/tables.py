@@ -321,6 +321,16 @@ class Lakehouse:
         self.spark.catalog.dropTempView(view)
         return self._count(full_name)
 
+    def delete_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
+        """Delete the rows of the table that a source row matches on `on`."""
+        t = table(full_name)
+        view = f"_drop_src_{t.layer}_{t.name}"
+        source.createOrReplaceTempView(view)
+        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
+        self.spark.sql(f"MERGE INTO delta.`{self.path(full_name)}` AS t USING {view} AS s ON {match} "
+                       "WHEN MATCHED THEN DELETE")
+        self.spark.catalog.dropTempView(view)
+
     def delete_unmatched(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
         """Delete the rows of the table that no source row matches on `on`."""
         t = table(full_name)

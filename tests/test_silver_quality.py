@@ -212,3 +212,36 @@ def test_sessions_consent_and_offers_of_unknown_customers_wait(silver_run):
     offers = lh.read("silver.offer_interaction")
     assert offers.where("holdout and sent_at is not null").count() == 0
     assert offers.where("response = 'accepted'").count() > 0
+
+
+def test_a_backfill_that_finds_the_parent_earlier_moves_the_release_or_drops_the_wait(lh, spark):
+    """Dates run out of order: a later run released T2 when it saw the account first; a backfill then finds
+    the account in an earlier snapshot. The release moves to that date, or, when the account turns out to
+    have been known on the day T2 arrived, T2 never waited: its record goes and it counts from that day."""
+    from jobs.publish import release_waiting
+    from jobs.unify.late_arrivals import ARRIVED_ON, Hold, link
+    from jobs.unify.run import ACCOUNT
+
+    day1, day2, day3 = DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+
+    def accounts(known_on):
+        return spark.createDataFrame([("deposits", "DA2", "B", known_on)],
+                                     "silo string, account_id string, customer_id string, _known_on date")
+
+    def write(valid):
+        return lh.merge_upsert("silver.transaction", valid)
+
+    rows = spark.createDataFrame([("deposits", "T2", "DA2", None, DAY, -2.0, "atm", "deposit", False, "MO1 ATM")],
+                                 TXN_SCHEMA).withColumn(ARRIVED_ON, F.lit(day1))
+    validated_write(lh, "silver.transaction", link(rows, accounts(day3), ACCOUNT), day1, write,
+                    hold=Hold(ACCOUNT, 7, day3))
+
+    def state():
+        record = [(r._status, r._released_on) for r in lh.read("quarantine.silver_transaction").collect()]
+        return record, [r._known_on for r in lh.read("silver.transaction").collect()]
+
+    assert state() == ([("released", day3)], [day3])
+    release_waiting(lh, "silver.transaction", accounts(day2), day2, Hold(ACCOUNT, 7, day3), write)
+    assert state() == ([("released", day2)], [day2])
+    release_waiting(lh, "silver.transaction", accounts(day1), day2, Hold(ACCOUNT, 7, day3), write)
+    assert state() == ([], [day1])

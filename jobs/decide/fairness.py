@@ -50,7 +50,10 @@ def fairness_report(decisions: DataFrame, c360: DataFrame, policy: Policy) -> Da
                  .withColumn("metric", F.lit("offer_rate")).withColumn("better", F.lit("higher")))
         priced = (treated.join(prices, "customer_id")
                   .groupBy("as_of_date", F.col(dim).alias("group"), "offer_id", "price_kind")
-                  .agg(F.count("*").alias("customers"), F.avg("price").alias("value"))
+                  # The sum rounded before dividing: a double sum depends on the order rows arrive in, and
+                  # a re-run of the date must write the same table.
+                  .agg(F.count("*").alias("customers"),
+                       (F.round(F.sum("price"), 6) / F.count("price")).alias("value"))
                   .withColumn("metric", F.concat(F.lit("price:"), F.col("offer_id")))
                   .withColumn("better", F.when(F.col("price_kind") == "loan_apr", "lower").otherwise("higher"))
                   .drop("offer_id", "price_kind"))

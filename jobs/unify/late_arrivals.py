@@ -105,10 +105,12 @@ def link(rows: DataFrame, parents: DataFrame, parent: Parent) -> DataFrame:
 
 
 def held_rows(quarantine: DataFrame, day: dt.date) -> DataFrame:
-    """The rows of earlier dates still waiting (or released on `day`: a re-run of the day releases them
-    again), as rows again: the silver columns and `_arrived_on`. Whatever their age: one whose grace
-    period ran out is found here and quarantined for good, even when no run came on the day it ran out."""
-    waiting = (F.col(STATUS) == "waiting") | ((F.col(STATUS) == "released") & (F.col(RELEASED_ON) == F.lit(day)))
+    """The rows of earlier dates still waiting, or released on `day` or later, as rows again: the silver
+    columns and `_arrived_on`. A re-run of the day releases the same rows again; a backfill of a day before
+    the release finds the rows whose parent it now knows earlier (a master seen in that day's snapshot).
+    Whatever their age: a row whose grace period ran out is found here and quarantined for good, even when
+    no run came on the day it ran out."""
+    waiting = (F.col(STATUS) == "waiting") | ((F.col(STATUS) == "released") & (F.col(RELEASED_ON) >= F.lit(day)))
     return (quarantine.where(waiting & (F.col("_run_date") < F.lit(day))).withColumn(ARRIVED_ON, F.col(HELD_SINCE))
             .drop("_check", "_reason", "_run_date", *WAIT_COLUMNS))
 
