@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from jobs.known import KNOWN_ON, SNAPSHOT_DATE
+from jobs.known import KNOWN_ON, SNAPSHOT_DATE, known_by
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ def _bronze_and_quarantine() -> list[Table]:
 # (jobs/publish.py), each with its quarantine.<layer>_<name>. Bronze tables have suites too, generated
 # from the landing contracts and run by ingest (jobs/ingest/load.py, quarantine.<silo>_<entity>).
 VALIDATED = (("silver", "customer_crosswalk"), ("silver", "account"), ("silver", "account_balance"),
-             ("silver", "customer"), ("silver", "transaction"), ("silver", "digital_session"),
+             ("silver", "customer"), ("silver", "customer_version"), ("silver", "transaction"),
+             ("silver", "digital_session"),
              ("silver", "consent_event"), ("silver", "consent"), ("silver", "offer_event"),
              ("silver", "offer_interaction"), ("silver", "offer_response"), ("silver", "life_event"),
              ("gold", "customer_360"),
@@ -77,6 +79,9 @@ VALIDATED = (("silver", "customer_crosswalk"), ("silver", "account"), ("silver",
 _TABLES = _bronze_and_quarantine() + [
     Table("silver", "customer", ("customer_id",), None,
           "one golden record per real person; direct identifiers tokenized"),
+    Table("silver", "customer_version", ("customer_id", "_snapshot_date"), "_snapshot_date",
+          "every version of each golden record: a row on each snapshot date on which it appeared, changed or "
+          "went (`_removed`); gold reads the newest version known by its date"),
     Table("silver", "customer_crosswalk", ("silo", "silo_customer_id"), None,
           "every silo customer id -> golden customer_id, with the rule that matched"),
     Table("silver", "account", ("silo", "account_id"), None,
@@ -169,6 +174,7 @@ class Lakehouse:
     def __init__(self, spark: SparkSession, settings: Settings):
         self.spark = spark
         self.settings = settings
+        self._first_load: tuple[int | None, dt.date | None] = (None, None)  # (crosswalk version, its first load)
 
     # -- locations ---------------------------------------------------------------------------
     def path(self, full_name: str) -> Path:
@@ -192,8 +198,6 @@ class Lakehouse:
 
     def read_known(self, full_name: str, day: dt.date) -> DataFrame:
         """A silver table's rows known on `day` (jobs/known.py): what a reader as of that day may use."""
-        from jobs.known import known_by
-
         return known_by(self.read(full_name), day, self.first_load())
 
     def register_catalog(self) -> list[str]:
@@ -346,9 +350,12 @@ class Lakehouse:
         readers as of earlier dates see that load's history (jobs/known.py)."""
         if not self.exists("silver.customer_crosswalk"):
             return None
-        from pyspark.sql import functions as F
-
-        return self.read("silver.customer_crosswalk").agg(F.min(KNOWN_ON)).collect()[0][0]
+        # Read once per version of the crosswalk: every read as of a date asks for it.
+        version = self.version("silver.customer_crosswalk")
+        if self._first_load[0] != version:
+            first = self.read("silver.customer_crosswalk").agg(F.min(KNOWN_ON)).collect()[0][0]
+            self._first_load = (version, first)
+        return self._first_load[1]
 
     def update_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...], columns: tuple[str, ...]) -> None:
         """Set `columns` of every row of the table that matches a source row on `on` (not the table's

@@ -12,7 +12,7 @@ AS_OF = dt.date(2026, 6, 30)
 KNOWN = dt.date(2025, 1, 1)  # every fixture row is known from before its history (tests that need a later one add it)
 CUSTOMER_SCHEMA = ("customer_id string, name_token string, email_token string, phone_token string, "
                    "national_id_token string, birth_date date, gender string, postcode string, "
-                   "silos array<string>, source_records long, first_seen date")
+                   "silos array<string>, source_records long")
 ACCOUNT_SCHEMA = ("silo string, silo_customer_id string, account_id string, product string, open_date date, "
                   "balance double, credit_limit double, principal double, interest_rate double, "
                   "days_past_due long, currency string, customer_id string")
@@ -39,9 +39,9 @@ def t(days_before: int, hour: int = 10) -> dt.datetime:
 
 def silver_frames(spark) -> Silver:
     customers = spark.createDataFrame([
-        ("A", "t", "t", "t", "t", dt.date(1990, 7, 1), "F", "1", ["cards", "deposits"], 2, d(400)),
-        ("B", "t", "t", "t", "t", dt.date(1960, 1, 1), "M", "2", ["deposits"], 1, d(100)),
-        ("N", "t", "t", "t", "t", dt.date(2000, 1, 1), "M", "3", ["deposits"], 1, d(-5)),  # joins later
+        ("A", "t", "t", "t", "t", dt.date(1990, 7, 1), "F", "1", ["cards", "deposits"], 2),
+        ("B", "t", "t", "t", "t", dt.date(1960, 1, 1), "M", "2", ["deposits"], 1),
+        ("N", "t", "t", "t", "t", dt.date(2000, 1, 1), "M", "3", ["deposits"], 1),  # joins later: first account after
     ], CUSTOMER_SCHEMA)
     accounts = spark.createDataFrame([
         ("deposits", "D1", "DA1", "checking", d(400), 1000.0, None, None, None, 0, "USD", "A"),
@@ -100,5 +100,8 @@ def silver_frames(spark) -> Silver:
         ("L2", "deposits", "D1", "A", "home_purchase", d(-10), t(-20), "app"),  # after as-of: a label, no feature
         ("L3", "deposits", "D2", "B", "retirement", d(40), t(-2), "web"),       # recorded after as-of
     ], LIFE_EVENT_SCHEMA)
+    # The golden records as versions (silver.customer_version): one each, from before the history.
+    customers = customers.withColumn("_snapshot_date", F.lit(KNOWN)).withColumn(
+        "_removed", F.lit(False))
     frames = (customers, accounts, balances, txns, sessions, offer_events, life_events)
     return Silver(*(f.withColumn(KNOWN_ON, F.lit(KNOWN)) for f in frames))

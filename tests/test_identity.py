@@ -295,3 +295,34 @@ def test_a_golden_id_once_given_stays_when_a_record_with_a_smaller_id_joins_or_a
     got = {(r.silo, r.silo_customer_id): r.customer_id for r in keep_known_ids(resolved, known).collect()}
     assert got == {("cards", "C-1"): "CU_OLD", ("deposits", "D1"): "CU_OLD", ("lending", "7"): "CU_SPLIT",
                    ("deposits", "D2"): "CU_TWO", ("deposits", "D3"): "CU_THREE"}
+
+
+def test_golden_record_versions_keep_what_each_day_knew(spark):
+    """A's postcode changes on day 2 (a more trusted silo's record arrived), B stays, C is new, D is gone.
+    Versions are written only for changes; re-running day 1 after day 2 gives day 1's versions again."""
+    import datetime as dt
+
+    from jobs.unify.customers import VERSIONED, customer_versions, newest_versions
+
+    day1, day2 = dt.date(2026, 6, 30), dt.date(2026, 7, 1)
+    schema = ("customer_id string, name_token string, email_token string, phone_token string, "
+              "national_id_token string, birth_date date, gender string, postcode string, silos array<string>, "
+              "source_records long")
+
+    def golden(*rows):
+        return spark.createDataFrame([(c, "n", "e", "p", "i", dt.date(1980, 1, 1), "F", pc, ["deposits"], 1)
+                                      for c, pc in rows], schema)
+
+    first = customer_versions(golden(("A", "11111"), ("B", "22222"), ("D", "44444")), None, day1)
+    assert {r.customer_id for r in first.collect()} == {"A", "B", "D"}
+    second = customer_versions(golden(("A", "99999"), ("B", "22222"), ("C", "33333")), first, day2)
+    assert {(r.customer_id, r.postcode, r._removed) for r in second.collect()} == {
+        ("A", "99999", False), ("C", "33333", False), ("D", None, True)}
+    both = first.unionByName(second)
+    on_day1 = {r.customer_id: r.postcode for r in newest_versions(both.where(f"_snapshot_date <= '{day1}'")).collect()}
+    on_day2 = {r.customer_id: r.postcode for r in newest_versions(both).collect()}
+    assert on_day1 == {"A": "11111", "B": "22222", "D": "44444"}
+    assert on_day2 == {"A": "99999", "B": "22222", "C": "33333"}
+    again = customer_versions(golden(("A", "11111"), ("B", "22222"), ("D", "44444")), both, day1)
+    assert sorted(map(repr, again.select("customer_id", *VERSIONED, "_removed").collect())) == sorted(
+        map(repr, first.select("customer_id", *VERSIONED, "_removed").collect()))

@@ -29,6 +29,7 @@ from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
 from jobs.publish import validated_write
 from jobs.tables import Lakehouse
+from jobs.unify.customers import newest_versions
 from jobs.unify.engagement import offer_interactions
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,9 @@ def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
                 if lh.exists("audit.decision_log")
                 else spark.createDataFrame([], "customer_id string, channel string, as_of_date date"))
     per_channel, per_customer, declined = contact_history(previous, campaign, declines, day, policy)
+    golden = newest_versions(lh.read_known("silver.customer_version", day))  # the golden records of the day
     candidates = build_candidates(
-        c360, customer_facts(lh.read_known("silver.customer", day)), scores, catalog_frame(spark, catalog, day),
+        c360, customer_facts(golden), scores, catalog_frame(spark, catalog, day),
         marketing_consent(lh.read_known("silver.consent_event", day), day), per_channel, per_customer, declined,
         channel_affinity(campaign))
     check_rules(candidates, policy)

@@ -41,6 +41,7 @@ from jobs.gold.balances import balances_as_of
 from jobs.gold.targets import LIFE_EVENTS
 from jobs.known import known_by
 from jobs.unify.accounts import PRODUCTS
+from jobs.unify.customers import newest_versions
 from jobs.unify.engagement import offer_interactions
 
 SPEND_CATEGORIES = ("groceries", "dining", "travel", "fuel", "furniture", "electronics", "utilities",
@@ -76,7 +77,8 @@ MODEL_FEATURES = (
 
 @dataclass(frozen=True)
 class Silver:
-    """The silver tables the 360 is built from, each with `_known_on` (jobs/known.py)."""
+    """The silver tables the 360 is built from, each with `_known_on` (jobs/known.py). `customers` holds the
+    versions of the golden records (silver.customer_version): a date reads the newest one it knew."""
     customers: DataFrame
     accounts: DataFrame
     balances: DataFrame
@@ -90,6 +92,7 @@ class Silver:
         """Only the rows the lakehouse knew on `day`: a re-run of the day, whenever it happens, reads the same."""
         frames = {f.name: known_by(getattr(self, f.name), day, self.first_load) for f in fields(self)
                   if f.name != "first_load"}
+        frames["customers"] = newest_versions(frames["customers"])
         return Silver(**frames, first_load=self.first_load)
 
 
@@ -231,7 +234,7 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
     # account that arrived later).
     first_seen = silver.accounts.where(F.col("customer_id").isNotNull()).groupBy("customer_id").agg(
         F.min("open_date").alias("first_seen"))
-    known = (silver.customers.drop("first_seen").join(first_seen, "customer_id", "left")
+    known = (silver.customers.join(first_seen, "customer_id", "left")
              .where(F.col("first_seen").isNull() | (F.col("first_seen") <= F.lit(as_of))))
     df = (
         known.select("customer_id", "birth_date", "gender", "postcode", "first_seen")

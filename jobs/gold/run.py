@@ -16,7 +16,7 @@ from jobs.tables import Lakehouse
 
 def silver(lh: Lakehouse) -> Silver:
     """The silver tables gold is built from; builders read them as known on their date (Silver.known_by)."""
-    return Silver(customers=lh.read("silver.customer"), accounts=lh.read("silver.account"),
+    return Silver(customers=lh.read("silver.customer_version"), accounts=lh.read("silver.account"),
                   balances=lh.read("silver.account_balance"), transactions=lh.read("silver.transaction"),
                   sessions=lh.read("silver.digital_session"), offer_events=lh.read("silver.offer_event"),
                   life_events=lh.read("silver.life_event"), first_load=lh.first_load())

@@ -6,7 +6,9 @@ master, then cards, then lending).
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+import datetime as dt
+
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.unify.tokenize import token
@@ -42,3 +44,41 @@ def golden_customers(records: DataFrame, crosswalk: DataFrame, accounts: DataFra
         token(F.col("national_id_norm"), key, "national_id").alias("national_id_token"),
         "birth_date", "gender", "postcode", "silos", "source_records", "first_seen",
     )
+
+
+# What a version of the golden record holds (first_seen is not one: gold derives it from the accounts it knows).
+VERSIONED = ("name_token", "email_token", "phone_token", "national_id_token", "birth_date", "gender", "postcode",
+             "silos", "source_records")
+
+
+def _fingerprint() -> F.Column:
+    values = [F.array_join(F.col(c), ",") if c == "silos" else F.col(c).cast("string") for c in VERSIONED]
+    return F.sha2(F.concat_ws("|", *[F.coalesce(v, F.lit("\u2205")) for v in values]), 256)
+
+
+def newest_versions(versions: DataFrame) -> DataFrame:
+    """Per customer, the newest version of the golden record in `versions`, unless that one says it is gone."""
+    newest = Window.partitionBy("customer_id").orderBy(F.col("_snapshot_date").desc())
+    return (versions.withColumn("_n", F.row_number().over(newest)).where("_n = 1 and not _removed")
+            .drop("_n"))
+
+
+def customer_versions(current: DataFrame, earlier: DataFrame | None, day: dt.date) -> DataFrame:
+    """The day's rows of silver.customer_version: every golden record of the day's snapshot that is new or
+    differs from its newest earlier version, and a row marking `_removed` each record the snapshot no longer
+    has. Gold reads the newest version known by its date, so an earlier date re-run after a later snapshot
+    changed a record (a more trusted silo's record arrived) still reads the values it had.
+    current: the day's golden records; earlier: silver.customer_version so far (None before the first)."""
+    if earlier is None:
+        before = current.limit(0).select("customer_id", F.lit(None).cast("string").alias("_before"))
+    else:
+        before = newest_versions(earlier.where(F.col("_snapshot_date") < F.lit(day))).select(
+            "customer_id", _fingerprint().alias("_before"))
+    changed = (current.select("customer_id", *VERSIONED).withColumn("_now", _fingerprint())
+               .join(before, "customer_id", "left").where(~F.col("_before").eqNullSafe(F.col("_now")))
+               .select("customer_id", *VERSIONED, F.lit(False).alias("_removed")))
+    types = dict(current.dtypes)
+    gone = before.join(current.select("customer_id"), "customer_id", "left_anti").select(
+        "customer_id", *[F.lit(None).cast(types[c]).alias(c) for c in VERSIONED], F.lit(True).alias("_removed"))
+    return (changed.unionByName(gone).withColumn("_snapshot_date", F.lit(day))
+            .withColumn("_known_on", F.lit(day)))

@@ -36,7 +36,7 @@ from jobs.known import KNOWN_ON, SNAPSHOT_DATE
 from jobs.publish import release_waiting, validated_write
 from jobs.tables import Lakehouse
 from jobs.unify.accounts import account_balances, conform_accounts
-from jobs.unify.customers import golden_customers
+from jobs.unify.customers import customer_versions, golden_customers
 from jobs.unify.engagement import (
     consent_events,
     current_consent,
@@ -116,8 +116,18 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     counts |= _merge(lh, "silver.account_balance", _stamped(balances, day, KNOWN_ON), day)
 
     customers = golden_customers(records, resolved, lh.read("silver.account"), lh.settings.tokenization_key)
+    published = {}
+
+    def publish_customers(valid: DataFrame) -> int:
+        published["golden"] = lh.scratch(valid, "golden_records")
+        return lh.merge_snapshot("silver.customer", valid)
+
     counts |= validated_write(lh, "silver.customer", _stamped(customers, day, SNAPSHOT_DATE, KNOWN_ON), day,
-                              lambda valid: lh.merge_snapshot("silver.customer", valid))
+                              publish_customers)
+    earlier = lh.read("silver.customer_version") if lh.exists("silver.customer_version") else None
+    versions = customer_versions(published["golden"], earlier, day)
+    counts |= validated_write(lh, "silver.customer_version", versions, day,
+                              lambda valid: lh.replace_for_date("silver.customer_version", valid, day))
     # A golden record no silo id points to any more (two customers found to be one person) goes.
     lh.delete_unmatched("silver.customer", lh.read("silver.customer_crosswalk").select("customer_id").distinct(),
                         ("customer_id",))
