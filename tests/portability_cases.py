@@ -26,13 +26,14 @@ from jobs.gold.kpis import kpi_table, per_customer
 from jobs.gold.training_set import build_training_set
 from jobs.ingest.contract_checks import check_rows
 from jobs.unify.accounts import conform_accounts
-from jobs.unify.customers import golden_customers
+from jobs.unify.customers import customer_versions, golden_customers
 from jobs.unify.engagement import consent_events, current_consent, offer_events, offer_interactions, with_customer
-from jobs.unify.identity import resolve
+from jobs.unify.identity import keep_known_ids, resolve
+from jobs.unify.late_arrivals import ARRIVED_ON, Hold, Parent, link
 from jobs.unify.standardize import deposits_customers, lending_borrowers
 from jobs.unify.transactions import deposit_transactions
 from tests.decide_fixtures import frame
-from tests.silver_fixtures import AS_OF, silver_frames
+from tests.silver_fixtures import AS_OF, TXN_SCHEMA, silver_frames
 
 TOY = Contract("deposits", "toy", ("id",), (
     ColumnContract("id", required=True, pattern="^T[0-9]+$"),
@@ -115,6 +116,23 @@ def run_cases(spark) -> dict[str, list]:
     silver = silver_frames(spark)
     out["unify.golden_customers"] = _rows(
         golden_customers(records, crosswalk, silver.accounts.limit(0), "k").drop("silos"))
+    golden = golden_customers(records, crosswalk, silver.accounts.limit(0), "k")
+    first = customer_versions(golden, None, AS_OF)
+    moved = golden.withColumn("postcode", F.lit("99999"))
+    out["unify.customer_versions"] = _rows(customer_versions(moved, first, AS_OF + dt.timedelta(days=1)))
+    earlier = crosswalk.withColumn("customer_id", F.concat(F.lit("OLD-"), "customer_id")).withColumn(
+        "_known_on", F.lit(AS_OF))
+    out["unify.keep_known_ids"] = _rows(keep_known_ids(crosswalk, earlier))
+    arrived = spark.createDataFrame(
+        [("deposits", f"T{i}", f"DA{i}", None, AS_OF, -1.0, "atm", "deposit", False, "X") for i in (1, 2, 3)],
+        TXN_SCHEMA).withColumn(ARRIVED_ON, F.lit(AS_OF))
+    parents = spark.createDataFrame(
+        [("deposits", "DA1", "A", AS_OF), ("deposits", "DA2", "B", AS_OF + dt.timedelta(days=2))],
+        "silo string, account_id string, customer_id string, _known_on date")
+    account = Parent("silver.account", ("silo", "account_id"), ("customer_id",), "its account")
+    published, waits = Hold(account, 7, AS_OF + dt.timedelta(days=3)).sort_out(link(arrived, parents, account))
+    out["unify.late_arrivals.published"] = _rows(published)
+    out["unify.late_arrivals.waits"] = _rows(waits)
     acc_cols = ["account_id", "cif_id", "product", "open_date", "balance", "currency"]
     empty_cards = _bronze(spark, ["card_account_id", "holder_ref", "card_product", "open_date", "credit_limit",
                                   "current_balance", "days_past_due"], [])
