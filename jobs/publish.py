@@ -23,9 +23,9 @@ from jobs.unify.late_arrivals import (
     RELEASED_ON,
     STATUS,
     Hold,
+    as_rejected,
     held_rows,
     link,
-    not_waiting,
 )
 
 # Count keys of rows that wait for a parent and of waiting rows released (not rows written by the run).
@@ -43,7 +43,7 @@ def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
     result = quality.validate(staged, full_name, lh.settings, day)
     lh.merge_upsert("audit.dq_results", quality.results_frame(lh.spark, result, day))
     quality.raise_on_failure(result)
-    valid, quarantine = result.valid, not_waiting(result.quarantined)
+    valid, quarantine = result.valid, as_rejected(result.quarantined)
     by_status = {}
     if hold is not None:
         valid, waits = hold.sort_out(valid)

@@ -325,26 +325,6 @@ class Lakehouse:
         self.spark.catalog.dropTempView(view)
         return self._count(full_name)
 
-    def delete_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
-        """Delete the rows of the table that a source row matches on `on`."""
-        t = table(full_name)
-        view = f"_drop_src_{t.layer}_{t.name}"
-        source.createOrReplaceTempView(view)
-        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
-        self.spark.sql(f"MERGE INTO delta.`{self.path(full_name)}` AS t USING {view} AS s ON {match} "
-                       "WHEN MATCHED THEN DELETE")
-        self.spark.catalog.dropTempView(view)
-
-    def delete_unmatched(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
-        """Delete the rows of the table that no source row matches on `on`."""
-        t = table(full_name)
-        view = f"_keep_src_{t.layer}_{t.name}"
-        source.createOrReplaceTempView(view)
-        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
-        self.spark.sql(f"MERGE INTO delta.`{self.path(full_name)}` AS t USING {view} AS s ON {match} "
-                       "WHEN NOT MATCHED BY SOURCE THEN DELETE")
-        self.spark.catalog.dropTempView(view)
-
     def first_load(self) -> dt.date | None:
         """The logical date of the lakehouse's first load (the earliest snapshot of a customer master):
         readers as of earlier dates see that load's history (jobs/known.py)."""
@@ -360,17 +340,28 @@ class Lakehouse:
     def update_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...], columns: tuple[str, ...]) -> None:
         """Set `columns` of every row of the table that matches a source row on `on` (not the table's
         key: one source row may match many), where they differ; no other row is rewritten. Used to
-        re-attach rows to a customer whose identity changed (the crosswalk moved a silo id)."""
-        t = table(full_name)
+        re-attach rows to a customer whose identity changed (the crosswalk moved a silo id), and to settle
+        the quarantine records of rows that waited for a parent."""
         if not self.exists(full_name):
             return
-        view = f"_update_src_{t.layer}_{t.name}"
-        source.createOrReplaceTempView(view)
-        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
         differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns)
         sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in columns)
-        self.spark.sql(f"MERGE INTO delta.`{self.path(full_name)}` AS t USING {view} AS s ON {match} "
-                       f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {sets}")
+        self._merge_on(full_name, source, on, f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {sets}")
+
+    def delete_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
+        """Delete the rows of the table that a source row matches on `on`."""
+        self._merge_on(full_name, source, on, "WHEN MATCHED THEN DELETE")
+
+    def delete_unmatched(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
+        """Delete the rows of the table that no source row matches on `on`."""
+        self._merge_on(full_name, source, on, "WHEN NOT MATCHED BY SOURCE THEN DELETE")
+
+    def _merge_on(self, full_name: str, source: DataFrame, on: tuple[str, ...], action: str) -> None:
+        t = table(full_name)
+        view = f"_source_{t.layer}_{t.name}"
+        source.createOrReplaceTempView(view)
+        match = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
+        self.spark.sql(f"MERGE INTO delta.`{self.path(full_name)}` AS t USING {view} AS s ON {match} {action}")
         self.spark.catalog.dropTempView(view)
 
     def _count(self, full_name: str, logical_date=None) -> int:

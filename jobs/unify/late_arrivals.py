@@ -115,7 +115,7 @@ def held_rows(quarantine: DataFrame, day: dt.date) -> DataFrame:
             .drop("_check", "_reason", "_run_date", *WAIT_COLUMNS))
 
 
-def not_waiting(rejected: DataFrame) -> DataFrame:
+def as_rejected(rejected: DataFrame) -> DataFrame:
     """Rows a check rejected, in the quarantine's layout (no wait: quarantined for good at once)."""
     return (rejected.drop(*[c for c in (ARRIVED_ON, PARENT_KNOWN_ON) if c in rejected.columns])
             .withColumn(STATUS, F.lit("rejected"))
