@@ -174,7 +174,6 @@ class Lakehouse:
     def __init__(self, spark: SparkSession, settings: Settings):
         self.spark = spark
         self.settings = settings
-        self._first_load: tuple[int | None, dt.date | None] = (None, None)  # (crosswalk version, its first load)
 
     # -- locations ---------------------------------------------------------------------------
     def path(self, full_name: str) -> Path:
@@ -330,12 +329,20 @@ class Lakehouse:
         readers as of earlier dates see that load's history (jobs/known.py)."""
         if not self.exists("silver.customer_crosswalk"):
             return None
-        # Read once per version of the crosswalk: every read as of a date asks for it.
-        version = self.version("silver.customer_crosswalk")
-        if self._first_load[0] != version:
-            first = self.read("silver.customer_crosswalk").agg(F.min(KNOWN_ON)).collect()[0][0]
-            self._first_load = (version, first)
-        return self._first_load[1]
+        return self.bound("silver.customer_crosswalk", KNOWN_ON, "min")
+
+    def bound(self, full_name: str, column: str, which: str) -> dt.date | None:
+        """The smallest (`min`) or largest (`max`) value of a column, from the file statistics in the Delta
+        log, so no data is read (a table of every day's customer master is large); a scan of the column only
+        when a file has no statistics."""
+        import pyarrow as pa
+
+        files = pa.table(self.delta_table(full_name).get_add_actions(flatten=True))
+        stats = files.column(f"{which}.{column}").to_pylist() if f"{which}.{column}" in files.column_names else []
+        if stats and None not in stats:
+            return (min if which == "min" else max)(stats)
+        agg = F.min(column) if which == "min" else F.max(column)
+        return self.read(full_name).agg(agg).collect()[0][0]
 
     def update_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...], columns: tuple[str, ...]) -> None:
         """Set `columns` of every row of the table that matches a source row on `on` (not the table's

@@ -91,3 +91,29 @@ def test_reading_a_missing_table_says_which_step_to_run(lh):
 def test_replace_for_date_refuses_a_table_without_a_date_column(lh, spark):
     with pytest.raises(ValueError, match="no logical-date column"):
         lh.replace_for_date("silver.customer", _kpis(spark, D1, 1), D1)
+
+
+def test_the_bounds_of_a_date_column_come_from_the_delta_log(lh, spark):
+    for day, customers in ((D2, 20), (D1, 10)):
+        lh.replace_for_date("gold.kpi_daily", _kpis(spark, day, customers), day)
+    bounds = (lh.bound("gold.kpi_daily", "as_of_date", "min"), lh.bound("gold.kpi_daily", "as_of_date", "max"))
+    assert bounds == (D1, D2)
+    assert lh.bound("gold.kpi_daily", "customers", "max") == 20
+
+
+def test_merge_snapshot_keeps_the_newest_values_and_the_earliest_known_date_in_any_order(lh, spark):
+    schema = "silo string, silo_customer_id string, customer_id string, match_rule string, _snapshot_date date, " \
+             "_known_on date"
+    older = spark.createDataFrame([("deposits", "D1", "CU_A", "single_record", D1, D1)], schema)
+    newer = spark.createDataFrame([("deposits", "D1", "CU_B", "email", D2, D2),
+                                   ("deposits", "D2", "CU_C", "single_record", D2, D2)], schema)
+    results = []
+    for order in ((older, newer, older), (newer, older, newer)):
+        if lh.exists("silver.customer_crosswalk"):
+            lh.delete_unmatched("silver.customer_crosswalk", spark.createDataFrame([], "customer_id string"),
+                                ("customer_id",))
+        for snapshot in order:
+            lh.merge_snapshot("silver.customer_crosswalk", snapshot)
+        results.append(sorted((r.silo_customer_id, r.customer_id, r._snapshot_date, r._known_on)
+                              for r in lh.read("silver.customer_crosswalk").collect()))
+    assert results[0] == results[1] == [("D1", "CU_B", D2, D1), ("D2", "CU_C", D2, D2)]

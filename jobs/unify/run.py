@@ -63,7 +63,7 @@ DECISION = Parent("audit.decision_log", ("decision_id",), ("decided_on", "offer_
 
 
 def run(lh: Lakehouse, logical_date: dt.date) -> dict[str, int]:
-    newest = lh.read("bronze.deposits_customers").agg(F.max("_logical_date")).collect()[0][0]
+    newest = lh.bound("bronze.deposits_customers", "_logical_date", "max")
     horizon = max(logical_date, newest or logical_date)  # expiry is judged on the newest export loaded
     counts = masters(lh, logical_date, horizon)
     counts |= activity(lh, logical_date, horizon)
