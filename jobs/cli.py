@@ -297,17 +297,11 @@ def cmd_demo(args) -> int:
 
 def cmd_airflow(args) -> int:
     """Run the airflow CLI against the project's Airflow home and DAGs (e.g. `standalone` for the UI)."""
-    from pathlib import Path
+    from jobs.airflow_command import run_airflow
 
-    from jobs.orchestrate import airflow_env, ensure_airflow_db
-
-    settings = _settings(args)
-    settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    os.environ.update(airflow_env(settings))
-    ensure_airflow_db(settings)
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    os.execv(airflow, [airflow, *args.airflow_args])
-    return 0  # not reached: exec replaces this process
+    if not args.airflow_args:
+        raise ValueError("give an airflow command, e.g. `marketofone airflow standalone` or `... airflow dags list`")
+    return run_airflow(_settings(args), args.airflow_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
