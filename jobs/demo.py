@@ -35,6 +35,30 @@ def model_summary(settings: Settings) -> list[dict]:
     return sorted(rows, key=lambda r: r["model"])
 
 
+def scores_of(settings: Settings, day: dt.date) -> int:
+    """How many propensity scores the lakehouse holds for a date (counted from the Delta files, no Spark)."""
+    import pyarrow.dataset as ds
+
+    from jobs.tables import Lakehouse
+
+    lh = Lakehouse(None, settings)
+    if not lh.exists("gold.propensity_scores"):
+        return 0
+    dataset = lh.delta_table("gold.propensity_scores").to_pyarrow_dataset()
+    return dataset.count_rows(filter=ds.field("as_of_date") == day)
+
+
+def scoring_note(champions: list[dict]) -> str:
+    """What the first daily run will score: a second demo on the same home already has champions."""
+    if champions:
+        return f"scored with the {len(champions)} champion(s) already in the MLflow store"
+    return "no model yet, so nothing is scored"
+
+
+def _ran(outcome: dict, settings: Settings, day: dt.date) -> str:
+    return f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks, {scores_of(settings, day):,} scores for {day}"
+
+
 def print_summary(settings: Settings, day: dt.date) -> None:
     from jobs.cli import _print_table
     from jobs.pipeline import lakehouse
@@ -80,7 +104,8 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     print(f"MLflow store:              {settings.mlflow_uri}")
     print(f"  open the MLflow UI:      .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}")
     print(f"Airflow home:              {settings.airflow_home}")
-    print("  open the Airflow UI:     .venv/bin/marketofone airflow standalone   (then http://localhost:8080)")
+    print("  open the Airflow UI:     .venv/bin/marketofone airflow standalone   (then http://127.0.0.1:8080; "
+          "it prints the login)")
     print("query the lakehouse:       .venv/bin/marketofone sql \"select * from gold.kpi_daily\"")
     print("a channel's offers:        .venv/bin/marketofone offers --channel mobile [--out mobile.csv]")
     print(f"channel exports:           {settings.home / 'exports'}/<channel>/<date>.parquet|csv")
@@ -99,22 +124,22 @@ def run_demo(settings: Settings, day: dt.date, verbose: bool = False) -> int:
     print(f"1/5 generated a bank of {summary['persons']} people "
           f"({sum(summary['files'].values()):,} rows in {len(summary['files'])} exports, {summary['first_day']} "
           f"to {day})")
-    print("2/5 DAG personalization_daily through Airflow (embedded: SQLite + Sail): load the lakehouse "
-          "(no model yet, so nothing is scored) ...")
+    print(f"2/5 DAG personalization_daily through Airflow (embedded: SQLite + Sail): load the lakehouse "
+          f"({scoring_note(model_summary(settings))}) ...")
     outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
-    print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
+    print(_ran(outcome, settings, day))
     print("3/5 DAG models_weekly: point-in-time training sets, one model per product and life event ...")
     outcome = run_dag("models_weekly", day, settings, verbose=verbose)
     print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
     print("4/5 DAG personalization_daily again: score with the champions, decide and publish offers, KPIs ...")
     outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
-    print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
+    print(_ran(outcome, settings, day))
     following = day + dt.timedelta(days=1)
     increment = generate_bank(settings, following, daily=True)
     print(f"5/5 the next day, {following}: the bank's daily exports and the channels' responses to yesterday's "
           f"offers ({increment['files']['channels/responses']} events); DAG personalization_daily ...")
     outcome = run_dag("personalization_daily", following, settings, verbose=verbose)
-    print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
+    print(_ran(outcome, settings, following))
     print_summary(settings, following)
     print(f"\ndemo finished in {time.perf_counter() - started:.0f}s")
     return 0
