@@ -253,25 +253,17 @@ def cmd_why(args) -> int:
 
 
 def cmd_offers(args) -> int:
-    """What a channel pulls: its offers of a date (the latest by default), printed or exported."""
-    from jobs.decide.channels import channel_table
+    """What a channel pulls: its offers of a published date (the latest published by default), printed or
+    exported. A date is published when gold.channel_publication has its row, even with 0 offers; a date
+    never published is an error, not an empty list. Read with delta-rs: no Spark session."""
+    from jobs.decide.channels import pull_offers
     from jobs.tables import Lakehouse
 
-    lh = Lakehouse(None, _settings(args))
-    name = channel_table(args.channel)
-    if not lh.exists(name):
-        raise FileNotFoundError(f"{name} has not been published yet; run the offers step first")
-    table = lh.delta_table(name)
-    if args.date == "latest":
-        import pyarrow.compute as pc
-
-        dates = table.to_pyarrow_table(columns=["as_of_date"])["as_of_date"]
-        if len(dates) == 0:
-            raise LookupError(f"{name} holds no offers yet")
-        day = pc.max(dates).as_py()
-    else:
-        day = parse_date(args.date)
-    frame = table.to_pandas(filters=[("as_of_date", "=", day)]).sort_values(["customer_id", "rank"])
+    day = None if args.date == "latest" else parse_date(args.date)
+    marker, frame = pull_offers(Lakehouse(None, _settings(args)), args.channel, day)
+    published = marker["published_at"].isoformat(timespec="seconds")
+    head = (f"{len(frame)} {args.channel} offer(s) of {marker['as_of_date']} (table version {marker['table_version']})"
+            f" published at {published}")
     if args.out:
         out = os.path.expanduser(args.out)
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -281,9 +273,9 @@ def cmd_offers(args) -> int:
             frame.to_parquet(out, index=False)
         else:
             raise ValueError(f"--out must end in .parquet or .csv, got {args.out!r}")
-        print(f"{len(frame)} {args.channel} offer(s) of {day} (table version {table.version()}) -> {out}")
+        print(f"{head} -> {out}")
         return 0
-    print(f"{len(frame)} {args.channel} offer(s) of {day} (table version {table.version()})")
+    print(head)
     _print_table(frame.head(args.limit).to_dict("records"),
                  ["customer_id", "rank", "offer_id", "price", "price_unit", "score", "valid_to", "reason"])
     return 0
@@ -378,10 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_why)
 
-    p = sub.add_parser("offers", help="a channel's published offers of a date (default: the latest), "
-                                      "printed or written to --out .parquet/.csv")
+    p = sub.add_parser("offers", help="a channel's published offers of a date (default: the latest published "
+                                      "date), printed or written to --out .parquet/.csv; a date never "
+                                      "published is an error")
     p.add_argument("--channel", required=True, choices=["mobile", "email", "atm", "branch"])
-    p.add_argument("--date", default="latest", help="yyyy-mm-dd or latest")
+    p.add_argument("--date", default="latest", help="yyyy-mm-dd or latest (the latest published date, even with "
+                                                    "0 offers)")
     p.add_argument("--out")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_offers)

@@ -19,6 +19,15 @@ def _env(name: str, default: str) -> str:
     return value if value.strip() else default
 
 
+def _flag(name: str) -> bool:
+    value = _env(name, "0").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (true/false, yes/no), got {value!r}")
+
+
 def parse_date(value: str | dt.date) -> dt.date:
     """Parse an ISO date (YYYY-MM-DD) with a clear error instead of a traceback deep in a job."""
     if isinstance(value, dt.datetime):
@@ -46,6 +55,7 @@ class Settings:
     fairness_gate: str = "warn"        # warn: log and show flags; block: a flag stops the channel publish
     late_parent_grace_days: int = 7    # how long a row waits for its parent (account, customer) before quarantine
     tokenization_key: str = "marketofone-dev-key"
+    force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -82,6 +92,7 @@ class Settings:
                 fairness_gate=_env("MARKETOFONE_FAIRNESS_GATE", "warn"),
                 late_parent_grace_days=int(_env("MARKETOFONE_LATE_PARENT_GRACE_DAYS", "7")),
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
+                force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
             )
         except ValueError as exc:
             raise ValueError(f"bad MARKETOFONE_* setting: {exc}") from exc

@@ -125,11 +125,16 @@ _TABLES = _bronze_and_quarantine() + [
     *[Table("gold", f"offers_{channel}", ("as_of_date", "customer_id", "rank"), "as_of_date",
             f"what the {channel} channel presents: ranked offers with content, disclosure, price, reason, validity "
             "(contract: schemas/channels/offers.json)") for channel in ("mobile", "email", "atm", "branch")],
+    Table("gold", "channel_publication", ("as_of_date", "channel"), "as_of_date",
+          "one row per channel and published date, written by the run that published it: when, how many offers, the "
+          "channel table's Delta version, catalog, policy and model versions, the export files and their checksum; "
+          "a date without a row was never published"),
     Table("gold", "fairness_daily", ("as_of_date", "dimension", "group", "metric"), "as_of_date",
           "offer rates and approved prices per protected group, ratio to the best-treated group, flags"),
     Table("audit", "decision_log", ("as_of_date", "decision_id"), "as_of_date",
           "every candidate decision (customer x offer x channel): outcome, the rules that excluded it, scores, "
-          "price, model, catalog and policy versions, reasons; kept as long as the data"),
+          "price, model, catalog and policy versions, reasons; a published decision a forced re-run replaced stays, "
+          "with `superseded_at` and `superseded_by`; kept as long as the data"),
     *[Table("quarantine", f"{layer}_{name}", (), "_run_date",
             f"{layer}.{name} rows that failed a row-level expectation, with `_check` and `_reason`")
       for layer, name in VALIDATED],

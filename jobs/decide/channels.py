@@ -1,15 +1,25 @@
-"""Channel tables: the offered decisions of a date as each channel presents them, and their exports.
+"""Channel tables: the offered decisions of a date as each channel presents them, their exports, and the
+publication marker that says a date was published.
 
 Each row carries the pre-approved content assembled for the customer (the body with the customer's
 price filled in), the mandatory disclosure, the price, the score, the reason in words, the validity
 window and the decision id the channel reports responses with. The contract the channels rely on is
 schemas/channels/offers.json; tests keep the tables equal to it.
+
+gold.channel_publication holds one row per channel and published date, written last by the run that
+published it: a date without a row was never published (a channel asking for it gets an error, not an
+empty list), and a date with a row and 0 offers was published empty. A re-run that publishes the same
+rows (the same export checksum) keeps the row as it was: the first publication's time, its table version
+(which still reads the same rows) and its revision; a forced republish that changed them writes a new time,
+version and revision.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -19,6 +29,13 @@ from pyspark.sql import functions as F
 from jobs.decide.catalog import CHANNELS, Catalog
 
 CONTRACT = Path(__file__).resolve().parents[2] / "schemas" / "channels" / "offers.json"
+PUBLICATION = "gold.channel_publication"
+PUBLICATION_SCHEMA = ("as_of_date date, channel string, offers bigint, decisions bigint, superseded bigint, "
+                      "revision int, published_at timestamp, channel_table string, table_version bigint, "
+                      "catalog_version string, policy_version string, model_versions string, export_parquet string, "
+                      "export_csv string, content_sha256 string")
+
+log = logging.getLogger(__name__)
 
 
 def contract_columns() -> list[str]:
@@ -82,3 +99,77 @@ def write_exports(home: Path, channel: str, day: dt.date, frame) -> list[Path]:
         os.replace(partial, target)
         written.append(target)
     return written
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def publication_row(channel: str, day: dt.date, *, offers: int, table_version: int, exports: list[Path],
+                    decisions: int, superseded: int, catalog_version: str, policy_version: str, model_versions: str,
+                    previous: dict | None, now: dt.datetime) -> dict:
+    """The gold.channel_publication row of one channel and date. `exports` are the Parquet and CSV files
+    written (the checksum is the CSV's); `previous` is the row an earlier run wrote for the same channel and
+    date: when it published the same rows, its time, table version and revision stay."""
+    parquet, csv = (str(p) for p in exports)
+    checksum = file_sha256(Path(csv))
+    same = previous is not None and previous["content_sha256"] == checksum and previous["offers"] == offers
+    revision = (previous["revision"] if same else previous["revision"] + 1) if previous is not None else 1
+    return {"as_of_date": day, "channel": channel, "offers": offers, "decisions": decisions, "superseded": superseded,
+            "revision": revision, "published_at": previous["published_at"] if same else now,
+            "channel_table": channel_table(channel),
+            "table_version": previous["table_version"] if same else table_version,
+            "catalog_version": catalog_version, "policy_version": policy_version, "model_versions": model_versions,
+            "export_parquet": parquet, "export_csv": csv, "content_sha256": checksum}
+
+
+def publications(lh, channel: str | None = None, day: dt.date | None = None) -> list[dict]:
+    """Rows of gold.channel_publication (read with delta-rs: no Spark session), by channel and date."""
+    if not lh.exists(PUBLICATION):
+        return []
+    filters = [("channel", "=", channel)] if channel else []
+    if day is not None:
+        filters.append(("as_of_date", "=", day))
+    rows = lh.delta_table(PUBLICATION).to_pyarrow_table(filters=filters or None).to_pylist()
+    return sorted(rows, key=lambda r: (r["as_of_date"], r["channel"]))
+
+
+def publication(lh, channel: str, day: dt.date | None = None) -> dict:
+    """The publication of a channel's offers of `day`, or of its latest published date when `day` is None.
+    A date that was never published is an error naming the published dates nearest to it."""
+    name = channel_table(channel)
+    published = publications(lh, channel)
+    if not published:
+        raise LookupError(f"no {channel} offers have been published yet ({PUBLICATION} has no row for {channel}); "
+                          "run the offers step first")
+    if day is None:
+        return published[-1]
+    for row in published:
+        if row["as_of_date"] == day:
+            return row
+    dates = [r["as_of_date"] for r in published]
+    before, after = [d for d in dates if d < day][-3:], [d for d in dates if d > day][:3]
+    near = ", ".join(d.isoformat() for d in before + after)
+    raise LookupError(f"the {channel} offers of {day} were never published ({PUBLICATION} has no row for them, so "
+                      f"{name} holds nothing a channel may pull for that date); published dates nearest to it: {near}")
+
+
+def pull_offers(lh, channel: str, day: dt.date | None = None):
+    """(publication row, pandas frame): a channel's offers of a published date (the latest when `day` is None),
+    read with delta-rs at the table version the publication recorded, so a publish in progress is not seen;
+    when that version can no longer be read (vacuumed), the current rows of the date, if they are as many."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
+
+    marker = publication(lh, channel, day)
+    path, filters = str(lh.path(marker["channel_table"])), [("as_of_date", "=", marker["as_of_date"])]
+    try:
+        frame = DeltaTable(path, version=marker["table_version"]).to_pandas(filters=filters)
+    except (DeltaError, OSError) as exc:
+        log.warning("%s version %s is no longer readable (%s); reading the current rows of %s",
+                    marker["channel_table"], marker["table_version"], exc, marker["as_of_date"])
+        frame = DeltaTable(path).to_pandas(filters=filters)
+        if len(frame) != marker["offers"]:
+            raise LookupError(f"{marker['channel_table']} holds {len(frame)} row(s) of {marker['as_of_date']} but "
+                              f"{marker['offers']} were published; run the offers step for that date again") from None
+    return marker, frame.sort_values(["customer_id", "rank"]).reset_index(drop=True)

@@ -1,16 +1,24 @@
 """The daily decision step: candidates -> eligibility -> consent -> suitability -> contact policy -> price ->
 arbitration -> holdout, written to audit.decision_log (every candidate), checked for fairness, then
-published to the channel tables, their exports and gold.next_best_offer.
+published to the channel tables, their exports and gold.next_best_offer, and marked published in
+gold.channel_publication.
 
-Everything of a date is replaced as a whole, so a re-run of a date decides and publishes the same.
+A date that was never published is replaced as a whole. A published decision is evidence (the channels
+pulled it, responses point to its id): a re-run of a published date that decides the same leaves the log
+as it is; one that would change its decisions is refused (RepublishRefusedError) unless
+MARKETOFONE_FORCE_REPUBLISH is set, and then the replaced decisions stay in the log, marked with
+`superseded_at` and `superseded_by`, while the new ones take fresh ids (revised_id), so every response still
+finds the decision it answers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
+from functools import reduce
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.decide.arbitrate import arbitrate, decision_id
@@ -23,7 +31,16 @@ from jobs.decide.candidates import (
     marketing_consent,
 )
 from jobs.decide.catalog import CHANNELS, Catalog, Policy, catalog_rows, load_catalog, load_policy, policy_rows
-from jobs.decide.channels import channel_offers, channel_table, content_frame, write_exports
+from jobs.decide.channels import (
+    PUBLICATION,
+    PUBLICATION_SCHEMA,
+    channel_offers,
+    channel_table,
+    content_frame,
+    publication_row,
+    publications,
+    write_exports,
+)
 from jobs.decide.fairness import fairness_report
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
@@ -39,9 +56,18 @@ LOG_COLUMNS = ["decision_id", "as_of_date", "customer_id", "offer_id", "product"
                "risk", "price", "price_unit", "rank", "model", "model_version", "reason_codes", "reason",
                "catalog_version", "policy_version"]
 
+LOG = "audit.decision_log"
+SUPERSEDED = ("superseded_at", "superseded_by")   # set on a published decision a forced re-run replaced
+KEY = ("customer_id", "offer_id", "channel")        # one candidate of a date (decision_id's key)
+CONTENT = tuple(c for c in LOG_COLUMNS if c != "decision_id")
+
 
 class FairnessGateError(RuntimeError):
     """The fairness gate is set to block and a group was flagged: nothing was published to the channels."""
+
+
+class RepublishRefusedError(RuntimeError):
+    """A re-run would change decisions of a date already published, and no republish was forced."""
 
 
 def _on(day: dt.date) -> str:
@@ -77,6 +103,7 @@ def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
         declines = declines.unionByName(lh.read_known("silver.offer_response", day).where(
             "event_type = 'declined'").select(
             "customer_id", "product", F.to_date("event_at").alias("declined_date")))
+    # Offers a forced re-run superseded count too: they were published, and may have reached the customer.
     previous = (lh.read("audit.decision_log").where("outcome = 'offered'").select("customer_id", "channel",
                                                                                      "as_of_date")
                 if lh.exists("audit.decision_log")
@@ -104,6 +131,138 @@ def next_best_offers(decisions: DataFrame) -> DataFrame:
                     "expected_value", "decision_id"))
 
 
+def revised_id(revision: Column) -> Column:
+    """The id of a decision that replaces a published one of the same candidate (revision 2, 3, ...):
+    decision_id()'s key and the revision, so it never equals the id of the decision it replaces."""
+    key = F.concat_ws("|", F.col("as_of_date").cast("string"), "customer_id", "offer_id", "channel",
+                      F.concat(F.lit("r"), revision.cast("string")))
+    return F.concat(F.lit("DX"), F.upper(F.substring(F.sha2(key, 256), 1, 18)))
+
+
+def standing(log_rows: DataFrame) -> DataFrame:
+    """The decisions that stand: those no forced re-run superseded (tables from before the column: all)."""
+    return log_rows.where(F.col("superseded_at").isNull()) if "superseded_at" in log_rows.columns else log_rows
+
+
+@dataclass
+class Settled:
+    """What a run writes for its date: `rows` for audit.decision_log (None: the log holds them already),
+    `current` the decisions that stand (LOG_COLUMNS + price_kind, what the channels get) and, for a
+    published date, `changes`: how many standing decisions the run changed (0: it decided the same)."""
+    rows: DataFrame | None
+    current: DataFrame
+    changes: int = 0
+
+
+def _logged(lh: Lakehouse, day: dt.date) -> DataFrame | None:
+    if not lh.exists(LOG):
+        return None
+    rows = lh.read(LOG).where(_on(day))
+    for column, kind in zip(SUPERSEDED, ("timestamp", "string"), strict=True):
+        if column not in rows.columns:
+            rows = rows.withColumn(column, F.lit(None).cast(kind))
+    return rows.select(*LOG_COLUMNS, *SUPERSEDED)
+
+
+def _unsuperseded(df: DataFrame) -> DataFrame:
+    return (df.withColumn("superseded_at", F.lit(None).cast("timestamp"))
+            .withColumn("superseded_by", F.lit(None).cast("string")).select(*LOG_COLUMNS, *SUPERSEDED))
+
+
+def _with_ids(fresh: DataFrame, kept: DataFrame) -> DataFrame:
+    """`fresh` decisions with ids that no kept row of the log has: a candidate with n rows kept (superseded)
+    takes revision n + 1."""
+    prior = kept.groupBy(*KEY).agg(F.count("*").alias("_prior"))
+    return (fresh.join(prior, list(KEY), "left")
+            .withColumn("decision_id", F.when(F.col("_prior").isNull(), F.col("decision_id"))
+                        .otherwise(revised_id(F.col("_prior") + 1)))
+            .select(*LOG_COLUMNS, "price_kind"))
+
+
+def compare(new: DataFrame, logged: DataFrame) -> DataFrame:
+    """Each candidate of `new` (the run's decisions) against the standing decision of `logged`: `_status`
+    same, changed, added (a candidate the log lacks) or removed (one the run no longer has), the new row's
+    columns as n_<col> and the logged row's as o_<col>, and `_differs`, the columns that differ."""
+    n = new.select(*[F.col(c).alias(f"n_{c}") for c in new.columns])
+    o = logged.select(*[F.col(c).alias(f"o_{c}") for c in logged.columns])
+    on = reduce(lambda a, b: a & b, [F.col(f"n_{k}") == F.col(f"o_{k}") for k in KEY])
+    differs = [F.when(~F.col(f"n_{c}").eqNullSafe(F.col(f"o_{c}")), F.lit(c)) for c in CONTENT if c not in KEY]
+    status = (F.when(F.col("o_decision_id").isNull(), "added").when(F.col("n_decision_id").isNull(), "removed")
+              .when(F.col("_differs") == "", "same").otherwise("changed"))
+    return n.join(o, on, "full_outer").withColumn("_differs", F.concat_ws(",", *differs)).withColumn("_status", status)
+
+
+def _side(compared: DataFrame, prefix: str, columns, price_kind: bool = False) -> DataFrame:
+    """One side of compare()'s rows (`n_` the run's, `o_` the log's) in their own names, with the run's
+    price_kind when asked."""
+    return compared.select(*[F.col(f"{prefix}{c}").alias(c) for c in columns],
+                           *([F.col("n_price_kind").alias("price_kind")] if price_kind else []))
+
+
+def refusal(day: dt.date, compared: DataFrame, published: list[dict]) -> str:
+    """Why a re-run of a published date is refused: how many of its decisions would change, how many of them
+    were offers the channels were given (per channel), which columns changed, and how to force it."""
+    changed = compared.where(F.col("_status") != "same")
+    groups = changed.groupBy("_status", F.coalesce("o_channel", "n_channel").alias("channel"),
+                             F.coalesce(F.col("o_outcome") == "offered", F.lit(False)).alias("offer"))
+    by = {(r["_status"], r["channel"], r["offer"]): r["n"] for r in groups.agg(F.count("*").alias("n")).collect()}
+    total = compared.where(F.col("o_decision_id").isNotNull()).count()
+    columns = (changed.where(F.col("_differs") != "").select(F.explode(F.split("_differs", ",")).alias("c"))
+               .groupBy("c").agg(F.count("*").alias("n"))
+               .orderBy(F.desc("n"), "c").limit(5).collect())
+    kinds = {k: sum(n for (s, _, _), n in by.items() if s == k) for k in ("changed", "added", "removed")}
+    offers = {}
+    for (s, channel, offer), n in by.items():
+        if offer and s in ("changed", "removed"):
+            offers[channel] = offers.get(channel, 0) + n
+    when = min(r["published_at"] for r in published)
+    return (f"the decisions of {day} were published ({', '.join(sorted({r['channel'] for r in published}))}, at "
+            f"{when.isoformat(timespec='seconds')}) and this run would change {sum(kinds.values())} of its {total} "
+            f"decision(s) ({kinds['changed']} changed, {kinds['added']} new, {kinds['removed']} gone), "
+            f"{sum(offers.values())} of them offers the channels were given"
+            + (f" ({', '.join(f'{c} {n}' for c, n in sorted(offers.items()))})" if offers else "")
+            + (f"; changed columns: {', '.join(f'{r.c} ({r.n})' for r in columns)}" if columns else "")
+            + ". A published decision is not replaced silently: find why the date's inputs changed (a backfill of "
+              "an earlier date, another champion model, catalog or policy), or set MARKETOFONE_FORCE_REPUBLISH=1 "
+              "to publish the new decisions; the replaced ones then stay in audit.decision_log with superseded_at "
+              "and superseded_by, and the responses to them still join.")
+
+
+def settle(lh: Lakehouse, day: dt.date, new: DataFrame, published: list[dict], force: bool,
+           at: dt.datetime) -> Settled:
+    """The decision-log rows of `day` for the run's decisions `new` (LOG_COLUMNS + price_kind). Rows a forced
+    re-run superseded earlier always stay. A date not published is replaced; a published one is compared with
+    its standing decisions: the same, the log stays as it is; changed, RepublishRefusedError unless `force`,
+    and then the changed and gone decisions are kept superseded (`at`, by the new decision of their candidate)
+    and the new ones take revised ids."""
+    logged = _logged(lh, day)
+    if logged is None:
+        return Settled(_unsuperseded(new), new)
+    earlier = logged.where(F.col("superseded_at").isNotNull())
+    if not published:
+        if earlier.isEmpty():
+            return Settled(_unsuperseded(new), new)
+        current = lh.scratch(_with_ids(new, earlier), "decisions_current")
+        return Settled(lh.scratch(_unsuperseded(current).unionByName(earlier), "decision_rows"), current)
+    compared = lh.scratch(compare(new, logged.where(F.col("superseded_at").isNull())), "decisions_compared")
+    changes = compared.where(F.col("_status") != "same").count()
+    kept = _side(compared.where(F.col("_status") == "same"), "o_", LOG_COLUMNS, price_kind=True)
+    if changes == 0:
+        return Settled(None, kept, 0)
+    if not force:
+        raise RepublishRefusedError(refusal(day, compared, published))
+    replaced = _side(compared.where(F.col("_status").isin("changed", "removed")), "o_", LOG_COLUMNS)
+    fresh = _with_ids(_side(compared.where(F.col("_status").isin("changed", "added")), "n_", LOG_COLUMNS, True),
+                      earlier.select(*KEY).unionByName(replaced.select(*KEY)))
+    current = lh.scratch(kept.unionByName(fresh), "decisions_current")
+    superseded = (replaced.join(fresh.select(*KEY, F.col("decision_id").alias("superseded_by")), list(KEY), "left")
+                  .withColumn("superseded_at", F.lit(at)).select(*LOG_COLUMNS, *SUPERSEDED))
+    log.warning("republishing %s (forced): %d decision(s) changed; the replaced ones stay in %s, superseded",
+                day, changes, LOG)
+    rows = lh.scratch(_unsuperseded(current).unionByName(superseded).unionByName(earlier), "decision_rows")
+    return Settled(rows, current, changes)
+
+
 def run(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     catalog, policy = load_catalog(), load_policy()
     counts = {"gold.offer_catalog": lh.merge_upsert("gold.offer_catalog",
@@ -113,10 +272,25 @@ def run(lh: Lakehouse, day: dt.date) -> dict[str, int]:
                       policy_rows(policy), "policy_version string, rule_id string, rule_type string, "
                       "description string, exclude_when string, kind string, `limit` int, days int"))}
     decisions = lh.scratch(decide(lh, day, catalog, policy), "decisions")
-    counts["audit.decision_log"] = lh.replace_for_date("audit.decision_log", decisions.drop("price_kind"), day)
+    return counts | publish(lh, day, decisions, catalog, policy)
+
+
+def publish(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog, policy: Policy) -> dict[str, int]:
+    """Log the decisions of `day` (LOG_COLUMNS + price_kind), check fairness, publish the channel tables, their
+    exports and gold.next_best_offer, then mark the date published in gold.channel_publication."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    published = publications(lh, day=day)
+    settled = settle(lh, day, decisions, published, lh.settings.force_republish, now)
+    counts = {}
+    if settled.rows is None:
+        log.info("%s was published and this run decided the same: %s is left as it is", day, LOG)
+        counts[LOG] = standing(lh.read(LOG).where(_on(day))).count()
+    else:
+        counts[LOG] = lh.replace_for_date(LOG, settled.rows, day)
+    current = settled.current
 
     first = (day - dt.timedelta(days=policy.fairness_window_days - 1)).isoformat()
-    window = lh.read("audit.decision_log").where(f"as_of_date between DATE'{first}' and DATE'{day.isoformat()}'")
+    window = standing(lh.read(LOG).where(f"as_of_date between DATE'{first}' and DATE'{day.isoformat()}'"))
     window = window.join(lh.spark.createDataFrame([(o.offer_id, o.price_kind) for o in catalog.offers],
                                                   "offer_id string, price_kind string"), "offer_id", "left")
     fairness = fairness_report(window, lh.read("gold.customer_360").where(_on(day)), policy)
@@ -131,12 +305,41 @@ def run(lh: Lakehouse, day: dt.date) -> dict[str, int]:
                                 f"(decisions are in audit.decision_log, the check in gold.fairness_daily)")
 
     content = content_frame(lh.spark, catalog)
+    channels = {}
     for channel in CHANNELS:
         name = channel_table(channel)
-        counts.update(validated_write(lh, name, channel_offers(decisions, content, channel), day,
+        counts.update(validated_write(lh, name, channel_offers(current, content, channel), day,
                                       lambda valid, name=name: lh.replace_for_date(name, valid, day)))
-        published = lh.delta_table(name).to_pandas(filters=[("as_of_date", "=", day)])
-        write_exports(lh.settings.home, channel, day, published.sort_values(["customer_id", "rank"]))
-    counts.update(validated_write(lh, "gold.next_best_offer", next_best_offers(decisions), day,
+        table = lh.delta_table(name)
+        rows = table.to_pandas(filters=[("as_of_date", "=", day)])
+        exports = write_exports(lh.settings.home, channel, day, rows.sort_values(["customer_id", "rank"]))
+        channels[channel] = (len(rows), table.version(), exports)
+    counts.update(validated_write(lh, "gold.next_best_offer", next_best_offers(current), day,
                                   lambda valid: lh.replace_for_date("gold.next_best_offer", valid, day)))
+    counts[PUBLICATION] = mark_published(lh, day, channels, catalog, policy, published, now)
     return counts
+
+
+def mark_published(lh: Lakehouse, day: dt.date, channels: dict, catalog: Catalog, policy: Policy,
+                   previous: list[dict], now: dt.datetime) -> int:
+    """Write the gold.channel_publication rows of `day`, one per channel: `channels` maps a channel to (rows
+    published, the channel table's version after the write, the export files). Decision counts and the models
+    behind them come from the log of the date."""
+    rows = lh.read(LOG).where(_on(day))
+    current = standing(rows)
+    decided = {r["channel"]: r["n"] for r in current.groupBy("channel").agg(F.count("*").alias("n")).collect()}
+    superseded = ({r["channel"]: r["n"] for r in rows.where(F.col("superseded_at").isNotNull())
+                   .groupBy("channel").agg(F.count("*").alias("n")).collect()} if "superseded_at" in rows.columns
+                  else {})
+    models: dict[str, list[str]] = {}
+    for r in (current.where(F.col("model").isNotNull()).select("channel", "model", "model_version").distinct()
+              .orderBy("channel", "model", "model_version").collect()):
+        models.setdefault(r["channel"], []).append(f"{r['model']}={r['model_version']}")
+    before = {r["channel"]: r for r in previous}
+    marks = [publication_row(channel, day, offers=offers, table_version=version, exports=exports,
+                             decisions=decided.get(channel, 0), superseded=superseded.get(channel, 0),
+                             catalog_version=catalog.version, policy_version=policy.version,
+                             model_versions=", ".join(models.get(channel, [])), previous=before.get(channel), now=now)
+             for channel, (offers, version, exports) in channels.items()]
+    lh.merge_upsert(PUBLICATION, lh.spark.createDataFrame(marks, PUBLICATION_SCHEMA))
+    return len(marks)
