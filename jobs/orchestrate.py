@@ -114,7 +114,10 @@ def run_task(step: str, **kwargs) -> dict:
     """What every DAG task does: run one pipeline step for the run's business date; the XCom it returns
     says what was written."""
     from jobs.pipeline import run_step
+    from jobs.task_logs import task_log_file
 
-    result = run_step(step, business_date(), **kwargs)
+    with task_log_file():
+        result = run_step(step, business_date(), **kwargs)
+        log.info("step %s for %s wrote %s in %.1fs", result.step, result.logical_date, result.tables, result.seconds)
     return {"step": result.step, "date": result.logical_date.isoformat(), "tables": result.tables,
             "seconds": round(result.seconds, 2), "details": result.details}

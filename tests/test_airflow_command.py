@@ -96,3 +96,15 @@ def test_standalone_serves_without_the_venv_on_path_and_stops_whole(tmp_path):
         if cli.poll() is None:
             os.killpg(cli.pid, signal.SIGKILL)
         stop_group(cli.pid, grace=5)
+
+
+def test_task_log_lines_are_what_the_airflow_ui_reads():
+    import logging
+
+    from airflow.utils.log.file_task_handler import StructuredLogMessage
+
+    from jobs.task_logs import _JsonLines
+
+    record = logging.LogRecord("jobs.unify.run", logging.INFO, __file__, 1, "silver wrote %d rows", (42,), None)
+    line = StructuredLogMessage.model_validate_json(_JsonLines().format(record))
+    assert line.event == "silver wrote 42 rows" and line.level == "info" and line.logger == "jobs.unify.run"

@@ -9,6 +9,7 @@ champions; a second run of a date must leave every table with the same content.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -86,6 +87,14 @@ def test_the_dag_runs_succeed_with_every_task(first_run):
         assert re.search(rf"^{task}\s+success\s*$", dag, re.M), task
     assert "DAG models_weekly for 2026-06-30: success" in weekly
     assert re.search(r"^training_set\s+success\s*$", weekly, re.M) and re.search(r"^train\s+success", weekly, re.M)
+
+
+def test_the_airflow_ui_finds_a_log_for_every_task_of_the_runs(first_run, home):
+    runs = home / "airflow" / "logs" / "dag_id=personalization_daily"
+    logs = {p.parent.name.removeprefix("task_id="): p for p in runs.glob("run_id=*/task_id=*/attempt=*.log")}
+    assert set(logs) >= {"ingest_deposits", "silver", "customer_360", "score", "offers", "kpis"}
+    silver = [json.loads(line) for line in logs["silver"].read_text().splitlines()]
+    assert any(line["event"].startswith("step silver for") for line in silver)
 
 
 def test_every_landed_row_is_in_bronze_or_quarantine(lh, home):
