@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import time
 
 from jobs.settings import Settings
@@ -48,6 +50,20 @@ def scores_of(settings: Settings, day: dt.date) -> int:
     return dataset.count_rows(filter=ds.field("as_of_date") == day)
 
 
+@contextlib.contextmanager
+def _forced_republish():
+    """MARKETOFONE_FORCE_REPUBLISH=1 for one run: the DAG's tasks read their settings from the environment."""
+    before = os.environ.get("MARKETOFONE_FORCE_REPUBLISH")
+    os.environ["MARKETOFONE_FORCE_REPUBLISH"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MARKETOFONE_FORCE_REPUBLISH", None)
+        else:
+            os.environ["MARKETOFONE_FORCE_REPUBLISH"] = before
+
+
 def scoring_note(champions: list[dict]) -> str:
     """What the first daily run will score: a second demo on the same home already has champions."""
     if champions:
@@ -56,7 +72,8 @@ def scoring_note(champions: list[dict]) -> str:
 
 
 def _ran(outcome: dict, settings: Settings, day: dt.date) -> str:
-    return f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks, {scores_of(settings, day):,} scores for {day}"
+    scores = scores_of(settings, day)
+    return f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks, {scores:,} scores for {day}"
 
 
 def print_summary(settings: Settings, day: dt.date) -> None:
@@ -131,8 +148,11 @@ def run_demo(settings: Settings, day: dt.date, verbose: bool = False) -> int:
     print("3/5 DAG models_weekly: point-in-time training sets, one model per product and life event ...")
     outcome = run_dag("models_weekly", day, settings, verbose=verbose)
     print(f"    DAG run {outcome['state']}: {len(outcome['tasks'])} tasks")
-    print("4/5 DAG personalization_daily again: score with the champions, decide and publish offers, KPIs ...")
-    outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
+    print(f"4/5 DAG personalization_daily again: score with the champions, decide and publish offers, KPIs "
+          f"(republishing {day}, forced: the published decisions of step 2 had no model, and a published date "
+          f"is re-decided only when forced; the replaced decisions stay in audit.decision_log, superseded) ...")
+    with _forced_republish():
+        outcome = run_dag("personalization_daily", day, settings, verbose=verbose)
     print(_ran(outcome, settings, day))
     following = day + dt.timedelta(days=1)
     increment = generate_bank(settings, following, daily=True)
