@@ -82,6 +82,9 @@ def main() -> int:
             if "skipped" in outcome:
                 figures[f"skipped_{model}"] = outcome["skipped"]
                 continue
+            if outcome["champion"] is None:   # it fell short of the floor: no champion to score the test rows with
+                figures[f"no_champion_{model}"] = f"test AUC {outcome['auc']}: {outcome['reason']}"
+                continue
             rows = training_rows(lh, target)
             test = rows[rows["as_of_date"].astype(str) == outcome["test_time"]].reset_index(drop=True)
             scored = score(test, model, settings)

@@ -4,12 +4,16 @@
 Trains the product-propensity and life-event models (XGBoost, tracked in MLflow) on the lakehouse as
 it is on the logical date: `training_set` writes point-in-time features at every month-end as-of date
 the data supports, with eligibility and labels per target (gold.training_set); then one `train` task per
-target fits its model, tests it out of time on the latest as-of date, logs it and registers it as
-`challenger`, and promotes it to `champion` only if it beats the current champion on the same test set
-by the promotion margin. `personalization_daily` scores with the champions.
+target fits its model, tests it out of time on the latest as-of date, logs it and registers it, and
+promotes it to `champion` only if it clears the floor (a test AUC of at least the minimum and above a
+one-feature baseline's) and beats the current champion on the same test set by the promotion margin;
+otherwise it is the `challenger`. A target left without a champion is not scored, so its product is not
+offered by model (the task's line says so). Credit products' models are trained without the protected
+attributes of the decision policy. `personalization_daily` scores with the champions.
 
 A target with too few positives at this size is skipped with the reason (the task succeeds); a
-re-run for the same data retrains nothing (the champion already covers its latest as-of date).
+re-run for the same data, floor and policy retrains nothing (the newest version already covers its latest
+as-of date).
 Orchestration only: every task calls `jobs.orchestrate.run_task`.
 """
 

@@ -88,7 +88,8 @@ def train(lh: Lakehouse, day: dt.date, target: str | None = None) -> StepResult:
 def score(lh: Lakehouse, day: dt.date) -> StepResult:
     from jobs.models.run import score as run
 
-    return StepResult("score", day, run(lh, day))
+    tables, details = run(lh, day)
+    return StepResult("score", day, tables, details=details)
 
 
 def offers(lh: Lakehouse, day: dt.date) -> StepResult:
@@ -139,12 +140,33 @@ def _progress(result: StepResult) -> None:
         notes = [f"{n:,} {what}" for n, what in ((quarantined, "quarantined"), (waiting, "waiting for a parent"),
                                                   (released, "released")) if n]
         what = f"{result.rows - quarantined:,} rows" + (f" ({', '.join(notes)})" if notes else "")
+        unscored = result.details.get("no_champion")
+        if unscored:   # the score step: products without a champion get no offer from a model
+            what += "; not scored, so not offered: " + "; ".join(f"{t} ({why})" for t, why in unscored.items())
     else:
         models = result.details.get("models", {})
-        what = ", ".join(f"{name} AUC {m['auc']:.3f}" if "auc" in m else f"{name} skipped"
-                         for name, m in models.items()) or ", ".join(f"{k}: {v}" for k, v in result.details.items())
+        if len(models) > 1:   # the train step of every target: one line each
+            what = f"{len(models)} models" + "".join(f"\n      {_trained(name, m)}" for name, m in models.items())
+        else:
+            what = "".join(_trained(name, m) for name, m in models.items()) or \
+                ", ".join(f"{k}: {v}" for k, v in result.details.items())
     print(f"  [{result.logical_date}] {result.step:<13} {result.seconds:6.1f}s  {what}", file=sys.__stderr__,
           flush=True)
+
+
+def _trained(name: str, outcome: dict) -> str:
+    """One target's training outcome in words, saying whether it has a champion to score with."""
+    if "auc" not in outcome:
+        text = f"{name} skipped ({outcome['skipped']})"
+    else:
+        verdict = "champion" if outcome["promoted"] else "not champion"
+        text = f"{name} v{outcome['version']} AUC {outcome['auc']:.3f}: {verdict} ({outcome['reason']})"
+    if outcome.get("champion") is None:
+        from jobs.gold.targets import TARGETS
+
+        offered = TARGETS[name].kind == "product" if name in TARGETS else False
+        text += f"; no champion: {name} is not scored" + (" nor offered by model" if offered else "")
+    return text
 
 
 def run_daily(logical_date, settings: Settings | None = None) -> list[StepResult]:

@@ -52,6 +52,7 @@ class Settings:
     label_horizon_days: int = 30
     label_maturity_days: int = 45
     promotion_margin: float = 0.005
+    promotion_min_auc: float = 0.55    # the floor: a model with a lower test AUC never becomes champion
     fairness_gate: str = "warn"        # warn: log and show flags; block: a flag stops the channel publish
     late_parent_grace_days: int = 7    # how long a row waits for its parent (account, customer) before quarantine
     tokenization_key: str = "marketofone-dev-key"
@@ -66,6 +67,8 @@ class Settings:
         if not self.promotion_margin >= 0:
             raise ValueError(f"MARKETOFONE_PROMOTION_MARGIN must be >= 0, got {self.promotion_margin}")
         if self.fairness_gate not in ("warn", "block"):
+        if not 0 <= self.promotion_min_auc <= 1:
+            raise ValueError(f"MARKETOFONE_PROMOTION_MIN_AUC must be between 0 and 1, got {self.promotion_min_auc}")
             raise ValueError(f"MARKETOFONE_FAIRNESS_GATE must be warn or block, got {self.fairness_gate!r}")
         if self.late_parent_grace_days < 0:
             raise ValueError(f"MARKETOFONE_LATE_PARENT_GRACE_DAYS must be >= 0, got {self.late_parent_grace_days}")
@@ -92,6 +95,7 @@ class Settings:
                 fairness_gate=_env("MARKETOFONE_FAIRNESS_GATE", "warn"),
                 late_parent_grace_days=int(_env("MARKETOFONE_LATE_PARENT_GRACE_DAYS", "7")),
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
+                promotion_min_auc=float(_env("MARKETOFONE_PROMOTION_MIN_AUC", "0.55")),
                 force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
             )
         except ValueError as exc:

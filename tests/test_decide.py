@@ -63,6 +63,47 @@ def test_a_rule_the_engine_cannot_evaluate_is_refused_with_its_id(spark):
         check_rules(frame(spark, {}), bad)
 
 
+def _policy_with(tmp_path, edit):
+    raw = json.loads(load_policy.__globals__["DECISIONING"].joinpath("policy.json").read_text())
+    edit(raw)
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.pop("protected_attributes"), "'protected_attributes' is missing"),
+    (lambda p: p["protected_attributes"].update(attributes={"age": []}), "attributes.age: must be a non-empty list"),
+    (lambda p: p["protected_attributes"].update(attributes={"age": "age"}), "attributes.age: must be a non-empty list"),
+    (lambda p: p["protected_attributes"]["attributes"].update(gender=["gender", "age"]),
+     "age listed under more than one attribute"),
+    (lambda p: p["protected_attributes"].update(applies_to=["credit_card", "auto_loan", "mortgage"]),
+     "must cover every credit product; personal_loan missing"),
+    (lambda p: p["protected_attributes"]["applies_to"].append("yacht"), "applies_to names yacht, not products"),
+    (lambda p: p["protected_attributes"].update(allow={"mortgage": ["religion"]}),
+     "allow.mortgage names religion, not a protected attribute"),
+    (lambda p: p["protected_attributes"].update(allow={"savings": ["age"]}),
+     "allow names 'savings', a product the rule does not apply to"),
+    (lambda p: p["protected_attributes"].update(allow={"mortgage": "age"}), "allow.mortgage: must be a non-empty list"),
+])
+def test_a_malformed_protected_attribute_rule_is_refused(tmp_path, edit, message):
+    with pytest.raises(CatalogError, match=message) as err:
+        load_policy(_policy_with(tmp_path, edit))
+    assert "protected_attributes" in str(err.value)
+
+
+def test_protected_attributes_are_kept_from_credit_products_unless_the_policy_allows_one(tmp_path):
+    for product in ("credit_card", "personal_loan", "auto_loan", "mortgage"):
+        assert {"age", "age_band", "gender", "had_marriage"} <= POLICY.protected.blocked_columns(product)
+    assert POLICY.protected.blocked_columns("savings") == frozenset()       # not a credit product
+    allowed = load_policy(_policy_with(tmp_path, lambda p: p["protected_attributes"].update(
+        allow={"mortgage": ["age"]})))
+    assert "age" not in allowed.protected.blocked_columns("mortgage")
+    assert {"gender", "had_marriage"} <= allowed.protected.blocked_columns("mortgage")
+    assert "age" in allowed.protected.blocked_columns("auto_loan")
+    assert allowed.version != POLICY.version                                 # the decisions record the change
+
+
 # -- each rule type ---------------------------------------------------------------------------------------
 
 def test_a_clean_candidate_passes_every_rule(spark):

@@ -73,6 +73,35 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class ProtectedAttributes:
+    """Fair lending: for the products it applies to (every credit product), protected attributes are neither
+    a model's features nor an offer's reasons, unless `allow` names the attribute for the product.
+
+    attributes: attribute -> the customer-360 columns that carry it, including columns derived from it
+    (age -> age, age_band); applies_to: products; allow: product -> attributes let back in for it.
+    """
+    attributes: dict[str, tuple[str, ...]]
+    applies_to: tuple[str, ...]
+    allow: dict[str, tuple[str, ...]]
+
+    def blocked(self, product: str) -> dict[str, tuple[str, ...]]:
+        """The attributes (with their columns) a model or a reason for `product` may not use; {} when none."""
+        if product not in self.applies_to:
+            return {}
+        allowed = self.allow.get(product, ())
+        return {a: columns for a, columns in self.attributes.items() if a not in allowed}
+
+    def blocked_columns(self, product: str) -> frozenset[str]:
+        return frozenset(c for columns in self.blocked(product).values() for c in columns)
+
+    def attribute_of(self, column: str) -> str | None:
+        return next((a for a, columns in self.attributes.items() if column in columns), None)
+
+
+NO_PROTECTION = ProtectedAttributes({}, (), {})
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str
     holdout_share: float
@@ -85,6 +114,7 @@ class Policy:
     fairness_min_group: int
     fairness_window_days: int
     rules: tuple[Rule, ...]
+    protected: ProtectedAttributes = NO_PROTECTION
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -213,6 +243,49 @@ def _rule(entry: dict, where: str) -> Rule:
     return Rule(rule_id, rule_type, description, kind=kind, limit=limit, days=days)
 
 
+def _names(value, where: str, what: str) -> tuple[str, ...]:
+    """A non-empty list of distinct non-empty strings, as a tuple."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise CatalogError(f"{where}: must be a non-empty list of {what}, got {value!r}")
+    if len(set(value)) != len(value):
+        raise CatalogError(f"{where}: lists a {what[:-1]} more than once: {value!r}")
+    return tuple(value)
+
+
+def _protected(raw: dict, path: Path) -> ProtectedAttributes:
+    """The protected-attribute rule; credit products are always covered (an exception is an explicit `allow`)."""
+    where = f"{path}: protected_attributes"
+    entry = _need(raw, "protected_attributes", str(path), dict)
+    attributes = _need(entry, "attributes", where, dict)
+    if not attributes:
+        raise CatalogError(f"{where}: 'attributes' must name at least one attribute and its columns")
+    columns = {a: _names(c, f"{where} attributes.{a}", "column names") for a, c in attributes.items()}
+    listed = [c for cs in columns.values() for c in cs]
+    twice = sorted({c for c in listed if listed.count(c) > 1})
+    if twice:
+        raise CatalogError(f"{where}: column(s) {', '.join(twice)} listed under more than one attribute")
+    applies_to = _names(_need(entry, "applies_to", where, list), f"{where} applies_to", "products")
+    unknown = [p for p in applies_to if p not in PRODUCTS]
+    if unknown:
+        raise CatalogError(f"{where}: applies_to names {', '.join(unknown)}, not products "
+                           f"({', '.join(PRODUCTS)})")
+    uncovered = [p for p in CREDIT_PRODUCTS if p not in applies_to]
+    if uncovered:
+        raise CatalogError(f"{where}: applies_to must cover every credit product; {', '.join(uncovered)} missing "
+                           "(to let an attribute back in for one product, name it under 'allow')")
+    allow = {}
+    for product, allowed in _need(entry, "allow", where, dict).items():
+        if product not in applies_to:
+            raise CatalogError(f"{where}: allow names {product!r}, a product the rule does not apply to "
+                               f"(applies_to: {', '.join(applies_to)})")
+        allow[product] = _names(allowed, f"{where} allow.{product}", "attributes")
+        unknown = [a for a in allow[product] if a not in columns]
+        if unknown:
+            raise CatalogError(f"{where}: allow.{product} names {', '.join(unknown)}, not a protected attribute "
+                               f"({', '.join(columns)})")
+    return ProtectedAttributes(columns, applies_to, allow)
+
+
 def load_policy(path: Path | None = None) -> Policy:
     path = Path(path or DECISIONING / "policy.json")
     raw = _read(path)
@@ -237,7 +310,7 @@ def load_policy(path: Path | None = None) -> Policy:
                     for k in ("use_propensity", "use_value", "use_lever")),
                   tuple(_need(fairness, "dimensions", f"{path} fairness", list)), min_ratio,
                   _need(fairness, "min_group_size", f"{path} fairness", int),
-                  _need(fairness, "window_days", f"{path} fairness", int), rules)
+                  _need(fairness, "window_days", f"{path} fairness", int), rules, _protected(raw, path))
 
 
 def catalog_rows(catalog: Catalog) -> list[dict]:

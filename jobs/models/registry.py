@@ -130,6 +130,27 @@ def logged_auc(mlflow_client, name: str, version: str) -> float:
 
 
 @dataclass(frozen=True)
+class Floor:
+    """What a model must clear, on its test set, to be champion at all (whatever the champion scores).
+
+    `min_auc`: clearly better than chance (Settings.promotion_min_auc). `baseline_auc`: a simple rule's
+    AUC on the same test rows (train.py: the best single feature of the training rows), which the model
+    must beat; None when there is none to compare with.
+    """
+    min_auc: float = 0.5
+    baseline_auc: float | None = None
+    baseline: str = "the baseline"
+
+    def falls_short(self, auc: float) -> str | None:
+        """Why `auc` does not clear the floor, or None when it does."""
+        if not auc >= self.min_auc:
+            return f"AUC {auc:.3f} is below the floor {self.min_auc:g}"
+        if self.baseline_auc is not None and not auc > self.baseline_auc:
+            return f"AUC {auc:.3f} does not beat the baseline's {self.baseline_auc:.3f} ({self.baseline})"
+        return None
+
+
+@dataclass(frozen=True)
 class PromotionDecision:
     model_name: str
     version: str
@@ -139,48 +160,113 @@ class PromotionDecision:
     champion_auc: float | None
     promoted: bool
     reason: str
+    min_auc: float = 0.5
+    baseline_auc: float | None = None
+    baseline: str = ""
+    retired_champion: str | None = None   # the champion whose alias this decision removed (it fell short too)
+
+    @property
+    def champion(self) -> str | None:
+        """The version that is champion after the decision (None: the target has no champion now)."""
+        if self.promoted:
+            return self.version
+        return None if self.retired_champion else self.previous_champion
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "champion": self.champion}
+
+
+def retire_champion(mlflow_client, name: str, version: str, reason: str) -> None:
+    """Remove the champion alias from `version` (scoring then skips the model) and record why on the version."""
+    mlflow_client.delete_registered_model_alias(name, CHAMPION)
+    mlflow_client.set_model_version_tag(name, version, "retired", reason)
+    log.warning("%s v%s is no longer champion: %s", name, version, reason)
+
+
+def _champion_falls_short(current: str | None, version: str, champion_auc: float | None, short_of_version: str,
+                          floor: Floor) -> str | None:
+    """Why the current champion falls short of the floor too, or None (no champion, or no AUC to judge it by)."""
+    if current is None:
+        return None
+    if current == version:   # the champion itself, judged again against a floor it no longer clears
+        return short_of_version
+    if champion_auc is None or math.isnan(champion_auc):
+        return None
+    return floor.falls_short(champion_auc)
+
+
+def _challenge(auc: float, version: str, current: str, champion_auc: float, margin: float, where: str,
+               floor: Floor) -> tuple[bool, str]:
+    """(promoted, reason) of a version that clears the floor against the current champion."""
+    if math.isnan(champion_auc):
+        return True, f"champion v{current} has no AUC"
+    short = floor.falls_short(champion_auc)
+    if short:
+        return True, f"champion v{current} falls short, {where}: {short}"
+    gain = auc - champion_auc
+    promoted = gain > 0 and gain >= margin
+    verdict = "beats" if promoted else "does not beat"
+    return promoted, (f"AUC {auc:.4f} {verdict} champion v{current} AUC {champion_auc:.4f} ({where}) "
+                      f"by the margin {margin:g} (difference {gain:+.4f})")
 
 
 def promote(mlflow_client, name: str, version: str, auc: float, margin: float = 0.0,
-            champion_auc: float | None = None) -> PromotionDecision:
-    """Alias `version` as challenger; make it champion if there is none or it beats the champion.
+            champion_auc: float | None = None, floor: Floor | None = None) -> PromotionDecision:
+    """Make `version` champion if it clears the floor and there is no champion or it beats the champion;
+    otherwise alias it `challenger`.
+
+    The floor (`Floor`: a minimum AUC and a baseline to beat on the same test set) comes first: a version
+    that falls short is registered but never champion, and a champion that falls short on the same test
+    set is retired, so the target has no champion and its product is not offered by model. Without a
+    floor, a model must at least do better than chance (AUC 0.5).
 
     "Beats" means: its test AUC is higher than the champion's by at least `margin` (a tie never
     replaces the champion). `champion_auc` is the champion's AUC on the same test rows (what
     train_model passes); without it, the AUC logged when the champion was trained is used. A champion
     with no AUC at all is replaced.
+
+    Aliases: `champion` is the version scoring uses; `challenger` is the newest version that did not
+    become champion (none right after a promotion: the newest version is the champion, and one
+    version never holds both aliases).
     """
     if margin is None or not math.isfinite(margin) or margin < 0:
         raise ValueError(f"promotion margin must be a finite number >= 0, got {margin!r}")
     if auc is None or not math.isfinite(auc):
         raise ValueError(f"cannot promote {name} v{version}: its AUC is {auc!r}")
+    floor = floor or Floor()
     version = str(version)
-    mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
-
     current = alias_version(mlflow_client, name, CHAMPION)
     where = "on the same test set"
-    if current is None:
+    if current is not None and current != version and champion_auc is None:
+        champion_auc, where = logged_auc(mlflow_client, name, current), "as logged when it was trained"
+
+    retired = None
+    short = floor.falls_short(auc)
+    if short:
+        promoted, reason = False, short
+        champion_short = _champion_falls_short(current, version, champion_auc, short, floor)
+        if champion_short:
+            retired = current
+            reason += f"; champion v{current} falls short too, {where}: {champion_short}; no champion now"
+    elif current is None:
         promoted, reason = True, "no champion yet"
     elif current == version:
         promoted, reason = True, "already champion"
     else:
-        if champion_auc is None:
-            champion_auc, where = logged_auc(mlflow_client, name, current), "as logged when it was trained"
-        if math.isnan(champion_auc):
-            promoted, reason = True, f"champion v{current} has no AUC"
-        else:
-            gain = auc - champion_auc
-            promoted = gain > 0 and gain >= margin
-            verdict = "beats" if promoted else "does not beat"
-            reason = (f"AUC {auc:.4f} {verdict} champion v{current} AUC {champion_auc:.4f} ({where}) "
-                      f"by the margin {margin:g} (difference {gain:+.4f})")
+        promoted, reason = _challenge(auc, version, current, champion_auc, margin, where, floor)
+
     if promoted:
         mlflow_client.set_registered_model_alias(name, CHAMPION, version)
+        if alias_version(mlflow_client, name, CHALLENGER) is not None:
+            mlflow_client.delete_registered_model_alias(name, CHALLENGER)
+    else:
+        if retired:
+            retire_champion(mlflow_client, name, retired, reason)
+        mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
 
     decision = PromotionDecision(name, version, float(auc), float(margin), current,
-                                 None if champion_auc is None else float(champion_auc), promoted, reason)
-    log.info("%s v%s %s: %s", name, version, "promoted to champion" if promoted else "stays challenger", reason)
+                                 None if champion_auc is None else float(champion_auc), promoted, reason,
+                                 float(floor.min_auc), floor.baseline_auc, floor.baseline if floor.baseline_auc
+                                 is not None else "", retired)
+    log.info("%s v%s %s: %s", name, version, "promoted to champion" if promoted else "not champion", reason)
     return decision

@@ -1,28 +1,107 @@
 """Thin runs of the model steps: train each target's model on gold.training_set, score the day's
-customer-360 with every champion into gold.propensity_scores."""
+customer-360 with every champion into gold.propensity_scores.
+
+Two gates keep a model out of the offers, and both runs say which targets they leave without a champion
+(their products are then not offered by model):
+- the floor (jobs/models/registry.py): a champion's test AUC is at least Settings.promotion_min_auc and
+  beats a one-feature baseline on the same test set;
+- the policy's protected attributes (schemas/decisioning/policy.json): a credit product's model is
+  trained without them, and a champion that uses one the policy does not allow for its product is
+  retired before training and never scores.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import math
 
 import pandas as pd
 from pyspark.sql import functions as F
 
+from jobs.decide.catalog import Policy, load_policy
 from jobs.gold.customer_360 import MODEL_FEATURES
 from jobs.gold.targets import TARGETS, Target, target
 from jobs.models import registry
 from jobs.models.score import score as score_frame
 from jobs.models.train import ModelSpec, train_model
+from jobs.settings import Settings
 from jobs.tables import Lakehouse
 
 log = logging.getLogger(__name__)
 
 
-def spec_for(t: Target) -> ModelSpec:
+def protected_columns(t: Target, policy: Policy) -> frozenset[str]:
+    """The columns the policy keeps out of this target's model (a credit product's protected attributes)."""
+    return policy.protected.blocked_columns(t.name) if t.kind == "product" else frozenset()
+
+
+def spec_for(t: Target, policy: Policy | None = None) -> ModelSpec:
+    """The target's model: every customer-360 feature but the protected columns the policy blocks for it."""
+    policy = policy or load_policy()
+    blocked = protected_columns(t, policy)
+    features = tuple(f for f in MODEL_FEATURES if f not in blocked)
+    left_out = ",".join(f for f in MODEL_FEATURES if f in blocked) or "none"
     return ModelSpec(name=t.model_name, label=t.label, experiment=t.experiment, time_column="as_of_date",
-                     features=tuple(MODEL_FEATURES), description=t.question,
-                     tags={"kind": t.kind, "target": t.name})
+                     features=features, description=t.question,
+                     tags={"kind": t.kind, "target": t.name, "protected_left_out": left_out,
+                           "policy_version": policy.version})
+
+
+def _model_features(client, name: str, version: str) -> list[str]:
+    """The features a registered version was trained on (its run's features.json, through `client`)."""
+    run_id = client.get_model_version(name, version).run_id
+    with open(client.download_artifacts(run_id, "features.json")) as handle:
+        return json.load(handle)["features"]
+
+
+def _protected_in_use(client, t: Target, version: str, policy: Policy) -> str | None:
+    """Why the version may not serve its product under the policy (it uses a blocked column), or None."""
+    blocked = protected_columns(t, policy)
+    if not blocked:
+        return None
+    used = sorted(set(_model_features(client, t.model_name, version)) & blocked)
+    if not used:
+        return None
+    return (f"v{version} uses {', '.join(used)}, protected attribute(s) policy {policy.version} does not allow "
+            f"for {t.name}")
+
+
+def champion_status(client, t: Target, settings: Settings, policy: Policy) -> tuple[str | None, str]:
+    """(the champion version scoring may use, or None; why not, in words)."""
+    version = registry.alias_version(client, t.model_name, registry.CHAMPION)
+    if version is None:
+        return None, _why_no_champion(client, t)
+    # The AUC logged at training against today's floor (the baseline was judged at promotion): catches a
+    # champion promoted before the floor existed, or under a lower one.
+    auc = registry.logged_auc(client, t.model_name, version)
+    short = None if math.isnan(auc) else registry.Floor(settings.promotion_min_auc).falls_short(auc)
+    if short:
+        return None, f"champion v{version} falls short of the floor ({short}); run models_weekly to retrain it"
+    unfit = _protected_in_use(client, t, version, policy)
+    if unfit:
+        return None, f"champion {unfit}; run models_weekly to retrain it without them"
+    return version, f"champion v{version}"
+
+
+def _why_no_champion(client, t: Target) -> str:
+    """The newest version's promotion reason (e.g. its AUC is below the floor), or that none is trained."""
+    newest = _newest_version(client, t.model_name)
+    if newest is None:
+        return "no model trained yet"
+    reason = newest.tags.get("retired") or newest.tags.get("promotion") or "not promoted"
+    return f"no champion; v{newest.version}: {reason}"
+
+
+def _newest_version(client, name: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return None
+    return max(versions, key=lambda v: int(v.version), default=None)
 
 
 def training_rows(lh: Lakehouse, t: Target) -> pd.DataFrame:
@@ -36,46 +115,85 @@ def training_rows(lh: Lakehouse, t: Target) -> pd.DataFrame:
     return table.filter(pc.field(f"eligible_{t.name}")).to_pandas()
 
 
-def _already_trained(lh: Lakehouse, t: Target, test_time: str) -> str | None:
-    """The champion's version when it was trained with the same latest as-of date (a re-run retrains nothing)."""
-    client = registry.client(lh.settings)
-    version = registry.alias_version(client, t.model_name, registry.CHAMPION)
-    if version is None:
+def _already_trained(client, settings: Settings, spec: ModelSpec, test_time: str) -> str | None:
+    """What became of the newest version when it was trained on the same latest as-of date, under the same
+    floor and with the same protected columns left out (a re-run retrains nothing); None: train."""
+    newest = _newest_version(client, spec.name)
+    if newest is None:
         return None
-    tags = client.get_model_version(t.model_name, version).tags
-    return version if tags.get("test_time") == test_time else None
+    tags = newest.tags
+    same = (tags.get("test_time") == test_time and tags.get("min_auc") == repr(settings.promotion_min_auc)
+            and tags.get("protected_left_out") == spec.tags["protected_left_out"])
+    if not same:
+        return None
+    champion = registry.alias_version(client, spec.name, registry.CHAMPION)
+    outcome = "champion" if champion == str(newest.version) else \
+        f"not champion, {tags.get('retired') or tags.get('promotion', 'not promoted')}"
+    return f"v{newest.version} already trained with as-of dates up to {test_time}: {outcome}"
 
 
-def train_target(lh: Lakehouse, name: str) -> dict:
-    """Train one target's model; a target without enough positives is skipped with the reason."""
+def _retire_if_protected(client, t: Target, policy: Policy) -> str | None:
+    """Retire a champion that uses a protected attribute the policy does not allow for its product, so the
+    new model (trained without it) is not compared with it; the reason, or None."""
+    version = registry.alias_version(client, t.model_name, registry.CHAMPION)
+    unfit = version and _protected_in_use(client, t, version, policy)
+    if unfit:
+        registry.retire_champion(client, t.model_name, version, unfit)
+    return unfit or None
+
+
+def train_target(lh: Lakehouse, name: str, policy: Policy | None = None) -> dict:
+    """Train one target's model; a target without enough positives is skipped with the reason. `champion`
+    says which version scores the target after the run (None: its product is not offered by model)."""
     t = target(name)
+    policy = policy or load_policy()
     frame = training_rows(lh, t)
-    if frame.empty:
-        return {"skipped": "no eligible rows in gold.training_set"}
-    test_time = str(frame["as_of_date"].max())
     registry.configure_mlflow(lh.settings, t.experiment)
-    existing = _already_trained(lh, t, test_time)
-    if existing:
-        return {"skipped": f"champion v{existing} already trained with as-of dates up to {test_time}"}
-    spec = spec_for(t)
+    if frame.empty:
+        return _with_champion(lh, t, policy, {"skipped": "no eligible rows in gold.training_set"})
+    test_time = str(frame["as_of_date"].max())
+    client = registry.client(lh.settings)
+    spec = spec_for(t, policy)
     spec.tags["test_time"] = test_time
+    retired = _retire_if_protected(client, t, policy)
+    existing = _already_trained(client, lh.settings, spec, test_time)
+    if existing:
+        return _with_champion(lh, t, policy, {"skipped": existing})
     try:
         result = train_model(frame, spec, lh.settings)
     except ValueError as exc:  # too few positives at this size: say so, do not fail the run
         log.warning("not training %s: %s", t.model_name, exc)
-        return {"skipped": str(exc)}
+        return _with_champion(lh, t, policy, {"skipped": str(exc)})
+    baseline = result.baseline
     return {"version": result.version, "auc": round(result.auc, 4), "pr_auc": round(result.test.pr_auc, 4),
             "brier": round(result.test.brier, 5), "lift_top_decile": round(result.test.lift_top_decile, 2),
-            "promoted": result.promoted, "reason": result.reason, "positives": int(frame[t.label].sum()),
+            "min_auc": result.min_auc, "baseline_auc": None if baseline is None else round(baseline.auc, 4),
+            "baseline": None if baseline is None else baseline.describe(),
+            "promoted": result.promoted, "champion": result.champion,
+            "reason": result.reason + (f"; champion {retired}, so it was retired first" if retired else ""),
+            "protected_left_out": spec.tags["protected_left_out"], "positives": int(frame[t.label].sum()),
             "rows": len(frame), "test_time": test_time}
 
 
+def _with_champion(lh: Lakehouse, t: Target, policy: Policy, outcome: dict) -> dict:
+    """A skipped target's outcome, with the champion that still scores it (if any)."""
+    version, why = champion_status(registry.client(lh.settings), t, lh.settings, policy)
+    return {**outcome, "champion": version, **({} if version else {"no_champion": why})}
+
+
 def train(lh: Lakehouse, day: dt.date, targets: tuple[str, ...] | None = None) -> dict:
-    return {"models": {name: train_target(lh, name) for name in (targets or tuple(TARGETS))}}
+    policy = load_policy()
+    models = {name: train_target(lh, name, policy) for name in (targets or tuple(TARGETS))}
+    return {"models": models, "no_champion": {name: m.get("no_champion") or m.get("reason") or m.get("skipped")
+                                              for name, m in models.items() if m["champion"] is None}}
 
 
-def score(lh: Lakehouse, day: dt.date) -> dict[str, int]:
-    """Score every customer of the day's 360 with each champion, for the targets they are eligible for."""
+def score(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], dict]:
+    """Score every customer of the day's 360 with each champion, for the targets they are eligible for.
+
+    Returns the rows written and the details: `no_champion`, each target left unscored and why (no
+    champion, or one that falls short of the floor or uses a protected attribute the policy does not
+    allow): its product is not offered by model that day."""
     settings = lh.settings
     c360 = lh.read("gold.customer_360").where(F.col("as_of_date") == F.lit(day))
     flags = [F.coalesce(F.expr(t.eligible), F.lit(False)).alias(f"eligible_{t.name}") for t in TARGETS.values()]
@@ -83,10 +201,13 @@ def score(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     if frame.empty:
         raise ValueError(f"gold.customer_360 has no rows for {day}; run the customer_360 step first")
     client = registry.client(settings)
-    parts = []
+    policy = load_policy()
+    parts, unscored = [], {}
     for t in TARGETS.values():
-        if registry.alias_version(client, t.model_name, registry.CHAMPION) is None:
-            log.warning("no champion for %s yet: not scored", t.model_name)
+        version, why = champion_status(client, t, settings, policy)
+        if version is None:
+            log.warning("%s not scored: %s", t.model_name, why)
+            unscored[t.name] = why
             continue
         eligible = frame[frame[f"eligible_{t.name}"]]
         if not eligible.empty:
@@ -107,4 +228,5 @@ def score(lh: Lakehouse, day: dt.date) -> dict[str, int]:
         scores[columns],
         "as_of_date date, customer_id string, kind string, target string, model string, probability double, "
         "model_version string, reason_codes string, reason string")
-    return {"gold.propensity_scores": lh.replace_for_date("gold.propensity_scores", df, day)}
+    counts = {"gold.propensity_scores": lh.replace_for_date("gold.propensity_scores", df, day)}
+    return counts, {"no_champion": unscored}

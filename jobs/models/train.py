@@ -13,11 +13,14 @@ optionally a time column (the as-of date of each row). Steps:
    fit again on the training and validation rows with the number of rounds early stopping chose (the
    latest labelled month counts; the test rows are never seen);
 3. evaluate on the test set (AUC, PR-AUC, Brier, reliability, lift in the top decile, jobs/models/evaluate.py),
-   and evaluate the current champion on the same rows;
+   the current champion on the same rows, and a baseline: the single feature that ranks the training
+   rows best, applied to the test rows;
 4. log params, metrics, the feature list, gain importance, the reliability table and the model (with
    signature, input example and pinned requirements, so no seconds go to environment inference) to
-   the model's experiment; register it; it becomes `challenger`, and `champion` when its test AUC beats
-   the champion's on the same test set by the promotion margin (jobs/models/registry.py).
+   the model's experiment; register it. It becomes `champion` only if its test AUC clears the floor
+   (at least Settings.promotion_min_auc and above the baseline's, on the same test set) and beats the
+   champion's on the same test set by the promotion margin; otherwise it is `challenger`
+   (jobs/models/registry.py).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.models import registry
-from jobs.models.evaluate import Evaluation, evaluate
+from jobs.models.evaluate import Baseline, Evaluation, evaluate, single_feature_baseline
 from jobs.models.frame import PLAN_ATTR, FeaturePlan
 from jobs.settings import Settings
 
@@ -92,6 +95,9 @@ class TrainResult:
     split: dict
     features: list[str]
     fit_seconds: float
+    baseline: Baseline | None = None
+    min_auc: float = 0.5
+    champion: str | None = None        # the version that is champion after this run (None: the target has none)
 
     @property
     def auc(self) -> float:
@@ -247,13 +253,21 @@ def _champion_auc_on(settings: Settings, name: str, frame: pd.DataFrame, y: np.n
 
 # -- train -------------------------------------------------------------------------------------------
 
-def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin: float | None = None) -> TrainResult:
+def floor_for(min_auc: float, baseline: Baseline | None) -> registry.Floor:
+    if baseline is None:
+        return registry.Floor(min_auc)
+    return registry.Floor(min_auc, baseline.auc, baseline.describe())
+
+
+def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin: float | None = None,
+                min_auc: float | None = None) -> TrainResult:
     """Train, evaluate, log, register and (maybe) promote `spec.name`; return what happened."""
     import mlflow
     import xgboost as xgb
     from mlflow.models import infer_signature
 
     margin = settings.promotion_margin if margin is None else margin
+    min_auc = settings.promotion_min_auc if min_auc is None else min_auc
     y = labels_of(frame, spec.label)
     plan = plan_for(frame, spec)
     X = plan.matrix(frame)
@@ -287,6 +301,7 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
     fit_seconds = time.perf_counter() - started
     test_prob = booster.predict(xgb.DMatrix(X.iloc[test], feature_names=features))
     result = evaluate(y[test], test_prob)
+    baseline = single_feature_baseline(X.iloc[fit], y[fit], X.iloc[test], y[test], settings.seed)
     champion_auc = _champion_auc_on(settings, spec.name, frame.iloc[test], y[test])
     importance = gain_importance(booster, features)
 
@@ -300,13 +315,13 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
 
         mlflow.log_params({**flat(params), "num_boost_round": NUM_BOOST_ROUND,
                            "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "n_features": len(features),
-                           "promotion_margin": margin, **flat(split)})
+                           "promotion_margin": margin, "promotion_min_auc": min_auc, **flat(split)})
         mlflow.log_dict({"features": features, "label": spec.label, "plan": json.loads(plan.to_json())},
                         "features.json")
         mlflow.log_dict({"importance_type": "gain", "features": importance}, "importance/gain.json")
         mlflow.log_figure(importance_figure(importance, f"{spec.name}: gain importance"), "importance/gain.png")
-        mlflow.log_dict({"test": asdict(result), "valid_auc": valid_auc, "champion_test_auc": champion_auc},
-                        "evaluation.json")
+        mlflow.log_dict({"test": asdict(result), "valid_auc": valid_auc, "champion_test_auc": champion_auc,
+                         "baseline": asdict(baseline) if baseline else None}, "evaluation.json")
         log_started = time.perf_counter()
         info = mlflow.xgboost.log_model(
             xgb_model=booster, name="model",
@@ -316,20 +331,24 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
         metrics = {**result.metrics("test_"), "auc": result.auc, "pr_auc": result.pr_auc, "valid_auc": valid_auc,
                    "best_iteration": best_iteration, "fit_seconds": fit_seconds,
                    "log_model_seconds": time.perf_counter() - log_started,
-                   "positives": float(y.sum()), "n_rows": float(len(y))}
+                   "positives": float(y.sum()), "n_rows": float(len(y)),
+                   "baseline_auc": baseline.auc if baseline else None}
         mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None and math.isfinite(v)},
                            model_id=info.model_id)
         version = registry.register(client, spec.name, info, run.info.run_id, description=spec.description,
-                                    tags={"auc": repr(result.auc), **{k: str(v) for k, v in spec.tags.items()}})
-        decision = registry.promote(client, spec.name, version, result.auc, margin=margin, champion_auc=champion_auc)
+                                    tags={"auc": repr(result.auc), "min_auc": repr(min_auc),
+                                          **{k: str(v) for k, v in spec.tags.items()}})
+        decision = registry.promote(client, spec.name, version, result.auc, margin=margin, champion_auc=champion_auc,
+                                    floor=floor_for(min_auc, baseline))
         mlflow.log_dict(decision.as_dict(), "promotion.json")
         mlflow.set_tags({"promotion.promoted": str(decision.promoted).lower(), "promotion.reason": decision.reason,
                          "model_version": version})
         client.set_model_version_tag(spec.name, version, "promotion", decision.reason)
 
-    log.info("trained %s v%s: test AUC %.3f (champion on the same rows: %s), PR-AUC %.3f, fit %.1fs",
+    log.info("trained %s v%s: test AUC %.3f (champion on the same rows: %s, baseline: %s), PR-AUC %.3f, fit %.1fs",
              spec.name, version, result.auc, "none" if champion_auc is None else f"{champion_auc:.3f}",
-             result.pr_auc, fit_seconds)
+             "none" if baseline is None else f"{baseline.auc:.3f}", result.pr_auc, fit_seconds)
     return TrainResult(name=spec.name, version=version, run_id=run.info.run_id, test=result, valid_auc=valid_auc,
                        champion_test_auc=champion_auc, promoted=decision.promoted, reason=decision.reason,
-                       split=split, features=features, fit_seconds=fit_seconds)
+                       split=split, features=features, fit_seconds=fit_seconds, baseline=baseline, min_auc=min_auc,
+                       champion=decision.champion)
