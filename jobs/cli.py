@@ -111,20 +111,113 @@ def cmd_tables(args) -> int:
     settings = _settings(args)
     # delta-rs reads the tables directly: listing needs no Spark session.
     rows = Lakehouse(None, settings).describe()
+    if not rows:
+        raise FileNotFoundError(_no_lakehouse(settings))
     _print_table(rows, ["table", "version", "rows", "path"])
     return 0
 
 
-def cmd_sql(args) -> int:
-    from jobs.pipeline import lakehouse
+def _no_lakehouse(settings: Settings) -> str:
+    where = "from MARKETOFONE_HOME" if os.environ.get("MARKETOFONE_HOME") else \
+        "the default; MARKETOFONE_HOME sets another"
+    state = "holds no tables" if settings.lakehouse.is_dir() else "does not exist"
+    return (f"no lakehouse in the home {settings.home} ({where}): {settings.lakehouse} {state}. Create one with "
+            "`make demo`, or `marketofone generate --date 2026-06-30` then "
+            "`marketofone run personalization_daily --date 2026-06-30`")
 
-    df = lakehouse(_settings(args)).sql(args.query)
-    rows = [r.asDict() for r in df.limit(args.limit).collect()]
-    if args.json:
+
+def cmd_sql(args) -> int:
+    """A read statement (its rows), or with --write a DELETE / UPDATE / INSERT / MERGE on a lakehouse table
+    (what it changed and the table's new Delta version); everything else is refused (jobs/query.py)."""
+    from pyspark.errors import PySparkException
+
+    from jobs.pipeline import lakehouse
+    from jobs.query import check, classify
+    from jobs.tables import Lakehouse
+
+    statement = classify(args.query)
+    check(statement, args.write)
+    settings = _settings(args)
+    files = Lakehouse(None, settings)  # delta-rs: versions and commit metrics, no Spark session
+    if statement.writes:
+        target = _write_target(files, statement)
+        before = files.version(target)
+    try:
+        df = lakehouse(settings).sql(args.query)
+        if statement.writes:
+            df.collect()
+        else:
+            columns = df.columns
+            rows = [r.asDict() for r in df.limit(args.limit).collect()]
+    except PySparkException as exc:
+        raise _sql_failure(exc, statement, files) from None
+    if statement.writes:
+        print(_what_changed(files, statement.verb, target, before))
+    elif args.json:
         print(json.dumps(rows, default=str, indent=2))
     else:
-        _print_table(rows, df.columns)
+        _print_table(rows, columns)
     return 0
+
+
+def _write_target(files, statement) -> str:
+    """The registered, written table a row change names, or an error listing the tables it could be."""
+    from jobs.query import QueryError, layer_tables
+    from jobs.tables import LAYERS, REGISTRY
+
+    typed = statement.target or ""
+    name = typed.lower()
+    layer = name.split(".")[0]
+    written = {n for n in REGISTRY if files.exists(n)}
+    if name not in REGISTRY:
+        known = layer_tables(layer, written) if layer in LAYERS and "." in name else \
+            f"lakehouse tables are named <layer>.<name> ({', '.join(LAYERS)}); `marketofone tables` lists them"
+        raise QueryError(f"{statement.verb.upper()} names {typed or 'no table'}, not a lakehouse table; {known}")
+    if name not in written:
+        raise FileNotFoundError(f"table {name} has not been written yet (expected at {files.path(name)}); "
+                                "run the step that produces it first")
+    return name
+
+
+def _what_changed(files, verb: str, target: str, before: int) -> str:
+    """`DELETE on gold.kpi_daily: 12 rows deleted; version 3 -> 4`, from the Delta log's commit metrics."""
+    after = files.version(target)
+    if after == before:
+        return f"{verb.upper()} on {target}: nothing changed (the table stays at version {before})"
+    commits = [h for h in files.history(target, after - before) if h.get("version", after) > before]
+    metrics: dict[str, int] = {}
+    for commit in commits:
+        for key, value in (commit.get("operationMetrics") or {}).items():
+            if isinstance(value, int):
+                metrics[key] = metrics.get(key, 0) + value
+    counts = {"inserted": metrics.get("numTargetRowsInserted", metrics.get("numOutputRows") if verb == "insert"
+                                      else None),
+              "updated": metrics.get("numUpdatedRows", metrics.get("numTargetRowsUpdated")),
+              "deleted": metrics.get("numDeletedRows", metrics.get("numTargetRowsDeleted"))}
+    done = ", ".join(f"{n:,} row{'s' if n != 1 else ''} {what}" for what, n in counts.items() if n)
+    return (f"{verb.upper()} on {target}: {done or 'no rows changed'}; table version {before} -> {after} "
+            f"(version {before} stays readable by Delta time travel; `marketofone history {target}` lists them)")
+
+
+def _sql_failure(exc, statement, files) -> Exception:
+    """The engine's reason in one line; a table the query names that the lakehouse lacks, by the name typed,
+    with the tables of its layer."""
+    from jobs.query import QueryError, lakehouse_names, layer_tables
+    from jobs.tables import REGISTRY
+
+    message = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    if "not found" in message.lower() and ("table" in message.lower() or "view" in message.lower()):
+        written = {n for n in REGISTRY if files.exists(n)}
+        for typed in lakehouse_names(statement):
+            name = typed.lower()
+            if name not in REGISTRY:
+                return QueryError(f"unknown table {typed}; {layer_tables(name.split('.')[0], written)}")
+            if name not in written:
+                return FileNotFoundError(f"table {name} has not been written yet (expected at {files.path(name)}); "
+                                         "run the step that produces it first")
+        return QueryError(f"{message} (lakehouse tables are named <layer>.<name>, e.g. gold.customer_360; "
+                          "`marketofone tables` lists them)")
+    return QueryError(message)
 
 
 def cmd_history(args) -> int:
@@ -149,6 +242,8 @@ def dq_rows(settings: Settings, day=None, failed: bool = False, table: str | Non
         raise FileNotFoundError(f"no data-quality results yet (expected audit.dq_results at "
                                 f"{lh.path('audit.dq_results')}); run ingest or silver first")
     rows = lh.delta_table("audit.dq_results").to_pyarrow_table().to_pylist()
+    if table:
+        _check_dq_table(table, {r["table"] for r in rows})
     dates = sorted({r["run_date"] for r in rows})
     day = parse_date(day) if day else (dates[-1] if dates else None)
     if day not in dates:
@@ -158,6 +253,17 @@ def dq_rows(settings: Settings, day=None, failed: bool = False, table: str | Non
             and (not table or r["table"] == table or r["table"].startswith(table))]
     rows.sort(key=lambda r: (r["table"], r["success"], r["expectation"], r["column"]))
     return day, rows
+
+
+def _check_dq_table(table: str, validated: set[str]) -> None:
+    """`--table` must name a table with results (or a prefix of some, e.g. `bronze.`)."""
+    from jobs.tables import REGISTRY
+
+    if any(t == table or t.startswith(table) for t in validated):
+        return
+    what = ("has no data-quality results (no suite validates it)" if table in REGISTRY
+            else "is not a lakehouse table")
+    raise LookupError(f"{table} {what}; tables with data-quality results: {', '.join(sorted(validated))}")
 
 
 def cmd_dq(args) -> int:
@@ -246,7 +352,8 @@ def cmd_why(args) -> int:
 
     answer = explain(Lakehouse(None, _settings(args)), args.customer, parse_date(args.date), args.offer)
     if args.json:
-        print(json.dumps(answer, default=str, indent=2))
+        # Strict JSON: a missing number is null (explain cleans NaN), never the NaN token.
+        print(json.dumps(answer, default=str, indent=2, allow_nan=False))
     else:
         print("\n".join(answer["answer"]))
     return 0
@@ -324,10 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tables", help="list the lakehouse tables with versions and row counts")
     p.set_defaults(func=cmd_tables)
 
-    p = sub.add_parser("sql", help='query the lakehouse by table name: "select * from gold.customer_360"')
+    p = sub.add_parser("sql", help='query the lakehouse by table name: "select * from gold.customer_360" '
+                                   '(read-only unless --write)')
     p.add_argument("query")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="print rows as JSON")
+    p.add_argument("--write", action="store_true",
+                   help="allow DELETE, UPDATE, INSERT or MERGE on a lakehouse table (a new Delta version); "
+                        "without it the query must only read")
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("history", help="the Delta history of a table")

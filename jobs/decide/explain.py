@@ -7,6 +7,9 @@ words of the policy version the decision was taken under (gold.decision_policy k
 from __future__ import annotations
 
 import datetime as dt
+import math
+
+import pandas as pd
 
 from jobs.decide.catalog import load_policy
 from jobs.tables import Lakehouse
@@ -67,4 +70,15 @@ def explain(lh: Lakehouse, customer_id: str, day: dt.date, offer: str | None = N
             else:
                 lines.append(f"{head}: {r.note}")
     return {"customer_id": customer_id, "as_of_date": day.isoformat(), "answer": lines,
-            "decisions": rows.to_dict("records")}
+            "decisions": [_json_ready(r) for r in rows.to_dict("records")]}
+
+
+def _json_ready(record: dict) -> dict:
+    """None for a missing or non-finite number (NaN, NaT, NA, inf): JSON has no NaN, and a rank or price that
+    does not apply is null."""
+    def plain(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return None if pd.api.types.is_scalar(value) and pd.isna(value) else value
+
+    return {k: plain(v) for k, v in record.items()}
