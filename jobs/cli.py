@@ -511,5 +511,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """The console script: main(), then leave without the interpreter's final teardown. Arrow and delta-rs
+    reader threads can still be alive then, and about half of the processes that read a Delta table with
+    delta-rs aborted at exit ("terminate called without an active exception", exit 134) after printing a
+    correct answer (apache/arrow#34314, delta-io/delta-rs#2184). Exit handlers still run first."""
+    import atexit
+
+    code = main()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
+
