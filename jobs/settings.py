@@ -55,6 +55,7 @@ class Settings:
     promotion_min_auc: float = 0.55    # the floor: a model with a lower test AUC never becomes champion
     fairness_gate: str = "warn"        # warn: log and show flags; block: a flag stops the channel publish
     late_parent_grace_days: int = 7    # how long a row waits for its parent (account, customer) before quarantine
+    max_malformed_share: float = 0.1   # more malformed lines than this share of a landing file fails the file
     tokenization_key: str = "marketofone-dev-key"
     force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
     extra: dict = field(default_factory=dict)
@@ -66,10 +67,12 @@ class Settings:
             raise ValueError("MARKETOFONE_ENGINE=remote needs SPARK_REMOTE=sc://host:port")
         if not self.promotion_margin >= 0:
             raise ValueError(f"MARKETOFONE_PROMOTION_MARGIN must be >= 0, got {self.promotion_margin}")
-        if self.fairness_gate not in ("warn", "block"):
         if not 0 <= self.promotion_min_auc <= 1:
             raise ValueError(f"MARKETOFONE_PROMOTION_MIN_AUC must be between 0 and 1, got {self.promotion_min_auc}")
+        if self.fairness_gate not in ("warn", "block"):
             raise ValueError(f"MARKETOFONE_FAIRNESS_GATE must be warn or block, got {self.fairness_gate!r}")
+        if not 0 <= self.max_malformed_share <= 1:
+            raise ValueError(f"MARKETOFONE_MAX_MALFORMED_SHARE must be between 0 and 1, got {self.max_malformed_share}")
         if self.late_parent_grace_days < 0:
             raise ValueError(f"MARKETOFONE_LATE_PARENT_GRACE_DAYS must be >= 0, got {self.late_parent_grace_days}")
         if self.customers < 1:
@@ -92,10 +95,11 @@ class Settings:
                 label_horizon_days=int(_env("MARKETOFONE_LABEL_HORIZON_DAYS", "30")),
                 label_maturity_days=int(_env("MARKETOFONE_LABEL_MATURITY_DAYS", "45")),
                 promotion_margin=float(_env("MARKETOFONE_PROMOTION_MARGIN", "0.005")),
+                promotion_min_auc=float(_env("MARKETOFONE_PROMOTION_MIN_AUC", "0.55")),
                 fairness_gate=_env("MARKETOFONE_FAIRNESS_GATE", "warn"),
                 late_parent_grace_days=int(_env("MARKETOFONE_LATE_PARENT_GRACE_DAYS", "7")),
+                max_malformed_share=float(_env("MARKETOFONE_MAX_MALFORMED_SHARE", "0.1")),
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
-                promotion_min_auc=float(_env("MARKETOFONE_PROMOTION_MIN_AUC", "0.55")),
                 force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
             )
         except ValueError as exc:

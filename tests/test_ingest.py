@@ -98,7 +98,7 @@ def test_bronze_keeps_the_export_as_text_with_load_metadata(small_bank):
         "_row_id", "_source_file", "_source_checksum", "_logical_date", "_loaded_at"]
     assert dict(bronze.dtypes)["amount"] == "string"
     quarantine = lh.read("quarantine.cards_transactions")
-    assert quarantine.columns == bronze.columns + ["_check", "_reason"]
+    assert quarantine.columns == bronze.columns + ["_check", "_reason", "_line", "_raw_line"]
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -149,7 +149,8 @@ def test_dq_command_prints_what_failed_when_and_why(small_bank, monkeypatch, cap
 def test_a_bad_header_fails_with_the_missing_and_unexpected_columns(lh, settings):
     header = CUSTOMERS_HEADER.replace("gender", "sex")
     _write_export(settings, "deposits", "customers", [header, CUSTOMER_ROWS[0]])
-    with pytest.raises(load.ContractError, match=r"header does not match contract deposits_customers; "
+    with pytest.raises(load.ContractError, match=r"^deposits/customers/2026-06-30.csv, line 1: "
+                                                 r"header does not match contract deposits_customers; "
                                                  r"missing \['gender'\]; unexpected \['sex'\]"):
         load.load_entity(lh, "deposits", "customers", DAY)
     assert not lh.exists("bronze.deposits_customers")
@@ -231,3 +232,80 @@ def test_suites_command_checks_and_writes(tmp_path, capsys):
     assert suites.stale(tmp_path) == [suites.suite_file(c, tmp_path) for c in suites.contracts()]
     assert len(suites.write(tmp_path)) == len(TABLES) and suites.stale(tmp_path) == []
     assert suites.write(tmp_path) == []  # nothing rewritten when up to date
+
+
+# -- malformed lines, read errors and all-or-nothing silos ---------------------------------------------
+def _customers(n: int) -> list[str]:
+    """`n` well-formed customer lines (unique ids, valid values)."""
+    return [f"D{i:07d},Name {i},1980-01-02,p{i}@example.com,+1 555-010-{i:04d},{i:03d}-45-6789,12345,F,2020-01-01"
+            for i in range(1, n + 1)]
+
+
+def test_a_line_with_the_wrong_number_of_fields_is_quarantined_and_the_rest_loads(lh, settings):
+    good = _customers(40)
+    short, long_ = "D0000900,Short Row,1980-01-02", good[5].replace("D0000006", "D0000901") + ",extra"
+    lines = [CUSTOMERS_HEADER, *good[:10], short, *good[10:30], long_, *good[30:]]
+    _write_export(settings, "deposits", "customers", lines)
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined, report.rows_malformed) == (42, 40, 2, 2)
+    assert report.balanced
+    got = {r._line: r for r in lh.read("quarantine.deposits_customers").collect()}
+    assert set(got) == {12, 33}   # file lines: the header is line 1
+    assert got[12]._check == "structure" and got[12]._raw_line == short
+    assert got[12]._reason == "line 12: 3 fields where the header has 9"
+    assert got[33]._raw_line == long_ and got[33]._reason == "line 33: 10 fields where the header has 9"
+    assert got[12]._source_file == "deposits/customers/2026-06-30.csv" and got[12].cif_id is None
+    # bronze keeps file order, and the malformed lines keep their place in it
+    rows = sorted([*lh.read("bronze.deposits_customers").select("_row_id", "cif_id").collect(),
+                   *[(r._row_id, f"line {r._line}") for r in got.values()]])
+    assert [c for _, c in rows] == [*[f"D{i:07d}" for i in range(1, 11)], "line 12",
+                                    *[f"D{i:07d}" for i in range(11, 31)], "line 33",
+                                    *[f"D{i:07d}" for i in range(31, 41)]]
+
+
+def test_bytes_that_are_not_utf8_are_quarantined_with_the_line(lh, settings):
+    good = _customers(30)
+    path = load.landing_file(settings, "deposits", "customers", DAY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    latin1 = "D0000777,J\xe9r\xf4me Lee,1980-01-02,j@example.com,+1 555-010-0777,777-45-6789,12345,M,2020-01-01"
+    path.write_bytes("\n".join([CUSTOMERS_HEADER, *good[:20]]).encode() + b"\n" + latin1.encode("latin-1")
+                     + b"\n" + "\n".join(good[20:]).encode() + b"\n")
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined, report.rows_malformed) == (31, 30, 1, 1)
+    [row] = lh.read("quarantine.deposits_customers").collect()
+    assert row._line == 22 and row._reason == "line 22: not UTF-8: byte 0xe9 at byte 11 of the line"
+    assert row._raw_line == latin1.replace("\xe9", "\\xe9").replace("\xf4", "\\xf4")
+    assert "J\ufffd" not in str(lh.read("bronze.deposits_customers").collect())  # no silently replaced bytes
+
+
+def test_a_file_with_mostly_malformed_lines_fails_as_a_contract_violation(lh, settings):
+    semicolons = [line.replace(",", ";") for line in _customers(20)]  # the silo changed its delimiter
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, *_customers(5), *semicolons])
+    with pytest.raises(load.ContractError, match=r"deposits/customers/2026-06-30.csv: 20 of 25 lines are malformed "
+                                                 r"\(80%, more than the 10% .*the first, line 7: 1 field where"):
+        load.load_entity(lh, "deposits", "customers", DAY)
+    assert not lh.exists("bronze.deposits_customers") and not lh.exists("quarantine.deposits_customers")
+
+
+def test_a_header_that_is_not_utf8_names_the_file(lh, settings):
+    path = load.landing_file(settings, "deposits", "customers", DAY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(CUSTOMERS_HEADER.replace("full_name", "nom_pr\xe9nom").encode("latin-1") + b"\n"
+                     + "\n".join(_customers(3)).encode() + b"\n")
+    with pytest.raises(load.ContractError, match=r"^deposits/customers/2026-06-30.csv, line 1: the header is not "
+                                                 r"UTF-8 text$"):
+        load.load_entity(lh, "deposits", "customers", DAY)
+
+
+def test_a_silo_loads_all_or_nothing_for_a_date(lh, settings):
+    """deposits/customers is fine, deposits/accounts breaks its contract: no deposits table is written."""
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, *_customers(3)])
+    _write_export(settings, "deposits", "accounts", ["acct,owner", "A1,D0000001"])
+    with pytest.raises(load.ContractError, match=r"deposits/accounts/2026-06-30.csv, line 1: header does not match"):
+        load.run(lh, DAY, ("deposits",))
+    assert not lh.exists("bronze.deposits_customers") and not lh.exists("quarantine.deposits_customers")
+    # a missing file stops the silo the same way, before anything is written
+    (load.landing_file(settings, "deposits", "accounts", DAY)).unlink()
+    with pytest.raises(load.MissingExportError, match="no deposits/accounts export for 2026-06-30"):
+        load.run(lh, DAY, ("deposits",))
+    assert not lh.exists("bronze.deposits_customers")

@@ -48,3 +48,49 @@ def test_rows_in_equal_valid_plus_quarantined(spark):
 def test_typed_parses_the_silo_formats(spark):
     row = typed(_frame(spark), CONTRACT).where("_row_id = 0").collect()[0]
     assert str(row.booking_date) == "2026-01-31" and row.amount == 10.5 and row._row_id == 0
+
+
+# -- landing files as bytes (jobs/ingest/landing.py): no Spark ---------------------------------------------
+def _scan(tmp_path, content: bytes, n_fields: int = 3):
+    from jobs.ingest import landing
+
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    return landing.scan_lines(path, n_fields, tmp_path / "clean.csv")
+
+
+def test_scan_finds_each_malformed_line_with_its_number_and_text(tmp_path):
+    huge = b"10," + b"x" * 200_000 + b",12"  # past csv's field size limit: not a record csv can read
+    scan = _scan(tmp_path, b'a,b,c\n1,2,3\n4,5\n\n"6\nsix",7,8\n9,\xff,9\n' + huge + b"\n13,14,15,16\n17,18,19\n")
+    got = [(m.row, m.line, m.reason, m.text) for m in scan.malformed]
+    assert got == [
+        (1, 3, "2 fields where the header has 3", "4,5"),
+        (3, 7, "not UTF-8: byte 0xff at byte 3 of the line", "9,\\xff,9"),
+        (4, 8, "not CSV: field larger than field limit (131072)", huge.decode()),
+        (5, 9, "4 fields where the header has 3", "13,14,15,16"),
+    ]
+    # the blank line is no record; a quoted field may span lines; the clean copy keeps each record's position
+    assert (scan.records, scan.data_lines, scan.malformed_lines) == (7, 8, 4)
+    assert scan.clean.read_text() == 'a,b,c,_row_id\n1,2,3,0\n"6\nsix",7,8,2\n17,18,19,6\n'
+
+
+def test_a_clean_file_is_one_pass_over_its_bytes(tmp_path):
+    from jobs.ingest import landing
+
+    path = tmp_path / "export.csv"
+    path.write_bytes("a,b,c\n1,é,3\n".encode())
+    facts = landing.inspect(path)
+    assert facts.utf8 and facts.has_data_rows and facts.header == ["a", "b", "c"]
+    path.write_bytes(b"a,b,c\n1,\xc3")   # a character cut off by the end of the file
+    assert not landing.inspect(path).utf8
+
+
+def test_more_malformed_lines_than_the_share_allowed_fail_the_file(tmp_path):
+    import pytest
+
+    from jobs.ingest import landing
+
+    scan = _scan(tmp_path, b"a,b,c\n" + b"1,2,3\n" * 9 + b"1;2;3\n")
+    landing.check_malformed_share(scan, "x/y.csv", 0.1)   # 1 in 10: quarantined, the rest loads
+    with pytest.raises(landing.ContractError, match=r"x/y.csv: 1 of 10 lines are malformed \(10%, more than the 5%"):
+        landing.check_malformed_share(scan, "x/y.csv", 0.05)

@@ -11,6 +11,14 @@ results go to audit.dq_results and <dq_dir>/bronze.<table>/<date>.json; a table-
 empty export) fails the load before anything is written. A header that does not match the contract
 fails it too.
 
+A line that cannot be split into the contract's columns (another number of fields, bytes that are not
+UTF-8, not CSV at all) is quarantined too, with `_check` = `structure`, the line number in `_line` and the
+line as exported in `_raw_line` (jobs/ingest/landing.py finds them); the rest of the file loads. More
+than MARKETOFONE_MAX_MALFORMED_SHARE of the lines malformed fails the file: the export is broken as a whole.
+
+A silo's files load all or nothing for a date: every file is read, checked and validated first, and only
+then are the silo's tables written, so a bad file leaves none of the silo's tables changed for the date.
+
 Both writes replace exactly the logical date, and a file whose checksum is already loaded for that
 date is not read again, so a re-run changes nothing. Invariant, checked on every load: rows in the file
 = rows in bronze + rows quarantined.
@@ -18,33 +26,36 @@ date is not read again, so a re-run changes nothing. Invariant, checked on every
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from jobs import quality
 from jobs.contracts import Contract, load_contract
+from jobs.ingest import landing
 from jobs.ingest.contract_checks import check_rows
-from jobs.quality import CHECK_COLUMN, REASON_COLUMN
+from jobs.ingest.errors import ContractError, MissingExportError
+from jobs.quality import CHECK_COLUMN, REASON_COLUMN, QualityResult
 from jobs.settings import Settings
 from jobs.tables import SOURCES, Lakehouse, quarantine_of
+
+__all__ = ["ContractError", "MissingExportError", "IngestReport", "load_entity", "load_silo", "run"]
 
 log = logging.getLogger(__name__)
 
 METADATA = ("_source_file", "_source_checksum", "_row_id", "_logical_date", "_loaded_at")
 # The contract checks' verdict while GX validates the staged rows (GX's own goes to _check / _reason).
 _RULE, _RULE_REASON = "_contract_rule", "_contract_reason"
-
-
-class ContractError(ValueError):
-    """The file as a whole does not match its contract (missing or unexpected columns)."""
+# Quarantine only: where a malformed line was and what it said (NULL on rows that could be read).
+LINE_COLUMN, RAW_LINE_COLUMN = "_line", "_raw_line"
+STRUCTURE_CHECK = "structure"
 
 
 @dataclass(frozen=True)
@@ -55,42 +66,39 @@ class IngestReport:
     rows_bronze: int
     rows_quarantined: int
     skipped: bool = False
+    rows_malformed: int = 0  # of rows_quarantined: lines that could not be split into the contract's columns
 
     @property
     def balanced(self) -> bool:
         return self.rows_in == self.rows_bronze + self.rows_quarantined
 
 
+@dataclass(frozen=True)
+class PreparedLoad:
+    """One file read, checked and validated, nothing written yet: what `publish` writes."""
+    contract: Contract
+    source: str
+    rows_in: int
+    bronze: DataFrame
+    quarantine: DataFrame
+    malformed: int
+    result: QualityResult
+
+
 def landing_file(settings: Settings, silo: str, entity: str, logical_date: dt.date) -> Path:
     return settings.landing / silo / entity / f"{logical_date.isoformat()}.csv"
 
 
-def file_checksum(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def check_header(path: Path, contract: Contract) -> None:
-    with path.open(newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), [])
-    if header != contract.column_names:
-        missing = [c for c in contract.column_names if c not in header]
-        extra = [c for c in header if c not in contract.column_names]
-        raise ContractError(
-            f"{path}: header does not match contract {contract.name}"
-            + (f"; missing {missing}" if missing else "")
-            + (f"; unexpected {extra}" if extra else "")
-            + ("; columns out of order" if not missing and not extra else "")
-        )
-
-
-def read_landing(spark: SparkSession, path: Path, contract: Contract) -> DataFrame:
-    """Every column as text, exactly as exported; `_row_id` is the row's position in the file."""
-    schema = StructType([StructField(c, StringType(), True) for c in contract.column_names])
-    df = spark.read.option("header", True).option("mode", "PERMISSIVE").schema(schema).csv(str(path))
+def read_landing(spark: SparkSession, path: Path, contract: Contract, row_ids_in_file: bool = False) -> DataFrame:
+    """Every column as text, exactly as exported; `_row_id` is the row's position in the file (the clean
+    copy of a file with malformed lines carries it as its last column)."""
+    columns = contract.column_names + ([landing.ROW_ID] if row_ids_in_file else [])
+    schema = StructType([StructField(c, StringType(), True) for c in columns])
+    # FAILFAST: an engine that would pad or cut a line with the wrong number of fields (JVM Spark's
+    # PERMISSIVE) refuses it instead, and the loader finds and quarantines the line (Sail always refuses).
+    df = spark.read.option("header", True).option("mode", "FAILFAST").schema(schema).csv(str(path))
+    if row_ids_in_file:
+        return df.withColumn("_row_id", F.col(landing.ROW_ID).cast("long"))
     return df.withColumn("_row_id", F.monotonically_increasing_id())
 
 
@@ -101,12 +109,6 @@ def with_load_metadata(df: DataFrame, source_file: str, checksum: str, logical_d
         .withColumn("_logical_date", F.lit(logical_date))
         .withColumn("_loaded_at", F.current_timestamp())
     )
-
-
-def _has_data_rows(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.readline()                       # the header
-        return bool(fh.readline().strip())
 
 
 def _already_loaded(lh: Lakehouse, names: tuple[str, ...], checksum: str, logical_date: dt.date,
@@ -139,49 +141,140 @@ def combine_verdicts(validated: DataFrame) -> DataFrame:
     )
 
 
-def load_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date) -> IngestReport:
+def malformed_frame(spark: SparkSession, malformed: tuple[landing.MalformedLine, ...], contract: Contract,
+                    scratch: Path) -> DataFrame:
+    """The malformed lines as quarantine rows: the contract's columns empty (the line could not be split
+    into them), the line number and raw text kept. Written through Parquet so that a file with many of them
+    does not travel row by row through the client."""
+    table = pa.table({
+        **{c: pa.nulls(len(malformed), pa.string()) for c in contract.column_names},
+        "_row_id": pa.array([m.row for m in malformed], pa.int64()),
+        CHECK_COLUMN: pa.array([STRUCTURE_CHECK] * len(malformed), pa.string()),
+        REASON_COLUMN: pa.array([f"line {m.line}: {m.reason}" for m in malformed], pa.string()),
+        LINE_COLUMN: pa.array([m.line for m in malformed], pa.int64()),
+        RAW_LINE_COLUMN: pa.array([m.text for m in malformed], pa.string()),
+    })
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, scratch)
+    schema = StructType([StructField(c, StringType(), True) for c in contract.column_names] + [
+        StructField("_row_id", LongType(), True), StructField(CHECK_COLUMN, StringType(), True),
+        StructField(REASON_COLUMN, StringType(), True), StructField(LINE_COLUMN, LongType(), True),
+        StructField(RAW_LINE_COLUMN, StringType(), True)])
+    return spark.read.schema(schema).parquet(str(scratch))
+
+
+def with_line_columns(rows: DataFrame) -> DataFrame:
+    """Quarantine rows that could be read have no line of their own to show."""
+    return rows.withColumn(LINE_COLUMN, F.lit(None).cast("long")).withColumn(
+        RAW_LINE_COLUMN, F.lit(None).cast("string"))
+
+
+def _engine_message(exc: Exception) -> str:
+    """The engine's reason in one line (its messages run to a JVM stack or a gRPC status dump)."""
+    text = str(exc).strip()
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)[:300]
+
+
+def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date) -> PreparedLoad | IngestReport:
+    """Read, check and validate one file; write nothing but its GX results (an IngestReport when the very
+    same file is already loaded for the date)."""
     contract = load_contract(silo, entity)
     path = landing_file(lh.settings, silo, entity, logical_date)
     if not path.is_file():
-        raise FileNotFoundError(f"no {silo}/{entity} export for {logical_date}: expected {path}")
-    check_header(path, contract)
-    checksum = file_checksum(path)
+        raise MissingExportError(f"no {silo}/{entity} export for {logical_date}: expected {path}")
+    source = str(path.relative_to(lh.settings.landing))
+    facts = landing.inspect(path)
+    landing.check_header(facts, contract.column_names, source, contract.name)
     bronze = f"bronze.{contract.name}"
     quarantine = quarantine_of(bronze)
-    source = str(path.relative_to(lh.settings.landing))
 
-    if _already_loaded(lh, (bronze, quarantine), checksum, logical_date, empty_file=not _has_data_rows(path)):
+    if _already_loaded(lh, (bronze, quarantine), facts.checksum, logical_date, empty_file=not facts.has_data_rows):
         n_bronze = lh.read(bronze).where(F.col("_logical_date") == F.lit(logical_date)).count()
         n_quarantine = lh.read(quarantine).where(F.col("_logical_date") == F.lit(logical_date)).count()
         log.info("%s: %s already loaded for %s; nothing to do", bronze, source, logical_date)
         return IngestReport(contract.name, source, n_bronze + n_quarantine, n_bronze, n_quarantine, skipped=True)
 
-    raw = read_landing(lh.spark, path, contract)
-    checked = check_rows(raw, contract).withColumnRenamed("_rule", _RULE).withColumnRenamed("_reason", _RULE_REASON)
-    # Staged once (Sail cannot cache): GX, the split and both writes then read these files.
-    staged = lh.scratch(with_load_metadata(checked, source, checksum, logical_date), f"staged_bronze_{contract.name}")
+    scratch = lh.settings.home / "scratch" / "landing" / contract.name
+    scan = None if facts.utf8 else _scan(path, contract, source, scratch, lh.settings)
+    try:
+        staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean if scan else path, scan)
+    except Exception as exc:
+        if scan is not None:  # the clean copy failed too: not a malformed line
+            raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
+        # The engine refused the file (e.g. Sail: "incorrect number of fields for line 658"): find the
+        # lines, quarantine them and read the rest, or name the file if no line is to blame.
+        scan = _scan(path, contract, source, scratch, lh.settings)
+        if not scan.malformed:
+            raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
+        staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan)
+
     result = quality.validate(staged, bronze, lh.settings, logical_date)
     lh.merge_upsert("audit.dq_results", quality.results_frame(lh.spark, result, logical_date))
     quality.raise_on_failure(result)  # e.g. an empty export: nothing is written
 
     rows = combine_verdicts(result.checked)
-    n_bronze = lh.replace_for_date(bronze, rows.where(F.col(CHECK_COLUMN).isNull())
-                                   .drop(CHECK_COLUMN, REASON_COLUMN), logical_date)
-    n_quarantine = lh.replace_for_date(quarantine, rows.where(F.col(CHECK_COLUMN).isNotNull()), logical_date)
-    rows_in = result.row_count
-    report = IngestReport(contract.name, source, rows_in, n_bronze, n_quarantine)
+    clean_rows = rows.where(F.col(CHECK_COLUMN).isNull()).drop(CHECK_COLUMN, REASON_COLUMN)
+    quarantined = with_line_columns(rows.where(F.col(CHECK_COLUMN).isNotNull()))
+    malformed = scan.malformed if scan else ()
+    if malformed:
+        lines = with_load_metadata(malformed_frame(lh.spark, malformed, contract, scratch / "malformed.parquet"),
+                                   source, facts.checksum, logical_date)
+        quarantined = quarantined.unionByName(lines)
+    return PreparedLoad(contract, source, result.row_count + len(malformed), clean_rows, quarantined,
+                        len(malformed), result)
+
+
+def _scan(path: Path, contract: Contract, source: str, scratch: Path, settings: Settings) -> landing.LineScan:
+    scan = landing.scan_lines(path, len(contract.columns), scratch / "clean.csv")
+    landing.check_malformed_share(scan, source, settings.max_malformed_share)
+    for m in scan.malformed[:5]:
+        log.warning("%s, line %d: %s; quarantined", source, m.line, m.reason)
+    if len(scan.malformed) > 5:
+        log.warning("%s: %d more malformed lines quarantined", source, len(scan.malformed) - 5)
+    return scan
+
+
+def _stage(lh: Lakehouse, contract: Contract, source: str, checksum: str, logical_date: dt.date,
+           path: Path, scan: landing.LineScan | None) -> DataFrame:
+    """The file's readable rows with the contract checks' verdict and the load metadata, written once to
+    scratch (Sail cannot cache): GX, the split and both writes then read these files. Reading happens here,
+    so this is where the engine refuses a malformed file."""
+    raw = read_landing(lh.spark, path, contract, row_ids_in_file=scan is not None)
+    checked = check_rows(raw, contract).withColumnRenamed("_rule", _RULE).withColumnRenamed("_reason", _RULE_REASON)
+    return lh.scratch(with_load_metadata(checked, source, checksum, logical_date), f"staged_bronze_{contract.name}")
+
+
+def publish(lh: Lakehouse, prepared: PreparedLoad, logical_date: dt.date) -> IngestReport:
+    contract = prepared.contract
+    bronze = f"bronze.{contract.name}"
+    n_bronze = lh.replace_for_date(bronze, prepared.bronze, logical_date)
+    n_quarantine = lh.replace_for_date(quarantine_of(bronze), prepared.quarantine, logical_date)
+    report = IngestReport(contract.name, prepared.source, prepared.rows_in, n_bronze, n_quarantine,
+                          rows_malformed=prepared.malformed)
     if not report.balanced:  # would mean rows were lost between the file and the tables
-        raise RuntimeError(f"{contract.name}: {rows_in} rows in, {n_bronze} bronze + {n_quarantine} quarantined")
-    log.info("%s: %d rows in -> %d bronze, %d quarantined (%d of them by GX; report %s)",
-             contract.name, rows_in, n_bronze, n_quarantine, result.quarantined_count, result.report_path)
+        raise RuntimeError(f"{contract.name}: {prepared.rows_in} rows in, {n_bronze} bronze + {n_quarantine} "
+                           "quarantined")
+    log.info("%s: %d rows in -> %d bronze, %d quarantined (%d of them by GX, %d malformed lines; report %s)",
+             contract.name, prepared.rows_in, n_bronze, n_quarantine, prepared.result.quarantined_count,
+             prepared.malformed, prepared.result.report_path)
     return report
 
 
+def load_silo(lh: Lakehouse, silo: str, logical_date: dt.date,
+              entities: tuple[str, ...] | None = None) -> list[IngestReport]:
+    """All of a silo's files for the date, or none: each is read and checked before any table is written."""
+    if silo not in SOURCES:
+        raise ValueError(f"unknown silo {silo!r}; known silos: {', '.join(SOURCES)}")
+    prepared = [prepare_entity(lh, silo, entity, logical_date) for entity in entities or SOURCES[silo]]
+    return [p if isinstance(p, IngestReport) else publish(lh, p, logical_date) for p in prepared]
+
+
+def load_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date) -> IngestReport:
+    return load_silo(lh, silo, logical_date, (entity,))[0]
+
+
 def run(lh: Lakehouse, logical_date: dt.date, silos: tuple[str, ...] | None = None) -> list[IngestReport]:
-    reports = []
-    for silo in silos or tuple(SOURCES):
+    for silo in silos or ():
         if silo not in SOURCES:
             raise ValueError(f"unknown silo {silo!r}; known silos: {', '.join(SOURCES)}")
-        for entity in SOURCES[silo]:
-            reports.append(load_entity(lh, silo, entity, logical_date))
-    return reports
+    return [report for silo in silos or tuple(SOURCES) for report in load_silo(lh, silo, logical_date)]

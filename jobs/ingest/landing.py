@@ -1,0 +1,185 @@
+"""Landing files as bytes, before Spark reads them: checksum, header, encoding, and the lines that break them.
+
+Spark's CSV readers cannot be trusted with a structurally broken line. Sail stops on the whole file
+("incorrect number of fields for line 658", naming no file); JVM Spark's PERMISSIVE mode pads or cuts such
+a row without a word; both replace bytes that are not UTF-8 with U+FFFD without a word. So:
+
+- `inspect` reads the file once as bytes (the checksum pass it needed anyway): checksum, header, whether
+  it has data rows, and whether all of it is UTF-8 (decoding at C speed, no CSV parsing);
+- `scan_lines` parses the file line by line in Python, and only for a file that is not all UTF-8 or that
+  the engine refused (it is ~10x slower than the engine's reader, so clean files never pay for it). A
+  record whose bytes are not UTF-8, that has another number of fields than the header, or that is not CSV
+  at all becomes a `MalformedLine` (line number, reason, raw text); the well-formed records are copied to a
+  clean file with their position in the original as a last column, so bronze keeps file order and every
+  record, good or malformed, keeps one `_row_id`.
+
+Pure Python, no Spark: the loader (jobs/ingest/load.py) decides what to read and what to quarantine.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.ingest.errors import ContractError
+
+ROW_ID = "_row_id"  # the column scan_lines appends to the clean copy
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    checksum: str
+    header: list[str] | None      # None when the first line is not UTF-8
+    has_data_rows: bool
+    utf8: bool                    # every byte of the file decodes as UTF-8
+
+
+@dataclass(frozen=True)
+class MalformedLine:
+    row: int      # the record's position among the file's data records (0-based): its _row_id
+    line: int     # the line it starts on in the file (1-based; the header is line 1)
+    reason: str   # what is wrong with it, e.g. "7 fields where the header has 9"
+    text: str     # the line as exported; bytes that are not UTF-8 shown as \xNN
+
+
+@dataclass(frozen=True)
+class LineScan:
+    records: int                        # data records, well-formed and malformed
+    data_lines: int                     # lines after the header, blank ones excepted
+    malformed: tuple[MalformedLine, ...]
+    malformed_lines: int                # lines the malformed records span
+    clean: Path                         # the well-formed records, with ROW_ID as a last column
+
+    @property
+    def malformed_share(self) -> float:
+        return self.malformed_lines / self.data_lines if self.data_lines else 0.0
+
+
+def inspect(path: Path) -> FileFacts:
+    """One pass over the bytes: checksum, header, data rows and UTF-8 validity."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    with path.open("rb") as fh:
+        first = fh.readline()
+        second = fh.readline()
+        for chunk in (first, second, *iter(lambda: fh.read(1 << 20), b"")):
+            digest.update(chunk)
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+        if utf8:
+            try:
+                decoder.decode(b"", final=True)  # a multi-byte character cut off by the end of the file
+            except UnicodeDecodeError:
+                utf8 = False
+    try:
+        header = next(csv.reader([first.decode("utf-8")]), [])
+    except UnicodeDecodeError:
+        header = None
+    return FileFacts(digest.hexdigest(), header, bool(second.strip()), utf8)
+
+
+def check_header(facts: FileFacts, expected: list[str], source: str, contract_name: str) -> None:
+    """The header must be the contract's columns, in order: else nothing of the file can be trusted."""
+    if facts.header is None:
+        raise ContractError(f"{source}, line 1: the header is not UTF-8 text")
+    header = facts.header
+    if header != expected:
+        missing = [c for c in expected if c not in header]
+        extra = [c for c in header if c not in expected]
+        raise ContractError(
+            f"{source}, line 1: header does not match contract {contract_name}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else "")
+            + ("; columns out of order" if not missing and not extra else "")
+        )
+
+
+class _Lines:
+    """Feeds csv.reader decoded lines and remembers what it fed for the record being read, so that a
+    record comes back with its line number and raw text; a line that is not UTF-8 is held back (csv never
+    sees it) and noted as malformed in its place in the file."""
+
+    def __init__(self, fh):
+        self._fh = fh
+        self.number = 0
+        self.current: list[tuple[int, str]] = []    # (line number, text) of the record being read
+        self.undecodable: list[tuple[int, str, str]] = []  # (line number, reason, text) since the last record
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            raw = next(self._fh)  # StopIteration ends the reader
+            self.number += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                reason = f"not UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line"
+                self.undecodable.append((self.number, reason, _shown(raw)))
+                continue
+            self.current.append((self.number, text))
+            return text
+
+
+def _shown(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+
+
+def scan_lines(path: Path, n_fields: int, clean: Path) -> LineScan:
+    """Every data record of the file, well-formed (copied to `clean`) or malformed (returned)."""
+    malformed: list[MalformedLine] = []
+    records = data_lines = malformed_lines = 0
+    clean.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("rb") as fh, clean.open("w", encoding="utf-8", newline="") as out:
+        lines = _Lines(fh)
+        reader = csv.reader(lines)
+        header = next(reader, None) or []  # checked against the contract before (check_header)
+        out.write(",".join(header + [ROW_ID]) + "\n")
+        while True:
+            lines.current, lines.undecodable = [], []
+            try:
+                fields, error = next(reader), None
+            except StopIteration:
+                fields, error = None, None
+            except csv.Error as exc:  # e.g. a NUL byte: the line is not CSV at all
+                fields, error = [], f"not CSV: {exc}"
+            # Lines held back for their bytes come before the record csv returned.
+            for number, reason, text in lines.undecodable:
+                malformed.append(MalformedLine(records, number, reason, text))
+                records, data_lines, malformed_lines = records + 1, data_lines + 1, malformed_lines + 1
+            if fields is None and error is None:
+                break
+            text = "".join(t for _, t in lines.current).rstrip("\r\n")
+            if not text.strip() and error is None:
+                continue  # a blank line is no record (Spark skips it too)
+            first_line = lines.current[0][0] if lines.current else lines.number
+            span = max(len(lines.current), 1)
+            data_lines += span
+            if error is None and len(fields) != n_fields:
+                error = f"{len(fields)} field{'s' if len(fields) != 1 else ''} where the header has {n_fields}"
+            if error is None:
+                out.write(f"{text},{records}\n")
+            else:
+                malformed.append(MalformedLine(records, first_line, error, text))
+                malformed_lines += span
+            records += 1
+    return LineScan(records, data_lines, tuple(malformed), malformed_lines, clean)
+
+
+def check_malformed_share(scan: LineScan, source: str, max_share: float) -> None:
+    """A few malformed lines are quarantined; more than `max_share` of the lines means the export itself is
+    broken (a changed delimiter or encoding), not some of its rows: the load fails as a contract violation."""
+    if scan.malformed and scan.malformed_share > max_share:
+        first = scan.malformed[0]
+        raise ContractError(
+            f"{source}: {scan.malformed_lines} of {scan.data_lines} lines are malformed "
+            f"({scan.malformed_share:.0%}, more than the {max_share:.0%} that MARKETOFONE_MAX_MALFORMED_SHARE "
+            f"allows): the export is broken as a whole; the first, line {first.line}: {first.reason}")
