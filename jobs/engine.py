@@ -6,6 +6,12 @@
 - remote: any Spark Connect server (`SPARK_REMOTE=sc://host:15002`), e.g. Spark 4 + Delta or Sail on k8s.
 - jvm: classic local Spark with Delta configured by delta-spark (needs the Delta jars from Maven).
 Jobs only use the DataFrame API and Spark SQL, so the same code runs on all three.
+
+An engine that cannot start says why, in one line: a Spark Connect address nobody listens on is refused
+in a second (the client's own retries would wait ~10 minutes without a word), a server that accepts the
+connection but does not answer fails the first call after FIRST_CALL_TIMEOUT_S, and a JVM that exits at
+start is reported with the line of its output that says why (e.g. `unresolved dependency: ...`), its
+whole output kept in <home>/logs/spark-jvm.log.
 """
 
 from __future__ import annotations
@@ -13,7 +19,11 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
+import socket
+import subprocess
 import threading
+import urllib.parse
 
 from pyspark.sql import SparkSession
 
@@ -24,6 +34,14 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _sail_server = None  # the process-wide Sail server
 _session: SparkSession | None = None
+
+CONNECT_TIMEOUT_S = 3.0      # a TCP connect to a live server takes milliseconds, even across a cluster network
+FIRST_CALL_TIMEOUT_S = 60.0  # a first call on a healthy server takes well under a second, a cold cluster seconds
+DEFAULT_CONNECT_PORT = 15002
+
+
+class EngineStartError(RuntimeError):
+    """The configured engine could not be started or reached; the message says why and what to do."""
 
 
 def _sail_address() -> str:
@@ -88,12 +106,123 @@ def spark_session(settings: Settings) -> SparkSession:
         if settings.engine == "sail":
             remote = _sail_address()
             _session = SparkSession.builder.remote(remote).getOrCreate()
+            _session.conf.set("spark.sql.session.timeZone", "UTC")
         elif settings.engine == "remote":
-            _session = SparkSession.builder.remote(settings.spark_remote).getOrCreate()
+            _session = remote_session(settings.spark_remote)
         else:
-            _session = jvm_delta_builder().getOrCreate()
-        _session.conf.set("spark.sql.session.timeZone", "UTC")
+            _session = start_jvm(jvm_delta_builder(), settings.home / "logs" / "spark-jvm.log")
+            _session.conf.set("spark.sql.session.timeZone", "UTC")
         return _session
+
+
+# -- a Spark Connect server elsewhere ----------------------------------------------------------------
+def connect_address(url: str) -> tuple[str, int]:
+    """(host, port) of a Spark Connect URL `sc://host[:port][/;params]` (port 15002 when not given)."""
+    if not url.startswith("sc://"):
+        raise EngineStartError(f"SPARK_REMOTE must look like sc://host:port, got {url!r}")
+    parsed = urllib.parse.urlparse("http" + url[2:])
+    if not parsed.hostname:
+        raise EngineStartError(f"SPARK_REMOTE names no host: {url!r} (expected sc://host:port)")
+    return parsed.hostname, parsed.port or DEFAULT_CONNECT_PORT
+
+
+def probe(url: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail at once, with the reason, when nothing accepts a TCP connection at the server's address."""
+    host, port = connect_address(url)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except ConnectionRefusedError:
+        why = "connection refused"
+    except socket.timeout:
+        why = f"no answer within {timeout:g}s"
+    except OSError as exc:  # unknown host, unreachable network
+        why = exc.strerror or str(exc)
+    raise EngineStartError(f"cannot reach the Spark Connect server at sc://{host}:{port}: {why}; "
+                           "start one or unset SPARK_REMOTE")
+
+
+def remote_session(url: str, first_call_timeout: float = FIRST_CALL_TIMEOUT_S) -> SparkSession:
+    """A session on a Spark Connect server, checked by a first call that must answer in time."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    probe(url)
+    # A session of its own for this URL (getOrCreate would hand back any session the process already has),
+    # made the process's default only once it answered.
+    session = ConnectSession(connection=url)
+    host, port = connect_address(url)
+    # The client retries a silent server for ~10 minutes: the first call runs in a daemon thread so that it
+    # can be given up on (the thread is left to the client's retries and does not hold the process at exit).
+    outcome: list[BaseException | None] = []
+
+    def first_call() -> None:
+        try:
+            session.conf.set("spark.sql.session.timeZone", "UTC")
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append(exc)
+
+    caller = threading.Thread(target=first_call, name="spark-connect-first-call", daemon=True)
+    caller.start()
+    caller.join(first_call_timeout)
+    if not outcome:
+        # Closing the channel ends the abandoned call, and spares the client's exit hook an RPC that would
+        # wait on the same silent server.
+        session.client.close()
+        raise EngineStartError(
+            f"the server at sc://{host}:{port} accepts connections but did not answer a first call within "
+            f"{first_call_timeout:g}s: is it a Spark Connect server, and is it up?")
+    if outcome[0] is not None:
+        raise outcome[0]
+    ConnectSession._set_default_and_active_session(session)
+    return session
+
+
+# -- classic JVM Spark ----------------------------------------------------------------------------------
+def start_jvm(builder, log_path) -> SparkSession:
+    """Start the JVM with its output in `log_path`, so that a failed start can say why: pyspark itself only
+    reports JAVA_GATEWAY_EXITED, the reason being a line somewhere in ~100 lines of the JVM's output."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is None:
+        conf = SparkConf(loadDefaults=False)
+        for key, value in builder._options.items():  # what getOrCreate would pass to spark-submit
+            conf.set(key, value)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
+            start = out.tell()  # the log keeps earlier starts; this start's output begins here
+            try:
+                gateway = launch_gateway(conf, popen_kwargs={"stdout": out, "stderr": subprocess.STDOUT})
+            except PySparkRuntimeError as exc:
+                with open(log_path, "rb") as fh:
+                    fh.seek(start)
+                    output = fh.read().decode("utf-8", errors="replace")
+                raise EngineStartError(f"the JVM Spark engine did not start: {jvm_start_failure(output)} "
+                                       f"(its whole output: {log_path})") from exc
+        SparkContext._ensure_initialized(gateway=gateway, conf=conf)
+    return builder.getOrCreate()
+
+
+_JVM_EXCEPTION = re.compile(r'^Exception in thread "\S+" (?:[\w.$]+): (.+)$')
+_JVM_CAUSE = re.compile(r"^Caused by: (?:[\w.$]+): (.+)$")
+_JVM_ERRORS = ("Error: ", " ERROR ", "JAVA_HOME is not set", "Could not find or load main class")
+
+
+def jvm_start_failure(output: str) -> str:
+    """The line of a failed JVM start that says why: the deepest cause of its exception, else an error line,
+    else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    reason = None
+    for line in lines:
+        match = _JVM_EXCEPTION.match(line) or (_JVM_CAUSE.match(line) if reason else None)
+        if match:
+            reason = match.group(1)
+    if reason is None:
+        errors = [line for line in lines if any(marker in line for marker in _JVM_ERRORS)]
+        reason = errors[0] if errors else (lines[-1] if lines else "it exited without a word")
+    return reason.strip().removeprefix("[").removesuffix("]")
 
 
 def _session_is_dead(session: SparkSession) -> bool:
