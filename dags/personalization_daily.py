@@ -16,6 +16,9 @@ Data quality runs inside the tasks, on each layer: `ingest_<source>` checks ever
 landing contract and its bronze Great Expectations suite, `silver` and the gold steps validate each
 table before publishing it (write-audit-publish). Failing rows go to `quarantine.*` with the reason, a
 table-level failure fails the task, and every result is kept in `audit.dq_results` (`marketofone dq`).
+A failure in the data (a missing export, a file that breaks its contract, a table-level data-quality
+failure) fails its task at once, without the retries: the next try would read the same files. Other
+failures are retried.
 Trigger with a config `{"date": "YYYY-MM-DD"}` to run a specific business date; otherwise the run's
 logical date is used. Every step replaces or merges exactly its date, so re-running a date changes nothing.
 """

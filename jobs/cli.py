@@ -82,12 +82,19 @@ def cmd_run(args) -> int:
     from jobs.orchestrate import DAG_IDS
 
     if args.target in DAG_IDS:
-        from jobs.orchestrate import run_dag
+        from jobs.orchestrate import DagRunError, run_dag
 
-        for day in days:
-            outcome = run_dag(args.target, day, settings, verbose=args.verbose)
+        for i, day in enumerate(days):
+            try:
+                outcome = run_dag(args.target, day, settings, verbose=args.verbose)
+            except DagRunError as exc:
+                if i + 1 < len(days):  # a backfill stops at its first failed date: say what is left
+                    raise DagRunError(f"{exc}\n  backfill stopped at {day}: {i} date(s) done before it, not run: "
+                                      f"{days[i + 1]} to {days[-1]}") from None
+                raise
             print(f"DAG {args.target} for {day}: {outcome['state']}")
             _print_table([{"task": t, "state": s} for t, s in sorted(outcome["tasks"].items())])
+            print(f"log: {outcome['log']}")
         return 0
     if len(days) > 1:
         raise ValueError("a date range runs a whole DAG; run a single step for one --date")

@@ -1,6 +1,7 @@
 """DAG integrity: every DAG file imports through Airflow's own DagBag, with the team's conventions."""
 
 import ast
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,66 @@ def test_dag_files_hold_no_business_logic():
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
                 assert module.split(".")[0] in {"__future__", "airflow", "pendulum", "datetime"}, (path, module)
+
+
+# -- failures: a data error is not retried, and a run says why it failed ------------------------------
+def test_a_data_error_fails_its_task_at_once_and_any_other_keeps_its_retries():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from jobs.ingest.errors import ContractError, MissingExportError
+    from jobs.orchestrate import fail_fast_on_data_errors
+    from jobs.quality import DataQualityError
+
+    def failing(exc):
+        @fail_fast_on_data_errors
+        def task():
+            raise exc
+        return task
+
+    for error in (MissingExportError("no lending/borrowers export for 2026-06-30: expected /l/b.csv"),
+                  ContractError("lending/loans/2026-06-30.csv, line 1: header does not match contract"),
+                  DataQualityError("bronze.lending_loans failed 1 table-level expectation(s) on 2026-06-30:\n"
+                                   "  - expect_table_row_count_to_be_between: 0 rows")):
+        with pytest.raises(AirflowFailException) as failed:
+            failing(error)()
+        assert failed.value.__cause__ is error
+        assert str(failed.value).startswith(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+    assert str(failed.value).endswith("on 2026-06-30: - expect_table_row_count_to_be_between: 0 rows")
+    with pytest.raises(ConnectionError):   # a lost connection may well work on the next try
+        failing(ConnectionError("server went away"))()
+
+
+def test_a_date_before_the_start_date_is_refused_naming_it(dagbag):
+    from jobs.orchestrate import before_start
+
+    dag = dagbag.dags["personalization_daily"]
+    assert before_start(dag, dt.date(2025, 12, 31)) == (
+        "2025-12-31 is before the start date of DAG personalization_daily, 2026-01-01: Airflow would run none of "
+        "its tasks. Run it for 2026-01-01 or later (start_date in dags/personalization_daily.py)")
+    assert before_start(dag, dt.date(2026, 1, 1)) is None
+
+
+def test_the_failure_summary_names_the_first_failure_and_its_cause(tmp_path):
+    from jobs.orchestrate import failure_summary, succeeded
+
+    tasks = {"ingest_deposits": "success", "ingest_lending": "failed", "ingest_cards": "failed",
+             "silver": "upstream_failed", "customer_360": "upstream_failed"}
+    failures = [
+        {"task_id": "ingest_lending", "map_index": -1, "error": "MissingExportError",
+         "message": "no lending/borrowers export for 2026-06-30: expected /h/landing/lending/borrowers/2026-06-30.csv"},
+        {"task_id": "ingest_cards", "map_index": -1, "error": "OSError", "message": "disk full"},
+        {"task_id": "ingest_cards", "map_index": -1, "error": "OSError", "message": "disk still full"},
+    ]
+    outcome = {"dag_id": "personalization_daily", "date": "2026-06-30", "state": "failed", "tasks": tasks}
+    assert not succeeded(outcome)
+    assert failure_summary(outcome, failures, tmp_path / "run.log", 41.2).splitlines() == [
+        "DAG personalization_daily for 2026-06-30 ended failed after 41s: 2 of 5 tasks failed",
+        "  ingest_lending (first): MissingExportError: no lending/borrowers export for 2026-06-30: expected "
+        "/h/landing/lending/borrowers/2026-06-30.csv",
+        "  ingest_cards: OSError: disk still full [2 tries]",
+        "  not run, upstream failed: silver, customer_360",
+        f"  full log: {tmp_path / 'run.log'} (or run again with -v)",
+    ]
+    # a run whose tasks were all skipped (or that ran none) did nothing: it is no success
+    assert not succeeded({"state": "success", "tasks": {"silver": "skipped"}})
+    assert not succeeded({"state": "success", "tasks": {}})
