@@ -283,11 +283,13 @@ def business_date() -> str:
 
 
 def _not_retryable() -> tuple[type[BaseException], ...]:
-    """Failures in the data itself: the same input fails the same way on every try."""
+    """Failures in the data itself, or a guard that refuses on purpose: the same input fails the same way on
+    every try (a refused republish or a blocked fairness gate waits for a person, not for a retry)."""
+    from jobs.decide.run import FairnessGateError, RepublishRefusedError
     from jobs.ingest.errors import LandingError
     from jobs.quality import DataQualityError
 
-    return (LandingError, DataQualityError)
+    return (LandingError, DataQualityError, RepublishRefusedError, FairnessGateError)
 
 
 def fail_fast_on_data_errors(task):

@@ -80,6 +80,7 @@ def test_dag_files_hold_no_business_logic():
 def test_a_data_error_fails_its_task_at_once_and_any_other_keeps_its_retries():
     from airflow.sdk.exceptions import AirflowFailException
 
+    from jobs.decide.run import FairnessGateError, RepublishRefusedError
     from jobs.ingest.errors import ContractError, MissingExportError
     from jobs.orchestrate import fail_fast_on_data_errors
     from jobs.quality import DataQualityError
@@ -92,6 +93,10 @@ def test_a_data_error_fails_its_task_at_once_and_any_other_keeps_its_retries():
 
     for error in (MissingExportError("no lending/borrowers export for 2026-06-30: expected /l/b.csv"),
                   ContractError("lending/loans/2026-06-30.csv, line 1: header does not match contract"),
+                  DataQualityError("bronze.lending_loans failed 1 table-level expectation(s) on 2026-06-30:\n"
+                                   "  - expect_table_row_count_to_be_between: 0 rows"),
+                  RepublishRefusedError("2026-07-01 was published: 2 decision(s) would change"),
+                  FairnessGateError("fairness gate blocked publishing the offers of 2026-07-01"),
                   DataQualityError("bronze.lending_loans failed 1 table-level expectation(s) on 2026-06-30:\n"
                                    "  - expect_table_row_count_to_be_between: 0 rows")):
         with pytest.raises(AirflowFailException) as failed:
