@@ -2,10 +2,9 @@
 
 The DAGs run in a subprocess through the `marketofone` command, exactly as a data engineer runs them
 (Airflow reads its configuration at import, so it gets a process of its own). First the daily DAG on a
-full export's date (no model yet: nothing scored), then models_weekly (trains and promotes), then two
-daily increments run out of order (the later date first, then the backfill) and scored with the
-champions; then the dates are replayed, forward and then each one again backwards, and the second replay
-must leave every table with the same content.
+full export's date (no model yet: nothing scored), then models_weekly (trains and promotes), then three
+daily increments in date order, scored with the champions; then the increments are replayed backwards, each
+date after the later ones, and must leave every table with the same content.
 """
 
 from __future__ import annotations
@@ -199,14 +198,14 @@ def test_the_analyst_notebook_runs(daily_runs, home, monkeypatch):
 @pytest.fixture(scope="module")
 def daily_runs(first_run, home):
     generated = _cli(home, "generate", "--from", NEXT[0], "--to", NEXT[1])
-    # Out of order: the later date first, then the day before it (a backfill).
-    return generated, [_cli(home, "run", "personalization_daily", "--date", day) for day in reversed(NEXT)]
+    # In date order, as the schedule runs them; the replay at the end runs them backwards.
+    return generated, _cli(home, "run", "personalization_daily", "--from", NEXT[0], "--to", NEXT[1])
 
 
-def test_daily_increments_run_out_of_order(daily_runs, lh):
+def test_daily_increments_load_each_date_once(daily_runs, lh):
     generated, runs = daily_runs
     assert "generated 2 daily increment(s)" in generated
-    assert all("success" in out for out in runs)
+    assert all(f"DAG personalization_daily for {day}: success" in runs for day in NEXT)
     dates = {r.as_of_date.isoformat() for r in lh.read("gold.customer_360").select("as_of_date").distinct().collect()}
     assert dates == {DAY, *NEXT}
     # Each date's export was loaded once, and every transaction of every date is in silver or quarantined.
@@ -218,27 +217,6 @@ def test_daily_increments_run_out_of_order(daily_runs, lh):
     assert lh.read("silver.transaction").count() + _not_published(lh, "silver.transaction") == in_bronze
     assert lh.read("silver.digital_session").count() + _not_published(lh, "silver.digital_session") \
         == lh.read("bronze.digital_sessions").count()
-
-
-def test_a_backfilled_date_reads_its_own_balances(daily_runs, lh):
-    """The backfill ran after the later date: its balances must still be the ones exported that day."""
-    from pyspark.sql import functions as F
-
-    day = NEXT[0]
-    held = (lh.read("silver.account").where(F.col("_known_on") <= F.lit(day))   # as the lakehouse knew it
-            .select("silo", "account_id", "customer_id", "open_date")
-            .where((F.col("silo") == "deposits") & (F.col("open_date") <= F.lit(day))))
-    snapshot = (lh.read("silver.account_balance").where(F.col("as_of_date") == F.lit(day))
-                .select("silo", "account_id", F.col("balance").alias("exported_balance")))
-    # Customers with an account whose row that day a defect broke (quarantined) are read from another day.
-    incomplete = held.join(snapshot, ["silo", "account_id"], "left_anti").select("customer_id").distinct()
-    exported = (held.join(snapshot, ["silo", "account_id"]).join(incomplete, "customer_id", "left_anti")
-                .groupBy("customer_id").agg(F.round(F.sum("exported_balance"), 2).alias("exported")))
-    c360 = lh.read("gold.customer_360").where(F.col("as_of_date") == F.lit(day)).select("customer_id", "total_balance")
-    both = c360.join(exported, "customer_id").collect()
-    assert len(both) > 0.8 * CUSTOMERS
-    wrong = [(r.customer_id, r.total_balance, r.exported) for r in both if abs(r.total_balance - r.exported) >= 0.01]
-    assert wrong == []
 
 
 def _assert_same(before: dict, after: dict, what: str) -> None:
@@ -404,18 +382,37 @@ REPLAYED = (*NEXT, LATER)
 
 
 @pytest.fixture(scope="module")
-def settled(closed_loop, home, lh):
-    """The increments once more in date order, then every table's content. The first pass ran them out of
-    order, and a day's decisions count the offers of the days before it, so this pass changes the published
-    decisions of the later date: it is forced (the replaced decisions stay in the log, superseded)."""
-    _cli(home, "run", "personalization_daily", "--from", REPLAYED[0], "--to", REPLAYED[-1],
-         MARKETOFONE_FORCE_REPUBLISH="1")
-    return _snapshot(lh)
-
-
-def test_replaying_the_dates_backwards_changes_no_table(settled, home, lh):
-    """Each date re-run after the later ones (late rows and their parents already known), unforced: a
-    published date re-run must decide the same, or the run is refused."""
+def replayed(closed_loop, home, lh):
+    """Every table's content after the dates ran in order (with the later dates' exports not yet landed),
+    then each date re-run backwards, unforced, after the later ones: late rows and their parents are known by
+    then, and a published date that decided differently would be refused."""
+    before = _snapshot(lh)
     for day in reversed(REPLAYED):
         _cli(home, "run", "personalization_daily", "--date", day)
-    _assert_same(settled, _snapshot(lh), "replaying the dates backwards")
+    return before, _snapshot(lh)
+
+
+def test_replaying_the_dates_backwards_changes_no_table(replayed):
+    before, after = replayed
+    _assert_same(before, after, "replaying the dates backwards")
+
+
+def test_a_backfilled_date_reads_its_own_balances(replayed, lh):
+    """The replay ran the date after the later ones: its balances must still be the ones exported that day."""
+    from pyspark.sql import functions as F
+
+    day = NEXT[0]
+    held = (lh.read("silver.account").where(F.col("_known_on") <= F.lit(day))   # as the lakehouse knew it
+            .select("silo", "account_id", "customer_id", "open_date")
+            .where((F.col("silo") == "deposits") & (F.col("open_date") <= F.lit(day))))
+    snapshot = (lh.read("silver.account_balance").where(F.col("as_of_date") == F.lit(day))
+                .select("silo", "account_id", F.col("balance").alias("exported_balance")))
+    # Customers with an account whose row that day a defect broke (quarantined) are read from another day.
+    incomplete = held.join(snapshot, ["silo", "account_id"], "left_anti").select("customer_id").distinct()
+    exported = (held.join(snapshot, ["silo", "account_id"]).join(incomplete, "customer_id", "left_anti")
+                .groupBy("customer_id").agg(F.round(F.sum("exported_balance"), 2).alias("exported")))
+    c360 = lh.read("gold.customer_360").where(F.col("as_of_date") == F.lit(day)).select("customer_id", "total_balance")
+    both = c360.join(exported, "customer_id").collect()
+    assert len(both) > 0.8 * CUSTOMERS
+    wrong = [(r.customer_id, r.total_balance, r.exported) for r in both if abs(r.total_balance - r.exported) >= 0.01]
+    assert wrong == []
