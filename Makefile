@@ -10,7 +10,7 @@ CUSTOMERS   ?= 2000
 DATE        ?= 2026-06-30
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv lock lint bench clean clean-home
+.PHONY: demo test unit venv lock lint bench clean clean-home
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: the tests on tiny frames, without the DAG runs, the JVM or started servers.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e and not jvm and not integration" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check jobs dags tests benchmarks

@@ -41,6 +41,7 @@ def test_the_login_is_read_from_the_generated_password_file(tmp_path):
     assert login_line(settings) == f"login: admin / s3cret  (kept in {path})"
 
 
+@pytest.mark.integration
 def test_stopping_the_group_stops_the_children_too():
     parent = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300 & wait"], start_new_session=True)
     time.sleep(0.3)

@@ -37,6 +37,7 @@ def test_ingest_without_an_export_names_the_missing_file(capsys, tmp_path, monke
     assert "no cards/cardholders export for 2026-06-30" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_airflow_passthrough_sees_the_project_dags(tmp_path):
     env = {**os.environ, "MARKETOFONE_HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "jobs.cli", "airflow", "dags", "list"], cwd=ROOT, env=env,
@@ -230,6 +231,7 @@ def test_an_unreachable_spark_remote_fails_the_command_in_seconds(tmp_path):
     assert time.perf_counter() - started < 60   # the interpreter's start; the probe itself takes milliseconds
 
 
+@pytest.mark.integration
 def test_a_failed_dag_run_prints_its_cause_in_a_few_lines_without_retrying_data_errors(tmp_path):
     """Only deposits/customers was exported: every ingest task fails on a missing file, at its first try."""
     import json
