@@ -24,7 +24,7 @@ from jobs.decide.catalog import Policy, load_policy
 from jobs.gold.customer_360 import MODEL_FEATURES
 from jobs.gold.targets import TARGETS, Target, target
 from jobs.models import registry
-from jobs.models.score import score as score_frame
+from jobs.models.score import PROPENSITY_SCHEMA, ChampionRef, scoring_function
 from jobs.models.train import ModelSpec, train_model
 from jobs.settings import Settings
 from jobs.tables import Lakehouse
@@ -188,45 +188,52 @@ def train(lh: Lakehouse, day: dt.date, targets: tuple[str, ...] | None = None) -
                                               for name, m in models.items() if m["champion"] is None}}
 
 
-def score(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], dict]:
-    """Score every customer of the day's 360 with each champion, for the targets they are eligible for.
-
-    Returns the rows written and the details: `no_champion`, each target left unscored and why (no
-    champion, or one that falls short of the floor or uses a protected attribute the policy does not
-    allow): its product is not offered by model that day."""
-    settings = lh.settings
+def scoring_rows(lh: Lakehouse, day: dt.date):
+    """The day's gold.customer_360 as scoring reads it (a Spark DataFrame): the customer, the model features
+    and an `eligible_<target>` flag per target."""
     c360 = lh.read("gold.customer_360").where(F.col("as_of_date") == F.lit(day))
     flags = [F.coalesce(F.expr(t.eligible), F.lit(False)).alias(f"eligible_{t.name}") for t in TARGETS.values()]
-    frame = c360.select("customer_id", *MODEL_FEATURES, *flags).toPandas()
-    if frame.empty:
-        raise ValueError(f"gold.customer_360 has no rows for {day}; run the customer_360 step first")
+    return c360.select("customer_id", *MODEL_FEATURES, *flags)
+
+
+def champions(lh: Lakehouse) -> tuple[list[ChampionRef], dict[str, str]]:
+    """The champion each target scores with (resolved once, on the driver), and the targets left unscored
+    with why (no champion, or one that falls short of the floor or uses a protected attribute the policy
+    does not allow)."""
+    settings = lh.settings
     client = registry.client(settings)
     policy = load_policy()
-    parts, unscored = [], {}
+    refs, unscored = [], {}
     for t in TARGETS.values():
         version, why = champion_status(client, t, settings, policy)
         if version is None:
             log.warning("%s not scored: %s", t.model_name, why)
             unscored[t.name] = why
             continue
-        eligible = frame[frame[f"eligible_{t.name}"]]
-        if not eligible.empty:
-            scored = score_frame(eligible, t.model_name, settings)
-            parts.append(scored.assign(kind=t.kind, target=t.name))
-    columns = ["as_of_date", "customer_id", "kind", "target", "model", "probability", "model_version",
-               "reason_codes", "reason"]
-    if parts:
-        scores = pd.concat(parts, ignore_index=True)
-        scores.insert(0, "as_of_date", day)
-        # The features behind the score, as one text ("a,b,c"): arrays do not survive every engine's
-        # append into an existing Delta table alike.
-        scores["reason_codes"] = scores["reason_codes"].map(",".join)
+        source = client.get_model_version(t.model_name, version).source or ""
+        refs.append(ChampionRef(target=t.name, kind=t.kind, model=t.model_name, version=version,
+                                uri=settings.mlflow_uri, source=source))
+    return refs, unscored
+
+
+def score(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], dict]:
+    """Score every customer of the day's 360 with each champion, for the targets they are eligible for.
+
+    The scoring runs where the rows are: `mapInPandas` hands each partition's batches to the pandas
+    kernel (jobs/models/score.py, `score_targets`), each Python worker loads a champion once, and the
+    scores are written from there; no more than one row of the customer base comes to the driver.
+
+    Returns the rows written and the details: `no_champion`, each target left unscored and why (no
+    champion, or one that falls short of the floor or uses a protected attribute the policy does not
+    allow): its product is not offered by model that day."""
+    rows = scoring_rows(lh, day)
+    if rows.isEmpty():
+        raise ValueError(f"gold.customer_360 has no rows for {day}; run the customer_360 step first")
+    refs, unscored = champions(lh)
+    if refs:
+        df = rows.mapInPandas(scoring_function(day, refs), PROPENSITY_SCHEMA)
     else:  # a new lakehouse: nothing to score with until models_weekly has trained
         log.warning("no model has a champion yet: nothing scored for %s (run the models_weekly DAG)", day)
-        scores = pd.DataFrame(columns=columns)
-    df = lh.spark.createDataFrame(
-        scores[columns],
-        "as_of_date date, customer_id string, kind string, target string, model string, probability double, "
-        "model_version string, reason_codes string, reason string")
+        df = lh.spark.createDataFrame([], PROPENSITY_SCHEMA)
     counts = {"gold.propensity_scores": lh.replace_for_date("gold.propensity_scores", df, day)}
     return counts, {"no_champion": unscored}
