@@ -26,10 +26,11 @@ def test_the_readme_deltalake_snippet_runs(tmp_path):
                     pa.table({"as_of_date": pa.array(days, pa.date32()), "customer_id": ["CU1", "CU1", "CU2"],
                               "age": [40, 40, 51]}))
     (tmp_path / "snippet.py").write_text(snippet)
-    done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "2 customers on 2026-07-01" in done.stdout
+    for _ in range(5):   # delta-rs's own readers aborted about half of such runs at exit (exit 134)
+        done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "2 customers on 2026-07-01" in done.stdout
 
 
 def _notebook_cell(marker: str) -> str:
