@@ -22,12 +22,13 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import threading
 import urllib.parse
 
 from pyspark.sql import SparkSession
 
-from jobs.settings import Settings
+from jobs.settings import DELTA_PACKAGE, Settings
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,13 @@ def _stop_sail() -> None:
         _sail_server = None
 
 
+# Delta on a local JVM: the defaults suit a cluster and cost seconds per table on a laptop. The snapshot of a
+# table's log is rebuilt in 50 tasks by default on every read; a table's statistics are collected for 32 columns.
+JVM_DELTA_CONF = {
+    "spark.databricks.delta.snapshotPartitions": "2",
+}
+
+
 def jvm_builder(app_name: str = "marketofone", master: str = "local[2]", delta: bool = True):
     """The classic-mode builder, with Delta Lake's extension and catalog when `delta` is set."""
     builder = (
@@ -81,20 +89,23 @@ def jvm_builder(app_name: str = "marketofone", master: str = "local[2]", delta: 
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        # Python workers (the scoring's mapInPandas) run this interpreter, which has pandas and xgboost, not
+        # whatever `python3` is first on the PATH.
+        .config("spark.pyspark.python", sys.executable)
         .config("spark.ui.showConsoleProgress", "false")
     )
     if delta:
         builder = builder.config(
             "spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension"
         ).config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        for key, value in JVM_DELTA_CONF.items():
+            builder = builder.config(key, value)
     return builder
 
 
-def jvm_delta_builder(app_name: str = "marketofone", master: str = "local[2]"):
-    """Classic JVM Spark with Delta: delta-spark adds the Delta jars (fetched from Maven at start)."""
-    from delta import configure_spark_with_delta_pip
-
-    return configure_spark_with_delta_pip(jvm_builder(app_name, master, delta=True))
+def jvm_delta_builder(app_name: str = "marketofone", master: str = "local[2]", package: str = DELTA_PACKAGE):
+    """Classic JVM Spark with Delta: the Delta jars come from Maven Central at first start, then the Ivy cache."""
+    return jvm_builder(app_name, master, delta=True).config("spark.jars.packages", package)
 
 
 def spark_session(settings: Settings) -> SparkSession:
@@ -110,7 +121,8 @@ def spark_session(settings: Settings) -> SparkSession:
         elif settings.engine == "remote":
             _session = remote_session(settings.spark_remote)
         else:
-            _session = start_jvm(jvm_delta_builder(), settings.home / "logs" / "spark-jvm.log")
+            _session = start_jvm(jvm_delta_builder(package=settings.delta_package),
+                                 settings.home / "logs" / "spark-jvm.log")
             _session.conf.set("spark.sql.session.timeZone", "UTC")
         return _session
 

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENGINES = ("sail", "remote", "jvm")
+# The Delta jars the JVM engines load (classic Spark and the Spark Connect server the tests start), from Maven
+# Central at first start, then from the Ivy cache. Delta 4.4 is built per Spark minor; this one is for Spark 4.2,
+# pyspark's version here. (delta-spark's own pip helper asks for its pip version, 4.4.1, which Maven lacks.)
+DELTA_PACKAGE = "io.delta:delta-spark_4.2_2.13:4.4.0"
 
 
 def _env(name: str, default: str) -> str:
@@ -58,6 +62,7 @@ class Settings:
     max_malformed_share: float = 0.1   # more malformed lines than this share of a landing file fails the file
     tokenization_key: str = "marketofone-dev-key"
     force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
+    delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,6 +106,7 @@ class Settings:
                 max_malformed_share=float(_env("MARKETOFONE_MAX_MALFORMED_SHARE", "0.1")),
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
                 force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
+                delta_package=_env("MARKETOFONE_DELTA_PACKAGE", DELTA_PACKAGE),
             )
         except ValueError as exc:
             raise ValueError(f"bad MARKETOFONE_* setting: {exc}") from exc

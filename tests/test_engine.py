@@ -1,8 +1,7 @@
-"""Session factory: embedded Sail works; the classic JVM + Delta configuration is built correctly.
+"""Session factory: embedded Sail works; the classic JVM + Delta configuration is built correctly; an engine
+that cannot start says why. (The JVM engines themselves run the DAGs in tests/test_engines.py.)"""
 
-(The JVM + Delta session itself cannot start offline: delta-spark downloads Delta's jars from Maven
-Central when the session starts. What is checked here is the configuration it would start with.)"""
-
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,8 @@ def test_classic_jvm_mode_configures_delta():
     options = jvm_delta_builder()._options
     assert options["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
     assert options["spark.sql.catalog.spark_catalog"] == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-    assert options["spark.jars.packages"].startswith("io.delta:delta-spark_")  # e.g. delta-spark_4.2_2.13:4.4.1
+    assert options["spark.jars.packages"] == "io.delta:delta-spark_4.2_2.13:4.4.0"   # built for pyspark's Spark 4.2
+    assert options["spark.pyspark.python"] == sys.executable   # workers need this venv's pandas and xgboost
     assert options["spark.sql.session.timeZone"] == "UTC"
 
 
