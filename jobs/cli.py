@@ -115,6 +115,11 @@ def cmd_run(args) -> int:
 def cmd_tables(args) -> int:
     from jobs.tables import Lakehouse
 
+    if args.describe:
+        from jobs.lineage import describe
+
+        print(describe(args.describe))   # the declaration and the flow: no lakehouse needed
+        return 0
     settings = _settings(args)
     # delta-rs reads the tables directly: listing needs no Spark session.
     rows = Lakehouse(None, settings).describe()
@@ -435,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", dest="target_name", help="train only this target's model (e.g. savings, retirement)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("tables", help="list the lakehouse tables with versions and row counts")
+    p = sub.add_parser("tables", help="list the lakehouse tables with versions and row counts; --describe a table: "
+                                      "its declaration, suite, writer and readers")
+    p.add_argument("--describe", metavar="TABLE", help="e.g. gold.customer_360")
     p.set_defaults(func=cmd_tables)
 
     p = sub.add_parser("sql", help='query the lakehouse by table name: "select * from gold.customer_360" '
