@@ -15,7 +15,9 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+from jobs.resources import resource_dir
+
+SCHEMAS_DIR = resource_dir("schemas")  # the packaged copy when installed from a wheel (jobs/resources.py)
 TYPES = ("string", "date", "timestamp", "integer", "decimal")
 
 

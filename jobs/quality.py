@@ -45,6 +45,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.resources import resource_dir
 from jobs.settings import Settings, parse_date
 
 if TYPE_CHECKING:  # GX takes ~9 s to import; only pay for it when a suite is used
@@ -52,7 +53,7 @@ if TYPE_CHECKING:  # GX takes ~9 s to import; only pay for it when a suite is us
 
 log = logging.getLogger(__name__)
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+EXPECTATIONS_DIR = resource_dir("expectations")  # the packaged copy when installed from a wheel
 # The quarantine layout of every layer: the failed checks' ids ("; "-joined) and the reasons in words.
 CHECK_COLUMN = "_check"
 REASON_COLUMN = "_reason"

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.gold.targets import PRODUCTS
+from jobs.resources import resource_dir
 
-DECISIONING = Path(__file__).resolve().parents[2] / "schemas" / "decisioning"
+DECISIONING = resource_dir("schemas") / "decisioning"  # packaged copy when installed (jobs/resources.py)
 CHANNELS = ("mobile", "email", "atm", "branch")
 PRICE_KINDS = ("deposit_rate", "loan_apr", "credit_limit")
 VALUE_KINDS = ("fixed", "income_linked")

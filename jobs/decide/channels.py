@@ -27,8 +27,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.decide.catalog import CHANNELS, Catalog
+from jobs.resources import resource_dir
 
-CONTRACT = Path(__file__).resolve().parents[2] / "schemas" / "channels" / "offers.json"
+CONTRACT = resource_dir("schemas") / "channels" / "offers.json"  # packaged copy when installed
 PUBLICATION = "gold.channel_publication"
 PUBLICATION_SCHEMA = ("as_of_date date, channel string, offers bigint, decisions bigint, superseded bigint, "
                       "revision int, published_at timestamp, channel_table string, table_version bigint, "

@@ -8,7 +8,8 @@ category (MCC, from the reference file silver maps codes to categories with).
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from jobs.resources import resource_dir
 
 
 def _words(text: str) -> list[str]:
@@ -102,7 +103,7 @@ MERCHANTS = {
     "kids": ["BUYBUY BABY", "CARTERS", "TOYS R US", "BABIES R US"],
 }
 # Merchant category codes per category: the bank's reference file (schemas/reference/), shared with silver.
-_MCC_FILE = Path(__file__).resolve().parents[2] / "schemas" / "reference" / "mcc_categories.json"
+_MCC_FILE = resource_dir("schemas") / "reference" / "mcc_categories.json"
 MCC = {c: sorted(int(code) for code, cat in json.loads(_MCC_FILE.read_text())["mcc"].items() if cat == c)
        for c in CATEGORIES}
 

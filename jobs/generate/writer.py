@@ -18,7 +18,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
+from jobs.resources import resource_dir
+
+SCHEMAS_DIR = resource_dir("schemas")  # the packaged copy when installed from a wheel
 
 
 def contract(silo: str, entity: str) -> dict:
