@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+from jobs.domain import CHANNELS
 from jobs.settings import Settings, parse_date
 
 DEFAULT_DATE = "2026-06-30"
@@ -491,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("offers", help="a channel's published offers of a date (default: the latest published "
                                       "date), printed or written to --out .parquet/.csv; a date never "
                                       "published is an error")
-    p.add_argument("--channel", required=True, choices=["mobile", "email", "atm", "branch"])
+    p.add_argument("--channel", required=True, choices=list(CHANNELS))
     p.add_argument("--date", default="latest", help="yyyy-mm-dd or latest (the latest published date, even with "
                                                     "0 offers)")
     p.add_argument("--out")

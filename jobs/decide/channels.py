@@ -26,7 +26,8 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.decide.catalog import CHANNELS, Catalog
+from jobs.decide.catalog import Catalog
+from jobs.domain import CHANNELS
 
 CONTRACT = Path(__file__).resolve().parents[2] / "schemas" / "channels" / "offers.json"
 PUBLICATION = "gold.channel_publication"
