@@ -111,11 +111,11 @@ def main() -> int:
 
     from benchmarks.models import person_of_customer
     from jobs.decide.catalog import load_catalog, load_policy
-    from jobs.decide.fairness import fairness_report
     from jobs.decide.run import decide
     from jobs.generate import generate_bank
     from jobs.generate.campaigns import acceptance_probability
     from jobs.generate.responses import uniform_of
+    from jobs.measure.fairness import fairness_report
     from jobs.pipeline import lakehouse, run_step
     from jobs.settings import Settings, parse_date
 

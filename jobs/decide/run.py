@@ -41,10 +41,10 @@ from jobs.decide.channels import (
     publications,
     write_exports,
 )
-from jobs.decide.fairness import fairness_report
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
 from jobs.domain import CHANNELS
+from jobs.measure.fairness import fairness_report
 from jobs.publish import validated_write
 from jobs.tables import Lakehouse
 from jobs.unify.customers import newest_versions

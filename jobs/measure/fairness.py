@@ -13,11 +13,15 @@ A ratio below the policy's `min_ratio` (the four-fifths rule: 0.8) is flagged; g
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.decide.catalog import Policy
 from jobs.domain import age_band
+
+if TYPE_CHECKING:  # the offers step imports this module: importing decide here would make a cycle
+    from jobs.decide.catalog import Policy
 
 
 def fairness_report(decisions: DataFrame, c360: DataFrame, policy: Policy) -> DataFrame:
