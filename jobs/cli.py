@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+from jobs.console import print_table as _print_table
 from jobs.domain import CHANNELS
 from jobs.settings import Settings, parse_date
 
@@ -24,19 +25,6 @@ def _settings(args) -> Settings:
     if getattr(args, "seed", None) is not None:
         changes["seed"] = args.seed
     return settings.with_(**changes) if changes else settings
-
-
-def _print_table(rows: list[dict], columns: list[str] | None = None) -> None:
-    if not rows:
-        print("(no rows)")
-        return
-    columns = columns or list(rows[0])
-    text = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)))
-    print("  ".join("-" * w for w in widths))
-    for t in text:
-        print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=False)))
 
 
 def cmd_generate(args) -> int:

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import time
 
+from jobs.console import print_table as _print_table
 from jobs.domain import CHANNELS
 from jobs.settings import Settings
 
@@ -78,7 +79,6 @@ def _ran(outcome: dict, settings: Settings, day: dt.date) -> str:
 
 
 def print_summary(settings: Settings, day: dt.date) -> None:
-    from jobs.cli import _print_table
     from jobs.pipeline import lakehouse
 
     lh = lakehouse(settings)
