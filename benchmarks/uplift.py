@@ -56,8 +56,7 @@ def segment_rates(lh, c360):
     """(age_band, income_band, held_band, product) -> acceptance rate of the legacy campaigns' offers."""
     from pyspark.sql import functions as F
 
-    from jobs.decide.fairness import age_band
-    from jobs.gold.kpis import income_band
+    from jobs.domain import age_band, income_band
 
     segments = c360.select("customer_id", age_band(F.col("age")).alias("age_band"),
                            income_band(F.col("income_monthly")).alias("income_band"),
@@ -78,7 +77,7 @@ def policy_scores(kind: str, c360, segments, rates, overall, week: int):
     """Scores for the segment or random policy in gold.propensity_scores' shape."""
     from pyspark.sql import functions as F
 
-    from jobs.gold.targets import PRODUCTS
+    from jobs.domain import PRODUCTS
 
     products = c360.sparkSession.createDataFrame([(p,) for p in PRODUCTS], "target string")
     base = c360.select("customer_id").crossJoin(products)
@@ -112,11 +111,11 @@ def main() -> int:
 
     from benchmarks.models import person_of_customer
     from jobs.decide.catalog import load_catalog, load_policy
-    from jobs.decide.fairness import fairness_report
     from jobs.decide.run import decide
     from jobs.generate import generate_bank
     from jobs.generate.campaigns import acceptance_probability
     from jobs.generate.responses import uniform_of
+    from jobs.measure.fairness import fairness_report
     from jobs.pipeline import lakehouse, run_step
     from jobs.settings import Settings, parse_date
 

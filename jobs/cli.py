@@ -10,6 +10,8 @@ import os
 import sys
 import time
 
+from jobs.console import print_table as _print_table
+from jobs.domain import CHANNELS
 from jobs.settings import Settings, parse_date
 
 DEFAULT_DATE = "2026-06-30"
@@ -23,19 +25,6 @@ def _settings(args) -> Settings:
     if getattr(args, "seed", None) is not None:
         changes["seed"] = args.seed
     return settings.with_(**changes) if changes else settings
-
-
-def _print_table(rows: list[dict], columns: list[str] | None = None) -> None:
-    if not rows:
-        print("(no rows)")
-        return
-    columns = columns or list(rows[0])
-    text = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)))
-    print("  ".join("-" * w for w in widths))
-    for t in text:
-        print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=False)))
 
 
 def cmd_generate(args) -> int:
@@ -498,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("offers", help="a channel's published offers of a date (default: the latest published "
                                       "date), printed or written to --out .parquet/.csv; a date never "
                                       "published is an error")
-    p.add_argument("--channel", required=True, choices=["mobile", "email", "atm", "branch"])
+    p.add_argument("--channel", required=True, choices=list(CHANNELS))
     p.add_argument("--date", default="latest", help="yyyy-mm-dd or latest (the latest published date, even with "
                                                     "0 offers)")
     p.add_argument("--out")

@@ -7,6 +7,8 @@ import datetime as dt
 import os
 import time
 
+from jobs.console import print_table as _print_table
+from jobs.domain import CHANNELS
 from jobs.settings import Settings
 
 SUMMARY_TABLES = ("bronze", "quarantine", "silver", "gold")
@@ -77,7 +79,6 @@ def _ran(outcome: dict, settings: Settings, day: dt.date) -> str:
 
 
 def print_summary(settings: Settings, day: dt.date) -> None:
-    from jobs.cli import _print_table
     from jobs.pipeline import lakehouse
 
     lh = lakehouse(settings)
@@ -104,7 +105,7 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     _print_table([r.asDict() for r in lh.sql(" union all ".join(
         f"select '{c}' as channel, count(*) as offers, round(avg(score), 4) as avg_score, "
         f"count(distinct offer_id) as distinct_offers from gold.offers_{c} where {on}"
-        for c in ("mobile", "email", "atm", "branch"))).collect()])
+        for c in CHANNELS)).collect()])
     flags = lh.sql(f"select sum(case when flagged then 1 else 0 end) as flags, min(ratio) as lowest_ratio "
                    f"from gold.fairness_daily where {on} and customers >= 30").collect()[0]
     print(f"fairness (gold.fairness_daily): {flags.flags or 0} flag(s) below the four-fifths ratio; "

@@ -47,7 +47,7 @@ STEPS: dict[str, StepIO] = {
                       "silver.consent_event", "silver.offer_event", "silver.offer_response",
                       "audit.decision_log", "gold.channel_publication", "gold.offer_catalog",
                       "gold.decision_policy", "gold.next_best_offer", "gold.fairness_daily")),
-    "kpis": StepIO("gold", ("gold.kpi_daily", "gold.kpi_by_segment"),
+    "kpis": StepIO("measure", ("gold.kpi_daily", "gold.kpi_by_segment"),
                    ("gold.customer_360", "silver.account", "silver.offer_response", "audit.decision_log")),
 }
 VALIDATING_WRITES = ("audit.dq_results",)  # every step that validates writes its results here
@@ -82,8 +82,9 @@ def describe(name: str) -> str:
     """A table in one look: its declaration, its suite, the step that writes it and the steps that read it."""
     t = table(name)
     lines = [f"{name}: {t.description}"]
-    for label, value in (("keys", ", ".join(t.keys) or "-"), ("date column", t.date_column or "-"),
-                         ("write", getattr(t, "write", None)), ("clustered by", ", ".join(getattr(t, "cluster_by", ())))):
+    declared = (("keys", ", ".join(t.keys) or "-"), ("date column", t.date_column or "-"),
+                ("write", getattr(t, "write", None)), ("clustered by", ", ".join(getattr(t, "cluster_by", ()))))
+    for label, value in declared:
         if value:
             lines.append(f"  {label:<12} {value}")
     suite = suite_path(name)

@@ -99,7 +99,7 @@ def offers(lh: Lakehouse, day: dt.date) -> StepResult:
 
 
 def kpis(lh: Lakehouse, day: dt.date) -> StepResult:
-    from jobs.gold.run import kpis as run
+    from jobs.measure.run import kpis as run
 
     return StepResult("kpis", day, run(lh, day))
 

@@ -22,9 +22,9 @@ from jobs.decide.catalog import load_policy
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules
 from jobs.gold.customer_360 import build_customer_360
-from jobs.gold.kpis import kpi_table, per_customer
 from jobs.gold.training_set import build_training_set
 from jobs.ingest.contract_checks import check_rows
+from jobs.measure.kpis import kpi_table, per_customer
 from jobs.unify.accounts import conform_accounts
 from jobs.unify.customers import customer_versions, golden_customers
 from jobs.unify.engagement import consent_events, current_consent, offer_events, offer_interactions, with_customer

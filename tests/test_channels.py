@@ -14,6 +14,7 @@ from jobs.decide.channels import PUBLICATION, channel_table, file_sha256
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules
 from jobs.decide.run import LOG, LOG_COLUMNS, RepublishRefusedError, publish
+from jobs.domain import CHANNELS
 from jobs.settings import Settings
 from jobs.tables import Lakehouse
 from jobs.unify.run import published_offers
@@ -22,7 +23,6 @@ from tests.decide_fixtures import DAY, frame
 CATALOG, POLICY = load_catalog(), load_policy()
 DAY2 = DAY + dt.timedelta(days=1)
 A, B, C = "CU00000000000001", "CU00000000000002", "CU00000000000003"   # none of them in the holdout
-CHANNELS = ("mobile", "email", "atm", "branch")
 
 # A: a personal loan on mobile; B: an auto loan by email; C: too young, excluded everywhere.
 PEOPLE = [{"customer_id": A, "offer_id": "PL-FLEX", "channel": "mobile"},

@@ -12,9 +12,9 @@ from jobs.decide.arbitrate import arbitrate, in_holdout
 from jobs.decide.candidates import contact_history, marketing_consent
 from jobs.decide.catalog import CatalogError, load_catalog, load_policy
 from jobs.decide.channels import channel_offers, content_frame, contract_columns
-from jobs.decide.fairness import fairness_report
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
+from jobs.measure.fairness import fairness_report
 from tests.decide_fixtures import BASE, DAY, frame
 
 CATALOG = load_catalog()

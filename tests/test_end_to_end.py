@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from jobs.gold.kpis import KPIS, RATIO_KPIS
+from jobs.measure.kpis import KPIS, RATIO_KPIS
 from jobs.models.reasons import NO_STANDOUT
 from jobs.settings import Settings
 from jobs.tables import REGISTRY, Lakehouse, quarantine_of

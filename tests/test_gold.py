@@ -8,10 +8,10 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.gold.customer_360 import MODEL_FEATURES, build_customer_360
-from jobs.gold.kpis import KPIS, RATIO_KPIS, kpi_by_segment, kpi_table, per_customer
 from jobs.gold.targets import TARGETS
 from jobs.gold.training_set import build_training_set, training_dates
 from jobs.known import KNOWN_ON
+from jobs.measure.kpis import KPIS, RATIO_KPIS, kpi_by_segment, kpi_table, per_customer
 from tests.silver_fixtures import AS_OF, KNOWN, TXN_SCHEMA, d, silver_frames
 
 

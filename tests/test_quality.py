@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from jobs import quality
 from jobs.engine import spark_session
-from jobs.quality import DataQualityError, QualityResult, SplitMismatchError
+from jobs.quality import DataQualityError, QualityResult, SplitMismatchError, split
 from jobs.settings import Settings
 from jobs.tables import REGISTRY
 
@@ -253,15 +253,15 @@ def test_gx_unexpected_counts_agree_with_the_split(bad_payments):
 
 
 def test_split_that_disagrees_with_gx_is_an_error(spark, payments_suite, settings, monkeypatch):
-    real = quality._predicate
+    real = split._predicate
 
     def wrong(rule, df, types):  # a translation bug: the not-null predicate never fires
         df, pred = real(rule, df, types)
         if rule.type == "expect_column_values_to_not_be_null":
-            pred = quality._Predicate(F.lit(False), F.lit(False), pred.reason)
+            pred = split._Predicate(F.lit(False), F.lit(False), pred.reason)
         return df, pred
 
-    monkeypatch.setattr(quality, "_predicate", wrong)
+    monkeypatch.setattr(split, "_predicate", wrong)
     df = spark.createDataFrame([(None, 1.0, "EUR", "R001")], PAYMENTS_SCHEMA)
     with pytest.raises(SplitMismatchError, match=r"not_be_null\(id\): GX counted 1 unexpected rows, the split 0"):
         quality.validate(df, payments_suite, settings, RUN_DATE)

@@ -11,10 +11,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs import quality
-from jobs.gold.targets import LIFE_EVENTS, PRODUCTS
+from jobs.domain import ACCOUNT_PRODUCTS, LIFE_EVENTS, PRODUCTS
 from jobs.publish import validated_write
 from jobs.tables import REGISTRY, VALIDATED, quarantine_of
-from jobs.unify import accounts as accounts_module
 from jobs.unify import identity
 from tests.silver_fixtures import ACCOUNT_SCHEMA, TXN_SCHEMA
 
@@ -44,7 +43,7 @@ def test_every_bronze_and_silver_table_has_a_suite_and_a_quarantine():
 
 
 def test_suite_value_sets_follow_the_code():
-    assert _value_set("silver.account", "product") == set(accounts_module.PRODUCTS)
+    assert _value_set("silver.account", "product") == set(ACCOUNT_PRODUCTS)
     assert _value_set("silver.customer_crosswalk", "match_rule") == set(identity.RULES) | {"single_record"}
     assert _value_set("gold.next_best_offer", "product") == set(PRODUCTS)
     assert _value_set("silver.life_event", "event_type") == set(LIFE_EVENTS)

@@ -16,15 +16,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.decide.catalog import Policy
+from jobs.domain import in_holdout
 
-HOLDOUT_SALT = "marketofone-holdout-v1"   # changing it reshuffles who is in the holdout: never do it mid-test
 OUTCOMES = ("offered", "not_selected", "excluded", "holdout")
-
-
-def in_holdout(share: float, customer_id: str = "customer_id") -> Column:
-    """Stable per customer: the first 32 bits of SHA-256(salt | customer_id), as a fraction, below `share`."""
-    bucket = F.conv(F.substring(F.sha2(F.concat(F.lit(HOLDOUT_SALT + "|"), F.col(customer_id)), 256), 1, 8), 16, 10)
-    return (bucket.cast("double") / float(2 ** 32)) < F.lit(float(share))
 
 
 def expected_value(policy: Policy) -> Column:

@@ -13,8 +13,8 @@ import datetime as dt
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs.decide.catalog import CREDIT_PRODUCTS, Catalog, Policy
-from jobs.gold.targets import PRODUCTS
+from jobs.decide.catalog import Catalog, Policy
+from jobs.domain import CREDIT_PRODUCTS, PRODUCTS
 
 _DOMESTIC_POSTCODE = r"^[0-9]{5}$"
 

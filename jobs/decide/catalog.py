@@ -14,16 +14,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.gold.targets import PRODUCTS
+from jobs.domain import CHANNELS, CREDIT_PRODUCTS, PRODUCTS, VALUE_KINDS
 from jobs.resources import resource_dir
 
 DECISIONING = resource_dir("schemas") / "decisioning"  # packaged copy when installed (jobs/resources.py)
-CHANNELS = ("mobile", "email", "atm", "branch")
 PRICE_KINDS = ("deposit_rate", "loan_apr", "credit_limit")
-VALUE_KINDS = ("fixed", "income_linked")
 RULE_TYPES = ("eligibility", "consent", "suitability", "contact")
 CONTACT_KINDS = ("channel_cap", "fatigue_cap", "cooldown")
-CREDIT_PRODUCTS = ("credit_card", "personal_loan", "auto_loan", "mortgage")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.decide.catalog import CHANNELS, Catalog
+from jobs.decide.catalog import Catalog
+from jobs.domain import CHANNELS
 from jobs.resources import resource_dir
 
 CONTRACT = resource_dir("schemas") / "channels" / "offers.json"  # packaged copy when installed

@@ -17,6 +17,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.domain import offer_value
+
 
 def _unit(col: Column) -> Column:
     return F.least(F.lit(1.0), F.greatest(F.lit(0.0), col))
@@ -37,11 +39,6 @@ def loyalty_score() -> Column:
 
 def _clip(col: Column) -> Column:
     return F.least(F.col("price_max"), F.greatest(F.col("price_min"), col))
-
-
-def offer_value(amount: Column, income_rate: Column, income_monthly: Column) -> Column:
-    """The catalog's value model: amount + income_rate x annual income (income_rate is 0 for a fixed value)."""
-    return amount + income_rate * F.coalesce(income_monthly, F.lit(0.0)) * 12.0
 
 
 def add_price_and_value(candidates: DataFrame) -> DataFrame:

@@ -30,7 +30,7 @@ from jobs.decide.candidates import (
     customer_facts,
     marketing_consent,
 )
-from jobs.decide.catalog import CHANNELS, Catalog, Policy, catalog_rows, load_catalog, load_policy, policy_rows
+from jobs.decide.catalog import Catalog, Policy, catalog_rows, load_catalog, load_policy, policy_rows
 from jobs.decide.channels import (
     PUBLICATION,
     PUBLICATION_SCHEMA,
@@ -41,9 +41,10 @@ from jobs.decide.channels import (
     publications,
     write_exports,
 )
-from jobs.decide.fairness import fairness_report
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
+from jobs.domain import CHANNELS
+from jobs.measure.fairness import fairness_report
 from jobs.publish import validated_write
 from jobs.tables import Lakehouse
 from jobs.unify.customers import newest_versions

@@ -35,11 +35,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.domain import PRODUCTS
 from jobs.generate import defects, text, writer
 from jobs.generate.common import EPOCH, NEVER, date_of, day_of, stream
 from jobs.generate.events import EVENTS
 from jobs.generate.holdings import DEPOSIT_SLOTS, LOAN_SLOTS
-from jobs.generate.openings import CAUSES, PRODUCT_SILO, PRODUCTS
+from jobs.generate.openings import CAUSES, PRODUCT_SILO
 from jobs.generate.people import CHANNELS
 from jobs.generate.responses import responses as channel_responses
 from jobs.generate.silos import render

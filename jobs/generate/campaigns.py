@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jobs.domain import PRODUCTS
 from jobs.generate.common import NEVER, Month
 from jobs.generate.consent import TOPICS
-from jobs.generate.openings import PRODUCTS
 from jobs.generate.people import CHANNELS, Population
 
 CONTACT_SHARE = 0.33

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jobs.domain import PRODUCTS
 from jobs.generate import reference as ref
 from jobs.generate.common import NEVER, Month, arrivals_in
 from jobs.generate.events import LifeEvents
-from jobs.generate.openings import PRODUCTS
 from jobs.generate.people import Population
 
 EVERYDAY_PER_MONTH = 1.6      # x people.digital

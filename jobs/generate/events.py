@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jobs.domain import LIFE_EVENTS as EVENTS
 from jobs.generate.common import NEVER, REFERENCE_DATE, months_through, stream
 from jobs.generate.holdings import Holdings
 from jobs.generate.people import Population
 
-EVENTS = ("home_purchase", "marriage", "new_child", "job_change", "retirement")
 HORIZON_MONTHS = 60  # events are drawn this far ahead of EPOCH (to mid-2030); later ones do not happen
 RETIRED_AT_EPOCH_AGE = 67
 

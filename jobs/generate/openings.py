@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from jobs.domain import PRODUCTS
 from jobs.generate.common import NEVER, Month, sigmoid, stream
 from jobs.generate.events import LifeEvents
 from jobs.generate.holdings import Holdings
 from jobs.generate.people import Population
 
-PRODUCTS = ("savings", "term_deposit", "credit_card", "personal_loan", "auto_loan", "mortgage")
 PRODUCT_SILO = {"savings": "deposits", "term_deposit": "deposits", "credit_card": "cards",
                 "personal_loan": "lending", "auto_loan": "lending", "mortgage": "lending"}
 CAUSES = ("held", "organic", "offer", "life_event")  # why an account exists (ground truth)

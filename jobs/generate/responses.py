@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from jobs.domain import PRODUCTS
 from jobs.generate import text
 from jobs.generate.campaigns import CLICK_RATE, OPEN_RATE, acceptance_probability
 from jobs.generate.common import date_of, day_of
-from jobs.generate.openings import PRODUCTS
 from jobs.generate.people import CHANNELS
 
 EVENT_TYPES = ("impression", "click", "accepted", "declined", "product_opened")

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.domain import PRODUCTS
 from jobs.generate import reference as ref
 from jobs.generate import text
 from jobs.generate.behaviour import COUNTERPARTIES, CREDIT_TYPES, TXN_TYPES
@@ -28,7 +29,6 @@ from jobs.generate.consent import SOURCES as CONSENT_SOURCES
 from jobs.generate.consent import TOPICS
 from jobs.generate.events import DECLARATION_SOURCES, EVENTS
 from jobs.generate.holdings import Holdings
-from jobs.generate.openings import PRODUCTS
 from jobs.generate.people import CHANNELS, Population
 from jobs.generate.world import Snapshot, World
 

@@ -37,10 +37,9 @@ from dataclasses import dataclass, fields
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.domain import ACCOUNT_PRODUCTS, LIFE_EVENTS
 from jobs.gold.balances import balances_as_of
-from jobs.gold.targets import LIFE_EVENTS
 from jobs.known import known_by
-from jobs.unify.accounts import PRODUCTS
 from jobs.unify.customers import newest_versions
 from jobs.unify.engagement import offer_interactions
 
@@ -56,7 +55,7 @@ YEAR = 365  # the longest window: what stays of the money coming in, month after
 DAYS_PER_MONTH = 365.25 / 12
 
 MODEL_FEATURES = (
-    ["age", "tenure_days", "products_held", *[f"has_{p}" for p in PRODUCTS],
+    ["age", "tenure_days", "products_held", *[f"has_{p}" for p in ACCOUNT_PRODUCTS],
      "total_balance", "deposit_balance_90d_ago", "deposit_balance_change_90d", "checking_balance", "card_balance",
      "loan_outstanding", "credit_limit", "credit_utilization", "max_days_past_due"]
     + [f"{flow}_{d}d" for flow in ("inflow", "outflow") for d in WINDOWS]
@@ -127,7 +126,7 @@ def account_features(accounts: DataFrame, balances: DataFrame, txns: DataFrame, 
         F.countDistinct("product").alias("products_held"),
         F.max("days_past_due").alias("max_days_past_due"),
         _sum_if(F.col("product") == "checking", F.col("balance_as_of")).alias("checking_balance"),
-        *[F.max(F.when(F.col("product") == p, 1).otherwise(0)).alias(f"has_{p}") for p in PRODUCTS],
+        *[F.max(F.when(F.col("product") == p, 1).otherwise(0)).alias(f"has_{p}") for p in ACCOUNT_PRODUCTS],
     )
     before = balances_as_of(accounts, balances, txns, as_of - dt.timedelta(days=90))
     then = before.groupBy("customer_id").agg(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PRODUCTS = ("savings", "term_deposit", "credit_card", "personal_loan", "auto_loan", "mortgage")
-LIFE_EVENTS = ("home_purchase", "marriage", "new_child", "job_change", "retirement")
+from jobs.domain import PRODUCTS
+
 KINDS = ("product", "life_event")
 
 

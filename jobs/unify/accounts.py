@@ -13,7 +13,6 @@ from pyspark.sql import functions as F
 from jobs.contracts import load_contract, typed
 
 LOAN_PRODUCTS = {"personal": "personal_loan", "auto": "auto_loan", "mortgage": "mortgage"}
-PRODUCTS = ("checking", "savings", "term_deposit", "credit_card", "personal_loan", "auto_loan", "mortgage")
 
 
 def _null(type_: str) -> F.Column:

@@ -13,19 +13,15 @@ A ratio below the policy's `min_ratio` (the four-fifths rule: 0.8) is flagged; g
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.decide.catalog import Policy
+from jobs.domain import age_band
 
-AGE_BANDS = ((18, 29, "18-29"), (30, 44, "30-44"), (45, 59, "45-59"), (60, 200, "60+"))
-
-
-def age_band(age: Column) -> Column:
-    band = F.lit(None).cast("string")
-    for low, high, name in reversed(AGE_BANDS):
-        band = F.when((age >= low) & (age <= high), F.lit(name)).otherwise(band)
-    return band
+if TYPE_CHECKING:  # the offers step imports this module: importing decide here would make a cycle
+    from jobs.decide.catalog import Policy
 
 
 def fairness_report(decisions: DataFrame, c360: DataFrame, policy: Policy) -> DataFrame:

@@ -26,7 +26,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.decide.fairness import age_band
+from jobs.domain import age_band, income_band
 
 RATIO_KPIS = ("retention_rate", "wallet_share", "engagement_frequency", "multi_product_share",
               "conversion_rate_30d")
@@ -35,18 +35,10 @@ KPIS = ("retention_rate", "wallet_share", "engagement_frequency", "products_per_
         "offer_acceptance_rate_30d")
 Z95 = 1.959964
 WINDOW_DAYS = 30
-INCOME_BANDS = ((0, 3000, "income<3k"), (3000, 6000, "income 3-6k"), (6000, 1e12, "income>6k"))
 
 
 def _date(day: dt.date) -> Column:
     return F.lit(day.isoformat()).cast("date")
-
-
-def income_band(monthly: Column) -> Column:
-    band = F.lit("income unknown")
-    for low, high, name in reversed(INCOME_BANDS):
-        band = F.when((monthly >= low) & (monthly < high), F.lit(name)).otherwise(band)
-    return band
 
 
 def per_customer(c360: DataFrame, holdout: DataFrame, openings: DataFrame, offers: DataFrame,

@@ -1,0 +1,183 @@
+"""Validation: a suite over a DataFrame, once through the split and once through Great Expectations, the two
+checked against each other, the result kept as a report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.quality.results import (
+    DataQualityError,
+    QualityResult,
+    SplitMismatchError,
+    _exception_message,
+    _jsonable,
+    _write_report,
+)
+from jobs.quality.split import _INTERNAL_PREFIX, CHECK_COLUMN, REASON_COLUMN, _describe, _q, _split, _text
+from jobs.quality.suites import (
+    _INDEX_META_KEY,
+    _batch_definition,
+    _indexed_suite,
+    _Rule,
+    _rules,
+    load_suite,
+    pii_columns_of,
+)
+from jobs.settings import Settings, parse_date
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuite
+
+log = logging.getLogger("jobs.quality")  # the name it had as one module
+
+SAMPLE_ROWS = 20  # quarantined rows kept in the JSON report, so the "why" is visible without Spark
+
+
+def _observed_text(rule: _Rule, gx: dict, row_count: int) -> str:
+    if not rule.row_level:
+        observed = gx.get("observed_value")
+        details = gx.get("details")
+        text = _text(_jsonable(observed)) if observed is not None else ""
+        if details:
+            text = (text + "; " if text else "") + json.dumps(_jsonable(details), sort_keys=True)
+        return text
+    unexpected = gx.get("unexpected_count") or 0
+    pct = f" ({100.0 * unexpected / row_count:.2f}%)" if row_count else ""
+    text = f"{unexpected} of {row_count} rows unexpected{pct}"
+    examples = gx.get("partial_unexpected_list") or []
+    if unexpected and examples and not rule.pii:
+        text += "; e.g. " + ", ".join("null" if v is None else _text(_jsonable(v)) for v in examples[:5])
+    return text
+
+
+def _result_dict(suite: str, rule: _Rule, gx_result, row_count: int, counts: dict) -> dict:
+    gx = dict(gx_result.result or {}) if gx_result is not None else {}
+    error = _exception_message(gx_result.exception_info) if gx_result is not None else "no result from GX"
+    unexpected = gx.get("unexpected_count")
+    if rule.row_level and unexpected is None and error is None:
+        unexpected = 0  # GX leaves it None on an empty frame
+    observed = f"error: {error}" if error else _observed_text(rule, gx, row_count)
+    quarantined = counts.get(f"q{rule.index}") if rule.row_level else None
+    details = _describe(rule) + (f" | observed: {observed}" if observed else "")
+    if quarantined is not None:
+        details += f" | quarantined: {quarantined}"
+    return {
+        "suite": suite,
+        "table": suite,
+        "expectation": rule.type,
+        "column": rule.column,
+        "level": "row" if rule.row_level else "table",
+        "kwargs": _jsonable(rule.kwargs),
+        "success": bool(gx_result.success) if gx_result is not None and error is None else False,
+        "element_count": int(gx.get("element_count", row_count) or 0) if rule.row_level else row_count,
+        "unexpected_count": int(unexpected) if unexpected is not None else None,
+        "quarantined_count": quarantined,
+        "observed_value": observed,
+        "exception": error,
+        "details": details,
+    }
+
+
+# -- public API ---------------------------------------------------------------------------------------
+def validate(df: DataFrame, suite_name: str | ExpectationSuite, settings: Settings, run_date,
+             directory: Path | None = None) -> QualityResult:
+    """Split `df` into valid and quarantined rows by the suite's row-level expectations, run the suite
+    in Great Expectations on the whole frame, check GX agrees with the split, and keep the results
+    under settings.dq_dir/<suite>/<run_date>.json.
+
+    `suite_name` is a suite in expectations/ (or an ExpectationSuite built in code, e.g. in tests)."""
+    started = time.perf_counter()
+    run_date = parse_date(run_date)
+    suite = load_suite(suite_name, directory) if isinstance(suite_name, str) else suite_name
+    name = suite.name
+    rules = _rules(suite)
+    clash = [c for c in df.columns if c in (CHECK_COLUMN, REASON_COLUMN) or c.startswith(_INTERNAL_PREFIX)]
+    if clash:
+        raise DataQualityError(f"suite {name}: input already has reserved column(s) {', '.join(clash)}")
+
+    columns = df.columns
+    row_rules = [r for r in rules if r.row_level and all(c in columns for c in r.columns)]
+    missing = [r for r in rules if r.row_level and r not in row_rules]
+    annotated = _split(df, row_rules)
+
+    # one pass for every count the result needs
+    aggs = [F.count(F.lit(1)).alias("rows"),
+            F.sum(F.col(f"{_INTERNAL_PREFIX}any").cast("long")).alias("any")]
+    for r in row_rules:
+        aggs.append(F.sum(F.col(f"{_INTERNAL_PREFIX}q{r.index}").cast("long")).alias(f"q{r.index}"))
+        aggs.append(F.sum(F.col(f"{_INTERNAL_PREFIX}g{r.index}").cast("long")).alias(f"g{r.index}"))
+    try:
+        row = annotated.agg(*aggs).collect()[0]
+    except Exception as exc:
+        raise DataQualityError(f"suite {name}: could not evaluate its row-level expectations: {exc}") from exc
+    counts = {k: int(v or 0) for k, v in row.asDict().items()}
+    row_count, quarantined_count = counts["rows"], counts["any"]
+
+    # the real GX validation, on the input frame
+    gx_started = time.perf_counter()
+    batch = _batch_definition(name).get_batch(batch_parameters={"dataframe": df})
+    suite_result = batch.validate(_indexed_suite(suite),
+                                  result_format={"result_format": "BASIC", "partial_unexpected_count": 20})
+    gx_seconds = time.perf_counter() - gx_started
+    by_index = {}
+    for r in suite_result.results:
+        index = (r.expectation_config.meta or {}).get(_INDEX_META_KEY)
+        if index is not None:
+            by_index[int(index)] = r
+
+    results = [_result_dict(name, rule, by_index.get(rule.index), row_count, counts) for rule in rules]
+    for rule in missing:
+        res = results[rule.index]
+        absent = ", ".join(c for c in rule.columns if c not in columns)
+        res["success"] = False
+        res["exception"] = res["exception"] or f"column {absent} is missing"
+        res["details"] = f"{_describe(rule)} | column {absent} is missing from the frame"
+        res["level"] = "table"  # the frame breaks the table's shape: fatal, no rows can be judged
+
+    mismatches = []
+    for rule in row_rules:
+        res = results[rule.index]
+        if res["exception"] is None and res["unexpected_count"] != counts[f"g{rule.index}"]:
+            mismatches.append(f"{rule.label}: GX counted {res['unexpected_count']} unexpected rows, "
+                              f"the split {counts[f'g{rule.index}']}")
+    if mismatches:
+        raise SplitMismatchError(f"suite {name}: Great Expectations and the quarantine split disagree: "
+                                 + "; ".join(mismatches))
+
+    # an expectation GX could not evaluate is a failure of the table, whatever its level
+    success = all(r["success"] for r in results if r["level"] == "table") and not any(
+        r["exception"] for r in results
+    )
+    for res in results:
+        if res["exception"] and res["level"] == "row":
+            res["level"] = "table"
+
+    flag = F.col(f"{_INTERNAL_PREFIX}any")
+    valid = annotated.filter(~flag).select(*[_q(c) for c in columns])
+    quarantined = annotated.filter(flag).select(*[_q(c) for c in columns], CHECK_COLUMN, REASON_COLUMN)
+
+    checked = annotated.select(*[_q(c) for c in columns],
+                               *[F.when(flag, F.col(x)).alias(x) for x in (CHECK_COLUMN, REASON_COLUMN)])
+    result = QualityResult(
+        suite=name, valid=valid, quarantined=quarantined, checked=checked, results=results, success=success,
+        run_date=run_date, row_count=row_count, quarantined_count=quarantined_count,
+        gx_statistics=_jsonable(dict(suite_result.statistics or {})),
+    )
+    pii = set(pii_columns_of(suite))
+    sample_frame = quarantined.select(*[_q(c) for c in quarantined.columns if c not in pii])
+    sample = sample_frame.limit(SAMPLE_ROWS).collect() if quarantined_count else []
+    result.report_path = _write_report(settings, result, sample, time.perf_counter() - started, gx_seconds)
+    # Quarantined rows are the normal life of a lakehouse fed by real exports (the step's progress line
+    # counts them, `marketofone dq` details them); only a failed table is worth a warning.
+    level = logging.INFO if success else logging.WARNING
+    log.log(level, "%s on %s: %s, %d rows, %d quarantined, %d table-level failure(s) (%s)", name, run_date,
+            "passed" if success else "FAILED", row_count, quarantined_count,
+            len(result.failed_table_expectations), result.report_path)
+    return result
