@@ -31,7 +31,7 @@ def risk_score() -> Column:
 
 def loyalty_score() -> Column:
     tenure = _unit(F.coalesce(F.col("tenure_days"), F.lit(0)) / 3650.0)
-    balance = _unit(F.coalesce(F.col("total_balance"), F.lit(0.0)) / 50000.0)
+    balance = _unit(F.coalesce(F.col("total_balance").cast("double"), F.lit(0.0)) / 50000.0)
     return 0.5 * tenure + 0.5 * balance
 
 
@@ -40,8 +40,9 @@ def _clip(col: Column) -> Column:
 
 
 def offer_value(amount: Column, income_rate: Column, income_monthly: Column) -> Column:
-    """The catalog's value model: amount + income_rate x annual income (income_rate is 0 for a fixed value)."""
-    return amount + income_rate * F.coalesce(income_monthly, F.lit(0.0)) * 12.0
+    """The catalog's value model: amount + income_rate x annual income (income_rate is 0 for a fixed value).
+    A double per row (gold.customer_360's income is a decimal; the catalog's figures are floats)."""
+    return amount + income_rate * F.coalesce(income_monthly.cast("double"), F.lit(0.0)) * 12.0
 
 
 def add_price_and_value(candidates: DataFrame) -> DataFrame:
