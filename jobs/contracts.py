@@ -19,6 +19,15 @@ from jobs.resources import resource_dir
 
 SCHEMAS_DIR = resource_dir("schemas")  # the packaged copy when installed from a wheel (jobs/resources.py)
 TYPES = ("string", "date", "timestamp", "integer", "decimal")
+# Money is a decimal end to end, so a sum never depends on the order rows arrive in (a double sum does,
+# in its last bits, between runs and between engines). A contract's `decimal` (amounts, balances,
+# limits, rates, all with 2 places) is MONEY in silver; gold's sums of it are MONEY_SUM (a year of a
+# customer's transactions fits). Models get doubles only when their feature frame is built.
+MONEY = "decimal(18,2)"
+MONEY_SUM = "decimal(20,2)"
+# A plain decimal number: "1234.50", "-3.05", "+4", ".5". Anything else ("1e3", "1,234.00", "NaN") is not a
+# valid decimal, the same on every engine (engines disagree on exponents).
+_DECIMAL_TEXT = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$"
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,8 @@ def parse_column(col: Column, spec: ColumnContract) -> Column:
     if spec.type == "integer":
         return text.try_cast("bigint")
     if spec.type == "decimal":
-        return text.try_cast("double")
+        # More places than the scale round half up; a number too large for MONEY is NULL (not valid).
+        return F.when(text.rlike(_DECIMAL_TEXT), text.try_cast(MONEY))
     return F.when(text == "", F.lit(None)).otherwise(text)
 
 

@@ -88,7 +88,8 @@ VALUE_KINDS = ("fixed", "income_linked")
 
 
 def offer_value(amount: Column, income_rate: Column, income_monthly: Column) -> Column:
-    """The catalog's value model: amount + income_rate x annual income (income_rate is 0 for a fixed value)."""
+    """The catalog's value model: amount + income_rate x annual income (income_rate is 0 for a fixed value).
+    A double per row (gold.customer_360's income is a decimal; the catalog's figures are floats)."""
     from pyspark.sql import functions as F
 
-    return amount + income_rate * F.coalesce(income_monthly, F.lit(0.0)) * 12.0
+    return amount + income_rate * F.coalesce(income_monthly.cast("double"), F.lit(0.0)) * 12.0

@@ -33,7 +33,7 @@ from jobs.unify.late_arrivals import ARRIVED_ON, Hold, Parent, link
 from jobs.unify.standardize import deposits_customers, lending_borrowers
 from jobs.unify.transactions import deposit_transactions
 from tests.decide_fixtures import frame
-from tests.silver_fixtures import AS_OF, TXN_SCHEMA, silver_frames
+from tests.silver_fixtures import AS_OF, TXN_SCHEMA, money_frame, silver_frames
 
 TOY = Contract("deposits", "toy", ("id",), (
     ColumnContract("id", required=True, pattern="^T[0-9]+$"),
@@ -123,7 +123,7 @@ def run_cases(spark) -> dict[str, list]:
     earlier = crosswalk.withColumn("customer_id", F.concat(F.lit("OLD-"), "customer_id")).withColumn(
         "_known_on", F.lit(AS_OF))
     out["unify.keep_known_ids"] = _rows(keep_known_ids(crosswalk, earlier))
-    arrived = spark.createDataFrame(
+    arrived = money_frame(spark,
         [("deposits", f"T{i}", f"DA{i}", None, AS_OF, -1.0, "atm", "deposit", False, "X") for i in (1, 2, 3)],
         TXN_SCHEMA).withColumn(ARRIVED_ON, F.lit(AS_OF))
     parents = spark.createDataFrame(

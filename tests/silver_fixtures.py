@@ -2,6 +2,8 @@
 end-of-day balances, transactions, online sessions, campaign offer events and declared life events."""
 
 import datetime as dt
+import re
+from decimal import Decimal
 
 from pyspark.sql import functions as F
 
@@ -14,12 +16,13 @@ CUSTOMER_SCHEMA = ("customer_id string, name_token string, email_token string, p
                    "national_id_token string, birth_date date, gender string, postcode string, "
                    "silos array<string>, source_records long")
 ACCOUNT_SCHEMA = ("silo string, silo_customer_id string, account_id string, product string, open_date date, "
-                  "balance double, credit_limit double, principal double, interest_rate double, "
+                  "balance decimal(18,2), credit_limit decimal(18,2), principal decimal(18,2), "
+                  "interest_rate decimal(18,2), "
                   "days_past_due long, currency string, customer_id string")
-BALANCE_SCHEMA = ("as_of_date date, silo string, account_id string, balance double, credit_limit double, "
+BALANCE_SCHEMA = ("as_of_date date, silo string, account_id string, balance decimal(18,2), credit_limit decimal(18,2), "
                   "days_past_due long")
 TXN_SCHEMA = ("silo string, txn_id string, account_id string, customer_id string, txn_date date, "
-              "amount double, category string, kind string, is_external boolean, counterparty string")
+              "amount decimal(18,2), category string, kind string, is_external boolean, counterparty string")
 SESSION_SCHEMA = ("session_id string, silo string, silo_customer_id string, customer_id string, "
                   "started_at timestamp, session_date date, channel string, page string, page_views long, "
                   "duration_seconds long")
@@ -27,6 +30,21 @@ OFFER_EVENT_SCHEMA = ("event_id string, offer_id string, silo string, silo_custo
                       "product string, channel string, event_type string, event_at timestamp, customer_id string")
 LIFE_EVENT_SCHEMA = ("event_id string, silo string, silo_customer_id string, customer_id string, event_type string, "
                      "event_date date, recorded_at timestamp, source string")
+
+
+def money_frame(spark, rows, schema):
+    """createDataFrame, money written as floats: Spark Connect takes a decimal column's values only as Decimal."""
+    if isinstance(schema, str):
+        types = [part.strip().split(" ", 1)[1] for part in re.split(r",(?![^(]*\))", schema)]
+    else:
+        types = [f.dataType.simpleString() for f in schema.fields]
+
+    def cell(value, type_):
+        money = type_.startswith("decimal") and isinstance(value, (int, float)) and not isinstance(value, bool)
+        return Decimal(str(value)) if money else value
+
+    return spark.createDataFrame([tuple(cell(v, t) for v, t in zip(row, types, strict=True)) for row in rows],
+                                 schema)
 
 
 def d(days_before: int) -> dt.date:
@@ -43,14 +61,14 @@ def silver_frames(spark) -> Silver:
         ("B", "t", "t", "t", "t", dt.date(1960, 1, 1), "M", "2", ["deposits"], 1),
         ("N", "t", "t", "t", "t", dt.date(2000, 1, 1), "M", "3", ["deposits"], 1),  # joins later: first account after
     ], CUSTOMER_SCHEMA)
-    accounts = spark.createDataFrame([
+    accounts = money_frame(spark, [
         ("deposits", "D1", "DA1", "checking", d(400), 1000.0, None, None, None, 0, "USD", "A"),
         ("cards", "C-1", "CA1", "credit_card", d(10), 300.0, 1000.0, None, None, 0, "USD", "A"),
         ("deposits", "D2", "DA2", "checking", d(100), 500.0, None, None, None, 0, "USD", "B"),
         ("deposits", "D2", "DA3", "savings", d(50), 2000.0, None, None, None, 0, "USD", "B"),
         ("deposits", "D3", "DA4", "checking", d(-5), 50.0, None, None, None, 0, "USD", "N"),
     ], ACCOUNT_SCHEMA)
-    balances = spark.createDataFrame([
+    balances = money_frame(spark, [
         (d(30), "deposits", "DA1", 800.0, None, 0),     # known 30 days before the as-of date
         (d(100), "deposits", "DA1", 700.0, None, 0),    # and 100 days before
         (d(5), "cards", "CA1", 150.0, 1000.0, 0),
@@ -65,7 +83,7 @@ def silver_frames(spark) -> Silver:
         (dt.date(2026, 7, 31), "deposits", "DA1", 9999.0, None, 0),
         (dt.date(2026, 5, 31), "deposits", "DA3", 2000.0, None, 0),
     ], BALANCE_SCHEMA)
-    txns = spark.createDataFrame([
+    txns = money_frame(spark, [
         ("deposits", "T1", "DA1", "A", d(5), 3000.0, "payroll", "deposit", False, "ACME CORP"),
         ("deposits", "T2", "DA1", "A", d(4), -1000.0, "transfer_out_external", "deposit", True, "OTHER BANK"),
         ("deposits", "T3", "DA1", "A", d(40), 3000.0, "payroll", "deposit", False, "ACME CORP"),

@@ -12,7 +12,7 @@ from jobs.gold.targets import TARGETS
 from jobs.gold.training_set import build_training_set, training_dates
 from jobs.known import KNOWN_ON
 from jobs.measure.kpis import KPIS, RATIO_KPIS, kpi_by_segment, kpi_table, per_customer
-from tests.silver_fixtures import AS_OF, KNOWN, TXN_SCHEMA, d, silver_frames
+from tests.silver_fixtures import AS_OF, KNOWN, TXN_SCHEMA, d, money_frame, silver_frames
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_nothing_after_the_as_of_date_changes_the_features(spark, silver, c360):
             "balance", F.when(F.col("as_of_date") > after, F.lit(-1.0)).otherwise(F.col("balance"))),
         transactions=silver.transactions.withColumn(
             "amount", F.when(F.col("txn_date") > after, F.col("amount") * 100).otherwise(F.col("amount")))
-        .unionByName(spark.createDataFrame([("cards", "T9", "CA1", "A", d(-1), -5000.0, "jewelry", "card", False,
+        .unionByName(money_frame(spark, [("cards", "T9", "CA1", "A", d(-1), -5000.0, "jewelry", "card", False,
                                              "5944", KNOWN)], silver.transactions.schema)),
         sessions=silver.sessions.withColumn(
             "page", F.when(F.col("started_at") > after, F.lit("home_buying_guide")).otherwise(F.col("page"))),
@@ -113,14 +113,14 @@ def test_only_rows_known_on_the_day_count_and_the_first_load_is_history(spark, s
     that day's 360 and counted from the day it became known; as-of dates before the first load see the
     first load's history, never what arrived later."""
     late = AS_OF + dt.timedelta(days=1)
-    arrived_late = spark.createDataFrame(
+    arrived_late = money_frame(spark,
         [("deposits", "T20", "DA1", "A", d(2), 777.0, "transfer_in", "deposit", False, "OTHER BANK")],
         TXN_SCHEMA).withColumn(KNOWN_ON, F.lit(late))
     with_late = dataclasses.replace(silver, transactions=silver.transactions.unionByName(arrived_late))
     assert {r.customer_id: r for r in build_customer_360(with_late, AS_OF).collect()} == c360
     next_day = {r.customer_id: r for r in build_customer_360(with_late, late).collect()}
     without = {r.customer_id: r for r in build_customer_360(silver, late).collect()}
-    assert next_day["A"].inflow_7d == pytest.approx(without["A"].inflow_7d + 777.0)
+    assert next_day["A"].inflow_7d == without["A"].inflow_7d + 777  # decimals: exact
 
     # Everything loaded on AS_OF (the first load), the late transaction the day after.
     loaded = {f.name: getattr(with_late, f.name).withColumn(KNOWN_ON, F.lit(AS_OF))

@@ -15,7 +15,7 @@ from jobs.domain import ACCOUNT_PRODUCTS, LIFE_EVENTS, PRODUCTS
 from jobs.publish import validated_write
 from jobs.tables import REGISTRY, VALIDATED, quarantine_of
 from jobs.unify import identity
-from tests.silver_fixtures import ACCOUNT_SCHEMA, TXN_SCHEMA
+from tests.silver_fixtures import ACCOUNT_SCHEMA, TXN_SCHEMA, money_frame
 
 DAY = dt.date(2026, 6, 30)
 XWALK_SCHEMA = "silo string, silo_customer_id string, customer_id string, match_rule string"
@@ -57,7 +57,7 @@ def test_repeated_keys_and_unknown_products_are_quarantined_with_a_reason(lh, sp
         ("deposits", "D1", "CA1", "savings", DAY, 1.0, None, None, None, 0, "USD", "A"),  # other silo: no repeat
         ("deposits", "D1", "DA5", "boat", DAY, 2.0, None, None, None, 0, "USD", "A"),  # unknown product
     ]
-    counts = _publish(lh, "silver.account", spark.createDataFrame(rows, ACCOUNT_SCHEMA))
+    counts = _publish(lh, "silver.account", money_frame(spark, rows, ACCOUNT_SCHEMA))
     assert counts == {"silver.account": 3, "quarantine.silver_account": 2}
     got = {(r.account_id, r.balance): (r._check, r._reason, r._status)
            for r in lh.read("quarantine.silver_account").collect()}
@@ -89,7 +89,7 @@ def test_a_transaction_waits_for_its_late_account_is_released_or_expires_and_rep
         return spark.createDataFrame(known, "silo string, account_id string, customer_id string, _known_on date")
 
     day1, day2, day9 = DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=8)
-    rows = spark.createDataFrame([
+    rows = money_frame(spark, [
         ("deposits", "T1", "DA1", None, DAY, -1.0, "atm", "deposit", False, "MO1 ATM"),
         ("deposits", "T2", "DA2", None, DAY, -2.0, "atm", "deposit", False, "MO1 ATM"),   # account comes a day later
         ("deposits", "T3", "DA404", None, DAY, -3.0, "atm", "deposit", False, "MO1 ATM"),  # account never comes
@@ -230,7 +230,7 @@ def test_a_backfill_that_finds_the_parent_earlier_moves_the_release_or_drops_the
     def write(valid):
         return lh.merge_upsert("silver.transaction", valid)
 
-    rows = spark.createDataFrame([("deposits", "T2", "DA2", None, DAY, -2.0, "atm", "deposit", False, "MO1 ATM")],
+    rows = money_frame(spark, [("deposits", "T2", "DA2", None, DAY, -2.0, "atm", "deposit", False, "MO1 ATM")],
                                  TXN_SCHEMA).withColumn(ARRIVED_ON, F.lit(day1))
     validated_write(lh, "silver.transaction", link(rows, accounts(day3), ACCOUNT), day1, write,
                     hold=Hold(ACCOUNT, 7, day3))

@@ -33,7 +33,7 @@ def risk_score() -> Column:
 
 def loyalty_score() -> Column:
     tenure = _unit(F.coalesce(F.col("tenure_days"), F.lit(0)) / 3650.0)
-    balance = _unit(F.coalesce(F.col("total_balance"), F.lit(0.0)) / 50000.0)
+    balance = _unit(F.coalesce(F.col("total_balance").cast("double"), F.lit(0.0)) / 50000.0)
     return 0.5 * tenure + 0.5 * balance
 
 

@@ -6,6 +6,7 @@ the last one known on or before it, moved forward by the transactions booked in 
 opened after that is rolled forward from zero at its opening. Deposits: money in raises the balance.
 Cards: spend (negative amounts) raises what is owed (bill payments are not in the card file, so between
 two balance dates what is owed can only grow). Loans: repayments (negative) lower what is owed.
+Balances are decimals (MONEY_SUM: a known balance plus the sum of the moves since), never doubles.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import datetime as dt
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+
+from jobs.contracts import MONEY_SUM
 
 
 def balances_as_of(accounts: DataFrame, balances: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
@@ -35,13 +38,14 @@ def balances_as_of(accounts: DataFrame, balances: DataFrame, txns: DataFrame, as
     moves = txns.where(F.col("txn_date") <= day).join(held.select("silo", "account_id", "_since"),
                                                       ["silo", "account_id"])
     moved = moves.where(F.col("txn_date") > F.col("_since")).groupBy("silo", "account_id").agg(
-        F.round(F.sum("amount"), 2).alias("_moved"))
-    shift = F.coalesce(F.col("_moved"), F.lit(0.0))
-    start = F.coalesce(F.col("_known"), F.lit(0.0))
+        F.sum("amount").cast(MONEY_SUM).alias("_moved"))
+    zero = F.lit(0).cast(MONEY_SUM)
+    shift = F.coalesce(F.col("_moved"), zero)
+    start = F.coalesce(F.col("_known").cast(MONEY_SUM), zero)
     balance = F.when(F.col("silo") == "cards", start - shift).otherwise(start + shift)
     return (
         held.join(moved, ["silo", "account_id"], "left")
-        .withColumn("balance_as_of", F.round(F.greatest(F.lit(0.0), balance), 2))
+        .withColumn("balance_as_of", F.greatest(zero, balance).cast(MONEY_SUM))
         # The limit and the delinquency are the last known ones: silver.account's are from the newest
         # export, later than the day.
         .withColumn("credit_limit", F.col("_known_limit"))

@@ -27,6 +27,11 @@ to a model):
 - online: sessions and the pages people research (`page_<page>_<days>d`);
 - offers: received, opened, accepted and declined in the last year, days since the last one;
 - life events the customer declared before the day (`had_<event>`).
+
+Money (balances, limits, flows, spend, income) is MONEY_SUM, decimal(20,2): sums of decimals, so a sum
+never depends on the order rows arrive in, on any engine. Ratios and shares are doubles computed from
+those exact sums (deterministic too). The models get doubles when their feature frame is built
+(jobs/models/frame.py), not here.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from dataclasses import dataclass, fields
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.contracts import MONEY_SUM
 from jobs.domain import ACCOUNT_PRODUCTS, LIFE_EVENTS
 from jobs.gold.balances import balances_as_of
 from jobs.known import known_by
@@ -101,10 +107,13 @@ def _within(column: str, days: int, as_of: dt.date) -> Column:
     return (day > F.lit(as_of - dt.timedelta(days=days))) & (day <= F.lit(as_of))
 
 
+def _money(value: Column) -> Column:
+    return value.cast(MONEY_SUM)
+
+
 def _sum_if(condition: Column, value: Column) -> Column:
-    # Rounded to cents: a double sum depends on the order rows arrive in, and a re-run must give
-    # exactly the same table.
-    return F.round(F.sum(F.when(condition, value).otherwise(F.lit(0.0))), 2)
+    # A decimal sum: exact, whatever the order rows arrive in (a re-run must give exactly the same table).
+    return _money(F.sum(F.when(condition, value).otherwise(F.lit(0).cast(MONEY_SUM))))
 
 
 def _count_if(condition: Column) -> Column:
@@ -112,7 +121,8 @@ def _count_if(condition: Column) -> Column:
 
 
 def _ratio(numerator: Column, denominator: Column) -> Column:
-    return F.when(denominator > 0, numerator / denominator)
+    """A double, from the exact (decimal) numerator and denominator: the same on every run and engine."""
+    return F.when(denominator > 0, numerator.cast("double") / denominator.cast("double"))
 
 
 def account_features(accounts: DataFrame, balances: DataFrame, txns: DataFrame, as_of: dt.date) -> DataFrame:
@@ -122,7 +132,7 @@ def account_features(accounts: DataFrame, balances: DataFrame, txns: DataFrame, 
         _sum_if(silo == "deposits", F.col("balance_as_of")).alias("total_balance"),
         _sum_if(silo == "cards", F.col("balance_as_of")).alias("card_balance"),
         _sum_if(silo == "lending", F.col("balance_as_of")).alias("loan_outstanding"),
-        F.sum(F.when(silo == "cards", F.col("credit_limit"))).alias("credit_limit"),
+        _money(F.sum(F.when(silo == "cards", F.col("credit_limit")))).alias("credit_limit"),
         F.countDistinct("product").alias("products_held"),
         F.max("days_past_due").alias("max_days_past_due"),
         _sum_if(F.col("product") == "checking", F.col("balance_as_of")).alias("checking_balance"),
@@ -141,12 +151,12 @@ def checking_history(accounts: DataFrame, balances: DataFrame, as_of: dt.date) -
     checking = accounts.where((F.col("product") == "checking") & F.col("customer_id").isNotNull()).select(
         "silo", "account_id", "customer_id")
     month_ends = balances.where((F.col("as_of_date") == F.last_day("as_of_date")) & _within("as_of_date", YEAR, as_of))
-    # Sums rounded to cents and the average as that sum over the count: a double sum depends on the order
-    # rows arrive in, and a re-run must give exactly the same table.
+    # Decimal sums, and their average (a decimal: the exact sum over the count): the same whatever the order
+    # rows arrive in.
     per_month = month_ends.join(checking, ["silo", "account_id"]).groupBy("customer_id", "as_of_date").agg(
-        F.round(F.sum("balance"), 2).alias("_balance"))
+        _money(F.sum("balance")).alias("_balance"))
     return per_month.groupBy("customer_id").agg(
-        (F.round(F.sum("_balance"), 2) / F.count("_balance")).alias("_avg_checking_365d"),
+        F.avg("_balance").alias("_avg_checking_365d"),
         F.min(F.when(_within("as_of_date", 90, as_of), F.col("_balance"))).alias("_min_checking_90d"))
 
 
@@ -176,7 +186,7 @@ def behaviour_features(txns: DataFrame, as_of: dt.date) -> DataFrame:
         _sum_if(w[90] & category.isin("rent", "mortgage_payment"), -amount).alias("housing_90d"),
         _sum_if(w[30] & F.col("is_external"), -amount).alias("external_transfer_out_30d"),
         _sum_if(w[90] & F.col("is_external"), -amount).alias("external_transfer_out_90d"),
-        F.coalesce(F.max(F.when(w[90] & spending, -amount)), F.lit(0.0)).alias("largest_outflow_90d"),
+        _money(F.coalesce(F.max(F.when(w[90] & spending, -amount)), F.lit(0))).alias("largest_outflow_90d"),
         _sum_if(w[30] & (category == "atm"), -amount).alias("atm_30d"),
         _sum_if(w[30] & (kind == "card"), -amount).alias("card_spend_30d"),
         _sum_if(w[90] & (kind == "card"), -amount).alias("card_spend_90d"),
@@ -254,18 +264,19 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
     # when that is later (a new customer, or a history shorter than a year).
     months_since_first = F.datediff(F.lit(as_of), F.col("_first_txn_365d")) / DAYS_PER_MONTH
     months_seen = F.least(F.lit(12.0), F.greatest(F.lit(1.0), months_since_first))
-    inflow_monthly_365d = F.col("_inflow_365d") / months_seen
+    inflow_monthly_365d = F.col("_inflow_365d").cast("double") / months_seen
     derived = {
         "age": age,
         "tenure_days": F.datediff(F.lit(as_of), F.col("first_seen")),
-        "deposit_balance_change_90d": F.col("total_balance") - F.col("deposit_balance_90d_ago"),
+        "deposit_balance_change_90d": _money(F.col("total_balance") - F.col("deposit_balance_90d_ago")),
         "credit_utilization": _ratio(F.col("card_balance"), F.col("credit_limit")),
-        "payroll_trend": _ratio(F.col("payroll_30d"), F.col("payroll_90d") / 3),
-        "income_monthly": (F.col("payroll_90d") / 3 + F.col("pension_30d")),
+        "payroll_trend": _ratio(F.col("payroll_30d").cast("double") * 3, F.col("payroll_90d")),
+        # Money: rounded to cents (half up) as a decimal.
+        "income_monthly": _money(F.round(F.col("payroll_90d") / 3, 2) + F.col("pension_30d")),
         "external_share_90d": _ratio(F.col("external_transfer_out_90d"), F.col("outflow_90d")),
         "outflow_over_inflow_90d": _ratio(F.col("outflow_90d"), F.col("inflow_90d")),
         # Balances relative to what comes in: how much of it stays (a saver's trait), whatever the income.
-        "balance_months_of_inflow": _ratio(F.col("total_balance"), F.col("inflow_90d") / 3),
+        "balance_months_of_inflow": _ratio(F.col("total_balance").cast("double") * 3, F.col("inflow_90d")),
         "avg_balance_months_365d": _ratio(F.col("_avg_checking_365d"), inflow_monthly_365d),
         "min_balance_months_90d": _ratio(F.col("_min_checking_90d"), inflow_monthly_365d),
         "outflow_over_inflow_365d": _ratio(F.col("_outflow_365d"), F.col("_inflow_365d")),

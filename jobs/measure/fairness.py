@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.contracts import MONEY_SUM
 from jobs.domain import age_band
 
 if TYPE_CHECKING:  # the offers step imports this module: importing decide here would make a cycle
@@ -46,10 +47,10 @@ def fairness_report(decisions: DataFrame, c360: DataFrame, policy: Policy) -> Da
                  .withColumn("metric", F.lit("offer_rate")).withColumn("better", F.lit("higher")))
         priced = (treated.join(prices, "customer_id")
                   .groupBy("as_of_date", F.col(dim).alias("group"), "offer_id", "price_kind")
-                  # The sum rounded before dividing: a double sum depends on the order rows arrive in, and
-                  # a re-run of the date must write the same table.
+                  # A decimal sum (prices have 2 places): a double sum depends on the order rows arrive in,
+                  # and a re-run of the date must write the same table.
                   .agg(F.count("*").alias("customers"),
-                       (F.round(F.sum("price"), 6) / F.count("price")).alias("value"))
+                       (F.sum(F.col("price").cast(MONEY_SUM)).cast("double") / F.count("price")).alias("value"))
                   .withColumn("metric", F.concat(F.lit("price:"), F.col("offer_id")))
                   .withColumn("better", F.when(F.col("price_kind") == "loan_apr", "lower").otherwise("higher"))
                   .drop("offer_id", "price_kind"))

@@ -17,6 +17,11 @@ Per customer, as of the date:
 - offer_acceptance_rate_30d: per offer published in the 30 days before, accepted (treated only; the
   holdout receives none), from the channels' responses;
 - offers_published_30d: offers published to the customer in the 30 days before.
+
+Revenue is money: a decimal per customer (MONEY_SUM, the sum of the openings' values in decimals). The means
+are decimal sums over counts (every per-customer value as a decimal with 6 places, the KPIs' precision), so a
+KPI never depends on the order rows arrive in; the variances behind the uplift interval are computed in
+doubles and only show rounded to 6 places.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.contracts import MONEY_SUM
 from jobs.domain import age_band, income_band
 
 RATIO_KPIS = ("retention_rate", "wallet_share", "engagement_frequency", "multi_product_share",
@@ -35,6 +41,7 @@ KPIS = ("retention_rate", "wallet_share", "engagement_frequency", "products_per_
         "offer_acceptance_rate_30d")
 Z95 = 1.959964
 WINDOW_DAYS = 30
+KPI_VALUE = "decimal(28,6)"  # a per-customer value as averaged: exact sums, whatever the row order
 
 
 def _date(day: dt.date) -> Column:
@@ -50,9 +57,10 @@ def per_customer(c360: DataFrame, holdout: DataFrame, openings: DataFrame, offer
     offers: customer_id, decision_id, as_of_date (offered decisions); accepted: decision_id (accepted)."""
     since = _date(day - dt.timedelta(days=WINDOW_DAYS))
     from_offer = F.col("from_offer") if "from_offer" in openings.columns else F.lit(False)
+    value = F.col("value").cast(MONEY_SUM)  # money: summed as a decimal
     opened = (openings.where((F.col("open_date") > since) & (F.col("open_date") <= _date(day)))
-              .groupBy("customer_id").agg(F.count("*").alias("_opened"), F.sum("value").alias("_revenue"),
-                                          F.sum(F.when(from_offer, F.col("value"))).alias("_attributed")))
+              .groupBy("customer_id").agg(F.count("*").alias("_opened"), F.sum(value).cast(MONEY_SUM).alias("_revenue"),
+                                          F.sum(F.when(from_offer, value)).cast(MONEY_SUM).alias("_attributed")))
     window = offers.where((F.col("as_of_date") >= since) & (F.col("as_of_date") < _date(day)))
     answered = (window.join(accepted.withColumn("_accepted", F.lit(1)), "decision_id", "left")
                 .groupBy("customer_id").agg(F.count("*").alias("_offers"),
@@ -70,8 +78,8 @@ def per_customer(c360: DataFrame, holdout: DataFrame, openings: DataFrame, offer
                 F.col("products_held").cast("double").alias("products_per_customer"),
                 (F.col("products_held") >= 2).cast("double").alias("multi_product_share"),
                 (F.coalesce("_opened", F.lit(0)) > 0).cast("double").alias("conversion_rate_30d"),
-                F.coalesce("_revenue", F.lit(0.0)).alias("revenue_per_customer_30d"),
-                F.coalesce("_attributed", F.lit(0.0)).alias("revenue_attributed_30d"),
+                F.coalesce("_revenue", F.lit(0).cast(MONEY_SUM)).alias("revenue_per_customer_30d"),
+                F.coalesce("_attributed", F.lit(0).cast(MONEY_SUM)).alias("revenue_attributed_30d"),
                 F.coalesce("_offers", F.lit(0)).cast("double").alias("offers_published_30d"),
                 F.when(F.col("_offers") > 0, F.col("_accepted") / F.col("_offers")).alias("offer_acceptance_rate_30d"),
             ))
@@ -81,29 +89,40 @@ def _summaries(values: DataFrame, by: list[str]) -> DataFrame:
     """Per KPI (long format) and group: n, mean and variance for treated, holdout and everyone."""
     stacked = None
     for kpi in KPIS:
-        part = values.select(*by, "holdout", F.lit(kpi).alias("kpi"), F.col(kpi).cast("double").alias("v"))
+        part = values.select(*by, "holdout", F.lit(kpi).alias("kpi"), F.col(kpi).cast(KPI_VALUE).alias("v"))
         stacked = part if stacked is None else stacked.unionByName(part)
 
     def side(condition: Column, name: str) -> list[Column]:
         v = F.when(condition, F.col("v"))
-        return [F.count(v).alias(f"{name}_n"), F.avg(v).alias(name), F.var_samp(v).alias(f"_{name}_var")]
+        return [F.count(v).alias(f"{name}_n"), _mean(v).alias(name),
+                F.var_samp(v.cast("double")).alias(f"_{name}_var")]
 
     return stacked.groupBy(*by, "kpi").agg(*side(~F.col("holdout"), "treated"), *side(F.col("holdout"), "holdout"),
-                                           F.avg("v").alias("all_customers"))
+                                           _mean(F.col("v")).alias("all_customers"))
+
+
+def _mean(v: Column) -> Column:
+    """The mean of decimals (their exact sum over the count), rounded half up to the KPIs' 6 places: the same
+    whatever the row order; NULL without a value."""
+    return F.round(F.avg(v), 6).cast(KPI_VALUE)
+
+
+def _shown(value: Column) -> Column:
+    return F.round(value, 6).cast("double")
 
 
 def kpi_table(values: DataFrame, day: dt.date, by: list[str] | None = None) -> DataFrame:
     by = by or []
     s = _summaries(values, by)
     both = (F.col("treated_n") >= 2) & (F.col("holdout_n") >= 2)
-    uplift = F.when(F.col("holdout_n") > 0, F.col("treated") - F.col("holdout"))
+    uplift = F.when(F.col("holdout_n") > 0, F.col("treated") - F.col("holdout")).cast(KPI_VALUE)  # exact
     half = Z95 * F.sqrt(F.col("_treated_var") / F.col("treated_n") + F.col("_holdout_var") / F.col("holdout_n"))
     return s.select(
-        _date(day).alias("as_of_date"), *by, "kpi", F.round("treated", 6).alias("treated"),
-        F.round("holdout", 6).alias("holdout"), F.round("all_customers", 6).alias("all_customers"),
-        F.round(uplift, 6).alias("uplift"),
-        F.round(F.when(both, uplift - half), 6).alias("uplift_ci_low"),
-        F.round(F.when(both, uplift + half), 6).alias("uplift_ci_high"),
+        _date(day).alias("as_of_date"), *by, "kpi", _shown(F.col("treated")).alias("treated"),
+        _shown(F.col("holdout")).alias("holdout"), _shown(F.col("all_customers")).alias("all_customers"),
+        _shown(uplift).alias("uplift"),
+        F.round(F.when(both, uplift.cast("double") - half), 6).alias("uplift_ci_low"),
+        F.round(F.when(both, uplift.cast("double") + half), 6).alias("uplift_ci_high"),
         F.col("treated_n").cast("long").alias("treated_customers"),
         F.col("holdout_n").cast("long").alias("holdout_customers"))
 

@@ -3,6 +3,7 @@
 Columns: silo, account_id, customer_id, product, open_date, balance, credit_limit, principal,
 interest_rate, days_past_due, currency. `balance` is what the customer holds (deposits) or owes (cards,
 loans) at the export date; `account_balances` conforms the balance files (silver.account_balance).
+Money (balance, credit_limit, principal) and the interest rate are MONEY (decimal(18,2), jobs/contracts.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.contracts import load_contract, typed
+from jobs.contracts import MONEY, load_contract, typed
 
 LOAN_PRODUCTS = {"personal": "personal_loan", "auto": "auto_loan", "mortgage": "mortgage"}
 
@@ -23,8 +24,8 @@ def deposit_accounts(bronze: DataFrame) -> DataFrame:
     df = typed(bronze, load_contract("deposits", "accounts"))
     return df.select(
         F.lit("deposits").alias("silo"), "account_id", F.col("cif_id").alias("silo_customer_id"),
-        F.col("product"), "open_date", F.col("balance"), _null("double").alias("credit_limit"),
-        _null("double").alias("principal"), _null("double").alias("interest_rate"),
+        F.col("product"), "open_date", F.col("balance"), _null(MONEY).alias("credit_limit"),
+        _null(MONEY).alias("principal"), _null(MONEY).alias("interest_rate"),
         F.lit(0).cast("bigint").alias("days_past_due"), "currency",
     )
 
@@ -35,7 +36,7 @@ def card_accounts(bronze: DataFrame) -> DataFrame:
         F.lit("cards").alias("silo"), F.col("card_account_id").alias("account_id"),
         F.col("holder_ref").alias("silo_customer_id"), F.lit("credit_card").alias("product"),
         "open_date", F.col("current_balance").alias("balance"), "credit_limit",
-        _null("double").alias("principal"), _null("double").alias("interest_rate"),
+        _null(MONEY).alias("principal"), _null(MONEY).alias("interest_rate"),
         "days_past_due", F.lit("USD").alias("currency"),
     )
 
@@ -48,7 +49,7 @@ def loans(bronze: DataFrame) -> DataFrame:
         F.col("borrower_no").cast("string").alias("silo_customer_id"),
         F.coalesce(product[F.col("loan_type")], F.lit("other_loan")).alias("product"),
         F.col("start_date").alias("open_date"), F.col("outstanding").alias("balance"),
-        _null("double").alias("credit_limit"), "principal", "interest_rate", "days_past_due",
+        _null(MONEY).alias("credit_limit"), "principal", "interest_rate", "days_past_due",
         F.lit("USD").alias("currency"),
     )
 
@@ -69,12 +70,12 @@ def account_balances(deposits: DataFrame, cards: DataFrame, lending: DataFrame) 
     time. `balance` is what the customer holds (deposits) or owes (cards, loans) that day."""
     dep = typed(deposits, load_contract("deposits", "balances")).select(
         F.col("balance_date").alias("as_of_date"), F.lit("deposits").alias("silo"), "account_id", "balance",
-        _null("double").alias("credit_limit"), F.lit(0).cast("bigint").alias("days_past_due"))
+        _null(MONEY).alias("credit_limit"), F.lit(0).cast("bigint").alias("days_past_due"))
     crd = typed(cards, load_contract("cards", "balances")).select(
         F.col("balance_date").alias("as_of_date"), F.lit("cards").alias("silo"),
         F.col("card_account_id").alias("account_id"), F.col("current_balance").alias("balance"), "credit_limit",
         "days_past_due")
     lnd = typed(lending, load_contract("lending", "balances")).select(
         F.col("balance_date").alias("as_of_date"), F.lit("lending").alias("silo"), F.col("loan_no").alias("account_id"),
-        F.col("outstanding").alias("balance"), _null("double").alias("credit_limit"), "days_past_due")
+        F.col("outstanding").alias("balance"), _null(MONEY).alias("credit_limit"), "days_past_due")
     return dep.unionByName(crd).unionByName(lnd)

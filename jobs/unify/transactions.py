@@ -1,6 +1,7 @@
 """Deposit and card transactions and loan repayments -> silver.transaction.
 
-Amounts are signed from the customer's point of view: money in is positive, money out negative.
+Amounts are signed from the customer's point of view: money in is positive, money out negative; they are
+MONEY (decimal(18,2), jobs/contracts.py), so sums of them never depend on the order of the rows.
 `category` is the deposit transaction type, lower-case, or for a purchase (card, or debit card settled
 on a deposit account: `kind` card / debit_card) its spend category from the merchant category code
 (schemas/reference/mcc_categories.json; the card processor's own category where it gives one);
@@ -17,7 +18,7 @@ from functools import lru_cache
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.contracts import SCHEMAS_DIR, load_contract, typed
+from jobs.contracts import MONEY, SCHEMAS_DIR, load_contract, typed
 
 EXTERNAL_TYPES = ("TRANSFER_OUT_EXTERNAL",)
 MCC_FILE = SCHEMAS_DIR / "reference" / "mcc_categories.json"
@@ -35,11 +36,12 @@ def category_of_mcc(mcc: F.Column) -> F.Column:
 
 def deposit_transactions(bronze: DataFrame) -> DataFrame:
     df = typed(bronze, load_contract("deposits", "transactions"))
-    sign = F.when(F.col("direction") == "CR", F.lit(1.0)).otherwise(F.lit(-1.0))
+    # Negated, never multiplied by a double sign: the amount stays a decimal.
+    signed = F.when(F.col("direction") == "CR", F.col("amount")).otherwise(-F.col("amount"))
     purchase = F.col("txn_type") == "CARD_SETTLEMENT"
     return df.select(
         F.lit("deposits").alias("silo"), "txn_id", "account_id", F.col("booking_date").alias("txn_date"),
-        (F.col("amount") * sign).alias("amount"),
+        signed.cast(MONEY).alias("amount"),
         F.when(purchase, category_of_mcc(F.col("mcc"))).otherwise(F.lower("txn_type")).alias("category"),
         F.when(purchase, F.lit("debit_card")).otherwise(F.lit("deposit")).alias("kind"),
         F.col("txn_type").isin(*EXTERNAL_TYPES).alias("is_external"),
@@ -51,7 +53,7 @@ def card_transactions(bronze: DataFrame) -> DataFrame:
     df = typed(bronze, load_contract("cards", "transactions"))
     return df.select(
         F.lit("cards").alias("silo"), F.col("txn_ref").alias("txn_id"),
-        F.col("card_account_id").alias("account_id"), "txn_date", (-F.col("amount")).alias("amount"),
+        F.col("card_account_id").alias("account_id"), "txn_date", (-F.col("amount")).cast(MONEY).alias("amount"),
         F.lower("merchant_category").alias("category"), F.lit("card").alias("kind"),
         F.lit(False).alias("is_external"), F.col("mcc").alias("counterparty"),
     )
@@ -62,7 +64,7 @@ def loan_repayments(bronze: DataFrame) -> DataFrame:
     return df.select(
         F.lit("lending").alias("silo"), F.col("repayment_id").alias("txn_id"),
         F.col("loan_no").alias("account_id"), F.col("paid_date").alias("txn_date"),
-        (-F.col("amount")).alias("amount"), F.lit("loan_repayment").alias("category"),
+        (-F.col("amount")).cast(MONEY).alias("amount"), F.lit("loan_repayment").alias("category"),
         F.lit("repayment").alias("kind"), F.lit(False).alias("is_external"),
         F.lit(None).cast("string").alias("counterparty"),
     )
