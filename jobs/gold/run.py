@@ -1,4 +1,5 @@
-"""Thin runs of the gold steps: read silver/gold tables, call the pure builders, write one date."""
+"""Thin runs of the gold steps: read silver/gold tables, call the pure builders, publish one date (validated by
+its suite, written as the registry declares: jobs/publish.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pyspark.sql import functions as F
 from jobs.gold.customer_360 import Silver, build_customer_360
 from jobs.gold.kpis import kpi_by_segment, kpi_table, per_customer
 from jobs.gold.training_set import build_training_set, training_dates
-from jobs.publish import validated_write
+from jobs.publish import publish
 from jobs.tables import Lakehouse
 
 
@@ -24,12 +25,12 @@ def silver(lh: Lakehouse) -> Silver:
 
 def customer_360(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     df = build_customer_360(silver(lh), day)
-    return validated_write(lh, "gold.customer_360", df, day,
-                           lambda valid: lh.replace_for_date("gold.customer_360", valid, day))
+    return publish(lh, "gold.customer_360", df, day)
 
 
 def training_set(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], list[dt.date]]:
-    """Every as-of date the data supports on `day` (see training_dates), each replaced."""
+    """Every as-of date the data supports on `day` (see training_dates), each published (its rows replaced);
+    the counts are summed over the dates."""
     s = silver(lh).known_by(day)  # labels too: what was known on the run's date, whenever it runs
     first = s.transactions.agg(F.min("txn_date")).collect()[0][0]
     if first is None:
@@ -40,11 +41,12 @@ def training_set(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], list[dt.d
         raise ValueError(f"no as-of date to train on by {day}: the data starts on {first}; an as-of date needs "
                          f"90 days of history and {settings.label_horizon_days + settings.label_maturity_days} days "
                          "after it (label horizon + maturity)")
-    rows = 0
+    counts: dict[str, int] = {}
     for as_of in dates:
         df = build_training_set(s, as_of, settings.label_horizon_days)
-        rows += lh.replace_for_date("gold.training_set", df, as_of)
-    return {"gold.training_set": rows}, dates
+        for name, n in publish(lh, "gold.training_set", df, as_of).items():
+            counts[name] = counts.get(name, 0) + n
+    return counts, dates
 
 
 def _product_values(lh: Lakehouse) -> DataFrame:
@@ -84,5 +86,5 @@ def kpis(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     accepted = (lh.read_known("silver.offer_response", day).where("event_type = 'accepted'").select("decision_id")
                 if lh.exists("silver.offer_response") else lh.spark.createDataFrame([], "decision_id string"))
     values = lh.scratch(per_customer(c360, holdout, openings, offers, accepted, day), "kpi_values")
-    return {"gold.kpi_daily": lh.replace_for_date("gold.kpi_daily", kpi_table(values, day), day),
-            "gold.kpi_by_segment": lh.replace_for_date("gold.kpi_by_segment", kpi_by_segment(values, day), day)}
+    return publish(lh, "gold.kpi_daily", kpi_table(values, day), day) | publish(
+        lh, "gold.kpi_by_segment", kpi_by_segment(values, day), day)
