@@ -60,7 +60,8 @@ def compact(location: str) -> dict:
 
 def vacuum(location: str, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = True) -> list[str]:
     """Files no version newer than `retention_hours` reads: listed (dry run), or deleted. Under Delta's 7-day
-    default the check is waived on purpose (time travel to older versions is then lost)."""
+    default the check is waived on purpose (time travel to older versions is then lost). delta-rs lists them
+    from the log's tombstones, so a dry run after a vacuum lists the files already deleted again."""
     return delta_table(location).vacuum(retention_hours=retention_hours, dry_run=dry_run,
                                         enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS)
 
