@@ -129,7 +129,8 @@ def _no_lakehouse(settings: Settings) -> str:
         "the default; MARKETOFONE_HOME sets another"
     if settings.storage:
         return (f"no lakehouse tables at MARKETOFONE_STORAGE_URI={settings.storage_uri}. Create them with "
-                "`marketofone generate --date 2026-06-30` then `marketofone run personalization_daily --date 2026-06-30`")
+                "`marketofone generate --date 2026-06-30` then "
+                "`marketofone run personalization_daily --date 2026-06-30`")
     state = "holds no tables" if settings.lakehouse.is_dir() else "does not exist"
     return (f"no lakehouse in the home {settings.home} ({where}): {settings.lakehouse} {state}. Create one with "
             "`make demo`, or `marketofone generate --date 2026-06-30` then "

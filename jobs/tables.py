@@ -159,7 +159,8 @@ _DECLARED = _bronze_and_quarantine() + [
           "every version of the policy rules (schemas/decisioning/policy.json) the decisions used"),
     *[_daily("gold", f"offers_{channel}", ("as_of_date", "customer_id", "rank"), "as_of_date",
              f"what the {channel} channel presents: ranked offers with content, disclosure, price, reason, validity "
-             "(contract: schemas/channels/offers.json)", suite=True) for channel in ("mobile", "email", "atm", "branch")],
+             "(contract: schemas/channels/offers.json)", suite=True)
+      for channel in ("mobile", "email", "atm", "branch")],
     # MERGEd, not replaced: a run marks only the channels it published, and a re-run keeps an unchanged mark.
     Table("gold", "channel_publication", ("as_of_date", "channel"), "as_of_date",
           "one row per channel and published date, written by the run that published it: when, how many offers, the "
@@ -235,7 +236,7 @@ class Lakehouse:
         from pyspark.errors import AnalysisException
 
         try:
-            self.spark.read.format("delta").load(self.path(full_name)).schema
+            _ = self.spark.read.format("delta").load(self.path(full_name)).schema  # resolved by the engine
         except AnalysisException:
             return False
         return True

@@ -128,7 +128,8 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     earlier = lh.read("silver.customer_version") if lh.exists("silver.customer_version") else None
     versions = customer_versions(published["golden"], earlier, day)
     counts |= publish(lh, "silver.customer_version", versions, day)
-    # Not a write of new rows (hence not publish): a golden record no silo id points to any more (two customers found to be one person) goes.
+    # Not a write of new rows (hence not publish): a golden record no silo id points to any more (two
+    # customers found to be one person) goes.
     lh.delete_unmatched("silver.customer", lh.read("silver.customer_crosswalk").select("customer_id").distinct(),
                         ("customer_id",))
     return counts
