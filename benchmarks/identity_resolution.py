@@ -46,7 +46,6 @@ def main() -> int:
     os.environ.setdefault("MARKETOFONE_PROGRESS", "0")
 
     import pandas as pd
-    from deltalake import DeltaTable
 
     from jobs.generate import generate_bank
     from jobs.pipeline import lakehouse, run_step
@@ -66,7 +65,7 @@ def main() -> int:
         ingest = run_step("ingest", day, settings)
         silver = run_step("silver", day, settings)
     lh = lakehouse(settings)
-    crosswalk = DeltaTable(str(lh.path("silver.customer_crosswalk"))).to_pandas()
+    crosswalk = lh.read("silver.customer_crosswalk").toArrow().to_pandas()
     truth = pd.read_parquet(settings.ground_truth / "silo_ids.parquet")
     quality = pair_precision_recall(crosswalk, truth)
 

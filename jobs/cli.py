@@ -121,6 +121,10 @@ def cmd_tables(args) -> int:
 def _no_lakehouse(settings: Settings) -> str:
     where = "from MARKETOFONE_HOME" if os.environ.get("MARKETOFONE_HOME") else \
         "the default; MARKETOFONE_HOME sets another"
+    if settings.storage:
+        return (f"no lakehouse tables at MARKETOFONE_STORAGE_URI={settings.storage_uri}. Create them with "
+                "`marketofone generate --date 2026-06-30` then "
+                "`marketofone run personalization_daily --date 2026-06-30`")
     state = "holds no tables" if settings.lakehouse.is_dir() else "does not exist"
     return (f"no lakehouse in the home {settings.home} ({where}): {settings.lakehouse} {state}. Create one with "
             "`make demo`, or `marketofone generate --date 2026-06-30` then "
@@ -222,14 +226,36 @@ def _sql_failure(exc, statement, files) -> Exception:
 
 
 def cmd_history(args) -> int:
+    from jobs import maintenance
     from jobs.tables import Lakehouse
 
-    history = Lakehouse(None, _settings(args)).history(args.table, args.limit)
+    history = maintenance.history(Lakehouse(None, _settings(args)).path(args.table), args.limit)
     def when(ms):  # delta-rs gives commit times in epoch milliseconds
         return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="seconds") if ms else ""
 
     _print_table([{"version": h.get("version"), "timestamp": when(h.get("timestamp")),
                    "operation": h.get("operation")} for h in history])
+    return 0
+
+
+def cmd_maintain(args) -> int:
+    """Compact (OPTIMIZE) and vacuum every lakehouse table that exists, one line per table (jobs/maintenance.py,
+    delta-rs: no Spark session)."""
+    from jobs import maintenance
+    from jobs.tables import Lakehouse
+
+    settings = _settings(args)
+    if args.vacuum_hours < 0:
+        raise ValueError(f"--vacuum-hours must be >= 0, got {args.vacuum_hours}")
+    done = maintenance.maintain_all(Lakehouse(None, settings), args.vacuum_hours, dry_run=args.dry_run)
+    if not done:
+        raise FileNotFoundError(_no_lakehouse(settings))
+    for table in done:
+        print(table.line())
+    removed = sum(len(t.vacuumed) for t in done)
+    print(f"{len(done)} table(s); files {sum(t.files_before for t in done)} -> {sum(t.files_after for t in done)}; "
+          f"vacuum {'would remove' if args.dry_run else 'removed'} {removed} file(s) older than "
+          f"{args.vacuum_hours} hour(s)" + (" (dry run: nothing changed)" if args.dry_run else ""))
     return 0
 
 
@@ -448,6 +474,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table")
     p.add_argument("--limit", type=int)
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("maintain", help="compact every lakehouse table's small files and vacuum the files no "
+                                        "recent version reads; one line per table")
+    p.add_argument("--vacuum-hours", type=int, default=168,
+                   help="keep the files versions of the last N hours read (default %(default)s = 7 days, "
+                        "Delta's; less shortens how far back time travel reaches)")
+    p.add_argument("--dry-run", action="store_true", help="change nothing: count the files and list what a vacuum "
+                                                          "would remove")
+    p.set_defaults(func=cmd_maintain)
 
     p = sub.add_parser("airflow", help="the airflow CLI on the project's Airflow home, e.g. `airflow standalone`")
     p.add_argument("airflow_args", nargs=argparse.REMAINDER, help="arguments for airflow")

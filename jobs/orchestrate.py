@@ -48,6 +48,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "MARKETOFONE_HOME": str(settings.home),
     }
+    if settings.storage:  # the tasks find the tables where this process does
+        env["MARKETOFONE_STORAGE_URI"] = settings.storage
     # The production profile points Airflow at PostgreSQL; only default to SQLite when nothing is set.
     if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"

@@ -1,6 +1,10 @@
 """Write-audit-publish: stage a table's new content, validate it with its Great Expectations suite,
 then publish the valid rows, quarantine the failing ones with their reasons, and keep the results.
 
+`publish(lh, name, df, day)` (also `Lakehouse.publish`) is the one entry point the steps write through: it
+looks the table up in the registry (jobs/tables.py), validates when the table has a suite, and writes the
+valid rows with the table's declared write mode (`Lakehouse.write`).
+
 A table-level failure (no rows, a missing column) stops the step before anything is published. Rows
 whose parent is not known yet (jobs/unify/late_arrivals.py) pass the suite and then wait in the
 quarantine instead of being published or rejected.
@@ -32,16 +36,33 @@ from jobs.unify.late_arrivals import (
 WAITING, RELEASED = "waiting:", "released:"
 
 
+def publish(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date, hold: Hold | None = None) -> dict[str, int]:
+    """Publish `df` to the table `full_name` for the logical date `day`: validated (quarantine, results in
+    audit.dq_results) when the table is declared with a suite, then written with its declared mode. Returns
+    the rows published and quarantined (and waiting, with `hold`) by this run, per table: for a validated
+    table they add up to the rows of `df`."""
+    t = table(full_name)
+    if not t.suite:
+        if hold is not None:
+            raise ValueError(f"{full_name} has no suite: rows cannot wait for a parent in its quarantine")
+        return {full_name: lh.write(full_name, df, day)}
+    return validated_write(lh, full_name, df, day, hold=hold)
+
+
 def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
-                    write: Callable[[DataFrame], int], hold: Hold | None = None) -> dict[str, int]:
-    """Validate `df` against the suite named after `full_name`; `write(valid_rows)` publishes (an
-    overwrite, a replace of the date or a MERGE). With `hold`, `df` is linked to its parents (see
+                    write: Callable[[DataFrame], int] | None = None, hold: Hold | None = None) -> dict[str, int]:
+    """Validate `df` against the suite named after `full_name`; `write(valid_rows)` publishes, by default
+    the table's declared write (`Lakehouse.write`; pass another only where a step needs more than the
+    write, e.g. keeping the rows it published). With `hold`, `df` is linked to its parents (see
     late_arrivals.link) and valid rows whose parent is not known wait instead of being published.
     Returns the rows published, waiting and quarantined by this run: together they are every row of `df`."""
+    if write is None:
+        def write(valid: DataFrame) -> int:
+            return lh.write(full_name, valid, day)
     # Staged once: validation, publishing and quarantine then read files instead of recomputing the plan.
     staged = lh.scratch(df, f"staged_{full_name.replace('.', '_')}")
     result = quality.validate(staged, full_name, lh.settings, day)
-    lh.merge_upsert("audit.dq_results", quality.results_frame(lh.spark, result, day))
+    lh.write("audit.dq_results", quality.results_frame(lh.spark, result, day))
     quality.raise_on_failure(result)
     valid, quarantine = result.valid, as_rejected(result.quarantined)
     by_status = {}
@@ -52,7 +73,7 @@ def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
         quarantine = quarantine.unionByName(waits)
     write(valid)
     waiting, released = by_status.get("waiting", 0), by_status.get("released", 0)
-    recorded = lh.replace_for_date(quarantine_of(full_name), quarantine.withColumn("_run_date", F.lit(day)), day)
+    recorded = lh.write(quarantine_of(full_name), quarantine.withColumn("_run_date", F.lit(day)), day)
     counts = {full_name: result.valid_count - waiting - by_status.get("expired", 0),
               quarantine_of(full_name): recorded - waiting - released}   # rejected, or expired: for good
     if hold is not None:
@@ -61,7 +82,7 @@ def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
 
 
 def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.date, hold: Hold,
-                    write: Callable[[DataFrame], int]) -> dict[str, int]:
+                    write: Callable[[DataFrame], int] | None = None) -> dict[str, int]:
     """Publish the rows of earlier dates that waited for a parent known now, and quarantine for good those
     whose grace period ran out; their records in the quarantine say which (`_status`, `_released_on`).
     A row whose parent turns out to have been known when it arrived (a backfill found the parent in an
@@ -75,8 +96,13 @@ def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.d
     published, waits = hold.sort_out(linked)
     released = published.count()
     if released:
-        write(published)
+        if write is None:
+            lh.write(full_name, published, day)
+        else:
+            write(published)
     keys = ("_run_date", *table(full_name).keys)
+    # The quarantine's records are settled in place: a replace of the run date would drop the records of the
+    # other rows held since then.
     settled = waits.where(F.col(STATUS) != "waiting").withColumn("_run_date", F.col(HELD_SINCE))
     lh.update_matching(name, settled.select(*keys, STATUS, RELEASED_ON, "_reason"), keys,
                        (STATUS, RELEASED_ON, "_reason"))

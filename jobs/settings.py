@@ -44,6 +44,11 @@ def parse_date(value: str | dt.date) -> dt.date:
         raise ValueError(f"not a date: {value!r} (expected YYYY-MM-DD)") from exc
 
 
+def table_location(storage: str, layer: str, name: str) -> str:
+    """`<storage>/<layer>/<name>` for a storage path or URI (`/srv/lh`, `file:///srv/lh`, `s3://bucket/lh`)."""
+    return f"{storage.rstrip('/')}/{layer}/{name}"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -63,6 +68,7 @@ class Settings:
     tokenization_key: str = "marketofone-dev-key"
     force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
     delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
+    storage: str = ""                  # where the lakehouse tables live (a path or URI); "" = <home>/lakehouse
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,6 +113,7 @@ class Settings:
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
                 force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
                 delta_package=_env("MARKETOFONE_DELTA_PACKAGE", DELTA_PACKAGE),
+                storage=_env("MARKETOFONE_STORAGE_URI", ""),
             )
         except ValueError as exc:
             raise ValueError(f"bad MARKETOFONE_* setting: {exc}") from exc
@@ -118,6 +125,13 @@ class Settings:
     @property
     def lakehouse(self) -> Path:
         return self.home / "lakehouse"
+
+    @property
+    def storage_uri(self) -> str:
+        """Where the lakehouse's Delta tables live: MARKETOFONE_STORAGE_URI (`s3://bucket/lakehouse`,
+        `file:///srv/lakehouse`, a path), else the home's `lakehouse/` folder. Table locations are
+        `<storage_uri>/<layer>/<name>` (jobs/tables.py)."""
+        return self.storage.rstrip("/") if self.storage.strip() else str(self.lakehouse)
 
     @property
     def landing(self) -> Path:

@@ -1,9 +1,14 @@
-"""The table registry and the Lakehouse API: the one place that knows table names, keys and locations.
+"""The table registry and the Lakehouse API: the one place that knows table names, keys, write modes and
+locations.
 
-Every lakehouse table is a Delta table at `<home>/lakehouse/<layer>/<name>/`. Jobs never build paths or
-write modes themselves; they call `Lakehouse.overwrite`, `replace_for_date` or `merge_upsert`, each of
-which is idempotent for its logical date. Maintenance that Sail's SQL lacks (history, optimize,
-vacuum) goes through `deltalake` (delta-rs) on the same files.
+Every lakehouse table is declared once below (`Table`): its keys, its logical-date column, how it is written
+(`write`), what it is clustered by (`cluster_by`) and whether a Great Expectations suite validates it
+(`suite`). Every table is a Delta table at `<storage>/<layer>/<name>` where the storage is
+MARKETOFONE_STORAGE_URI (default: the home's `lakehouse/` folder; `s3://...` or `file:///...` work too).
+Jobs never choose a write mode: they call `Lakehouse.publish(name, df, day)` (write-audit-publish,
+jobs/publish.py), which validates the rows when the table has a suite and writes them the declared way;
+`Lakehouse.write` is the declared write without the audit. Each mode is idempotent for its logical date.
+Maintenance that Sail's SQL lacks (history, compaction, vacuum) is delta-rs's, in jobs/maintenance.py.
 """
 
 from __future__ import annotations
@@ -11,30 +16,68 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.known import KNOWN_ON, SNAPSHOT_DATE, known_by
 from jobs.settings import Settings
+from jobs.settings import table_location as location
 
 log = logging.getLogger(__name__)
 
 LAYERS = ("bronze", "silver", "gold", "quarantine", "audit")
 
 
+# How a table is written (Lakehouse.write): each is idempotent for its logical date.
+WRITE_MODES = {
+    "replace_date": "replace the rows of the logical date (date_column); other dates stay",
+    "merge": "MERGE on the keys: update the rows that changed, insert new ones",
+    "sync": "MERGE on the keys and delete the rows the source lacks (a current state rebuilt from its events)",
+    "snapshot": "MERGE one snapshot of a master: the newest snapshot's values win, _known_on keeps the first "
+                "date, rows missing from the snapshot stay (Lakehouse.merge_snapshot)",
+    "append": "insert the rows whose keys the table lacks; rows already there are left as they are",
+    "overwrite": "replace the whole table",
+}
+
+
 @dataclass(frozen=True)
 class Table:
+    """One lakehouse table, declared once.
+
+    `cluster_by`: the columns the table is laid out by (the logical date for date-replaced tables). It is
+    declared, not applied: Sail 0.7 writes Delta with `partitionBy` (measured), but then reads the
+    partition columns back LAST (`struct<kpi,value,as_of_date>`) and writes by position, so a partitioned
+    table would read in another column order than it was written in and a positional write could swap
+    values; JVM Spark keeps the declared order. Until Sail keeps it (or Delta liquid clustering is
+    available on both engines) the layout stays unpartitioned and replace_date relies on replaceWhere."""
     layer: str
     name: str
     keys: tuple[str, ...] = ()
     date_column: str | None = None  # the logical-date column a daily run replaces
     description: str = ""
+    write: str = "merge"
+    cluster_by: tuple[str, ...] = ()
+    suite: bool = False             # expectations/<layer>.<name>.json validates it before publishing
+
+    def __post_init__(self) -> None:
+        if self.write not in WRITE_MODES:
+            raise ValueError(f"{self.full_name}: unknown write mode {self.write!r}; one of {', '.join(WRITE_MODES)}")
+        if self.write == "replace_date" and self.date_column is None:
+            raise ValueError(f"{self.full_name}: write='replace_date' needs a date_column")
+        if self.write in ("merge", "sync", "snapshot", "append") and not self.keys:
+            raise ValueError(f"{self.full_name}: write={self.write!r} needs keys")
 
     @property
     def full_name(self) -> str:
         return f"{self.layer}.{self.name}"
+
+
+def _daily(layer: str, name: str, keys: tuple[str, ...], date_column: str, description: str,
+           suite: bool = False) -> Table:
+    """A table whose run for a logical date replaces that date's rows, laid out by that date."""
+    return Table(layer, name, keys, date_column, description, write="replace_date", cluster_by=(date_column,),
+                 suite=suite)
 
 
 # Landing sources: silo -> entities; each has a contract in schemas/landing/<silo>/<entity>.json
@@ -53,96 +96,98 @@ def _bronze_and_quarantine() -> list[Table]:
     for silo, entities in SOURCES.items():
         for entity in entities:
             name = f"{silo}_{entity}"
-            tables.append(
-                Table("bronze", name, ("_source_file", "_row_id"), "_logical_date",
-                      f"{silo} {entity} as exported, with load metadata")
-            )
-            tables.append(
-                Table("quarantine", name, ("_source_file", "_row_id"), "_logical_date",
-                      f"{silo} {entity} rows that broke the landing contract or failed the bronze suite, "
-                      "with `_check` and `_reason`")
-            )
+            # Bronze suites are generated from the landing contracts and run by ingest itself (with the
+            # contract checks, jobs/ingest/load.py), which quarantines under quarantine.<silo>_<entity>.
+            tables.append(_daily("bronze", name, ("_source_file", "_row_id"), "_logical_date",
+                                 f"{silo} {entity} as exported, with load metadata", suite=True))
+            tables.append(_daily("quarantine", name, ("_source_file", "_row_id"), "_logical_date",
+                                 f"{silo} {entity} rows that broke the landing contract or failed the bronze suite, "
+                                 "with `_check` and `_reason`"))
     return tables
 
 
-# Tables with a Great Expectations suite (expectations/<layer>.<name>.json) validated before publishing
-# (jobs/publish.py), each with its quarantine.<layer>_<name>. Bronze tables have suites too, generated
-# from the landing contracts and run by ingest (jobs/ingest/load.py, quarantine.<silo>_<entity>).
-VALIDATED = (("silver", "customer_crosswalk"), ("silver", "account"), ("silver", "account_balance"),
-             ("silver", "customer"), ("silver", "customer_version"), ("silver", "transaction"),
-             ("silver", "digital_session"),
-             ("silver", "consent_event"), ("silver", "consent"), ("silver", "offer_event"),
-             ("silver", "offer_interaction"), ("silver", "offer_response"), ("silver", "life_event"),
-             ("gold", "customer_360"),
-             ("gold", "next_best_offer"), *[("gold", f"offers_{c}") for c in ("mobile", "email", "atm", "branch")])
-
-_TABLES = _bronze_and_quarantine() + [
+_DECLARED = _bronze_and_quarantine() + [
     Table("silver", "customer", ("customer_id",), None,
-          "one golden record per real person; direct identifiers tokenized"),
-    Table("silver", "customer_version", ("customer_id", "_snapshot_date"), "_snapshot_date",
-          "every version of each golden record: a row on each snapshot date on which it appeared, changed or "
-          "went (`_removed`); gold reads the newest version known by its date"),
+          "one golden record per real person; direct identifiers tokenized", write="snapshot", suite=True),
+    _daily("silver", "customer_version", ("customer_id", "_snapshot_date"), "_snapshot_date",
+           "every version of each golden record: a row on each snapshot date on which it appeared, changed or "
+           "went (`_removed`); gold reads the newest version known by its date", suite=True),
     Table("silver", "customer_crosswalk", ("silo", "silo_customer_id"), None,
-          "every silo customer id -> golden customer_id, with the rule that matched"),
+          "every silo customer id -> golden customer_id, with the rule that matched", write="snapshot", suite=True),
     Table("silver", "account", ("silo", "account_id"), None,
-          "deposit accounts, card accounts and loans conformed to one shape, as in the newest export"),
+          "deposit accounts, card accounts and loans conformed to one shape, as in the newest export",
+          write="snapshot", suite=True),
     Table("silver", "account_balance", ("as_of_date", "silo", "account_id"), "as_of_date",
-          "every account's end-of-day balance, limit and days past due on the dates the balance files give"),
+          "every account's end-of-day balance, limit and days past due on the dates the balance files give",
+          write="merge", cluster_by=("as_of_date",), suite=True),
     Table("silver", "transaction", ("silo", "txn_id"), None,
-          "deposit and card transactions and loan repayments, signed amounts, categories"),
+          "deposit and card transactions and loan repayments, signed amounts, categories", suite=True),
     Table("silver", "digital_session", ("session_id",), None,
-          "online banking sessions (app, web) with the page they were about"),
+          "online banking sessions (app, web) with the page they were about", suite=True),
     Table("silver", "consent_event", ("event_id",), None,
-          "the consent ledger: every grant and withdrawal per purpose and channel"),
+          "the consent ledger: every grant and withdrawal per purpose and channel", suite=True),
     Table("silver", "consent", ("customer_id", "purpose", "channel"), None,
-          "the current consent per customer, purpose and channel (the ledger's last word)"),
+          "the current consent per customer, purpose and channel (the ledger's last word)", write="sync",
+          suite=True),
     Table("silver", "offer_event", ("event_id",), None,
-          "campaign events: offers held out, sent, opened, clicked, accepted, declined"),
+          "campaign events: offers held out, sent, opened, clicked, accepted, declined", suite=True),
     Table("silver", "offer_interaction", ("offer_id",), None,
-          "one row per offer: customer, product, channel, holdout, what the customer did and when"),
+          "one row per offer: customer, product, channel, holdout, what the customer did and when", write="sync",
+          suite=True),
     Table("silver", "offer_response", ("decision_id", "event_type"), None,
           "what customers did with our published offers, as the channels report it: impression, click, "
-          "accepted, declined, product opened; joined to audit.decision_log by decision_id"),
+          "accepted, declined, product opened; joined to audit.decision_log by decision_id", suite=True),
     Table("silver", "life_event", ("event_id",), None,
-          "life events customers declared: type, the date it happened, when and where it was recorded"),
-    Table("gold", "customer_360", ("as_of_date", "customer_id"), "as_of_date",
-          "one row per customer as of a date: balances, income, spend, products, tenure, engagement"),
-    Table("gold", "training_set", ("as_of_date", "customer_id"), "as_of_date",
-          "point-in-time features at month-end as-of dates, with eligibility and labels per target"),
-    Table("gold", "propensity_scores", ("as_of_date", "customer_id", "target"), "as_of_date",
-          "probability per customer and product or life event from the champion model, with reason codes"),
-    Table("gold", "next_best_offer", ("as_of_date", "customer_id"), "as_of_date",
-          "one ranked offer per customer with its score and reason"),
-    Table("gold", "kpi_daily", ("as_of_date", "kpi"), "as_of_date",
-          "retention, wallet share, engagement, products per customer, offer funnel and revenue, for treated "
-          "customers, the holdout and all, with uplift and its 95% confidence interval"),
-    Table("gold", "kpi_by_segment", ("as_of_date", "segment", "kpi"), "as_of_date",
-          "the KPIs of gold.kpi_daily per segment (age band x income band)"),
+          "life events customers declared: type, the date it happened, when and where it was recorded", suite=True),
+    _daily("gold", "customer_360", ("as_of_date", "customer_id"), "as_of_date",
+           "one row per customer as of a date: balances, income, spend, products, tenure, engagement", suite=True),
+    _daily("gold", "training_set", ("as_of_date", "customer_id"), "as_of_date",
+           "point-in-time features at month-end as-of dates, with eligibility and labels per target", suite=True),
+    _daily("gold", "propensity_scores", ("as_of_date", "customer_id", "target"), "as_of_date",
+           "probability per customer and product or life event from the champion model, with reason codes",
+           suite=True),
+    _daily("gold", "next_best_offer", ("as_of_date", "customer_id"), "as_of_date",
+           "one ranked offer per customer with its score and reason", suite=True),
+    _daily("gold", "kpi_daily", ("as_of_date", "kpi"), "as_of_date",
+           "retention, wallet share, engagement, products per customer, offer funnel and revenue, for treated "
+           "customers, the holdout and all, with uplift and its 95% confidence interval", suite=True),
+    _daily("gold", "kpi_by_segment", ("as_of_date", "segment", "kpi"), "as_of_date",
+           "the KPIs of gold.kpi_daily per segment (age band x income band)", suite=True),
     Table("gold", "offer_catalog", ("catalog_version", "offer_id"), None,
           "every version of the offer catalog (schemas/decisioning/catalog.json) the decisions used"),
     Table("gold", "decision_policy", ("policy_version", "rule_id"), None,
           "every version of the policy rules (schemas/decisioning/policy.json) the decisions used"),
-    *[Table("gold", f"offers_{channel}", ("as_of_date", "customer_id", "rank"), "as_of_date",
-            f"what the {channel} channel presents: ranked offers with content, disclosure, price, reason, validity "
-            "(contract: schemas/channels/offers.json)") for channel in ("mobile", "email", "atm", "branch")],
+    *[_daily("gold", f"offers_{channel}", ("as_of_date", "customer_id", "rank"), "as_of_date",
+             f"what the {channel} channel presents: ranked offers with content, disclosure, price, reason, validity "
+             "(contract: schemas/channels/offers.json)", suite=True)
+      for channel in ("mobile", "email", "atm", "branch")],
+    # MERGEd, not replaced: a run marks only the channels it published, and a re-run keeps an unchanged mark.
     Table("gold", "channel_publication", ("as_of_date", "channel"), "as_of_date",
           "one row per channel and published date, written by the run that published it: when, how many offers, the "
           "channel table's Delta version, catalog, policy and model versions, the export files and their checksum; "
-          "a date without a row was never published"),
-    Table("gold", "fairness_daily", ("as_of_date", "dimension", "group", "metric"), "as_of_date",
-          "offer rates and approved prices per protected group, ratio to the best-treated group, flags"),
-    Table("audit", "decision_log", ("as_of_date", "decision_id"), "as_of_date",
-          "every candidate decision (customer x offer x channel): outcome, the rules that excluded it, scores, "
-          "price, model, catalog and policy versions, reasons; a published decision a forced re-run replaced stays, "
-          "with `superseded_at` and `superseded_by`; kept as long as the data"),
-    *[Table("quarantine", f"{layer}_{name}", (), "_run_date",
-            f"{layer}.{name} rows that failed a row-level expectation, with `_check` and `_reason`")
-      for layer, name in VALIDATED],
+          "a date without a row was never published", write="merge", cluster_by=("as_of_date",)),
+    _daily("gold", "fairness_daily", ("as_of_date", "dimension", "group", "metric"), "as_of_date",
+           "offer rates and approved prices per protected group, ratio to the best-treated group, flags", suite=True),
+    _daily("audit", "decision_log", ("as_of_date", "decision_id"), "as_of_date",
+           "every candidate decision (customer x offer x channel): outcome, the rules that excluded it, scores, "
+           "price, model, catalog and policy versions, reasons; a published decision a forced re-run replaced stays, "
+           "with `superseded_at` and `superseded_by`; kept as long as the data", suite=True),
     Table("audit", "dq_results", ("run_date", "table", "expectation", "column"), "run_date",
-          "every Great Expectations result: table, expectation, success, unexpected count"),
+          "every Great Expectations result: table, expectation, success, unexpected count", write="merge",
+          cluster_by=("run_date",)),
 ]
 
+# Every table validated by write-audit-publish (jobs/publish.py) keeps its failing rows, with `_check` and
+# `_reason`, in quarantine.<layer>_<name>, replaced per run date (bronze quarantines under its own names above).
+_TABLES = _DECLARED + [
+    _daily("quarantine", f"{t.layer}_{t.name}", (), "_run_date",
+           f"{t.full_name} rows that failed a row-level expectation, with `_check` and `_reason`")
+    for t in _DECLARED if t.suite and t.layer != "bronze"]
+
 REGISTRY: dict[str, Table] = {t.full_name: t for t in _TABLES}
+
+# (layer, name) of every table with a suite that write-audit-publish runs (not bronze: ingest runs its own).
+VALIDATED = tuple((t.layer, t.name) for t in _DECLARED if t.suite and t.layer != "bronze")
 
 
 def table(full_name: str) -> Table:
@@ -157,12 +202,6 @@ def quarantine_of(full_name: str) -> str:
     """quarantine.silver_customer for silver.customer (bronze tables quarantine under their own name)."""
     layer, name = full_name.split(".")
     return f"quarantine.{name}" if layer == "bronze" else f"quarantine.{layer}_{name}"
-
-
-# Spark's simple type names -> Delta's, for columns added to an existing table.
-_DELTA_TYPES = {"string": "string", "double": "double", "float": "float", "bigint": "long", "int": "integer",
-                "smallint": "short", "tinyint": "byte", "boolean": "boolean", "date": "date",
-                "timestamp": "timestamp"}
 
 
 def _sql_literal(value) -> str:
@@ -181,12 +220,26 @@ class Lakehouse:
         self.settings = settings
 
     # -- locations ---------------------------------------------------------------------------
-    def path(self, full_name: str) -> Path:
+    def path(self, full_name: str) -> str:
+        """The table's location: `<storage>/<layer>/<name>`, a path or a URI (MARKETOFONE_STORAGE_URI)."""
         t = table(full_name)
-        return self.settings.lakehouse / t.layer / t.name
+        return location(self.settings.storage_uri, t.layer, t.name)
 
     def exists(self, full_name: str) -> bool:
-        return (self.path(full_name) / "_delta_log").is_dir()
+        """Whether the table has been written: the engine resolves the Delta table's schema (a few ms on the
+        embedded Sail engine; no data is read). No local-file check, so it works for any storage URI. Without
+        a Spark session (the CLI's listings), delta-rs answers (jobs/maintenance.py)."""
+        if self.spark is None:
+            from jobs import maintenance
+
+            return maintenance.is_delta_table(self.path(full_name))
+        from pyspark.errors import AnalysisException
+
+        try:
+            _ = self.spark.read.format("delta").load(self.path(full_name)).schema  # resolved by the engine
+        except AnalysisException:
+            return False
+        return True
 
     # -- reads ---------------------------------------------------------------------------------
     def read(self, full_name: str, version: int | None = None) -> DataFrame:
@@ -198,7 +251,7 @@ class Lakehouse:
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
-        return reader.load(str(self.path(full_name)))
+        return reader.load(self.path(full_name))
 
     def read_known(self, full_name: str, day: dt.date) -> DataFrame:
         """A silver table's rows known on `day` (jobs/known.py): what a reader as of that day may use."""
@@ -223,9 +276,35 @@ class Lakehouse:
         return self.spark.sql(query)
 
     # -- writes (each idempotent for its logical date) -----------------------------------------
+    def publish(self, full_name: str, df: DataFrame, day: dt.date, hold=None) -> dict[str, int]:
+        """Write-audit-publish (jobs/publish.py): validate `df` when the table has a suite (failing rows to
+        its quarantine with their reasons, results to audit.dq_results), then write it the declared way.
+        Returns the rows published (and quarantined, waiting) by this run, per table."""
+        from jobs.publish import publish
+
+        return publish(self, full_name, df, day, hold=hold)
+
+    def write(self, full_name: str, df: DataFrame, day: dt.date | None = None) -> int:
+        """Write `df` the way the table is declared (`Table.write`), without validation: `day` is the logical
+        date a replace_date table replaces. Returns the table's rows (of `day` for replace_date)."""
+        mode = table(full_name).write
+        if mode == "replace_date":
+            if day is None:
+                raise ValueError(f"{full_name} replaces the rows of a logical date: give the date")
+            return self.replace_for_date(full_name, df, day)
+        if mode == "merge":
+            return self.merge_upsert(full_name, df)
+        if mode == "sync":
+            return self.merge_upsert(full_name, df, delete_missing=True)
+        if mode == "snapshot":
+            return self.merge_snapshot(full_name, df)
+        if mode == "append":
+            return self.append_new(full_name, df)
+        return self.overwrite(full_name, df)
+
     def overwrite(self, full_name: str, df: DataFrame) -> int:
         """Replace the whole table (for tables rebuilt from their inputs on every run)."""
-        path = str(self.path(full_name))
+        path = self.path(full_name)
         df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
         return self._count(full_name)
 
@@ -237,7 +316,7 @@ class Lakehouse:
         t = table(full_name)
         if t.date_column is None:
             raise ValueError(f"{full_name} has no logical-date column; use overwrite or merge_upsert")
-        path = str(self.path(full_name))
+        path = self.path(full_name)
         if not self.exists(full_name):
             df.write.format("delta").mode("overwrite").save(path)
         else:
@@ -251,10 +330,8 @@ class Lakehouse:
 
         Sail writes by position and drops columns the table does not have without a word, so a new
         feature would vanish and a reordered select would swap values. New columns are added to the
-        table (rows of earlier dates read them as NULL); a column the rows lack or a changed type is
-        refused, naming the columns."""
-        from deltalake.schema import Field, PrimitiveType
-
+        table by an empty append with `mergeSchema` (a commit without data; rows of earlier dates read
+        them as NULL); a column the rows lack or a changed type is refused, naming the columns."""
         have = {f.name: f.dataType.simpleString() for f in self.read(full_name).schema.fields}
         given = {f.name: f.dataType.simpleString() for f in df.schema.fields}
         missing = [c for c in have if c not in given]
@@ -265,21 +342,17 @@ class Lakehouse:
             raise ValueError(f"{full_name}: column type(s) changed: {', '.join(changed)}; rebuild the table "
                              "(marketofone drops nothing by itself)")
         new = [c for c in given if c not in have]
+        df = df.select(*have, *new)
         if new:
-            unknown = [c for c in new if given[c] not in _DELTA_TYPES]
-            if unknown:
-                raise ValueError(f"{full_name}: new column(s) of a type that cannot be added in place: "
-                                 f"{', '.join(f'{c} {given[c]}' for c in unknown)}")
-            self.delta_table(full_name).alter.add_columns(
-                [Field(c, PrimitiveType(_DELTA_TYPES[given[c]]), nullable=True) for c in new])
+            df.limit(0).write.format("delta").mode("append").option("mergeSchema", "true").save(self.path(full_name))
             log.info("%s: added column(s) %s (earlier rows read them as NULL)", full_name, ", ".join(new))
-        return df.select(*have, *new)
+        return df
 
     def merge_upsert(self, full_name: str, df: DataFrame, delete_missing: bool = False) -> int:
         """MERGE on the table's keys: update matches, insert new rows, optionally delete rows absent
         from the source. Re-running with the same source changes nothing."""
         t = table(full_name)
-        path = str(self.path(full_name))
+        path = self.path(full_name)
         if not self.exists(full_name):
             df.write.format("delta").mode("overwrite").save(path)
             return self._count(full_name)
@@ -308,7 +381,7 @@ class Lakehouse:
         of the newest snapshot win (`_snapshot_date`), `_known_on` keeps the earliest date the row was known,
         and a row missing from this snapshot stays (an older snapshot says nothing about a newer one)."""
         t = table(full_name)
-        path = str(self.path(full_name))
+        path = self.path(full_name)
         if not self.exists(full_name):
             df.write.format("delta").mode("overwrite").save(path)
             return self._count(full_name)
@@ -329,6 +402,24 @@ class Lakehouse:
         self.spark.catalog.dropTempView(view)
         return self._count(full_name)
 
+    def append_new(self, full_name: str, df: DataFrame) -> int:
+        """An idempotent append: insert the rows whose keys the table lacks (a MERGE that only inserts), so a
+        retry adds nothing; rows already there are left as they are."""
+        t = table(full_name)
+        path = self.path(full_name)
+        if not self.exists(full_name):
+            df.write.format("delta").mode("overwrite").save(path)
+            return self._count(full_name)
+        df = self._aligned(full_name, df)
+        view = f"_append_src_{t.layer}_{t.name}"
+        df.createOrReplaceTempView(view)
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in t.keys)
+        self.spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} "
+                       f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in df.columns)}) "
+                       f"VALUES ({', '.join(f's.`{c}`' for c in df.columns)})")
+        self.spark.catalog.dropTempView(view)
+        return self._count(full_name)
+
     def first_load(self) -> dt.date | None:
         """The logical date of the lakehouse's first load (the earliest snapshot of a customer master):
         readers as of earlier dates see that load's history (jobs/known.py)."""
@@ -340,12 +431,11 @@ class Lakehouse:
         """The smallest (`min`) or largest (`max`) value of a column, from the file statistics in the Delta
         log, so no data is read (a table of every day's customer master is large); a scan of the column only
         when a file has no statistics."""
-        import pyarrow as pa
+        from jobs import maintenance
 
-        files = pa.table(self.delta_table(full_name).get_add_actions(flatten=True))
-        stats = files.column(f"{which}.{column}").to_pylist() if f"{which}.{column}" in files.column_names else []
-        if stats and None not in stats:
-            return (min if which == "min" else max)(stats)
+        found = maintenance.column_bound(self.path(full_name), column, which)
+        if found is not None:
+            return found
         agg = F.min(column) if which == "min" else F.max(column)
         return self.read(full_name).agg(agg).collect()[0][0]
 
@@ -391,33 +481,41 @@ class Lakehouse:
         # writes none), and validation must still see the columns of an empty input.
         return self.spark.read.schema(df.schema).parquet(str(path))
 
-    # -- maintenance through delta-rs --------------------------------------------------------
-    def delta_table(self, full_name: str):
-        from deltalake import DeltaTable
+    # -- maintenance: delta-rs, in jobs/maintenance.py ------------------------------------------
+    def delta_table(self, full_name: str, version: int | None = None):
+        """The delta-rs table (for readers without a Spark session: the CLI's listings, exports)."""
+        from jobs import maintenance
 
-        return DeltaTable(str(self.path(full_name)))
+        return maintenance.delta_table(self.path(full_name), version)
 
     def history(self, full_name: str, limit: int | None = None) -> list[dict]:
-        return self.delta_table(full_name).history(limit)
+        from jobs import maintenance
+
+        return maintenance.history(self.path(full_name), limit)
 
     def version(self, full_name: str) -> int:
-        return self.delta_table(full_name).version()
+        from jobs import maintenance
+
+        return maintenance.version(self.path(full_name))
 
     def optimize(self, full_name: str) -> dict:
-        return self.delta_table(full_name).optimize.compact()
+        from jobs import maintenance
+
+        return maintenance.compact(self.path(full_name))
 
     def vacuum(self, full_name: str, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
-        return self.delta_table(full_name).vacuum(
-            retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=retention_hours >= 168
-        )
+        from jobs import maintenance
+
+        return maintenance.vacuum(self.path(full_name), retention_hours, dry_run)
 
     def describe(self) -> list[dict]:
         """Every registered table that exists, with its Delta version and row count."""
+        from jobs import maintenance
+
         rows = []
         for full_name in sorted(REGISTRY):
             if self.exists(full_name):
-                dt_ = self.delta_table(full_name)
-                count = dt_.to_pyarrow_dataset().count_rows()
-                rows.append({"table": full_name, "version": dt_.version(), "rows": count,
-                             "path": str(self.path(full_name))})
+                path = self.path(full_name)
+                rows.append({"table": full_name, "version": maintenance.version(path),
+                             "rows": maintenance.count_rows(path), "path": path})
         return rows

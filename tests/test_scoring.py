@@ -160,6 +160,6 @@ def test_without_champions_the_day_is_written_empty_and_every_target_says_why(sp
         run.score(lh, DAY)
     write_c360(lh, customers(5, seed=1, day=DAY))
     counts, details = run.score(lh, DAY)
-    assert counts == {"gold.propensity_scores": 0}
+    assert counts == {"gold.propensity_scores": 0, "quarantine.gold_propensity_scores": 0}   # validated, empty
     assert set(details["no_champion"]) == set(TARGETS)
     assert lh.read("gold.propensity_scores").columns == scoring.PROPENSITY_COLUMNS

@@ -125,14 +125,25 @@ def publication_row(channel: str, day: dt.date, *, offers: int, table_version: i
             "export_parquet": parquet, "export_csv": csv, "content_sha256": checksum}
 
 
+def _rows(lh, name: str, filters: list[tuple], version: int | None = None):
+    """The rows of a table matching `filters` ((column, "=", value), ...) as an Arrow table: read through Spark
+    in a step; without a Spark session (the CLI's `offers`), with delta-rs (jobs/maintenance.py)."""
+    if lh.spark is None:
+        return lh.delta_table(name, version).to_pyarrow_table(filters=filters or None)
+    df = lh.read(name, version=version)
+    for column, _, value in filters:
+        df = df.where(F.col(column) == F.lit(value))
+    return df.toArrow()
+
+
 def publications(lh, channel: str | None = None, day: dt.date | None = None) -> list[dict]:
-    """Rows of gold.channel_publication (read with delta-rs: no Spark session), by channel and date."""
+    """Rows of gold.channel_publication, by channel and date."""
     if not lh.exists(PUBLICATION):
         return []
     filters = [("channel", "=", channel)] if channel else []
     if day is not None:
         filters.append(("as_of_date", "=", day))
-    rows = lh.delta_table(PUBLICATION).to_pyarrow_table(filters=filters or None).to_pylist()
+    rows = _rows(lh, PUBLICATION, filters).to_pylist()
     return sorted(rows, key=lambda r: (r["as_of_date"], r["channel"]))
 
 
@@ -158,19 +169,20 @@ def publication(lh, channel: str, day: dt.date | None = None) -> dict:
 
 def pull_offers(lh, channel: str, day: dt.date | None = None):
     """(publication row, pandas frame): a channel's offers of a published date (the latest when `day` is None),
-    read with delta-rs at the table version the publication recorded, so a publish in progress is not seen;
-    when that version can no longer be read (vacuumed), the current rows of the date, if they are as many."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError
+    read at the table version the publication recorded, so a publish in progress is not seen; when that
+    version can no longer be read (vacuumed), the current rows of the date, if they are as many."""
+    from pyspark.errors import PySparkException
+
+    from jobs.maintenance import delta_error
 
     marker = publication(lh, channel, day)
-    path, filters = str(lh.path(marker["channel_table"])), [("as_of_date", "=", marker["as_of_date"])]
+    name, filters = marker["channel_table"], [("as_of_date", "=", marker["as_of_date"])]
     try:
-        frame = DeltaTable(path, version=marker["table_version"]).to_pandas(filters=filters)
-    except (DeltaError, OSError) as exc:
+        frame = _rows(lh, name, filters, version=marker["table_version"]).to_pandas()
+    except (delta_error(), PySparkException, OSError) as exc:
         log.warning("%s version %s is no longer readable (%s); reading the current rows of %s",
                     marker["channel_table"], marker["table_version"], exc, marker["as_of_date"])
-        frame = DeltaTable(path).to_pandas(filters=filters)
+        frame = _rows(lh, name, filters).to_pandas()
         if len(frame) != marker["offers"]:
             raise LookupError(f"{marker['channel_table']} holds {len(frame)} row(s) of {marker['as_of_date']} but "
                               f"{marker['offers']} were published; run the offers step for that date again") from None

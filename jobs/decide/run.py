@@ -45,7 +45,7 @@ from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
 from jobs.domain import CHANNELS
 from jobs.measure.fairness import fairness_report
-from jobs.publish import validated_write
+from jobs.publish import publish as publish_table
 from jobs.tables import Lakehouse
 from jobs.unify.customers import newest_versions
 from jobs.unify.engagement import offer_interactions
@@ -266,12 +266,10 @@ def settle(lh: Lakehouse, day: dt.date, new: DataFrame, published: list[dict], f
 
 def run(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     catalog, policy = load_catalog(), load_policy()
-    counts = {"gold.offer_catalog": lh.merge_upsert("gold.offer_catalog",
-                                                    lh.spark.createDataFrame(catalog_rows(catalog))),
-              "gold.decision_policy": lh.merge_upsert(
-                  "gold.decision_policy", lh.spark.createDataFrame(
-                      policy_rows(policy), "policy_version string, rule_id string, rule_type string, "
-                      "description string, exclude_when string, kind string, `limit` int, days int"))}
+    counts = publish_table(lh, "gold.offer_catalog", lh.spark.createDataFrame(catalog_rows(catalog)), day)
+    counts |= publish_table(lh, "gold.decision_policy", lh.spark.createDataFrame(
+        policy_rows(policy), "policy_version string, rule_id string, rule_type string, "
+        "description string, exclude_when string, kind string, `limit` int, days int"), day)
     decisions = lh.scratch(decide(lh, day, catalog, policy), "decisions")
     return counts | publish(lh, day, decisions, catalog, policy)
 
@@ -287,7 +285,9 @@ def publish(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog,
         log.info("%s was published and this run decided the same: %s is left as it is", day, LOG)
         counts[LOG] = standing(lh.read(LOG).where(_on(day))).count()
     else:
-        counts[LOG] = lh.replace_for_date(LOG, settled.rows, day)
+        # Validated by its suite: a row that fails goes to quarantine.audit_decision_log with its reason (the
+        # decisions are the code's own, so one failing is a bug to look at, and the channels still get `current`).
+        counts |= publish_table(lh, LOG, settled.rows, day)
     current = settled.current
 
     first = (day - dt.timedelta(days=policy.fairness_window_days - 1)).isoformat()
@@ -295,7 +295,7 @@ def publish(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog,
     window = window.join(lh.spark.createDataFrame([(o.offer_id, o.price_kind) for o in catalog.offers],
                                                   "offer_id string, price_kind string"), "offer_id", "left")
     fairness = fairness_report(window, lh.read("gold.customer_360").where(_on(day)), policy)
-    counts["gold.fairness_daily"] = lh.replace_for_date("gold.fairness_daily", fairness, day)
+    counts |= publish_table(lh, "gold.fairness_daily", fairness, day)
     flagged = lh.read("gold.fairness_daily").where(_on(day)).where("flagged").collect()
     for row in flagged:
         log.warning("fairness flag on %s: %s %s %s ratio %.2f (below %.2f)", day, row.dimension, row.group,
@@ -309,14 +309,13 @@ def publish(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog,
     channels = {}
     for channel in CHANNELS:
         name = channel_table(channel)
-        counts.update(validated_write(lh, name, channel_offers(current, content, channel), day,
-                                      lambda valid, name=name: lh.replace_for_date(name, valid, day)))
-        table = lh.delta_table(name)
-        rows = table.to_pandas(filters=[("as_of_date", "=", day)])
+        counts.update(publish_table(lh, name, channel_offers(current, content, channel), day))
+        # The version right after the write, before the rows are read back: they are what the publication names.
+        version = lh.version(name)
+        rows = lh.read(name, version=version).where(_on(day)).toArrow().to_pandas()
         exports = write_exports(lh.settings.home, channel, day, rows.sort_values(["customer_id", "rank"]))
-        channels[channel] = (len(rows), table.version(), exports)
-    counts.update(validated_write(lh, "gold.next_best_offer", next_best_offers(current), day,
-                                  lambda valid: lh.replace_for_date("gold.next_best_offer", valid, day)))
+        channels[channel] = (len(rows), version, exports)
+    counts.update(publish_table(lh, "gold.next_best_offer", next_best_offers(current), day))
     counts[PUBLICATION] = mark_published(lh, day, channels, catalog, policy, published, now)
     return counts
 
@@ -342,5 +341,5 @@ def mark_published(lh: Lakehouse, day: dt.date, channels: dict, catalog: Catalog
                              catalog_version=catalog.version, policy_version=policy.version,
                              model_versions=", ".join(models.get(channel, [])), previous=before.get(channel), now=now)
              for channel, (offers, version, exports) in channels.items()]
-    lh.merge_upsert(PUBLICATION, lh.spark.createDataFrame(marks, PUBLICATION_SCHEMA))
+    publish_table(lh, PUBLICATION, lh.spark.createDataFrame(marks, PUBLICATION_SCHEMA), day)
     return len(marks)

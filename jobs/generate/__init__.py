@@ -102,7 +102,7 @@ def _export(settings: Settings, world: World, as_of: dt.date, daily: bool) -> di
     first = last if daily else max(last - settings.history_days + 1, 0)
     snap = world.snapshot(last)
     files, silo_ids = render(world, snap, first, last, full=not daily)
-    files["channels/responses"] = channel_responses(world, settings.home, settings.lakehouse, silo_ids, first, last)
+    files["channels/responses"] = channel_responses(world, settings.home, settings.storage_uri, silo_ids, first, last)
 
     seed, customers = settings.seed, settings.customers
     summary_files: dict[str, int] = {}

@@ -66,26 +66,32 @@ def published_offers(home: Path, first: dt.date, last: dt.date):
     return pd.concat(frames, ignore_index=True)
 
 
-def token_to_person(lakehouse: Path, silo_ids: dict) -> dict[str, int]:
-    """customer token -> person index, through the lakehouse crosswalk and the world's silo ids."""
-    import pandas as pd
-    from deltalake import DeltaTable
+def token_to_person(storage: str, silo_ids: dict) -> dict[str, int]:
+    """customer token -> person index, through the lakehouse crosswalk and the world's silo ids.
 
-    path = lakehouse / "silver" / "customer_crosswalk"
-    if not (path / "_delta_log").is_dir():
+    The generator plays the channels, outside the bank: it runs without a Spark session (numpy and Arrow
+    only, before any step), so it reads the crosswalk with delta-rs (jobs/maintenance.py) at its location in
+    the storage (MARKETOFONE_STORAGE_URI), not through the bank's engine."""
+    import pandas as pd
+
+    from jobs import maintenance
+    from jobs.settings import table_location
+
+    path = table_location(storage, "silver", "customer_crosswalk")
+    if not maintenance.is_delta_table(path):
         return {}
-    crosswalk = DeltaTable(str(path)).to_pandas(columns=["silo", "silo_customer_id", "customer_id"])
+    crosswalk = maintenance.delta_table(path).to_pandas(columns=["silo", "silo_customer_id", "customer_id"])
     truth = pd.DataFrame({"silo": silo_ids["silo"], "silo_customer_id": silo_ids["silo_customer_id"],
                           "person": silo_ids["person_id"] - 1})
     linked = crosswalk.merge(truth, on=["silo", "silo_customer_id"])
     return linked.groupby("customer_id")["person"].agg(lambda s: int(s.mode().iloc[0])).to_dict()
 
 
-def responses(world, home: Path, lakehouse: Path, silo_ids: dict, first: int, last: int) -> dict[str, pa.Array]:
+def responses(world, home: Path, storage: str, silo_ids: dict, first: int, last: int) -> dict[str, pa.Array]:
     """The response events with a day in first..last (world days), as the contract's columns."""
     start, end = date_of(first).astype(dt.date), date_of(last).astype(dt.date)
     offers = published_offers(home, start - dt.timedelta(days=LOOKBACK_DAYS), end)
-    people = token_to_person(lakehouse, silo_ids) if len(offers) else {}
+    people = token_to_person(storage, silo_ids) if len(offers) else {}
     offers = offers.assign(person=offers["customer_id"].map(people)).dropna(subset=["person"])
     empty = {c: pa.array([], pa.string()) for c in COLUMNS}
     if offers.empty:

@@ -1,4 +1,5 @@
-"""Thin runs of the gold steps: read silver/gold tables, call the pure builders, write one date."""
+"""Thin runs of the gold steps: read silver/gold tables, call the pure builders, publish one date (validated by
+its suite, written as the registry declares: jobs/publish.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pyspark.sql import functions as F
 
 from jobs.gold.customer_360 import Silver, build_customer_360
 from jobs.gold.training_set import build_training_set, training_dates
-from jobs.publish import validated_write
+from jobs.publish import publish
 from jobs.tables import Lakehouse
 
 
@@ -22,12 +23,12 @@ def silver(lh: Lakehouse) -> Silver:
 
 def customer_360(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     df = build_customer_360(silver(lh), day)
-    return validated_write(lh, "gold.customer_360", df, day,
-                           lambda valid: lh.replace_for_date("gold.customer_360", valid, day))
+    return publish(lh, "gold.customer_360", df, day)
 
 
 def training_set(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], list[dt.date]]:
-    """Every as-of date the data supports on `day` (see training_dates), each replaced."""
+    """Every as-of date the data supports on `day` (see training_dates), each published (its rows replaced);
+    the counts are summed over the dates."""
     s = silver(lh).known_by(day)  # labels too: what was known on the run's date, whenever it runs
     first = s.transactions.agg(F.min("txn_date")).collect()[0][0]
     if first is None:
@@ -38,9 +39,10 @@ def training_set(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], list[dt.d
         raise ValueError(f"no as-of date to train on by {day}: the data starts on {first}; an as-of date needs "
                          f"90 days of history and {settings.label_horizon_days + settings.label_maturity_days} days "
                          "after it (label horizon + maturity)")
-    rows = 0
+    counts: dict[str, int] = {}
     for as_of in dates:
         df = build_training_set(s, as_of, settings.label_horizon_days)
-        rows += lh.replace_for_date("gold.training_set", df, as_of)
-    return {"gold.training_set": rows}, dates
+        for name, n in publish(lh, "gold.training_set", df, as_of).items():
+            counts[name] = counts.get(name, 0) + n
+    return counts, dates
 

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from jobs.decide.catalog import load_catalog, load_policy
 from jobs.domain import in_holdout, offer_value
 from jobs.measure.kpis import kpi_by_segment, kpi_table, per_customer
+from jobs.publish import publish
 from jobs.tables import Lakehouse
 
 
@@ -48,5 +49,5 @@ def kpis(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     accepted = (lh.read_known("silver.offer_response", day).where("event_type = 'accepted'").select("decision_id")
                 if lh.exists("silver.offer_response") else lh.spark.createDataFrame([], "decision_id string"))
     values = lh.scratch(per_customer(c360, holdout, openings, offers, accepted, day), "kpi_values")
-    return {"gold.kpi_daily": lh.replace_for_date("gold.kpi_daily", kpi_table(values, day), day),
-            "gold.kpi_by_segment": lh.replace_for_date("gold.kpi_by_segment", kpi_by_segment(values, day), day)}
+    return publish(lh, "gold.kpi_daily", kpi_table(values, day), day) | publish(
+        lh, "gold.kpi_by_segment", kpi_by_segment(values, day), day)

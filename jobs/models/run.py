@@ -26,6 +26,7 @@ from jobs.gold.targets import TARGETS, Target, target
 from jobs.models import registry
 from jobs.models.score import PROPENSITY_SCHEMA, ChampionRef, scoring_function
 from jobs.models.train import ModelSpec, train_model
+from jobs.publish import publish
 from jobs.settings import Settings
 from jobs.tables import Lakehouse
 
@@ -105,14 +106,13 @@ def _newest_version(client, name: str):
 
 
 def training_rows(lh: Lakehouse, t: Target) -> pd.DataFrame:
-    """The target's eligible rows of every as-of date, read with delta-rs (no Spark round trip)."""
-    import pyarrow.compute as pc
-
+    """The target's eligible rows of every as-of date (read through Spark, filtered there)."""
     if not lh.exists("gold.training_set"):
         raise FileNotFoundError("gold.training_set has not been written yet; run the training_set step first")
-    table = lh.delta_table("gold.training_set").to_pyarrow_table(
-        columns=["as_of_date", "customer_id", *MODEL_FEATURES, f"eligible_{t.name}", t.label])
-    return table.filter(pc.field(f"eligible_{t.name}")).to_pandas()
+    eligible = f"eligible_{t.name}"
+    rows = lh.read("gold.training_set").where(F.col(eligible)).select(
+        "as_of_date", "customer_id", *MODEL_FEATURES, eligible, t.label)
+    return rows.toArrow().to_pandas()
 
 
 def _already_trained(client, settings: Settings, spec: ModelSpec, test_time: str) -> str | None:
@@ -235,5 +235,5 @@ def score(lh: Lakehouse, day: dt.date) -> tuple[dict[str, int], dict]:
     else:  # a new lakehouse: nothing to score with until models_weekly has trained
         log.warning("no model has a champion yet: nothing scored for %s (run the models_weekly DAG)", day)
         df = lh.spark.createDataFrame([], PROPENSITY_SCHEMA)
-    counts = {"gold.propensity_scores": lh.replace_for_date("gold.propensity_scores", df, day)}
+    counts = publish(lh, "gold.propensity_scores", df, day)
     return counts, {"no_champion": unscored}

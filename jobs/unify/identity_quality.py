@@ -6,7 +6,7 @@ person_id. Pairs are counted per group (n records in a group make n*(n-1)/2 pair
 Only records present on both sides count: a record quarantined at ingest never reaches the crosswalk
 and is left out (reported as `left_out`).
 
-Pure pandas, so it runs on a crosswalk read with Spark (`toPandas()`) or with deltalake.
+Pure pandas, on a crosswalk read through Spark (`lh.read(...).toArrow().to_pandas()`).
 """
 
 from __future__ import annotations

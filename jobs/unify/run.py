@@ -20,7 +20,8 @@
   state: the run of the newest date loaded rebuilds them from their event tables (readers as of a date
   use the events known by it instead).
 
-Every table goes through write-audit-publish (jobs/publish.py) with its suite in expectations/: rows
+Every table goes through write-audit-publish (jobs/publish.py: `publish`, written with the mode the
+registry declares for it) with its suite in expectations/: rows
 failing a row-level expectation go to quarantine.silver_<table> with `_check` and `_reason`; a
 table-level failure stops the step. For each table and run: rows in = published + waiting for a parent +
 quarantined.
@@ -35,7 +36,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.known import KNOWN_ON, SNAPSHOT_DATE
-from jobs.publish import release_waiting, validated_write
+from jobs.publish import publish, release_waiting, validated_write
 from jobs.tables import Lakehouse
 from jobs.unify.accounts import account_balances, conform_accounts
 from jobs.unify.customers import customer_versions, golden_customers
@@ -71,10 +72,6 @@ def run(lh: Lakehouse, logical_date: dt.date) -> dict[str, int]:
     return counts
 
 
-def _merge(lh: Lakehouse, name: str, df: DataFrame, day: dt.date, delete_missing: bool = False) -> dict[str, int]:
-    return validated_write(lh, name, df, day, lambda valid: lh.merge_upsert(name, valid, delete_missing))
-
-
 def _of_date(lh: Lakehouse, name: str, day: dt.date) -> DataFrame:
     """The rows a date's export brought (exports of other dates stay out)."""
     return lh.read(f"bronze.{name}").where(F.col("_logical_date") == F.lit(day))
@@ -87,13 +84,13 @@ def _stamped(df: DataFrame, day: dt.date, *columns: str) -> DataFrame:
 
 
 def _waiting_for(lh: Lakehouse, name: str, rows: DataFrame, parent: Parent, parents: DataFrame, day: dt.date,
-                 horizon: dt.date, write) -> dict[str, int]:
+                 horizon: dt.date) -> dict[str, int]:
     """Publish the date's rows whose parent is known, let the others wait, and release the rows of earlier
     dates whose parent is known now."""
     hold = Hold(parent, lh.settings.late_parent_grace_days, horizon)
     linked = link(_stamped(rows, day, ARRIVED_ON), parents, parent)
-    counts = validated_write(lh, name, linked, day, write, hold=hold)
-    return counts | release_waiting(lh, name, parents, day, hold, write)
+    counts = publish(lh, name, linked, day, hold=hold)
+    return counts | release_waiting(lh, name, parents, day, hold)
 
 
 def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
@@ -106,33 +103,33 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     if lh.exists("silver.customer_crosswalk"):
         resolved = keep_known_ids(resolved, lh.read("silver.customer_crosswalk"))
     resolved = lh.scratch(_stamped(resolved, day, SNAPSHOT_DATE, KNOWN_ON), "resolved")
-    counts = validated_write(lh, "silver.customer_crosswalk", resolved, day,
-                             lambda valid: lh.merge_snapshot("silver.customer_crosswalk", valid))
+    counts = publish(lh, "silver.customer_crosswalk", resolved, day)
     crosswalk = lh.read("silver.customer_crosswalk")
 
     # An account whose owner is not known yet waits for its owner's record; so do its transactions.
     accounts = conform_accounts(snapshot("deposits_accounts"), snapshot("cards_accounts"), snapshot("lending_loans"),
                                 crosswalk)
     counts |= _waiting_for(lh, "silver.account", _stamped(accounts, day, SNAPSHOT_DATE), OWNER, crosswalk, day,
-                           horizon, lambda valid: lh.merge_snapshot("silver.account", valid))
+                           horizon)
     balances = account_balances(snapshot("deposits_balances"), snapshot("cards_balances"),
                                 snapshot("lending_balances"))
-    counts |= _merge(lh, "silver.account_balance", _stamped(balances, day, KNOWN_ON), day)
+    counts |= publish(lh, "silver.account_balance", _stamped(balances, day, KNOWN_ON), day)
 
     customers = golden_customers(records, resolved, lh.read("silver.account"), lh.settings.tokenization_key)
     published = {}
 
     def publish_customers(valid: DataFrame) -> int:
+        # The declared write, keeping the golden records published: their versions are derived from them.
         published["golden"] = lh.scratch(valid, "golden_records")
-        return lh.merge_snapshot("silver.customer", valid)
+        return lh.write("silver.customer", valid, day)
 
     counts |= validated_write(lh, "silver.customer", _stamped(customers, day, SNAPSHOT_DATE, KNOWN_ON), day,
                               publish_customers)
     earlier = lh.read("silver.customer_version") if lh.exists("silver.customer_version") else None
     versions = customer_versions(published["golden"], earlier, day)
-    counts |= validated_write(lh, "silver.customer_version", versions, day,
-                              lambda valid: lh.replace_for_date("silver.customer_version", valid, day))
-    # A golden record no silo id points to any more (two customers found to be one person) goes.
+    counts |= publish(lh, "silver.customer_version", versions, day)
+    # Not a write of new rows (hence not publish): a golden record no silo id points to any more (two
+    # customers found to be one person) goes.
     lh.delete_unmatched("silver.customer", lh.read("silver.customer_crosswalk").select("customer_id").distinct(),
                         ("customer_id",))
     return counts
@@ -142,8 +139,8 @@ def activity(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     accounts = lh.read("silver.account")
     txns = conform_transactions(_of_date(lh, "deposits_transactions", day), _of_date(lh, "cards_transactions", day),
                                 _of_date(lh, "lending_repayments", day), accounts)
-    counts = _waiting_for(lh, "silver.transaction", txns, ACCOUNT, accounts, day, horizon,
-                          lambda valid: lh.merge_upsert("silver.transaction", valid))
+    counts = _waiting_for(lh, "silver.transaction", txns, ACCOUNT, accounts, day, horizon)
+    # Rows already published follow their account to another customer: an update in place, not a publish.
     lh.update_matching("silver.transaction", accounts.select("silo", "account_id", "customer_id"),
                        ("silo", "account_id"), ("customer_id",))
     return counts
@@ -167,20 +164,18 @@ def engagement(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
                         ("silver.offer_event", offer_events(_of_date(lh, "crm_offers", day))),
                         ("silver.life_event", declared_life_events(_of_date(lh, "crm_life_events", day)))):
         rows = rows.withColumn("customer_id", F.lit(None).cast("string"))
-        counts |= _waiting_for(lh, table, rows, OWNER, crosswalk, day, horizon,
-                               lambda valid, table=table: lh.merge_upsert(table, valid))
+        counts |= _waiting_for(lh, table, rows, OWNER, crosswalk, day, horizon)
         lh.update_matching(table, owners, CUSTOMER_KEY, ("customer_id",))
     decisions = published_offers(lh)
     counts |= _waiting_for(lh, "silver.offer_response",
                            offer_responses(_of_date(lh, "channels_responses", day), decisions), DECISION, decisions,
-                           day, horizon, lambda valid: lh.merge_upsert("silver.offer_response", valid))
+                           day, horizon)
     if day < horizon:
         # The current state is the newest date's to write: rebuilt here from every event, it would make an
         # earlier date's run (and its checks in audit.dq_results) depend on what came after it.
         log.info("silver.consent and silver.offer_interaction are left as the run of %s made them", horizon)
         return counts
-    counts |= _merge(lh, "silver.consent", current_consent(lh.read("silver.consent_event")), day,
-                     delete_missing=True)
-    counts |= _merge(lh, "silver.offer_interaction", offer_interactions(lh.read("silver.offer_event")), day,
-                     delete_missing=True)
+    # Both are declared write="sync": MERGEd, and the rows their events no longer give deleted.
+    counts |= publish(lh, "silver.consent", current_consent(lh.read("silver.consent_event")), day)
+    counts |= publish(lh, "silver.offer_interaction", offer_interactions(lh.read("silver.offer_event")), day)
     return counts
