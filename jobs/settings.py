@@ -69,6 +69,11 @@ class Settings:
     force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
     delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
     storage: str = ""                  # where the lakehouse tables live (a path or URI); "" = <home>/lakehouse
+    # Training rows per target (jobs/models/sample.py): every eligible positive, and negatives sampled in
+    # Spark to min(max(ratio * positives, min), max), weighted 1/sampling rate so probabilities stay calibrated.
+    training_negative_ratio: float = 20.0
+    training_min_negatives: int = 100_000
+    training_max_negatives: int = 1_000_000
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,6 +91,12 @@ class Settings:
             raise ValueError(f"MARKETOFONE_MAX_MALFORMED_SHARE must be between 0 and 1, got {self.max_malformed_share}")
         if self.late_parent_grace_days < 0:
             raise ValueError(f"MARKETOFONE_LATE_PARENT_GRACE_DAYS must be >= 0, got {self.late_parent_grace_days}")
+        if not self.training_negative_ratio > 0:
+            raise ValueError(f"MARKETOFONE_TRAINING_NEGATIVE_RATIO must be > 0, got {self.training_negative_ratio}")
+        if not 0 <= self.training_min_negatives <= self.training_max_negatives or self.training_max_negatives < 1:
+            raise ValueError("MARKETOFONE_TRAINING_MIN_NEGATIVES must be >= 0 and at most "
+                             "MARKETOFONE_TRAINING_MAX_NEGATIVES (>= 1), "
+                             f"got {self.training_min_negatives} and {self.training_max_negatives}")
         if self.customers < 1:
             raise ValueError(f"MARKETOFONE_CUSTOMERS must be positive, got {self.customers}")
 
@@ -114,6 +125,9 @@ class Settings:
                 force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
                 delta_package=_env("MARKETOFONE_DELTA_PACKAGE", DELTA_PACKAGE),
                 storage=_env("MARKETOFONE_STORAGE_URI", ""),
+                training_negative_ratio=float(_env("MARKETOFONE_TRAINING_NEGATIVE_RATIO", "20")),
+                training_min_negatives=int(_env("MARKETOFONE_TRAINING_MIN_NEGATIVES", "100000")),
+                training_max_negatives=int(_env("MARKETOFONE_TRAINING_MAX_NEGATIVES", "1000000")),
             )
         except ValueError as exc:
             raise ValueError(f"bad MARKETOFONE_* setting: {exc}") from exc

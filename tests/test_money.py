@@ -7,11 +7,11 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from jobs.measure.kpis import per_customer
 from pyspark.sql import functions as F
 
 from jobs.contracts import MONEY, MONEY_SUM, load_contract, typed
 from jobs.gold.customer_360 import build_customer_360
+from jobs.measure.kpis import per_customer
 from jobs.unify.accounts import account_balances, conform_accounts
 from jobs.unify.transactions import conform_transactions
 from tests.silver_fixtures import AS_OF, silver_frames

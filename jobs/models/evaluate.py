@@ -1,6 +1,11 @@
 """How good a model is on an out-of-time test set: ranking, precision, calibration, lift.
 
-    evaluate(y, p) -> Evaluation(auc, pr_auc, brier, lift_top_decile, base_rate, reliability, ...)
+    evaluate(y, p, w=None) -> Evaluation(auc, pr_auc, brier, lift_top_decile, base_rate, reliability, ...)
+
+With sample weights `w` (rows whose negatives were sampled, each weighted 1 / its sampling rate,
+jobs/models/sample.py) every figure is the population's: the weighted rows stand for all of them. AUC
+is the same either way when the negatives share one rate; base rate, PR-AUC, Brier, lift and
+reliability are not, so they are weighted.
 
 - auc: ROC AUC (how well scores rank positives above negatives; 0.5 is chance)
 - pr_auc: average precision (what the top of the list is worth when positives are rare)
@@ -32,15 +37,19 @@ class Evaluation:
     brier: float
     lift_top_decile: float
     reliability: list[dict] = field(default_factory=list)
+    represented: float = math.nan    # the rows the test rows stand for (the sum of weights; n unweighted)
 
     def metrics(self, prefix: str = "") -> dict[str, float]:
         """The scalar figures, for MLflow."""
         return {f"{prefix}{k}": float(v) for k, v in asdict(self).items() if k != "reliability"}
 
 
-def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
-    """Rows sorted by score cut into `bins` groups of equal size: mean predicted vs observed rate."""
+def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10, w: np.ndarray | None = None) -> list[dict]:
+    """Rows sorted by score cut into `bins` groups of equal size (of equal weight, when weighted): mean
+    predicted vs observed rate."""
     order = np.argsort(p, kind="stable")
+    if w is not None:
+        return _weighted_reliability(y, p, w, order, bins)
     rows = []
     for i, part in enumerate(np.array_split(order, bins)):
         if len(part) == 0:
@@ -51,7 +60,32 @@ def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict
     return rows
 
 
-def lift_at(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
+def _weighted_reliability(y, p, w, order, bins) -> list[dict]:
+    cumulative = np.cumsum(w[order])
+    # bin i holds the rows whose cumulative weight ends in (i/bins, (i+1)/bins] of the total
+    which = np.minimum((bins * (cumulative - 0.5 * w[order]) / cumulative[-1]).astype(int), bins - 1)
+    rows = []
+    for i in range(bins):
+        part = order[which == i]
+        if len(part) == 0:
+            continue
+        weight = w[part]
+        rows.append({"bin": i + 1, "rows": int(len(part)), "weight": float(weight.sum()),
+                     "mean_predicted": float(np.average(p[part], weights=weight)),
+                     "observed_rate": float(np.average(y[part], weights=weight)), "min_score": float(p[part].min()),
+                     "max_score": float(p[part].max())})
+    return rows
+
+
+def lift_at(y: np.ndarray, p: np.ndarray, share: float = 0.1, w: np.ndarray | None = None) -> float:
+    if w is not None:
+        base = np.average(y, weights=w)
+        if base == 0:
+            return math.nan
+        order = np.argsort(-p, kind="stable")
+        cumulative = np.cumsum(w[order])
+        top = order[: max(1, int(np.searchsorted(cumulative, share * cumulative[-1], side="right")))]
+        return float(np.average(y[top], weights=w[top]) / base)
     base = y.mean()
     if base == 0:
         return math.nan
@@ -59,22 +93,29 @@ def lift_at(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
     return float(y[top].mean() / base)
 
 
-def evaluate(y, p) -> Evaluation:
+def evaluate(y, p, w=None) -> Evaluation:
+    """The figures of scores `p` against labels `y`; with weights `w`, those of the population the rows stand for."""
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
     y = np.asarray(y, dtype=np.int64)
     p = np.asarray(p, dtype=np.float64)
     if len(y) != len(p):
         raise ValueError(f"{len(y)} labels but {len(p)} scores")
+    if w is not None:
+        w = np.asarray(w, dtype=np.float64)
+        if len(w) != len(y):
+            raise ValueError(f"{len(y)} labels but {len(w)} weights")
     positives = int(y.sum())
     both = 0 < positives < len(y)
     return Evaluation(
-        n=len(y), positives=positives, base_rate=float(y.mean()) if len(y) else math.nan,
-        auc=float(roc_auc_score(y, p)) if both else math.nan,
-        pr_auc=float(average_precision_score(y, p)) if both else math.nan,
-        brier=float(brier_score_loss(y, p)) if len(y) else math.nan,
-        lift_top_decile=lift_at(y, p) if len(y) else math.nan,
-        reliability=reliability_table(y, p),
+        n=len(y), positives=positives,
+        base_rate=(float(np.average(y, weights=w)) if w is not None else float(y.mean())) if len(y) else math.nan,
+        auc=float(roc_auc_score(y, p, sample_weight=w)) if both else math.nan,
+        pr_auc=float(average_precision_score(y, p, sample_weight=w)) if both else math.nan,
+        brier=float(brier_score_loss(y, p, sample_weight=w)) if len(y) else math.nan,
+        lift_top_decile=lift_at(y, p, w=w) if len(y) else math.nan,
+        reliability=reliability_table(y, p, w=w),
+        represented=float(w.sum()) if w is not None else float(len(y)),
     )
 
 
@@ -96,17 +137,18 @@ class Baseline:
         return f"ranking by {self.feature} alone, {'highest' if self.higher_is_likelier else 'lowest'} first"
 
 
-def _ranking_auc(y: np.ndarray, x: np.ndarray) -> float:
+def _ranking_auc(y: np.ndarray, x: np.ndarray, w: np.ndarray | None = None) -> float:
     from sklearn.metrics import roc_auc_score
 
-    return float(roc_auc_score(y, x))
+    return float(roc_auc_score(y, x, sample_weight=w))
 
 
-def single_feature_baseline(X_fit, y_fit, X_test, y_test, seed: int = 0) -> Baseline | None:
+def single_feature_baseline(X_fit, y_fit, X_test, y_test, seed: int = 0, w_fit=None, w_test=None) -> Baseline | None:
     """The feature whose values alone rank the training rows best (AUC furthest from 0.5, either way), and
     its AUC on the test rows in the same direction; None when no feature varies or a set lacks a class.
 
     Missing values rank as the training median, so a feature that is often missing is neither helped nor hurt.
+    With sample weights (`w_fit`, `w_test`), the AUCs are weighted.
     """
     y_fit, y_test = np.asarray(y_fit, dtype=np.int64), np.asarray(y_test, dtype=np.int64)
     if not (0 < y_fit.sum() < len(y_fit) and 0 < y_test.sum() < len(y_test)):
@@ -114,6 +156,7 @@ def single_feature_baseline(X_fit, y_fit, X_test, y_test, seed: int = 0) -> Base
     if len(y_fit) > BASELINE_SAMPLE:
         rows = np.random.default_rng(seed).choice(len(y_fit), BASELINE_SAMPLE, replace=False)
         X_fit, y_fit = X_fit.iloc[rows], y_fit[rows]
+        w_fit = None if w_fit is None else np.asarray(w_fit)[rows]
         if not 0 < y_fit.sum() < len(y_fit):
             return None
     best = None
@@ -125,7 +168,7 @@ def single_feature_baseline(X_fit, y_fit, X_test, y_test, seed: int = 0) -> Base
         values = np.where(np.isnan(values), median, values)
         if values.min() == values.max():
             continue
-        auc = _ranking_auc(y_fit, values)
+        auc = _ranking_auc(y_fit, values, w_fit)
         if best is None or abs(auc - 0.5) > abs(best[1] - 0.5):
             best = (feature, auc, median)
     if best is None:
@@ -134,4 +177,4 @@ def single_feature_baseline(X_fit, y_fit, X_test, y_test, seed: int = 0) -> Base
     test = X_test[feature].to_numpy(dtype=np.float64)
     test = np.where(np.isnan(test), median, test)
     higher = fit_auc >= 0.5
-    return Baseline(feature, higher, max(fit_auc, 1 - fit_auc), _ranking_auc(y_test, test if higher else -test))
+    return Baseline(feature, higher, max(fit_auc, 1 - fit_auc), _ranking_auc(y_test, test if higher else -test, w_test))

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import math
+from dataclasses import replace
 
 import pandas as pd
 from pyspark.sql import functions as F
@@ -24,6 +25,7 @@ from jobs.decide.catalog import Policy, load_policy
 from jobs.gold.customer_360 import MODEL_FEATURES
 from jobs.gold.targets import TARGETS, Target, target
 from jobs.models import registry
+from jobs.models.sample import WEIGHT_COLUMN, Sampling, sample_training_rows
 from jobs.models.score import PROPENSITY_SCHEMA, ChampionRef, scoring_function
 from jobs.models.train import ModelSpec, train_model
 from jobs.publish import publish
@@ -45,7 +47,7 @@ def spec_for(t: Target, policy: Policy | None = None) -> ModelSpec:
     features = tuple(f for f in MODEL_FEATURES if f not in blocked)
     left_out = ",".join(f for f in MODEL_FEATURES if f in blocked) or "none"
     return ModelSpec(name=t.model_name, label=t.label, experiment=t.experiment, time_column="as_of_date",
-                     features=features, description=t.question,
+                     features=features, description=t.question, weight_column=WEIGHT_COLUMN,
                      tags={"kind": t.kind, "target": t.name, "protected_left_out": left_out,
                            "policy_version": policy.version})
 
@@ -105,14 +107,32 @@ def _newest_version(client, name: str):
     return max(versions, key=lambda v: int(v.version), default=None)
 
 
-def training_rows(lh: Lakehouse, t: Target) -> pd.DataFrame:
-    """The target's eligible rows of every as-of date (read through Spark, filtered there)."""
+def eligible_rows(lh: Lakehouse, t: Target, features: tuple[str, ...] | None = None):
+    """The target's eligible rows of gold.training_set, every as-of date, as a Spark DataFrame: the ids, the
+    model's features (all of MODEL_FEATURES unless given) and the label; nothing is read yet."""
     if not lh.exists("gold.training_set"):
         raise FileNotFoundError("gold.training_set has not been written yet; run the training_set step first")
-    eligible = f"eligible_{t.name}"
-    rows = lh.read("gold.training_set").where(F.col(eligible)).select(
-        "as_of_date", "customer_id", *MODEL_FEATURES, eligible, t.label)
-    return rows.toArrow().to_pandas()
+    columns = ["as_of_date", "customer_id", *(MODEL_FEATURES if features is None else features), t.label]
+    return lh.read("gold.training_set").where(F.col(f"eligible_{t.name}")).select(*columns)
+
+
+def training_rows(lh: Lakehouse, t: Target, features: tuple[str, ...] | None = None
+                  ) -> tuple[pd.DataFrame, Sampling]:
+    """The rows the target's model is trained on, sampled in Spark before they reach the driver: every
+    eligible positive, and the negatives sampled (deterministically, jobs/models/sample.py) to the caps in
+    the settings, with a `sample_weight` column (1 / sampling rate on negatives) so probabilities stay
+    calibrated. Sorted by as-of date and customer, so the same rows always reach XGBoost in the same order."""
+    settings = lh.settings
+    rows, sampling = sample_training_rows(
+        eligible_rows(lh, t, features), t.label, settings.seed, ratio=settings.training_negative_ratio,
+        min_negatives=settings.training_min_negatives, max_negatives=settings.training_max_negatives)
+    frame = rows.toPandas()
+    frame = frame.sort_values(["as_of_date", "customer_id"], kind="stable").reset_index(drop=True)
+    sampling = replace(sampling, negatives_kept=len(frame) - int((frame[t.label] == 1).sum()))
+    log.info("%s training rows: %d positives (all kept), %d of %d negatives kept (rate %.4f, weight %.2f)",
+             t.model_name, sampling.positives, sampling.negatives_kept, sampling.negatives, sampling.negative_rate,
+             sampling.negative_weight)
+    return frame, sampling
 
 
 def _already_trained(client, settings: Settings, spec: ModelSpec, test_time: str) -> str | None:
@@ -147,20 +167,20 @@ def train_target(lh: Lakehouse, name: str, policy: Policy | None = None) -> dict
     says which version scores the target after the run (None: its product is not offered by model)."""
     t = target(name)
     policy = policy or load_policy()
-    frame = training_rows(lh, t)
+    spec = spec_for(t, policy)
+    frame, sampling = training_rows(lh, t, spec.features)
     registry.configure_mlflow(lh.settings, t.experiment)
     if frame.empty:
         return _with_champion(lh, t, policy, {"skipped": "no eligible rows in gold.training_set"})
     test_time = str(frame["as_of_date"].max())
     client = registry.client(lh.settings)
-    spec = spec_for(t, policy)
     spec.tags["test_time"] = test_time
     retired = _retire_if_protected(client, t, policy)
     existing = _already_trained(client, lh.settings, spec, test_time)
     if existing:
         return _with_champion(lh, t, policy, {"skipped": existing})
     try:
-        result = train_model(frame, spec, lh.settings)
+        result = train_model(frame, spec, lh.settings, params=sampling.params())
     except ValueError as exc:  # too few positives at this size: say so, do not fail the run
         log.warning("not training %s: %s", t.model_name, exc)
         return _with_champion(lh, t, policy, {"skipped": str(exc)})
@@ -171,7 +191,9 @@ def train_target(lh: Lakehouse, name: str, policy: Policy | None = None) -> dict
             "baseline": None if baseline is None else baseline.describe(),
             "promoted": result.promoted, "champion": result.champion,
             "reason": result.reason + (f"; champion {retired}, so it was retired first" if retired else ""),
-            "protected_left_out": spec.tags["protected_left_out"], "positives": int(frame[t.label].sum()),
+            "protected_left_out": spec.tags["protected_left_out"], "positives": sampling.positives,
+            "negatives": sampling.negatives, "negatives_kept": sampling.negatives_kept,
+            "negative_rate": round(sampling.negative_rate, 6),
             "rows": len(frame), "test_time": test_time}
 
 

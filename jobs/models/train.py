@@ -2,17 +2,22 @@
 
     train_model(frame, ModelSpec(name, label, time_column=..., ...), settings) -> TrainResult
 
-The frame is pandas: a 0/1 label, features (numbers, or anything jobs/models/frame.py can encode) and
-optionally a time column (the as-of date of each row). Steps:
+The frame is pandas: a 0/1 label, features (numbers, or anything jobs/models/frame.py can encode),
+optionally a time column (the as-of date of each row) and optionally a weight column (`spec.weight_column`:
+how many rows of the population each row stands for, when the negatives were sampled, jobs/models/sample.py).
+Steps:
 1. split out of time: the latest time is the test set, the one before it the validation set (early
    stopping), all earlier times train; without a time column, a stratified random split (60/20/20);
 2. fit XGBoost with early stopping on the validation set. Class imbalance: the positives are a few
    percent, and the probabilities must stay probabilities (the decisioning multiplies them by values),
-   so the classes are not re-weighted; `max_delta_step` keeps the logistic updates stable instead, as
-   the XGBoost parameter guide advises for imbalanced data when calibrated probabilities matter; then
+   so the classes are not re-balanced; `max_delta_step` keeps the logistic updates stable instead, as
+   the XGBoost parameter guide advises for imbalanced data when calibrated probabilities matter. Sampled
+   negatives carry their weight (1 / sampling rate) into fitting, early stopping and every metric, so the
+   weighted rows stand for the population and the probabilities stay those of the population; then
    fit again on the training and validation rows with the number of rounds early stopping chose (the
    latest labelled month counts; the test rows are never seen);
-3. evaluate on the test set (AUC, PR-AUC, Brier, reliability, lift in the top decile, jobs/models/evaluate.py),
+3. evaluate on the test set (AUC, PR-AUC, Brier, reliability, lift in the top decile, jobs/models/evaluate.py;
+   weighted when the rows are),
    the current champion on the same rows, and a baseline: the single feature that ranks the training
    rows best, applied to the test rows;
 4. log params, metrics, the feature list, gain importance, the reliability table and the model (with
@@ -74,6 +79,7 @@ class ModelSpec:
     id_columns: tuple[str, ...] = (ID_COLUMN,)
     exclude: tuple[str, ...] = ()
     features: tuple[str, ...] | None = None  # exactly these (numeric) columns; None: infer from the frame
+    weight_column: str | None = None        # rows' sample weights (1 / sampling rate); None: every row counts 1
     description: str = ""
     tags: dict = field(default_factory=dict)
 
@@ -130,16 +136,51 @@ def labels_of(frame: pd.DataFrame, label: str) -> np.ndarray:
     return values.to_numpy().astype("int64")
 
 
+def weights_of(frame: pd.DataFrame, spec: ModelSpec) -> np.ndarray | None:
+    """The rows' sample weights (None when the spec has no weight column), with clear errors for bad ones."""
+    if spec.weight_column is None:
+        return None
+    if spec.weight_column not in frame.columns:
+        raise ValueError(f"weight column {spec.weight_column!r} missing from the frame")
+    w = pd.to_numeric(frame[spec.weight_column], errors="coerce").to_numpy(dtype=np.float64)
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise ValueError(f"weight column {spec.weight_column!r} must be positive numbers, "
+                         f"found {int((~(np.isfinite(w) & (w > 0))).sum())} other value(s)")
+    return w
+
+
+def _part(w: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if w is None else w[rows]
+
+
+def weighted_medians(X: pd.DataFrame, w: np.ndarray | None) -> dict[str, float | None]:
+    """Each column's median over the population the rows stand for (missing values left out)."""
+    if w is None:
+        return {f: (None if math.isnan(m) else float(m)) for f, m in X.median().items()}
+    medians = {}
+    for f in X.columns:
+        values = X[f].to_numpy(dtype=np.float64)
+        present = ~np.isnan(values)
+        if not present.any():
+            medians[f] = None
+            continue
+        order = np.argsort(values[present], kind="stable")
+        cumulative = np.cumsum(w[present][order])
+        medians[f] = float(values[present][order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+    return medians
+
+
 def plan_for(frame: pd.DataFrame, spec: ModelSpec) -> FeaturePlan:
     if spec.features is None:
-        return FeaturePlan.infer(frame, spec.label, id_columns=spec.id_columns, exclude=spec.exclude)
+        exclude = (*spec.exclude, spec.weight_column) if spec.weight_column else spec.exclude
+        return FeaturePlan.infer(frame, spec.label, id_columns=spec.id_columns, exclude=exclude)
     features = list(spec.features)
     if not features:
         raise ValueError("no features given")
     duplicated = sorted({f for f in features if features.count(f) > 1})
     if duplicated:
         raise ValueError(f"feature(s) listed more than once: {', '.join(duplicated)}")
-    for forbidden in (spec.label, *spec.id_columns):
+    for forbidden in (spec.label, *spec.id_columns, *([spec.weight_column] if spec.weight_column else [])):
         if forbidden in features:
             raise ValueError(f"{forbidden!r} cannot be a feature")
     missing = [f for f in features if f not in frame.columns]
@@ -233,7 +274,8 @@ def plan_of(booster) -> FeaturePlan:
     return FeaturePlan.from_json(raw) if raw else FeaturePlan(numeric=list(booster.feature_names or []))
 
 
-def _champion_auc_on(settings: Settings, name: str, frame: pd.DataFrame, y: np.ndarray) -> float | None:
+def _champion_auc_on(settings: Settings, name: str, frame: pd.DataFrame, y: np.ndarray,
+                     w: np.ndarray | None = None) -> float | None:
     """The current champion's AUC on these rows, or None when there is no champion or it cannot read them."""
     import mlflow.xgboost
     import xgboost as xgb
@@ -248,7 +290,7 @@ def _champion_auc_on(settings: Settings, name: str, frame: pd.DataFrame, y: np.n
     except ValueError as exc:
         log.warning("%s champion v%s cannot read the new test set (%s); comparing logged AUCs", name, version, exc)
         return None
-    return float(roc_auc_score(y, booster.predict(xgb.DMatrix(X, feature_names=list(X.columns)))))
+    return float(roc_auc_score(y, booster.predict(xgb.DMatrix(X, feature_names=list(X.columns))), sample_weight=w))
 
 
 # -- train -------------------------------------------------------------------------------------------
@@ -260,8 +302,9 @@ def floor_for(min_auc: float, baseline: Baseline | None) -> registry.Floor:
 
 
 def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin: float | None = None,
-                min_auc: float | None = None) -> TrainResult:
-    """Train, evaluate, log, register and (maybe) promote `spec.name`; return what happened."""
+                min_auc: float | None = None, params: dict | None = None) -> TrainResult:
+    """Train, evaluate, log, register and (maybe) promote `spec.name`; return what happened. `params`: more
+    MLflow params for the run (e.g. how the training rows were sampled)."""
     import mlflow
     import xgboost as xgb
     from mlflow.models import infer_signature
@@ -269,15 +312,17 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
     margin = settings.promotion_margin if margin is None else margin
     min_auc = settings.promotion_min_auc if min_auc is None else min_auc
     y = labels_of(frame, spec.label)
+    w = weights_of(frame, spec)
     plan = plan_for(frame, spec)
     X = plan.matrix(frame)
     features = list(X.columns)
     train, valid, test, split = split_rows(frame, y, spec, settings.seed)
 
+    extra_params = dict(params or {})
     params = {**XGB_PARAMS, "seed": settings.seed}
     started = time.perf_counter()
-    dtrain = xgb.DMatrix(X.iloc[train], label=y[train], feature_names=features)
-    dvalid = xgb.DMatrix(X.iloc[valid], label=y[valid], feature_names=features)
+    dtrain = xgb.DMatrix(X.iloc[train], label=y[train], weight=_part(w, train), feature_names=features)
+    dvalid = xgb.DMatrix(X.iloc[valid], label=y[valid], weight=_part(w, valid), feature_names=features)
     booster = xgb.train(params, dtrain, num_boost_round=NUM_BOOST_ROUND, evals=[(dvalid, "valid")],
                         early_stopping_rounds=EARLY_STOPPING_ROUNDS, verbose_eval=False)
     best_iteration = int(booster.best_iteration)
@@ -286,23 +331,25 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
     from sklearn.metrics import roc_auc_score
 
     valid_prob = booster.predict(dvalid)
-    valid_auc = float(roc_auc_score(y[valid], valid_prob)) if 0 < y[valid].sum() < len(valid) else math.nan
+    valid_auc = float(roc_auc_score(y[valid], valid_prob, sample_weight=_part(w, valid))) \
+        if 0 < y[valid].sum() < len(valid) else math.nan
     # Then fit again on the training and validation rows with the rounds early stopping chose: the latest
     # labelled month before the test is the one most like the months the model will score. Not when the
     # validation rows are the test rows (two times only): the test must stay unseen.
     fit = train
     if not np.intersect1d(valid, test).size:
         fit = np.sort(np.concatenate([train, valid]))
-        booster = xgb.train(params, xgb.DMatrix(X.iloc[fit], label=y[fit], feature_names=features),
-                            num_boost_round=best_iteration + 1)
+        dfit = xgb.DMatrix(X.iloc[fit], label=y[fit], weight=_part(w, fit), feature_names=features)
+        booster = xgb.train(params, dfit, num_boost_round=best_iteration + 1)
     split.update({"fit_on": "train+valid" if len(fit) > len(train) else "train", "n_fit": len(fit)})
-    medians = {f: (None if math.isnan(m) else float(m)) for f, m in X.iloc[fit].median().items()}
+    medians = weighted_medians(X.iloc[fit], _part(w, fit))
     booster.set_attr(**{MEDIANS_ATTR: json.dumps(medians), PLAN_ATTR: plan.to_json()})
     fit_seconds = time.perf_counter() - started
     test_prob = booster.predict(xgb.DMatrix(X.iloc[test], feature_names=features))
-    result = evaluate(y[test], test_prob)
-    baseline = single_feature_baseline(X.iloc[fit], y[fit], X.iloc[test], y[test], settings.seed)
-    champion_auc = _champion_auc_on(settings, spec.name, frame.iloc[test], y[test])
+    result = evaluate(y[test], test_prob, _part(w, test))
+    baseline = single_feature_baseline(X.iloc[fit], y[fit], X.iloc[test], y[test], settings.seed,
+                                       w_fit=_part(w, fit), w_test=_part(w, test))
+    champion_auc = _champion_auc_on(settings, spec.name, frame.iloc[test], y[test], _part(w, test))
     importance = gain_importance(booster, features)
 
     registry.configure_mlflow(settings, spec.experiment)
@@ -315,7 +362,9 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
 
         mlflow.log_params({**flat(params), "num_boost_round": NUM_BOOST_ROUND,
                            "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "n_features": len(features),
-                           "promotion_margin": margin, "promotion_min_auc": min_auc, **flat(split)})
+                           "promotion_margin": margin, "promotion_min_auc": min_auc, **flat(split),
+                           **({"weight_column": spec.weight_column} if spec.weight_column else {}),
+                           **flat(extra_params)})
         mlflow.log_dict({"features": features, "label": spec.label, "plan": json.loads(plan.to_json())},
                         "features.json")
         mlflow.log_dict({"importance_type": "gain", "features": importance}, "importance/gain.json")
