@@ -242,12 +242,12 @@ def cmd_maintain(args) -> int:
     """Compact (OPTIMIZE) and vacuum every lakehouse table that exists, one line per table (jobs/maintenance.py,
     delta-rs: no Spark session)."""
     from jobs import maintenance
-    from jobs.tables import Lakehouse
+    from jobs.tables import REGISTRY, Lakehouse
 
     settings = _settings(args)
     if args.vacuum_hours < 0:
         raise ValueError(f"--vacuum-hours must be >= 0, got {args.vacuum_hours}")
-    done = maintenance.maintain_all(Lakehouse(None, settings), args.vacuum_hours, dry_run=args.dry_run)
+    done = maintenance.maintain_all(Lakehouse(None, settings), REGISTRY, args.vacuum_hours, dry_run=args.dry_run)
     if not done:
         raise FileNotFoundError(_no_lakehouse(settings))
     for table in done:

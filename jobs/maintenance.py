@@ -113,12 +113,12 @@ def maintain(location: str, name: str = "", retention_hours: int = DEFAULT_RETEN
     return Maintained(name or location, before, file_count(location), compacted, removed, dry_run)
 
 
-def maintain_all(lh, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = False) -> list[Maintained]:
-    """Compact and vacuum every registered table that exists (Lakehouse `lh`, with or without a session)."""
-    from jobs.tables import REGISTRY
-
+def maintain_all(lh, names, retention_hours: int = DEFAULT_RETENTION_HOURS,
+                 dry_run: bool = False) -> list[Maintained]:
+    """Compact and vacuum each of the tables `names` that exists (Lakehouse `lh`, with or without a session).
+    (The caller passes the registry's names: the table layer imports this module, not the other way round.)"""
     done = []
-    for name in sorted(REGISTRY):
+    for name in sorted(names):
         location = lh.path(name)
         if is_delta_table(location):
             done.append(maintain(location, name, retention_hours, dry_run))

@@ -1,7 +1,7 @@
 """Write-audit-publish: stage a table's new content, validate it with its Great Expectations suite,
 then publish the valid rows, quarantine the failing ones with their reasons, and keep the results.
 
-`publish(lh, name, df, day)` (also `Lakehouse.publish`) is the one entry point the steps write through: it
+`publish(lh, name, df, day)` is the one entry point the steps write through: it
 looks the table up in the registry (jobs/tables.py), validates when the table has a suite, and writes the
 valid rows with the table's declared write mode (`Lakehouse.write`).
 

@@ -5,7 +5,7 @@ Every lakehouse table is declared once below (`Table`): its keys, its logical-da
 (`write`), what it is clustered by (`cluster_by`) and whether a Great Expectations suite validates it
 (`suite`). Every table is a Delta table at `<storage>/<layer>/<name>` where the storage is
 MARKETOFONE_STORAGE_URI (default: the home's `lakehouse/` folder; `s3://...` or `file:///...` work too).
-Jobs never choose a write mode: they call `Lakehouse.publish(name, df, day)` (write-audit-publish,
+Jobs never choose a write mode: they call `publish(lh, name, df, day)` (write-audit-publish,
 jobs/publish.py), which validates the rows when the table has a suite and writes them the declared way;
 `Lakehouse.write` is the declared write without the audit. Each mode is idempotent for its logical date.
 Maintenance that Sail's SQL lacks (history, compaction, vacuum) is delta-rs's, in jobs/maintenance.py.
@@ -276,14 +276,6 @@ class Lakehouse:
         return self.spark.sql(query)
 
     # -- writes (each idempotent for its logical date) -----------------------------------------
-    def publish(self, full_name: str, df: DataFrame, day: dt.date, hold=None) -> dict[str, int]:
-        """Write-audit-publish (jobs/publish.py): validate `df` when the table has a suite (failing rows to
-        its quarantine with their reasons, results to audit.dq_results), then write it the declared way.
-        Returns the rows published (and quarantined, waiting) by this run, per table."""
-        from jobs.publish import publish
-
-        return publish(self, full_name, df, day, hold=hold)
-
     def write(self, full_name: str, df: DataFrame, day: dt.date | None = None) -> int:
         """Write `df` the way the table is declared (`Table.write`), without validation: `day` is the logical
         date a replace_date table replaces. Returns the table's rows (of `day` for replace_date)."""

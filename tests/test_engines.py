@@ -36,7 +36,7 @@ from jobs.tables import REGISTRY, Lakehouse
 pytestmark = [pytest.mark.jvm, pytest.mark.integration]
 
 DAY, NEXT = "2026-06-30", "2026-07-01"
-CUSTOMERS, HISTORY_DAYS = 150, 120
+CUSTOMERS, HISTORY_DAYS = 150, 200   # an as-of date to train on needs 90 days of history and 75 after it
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "jobs.cli"]
 ENGINES = ("sail", "jvm", "connect")

@@ -13,6 +13,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs import maintenance, quality
+from jobs.publish import publish
 from jobs.tables import REGISTRY, WRITE_MODES, Lakehouse, Table, quarantine_of
 
 D1, D2 = dt.date(2026, 6, 1), dt.date(2026, 6, 2)
@@ -70,7 +71,7 @@ def _value_set(suite: str, column: str) -> set:
 
 
 def test_the_new_suites_value_sets_follow_the_code():
-    from jobs.gold.kpis import KPIS
+    from jobs.measure.kpis import KPIS
 
     from jobs.decide.catalog import CHANNELS
     from jobs.gold.targets import TARGETS
@@ -86,9 +87,9 @@ def test_the_new_suites_value_sets_follow_the_code():
 
 # -- publish: the declaration drives the write ----------------------------------------------------------
 def test_a_replace_date_table_republished_for_a_date_keeps_one_copy(lh, spark):
-    lh.publish("gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]), D1)
-    lh.publish("gold.kpi_daily", _kpis(spark, D2, [("retention_rate", 0.8)]), D2)
-    counts = lh.publish("gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.95), ("wallet_share", 0.3)]), D1)
+    publish(lh, "gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]), D1)
+    publish(lh, "gold.kpi_daily", _kpis(spark, D2, [("retention_rate", 0.8)]), D2)
+    counts = publish(lh, "gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.95), ("wallet_share", 0.3)]), D1)
     assert counts == {"gold.kpi_daily": 2, "quarantine.gold_kpi_daily": 0}
     rows = sorted((r.as_of_date, r.kpi, r.treated) for r in lh.read("gold.kpi_daily").collect())
     assert rows == [(D1, "retention_rate", 0.95), (D1, "wallet_share", 0.3), (D2, "retention_rate", 0.8)]
@@ -98,10 +99,10 @@ def test_a_replace_date_table_republished_for_a_date_keeps_one_copy(lh, spark):
 
 def test_a_merge_table_upserts_on_its_keys(lh, spark):
     schema = "catalog_version string, offer_id string, product string"
-    lh.publish("gold.offer_catalog", spark.createDataFrame([("v1", "o1", "savings"), ("v1", "o2", "mortgage")],
+    publish(lh, "gold.offer_catalog", spark.createDataFrame([("v1", "o1", "savings"), ("v1", "o2", "mortgage")],
                                                            schema), D1)
     changed = spark.createDataFrame([("v1", "o2", "auto_loan"), ("v2", "o1", "savings")], schema)
-    counts = lh.publish("gold.offer_catalog", changed, D2)
+    counts = publish(lh, "gold.offer_catalog", changed, D2)
     assert counts == {"gold.offer_catalog": 3}      # no suite: written as declared, nothing quarantined
     rows = sorted(tuple(r) for r in lh.read("gold.offer_catalog").collect())
     assert rows == [("v1", "o1", "savings"), ("v1", "o2", "auto_loan"), ("v2", "o1", "savings")]
@@ -119,7 +120,7 @@ def test_an_append_table_adds_only_new_keys(lh, spark, monkeypatch):
 def test_a_new_suite_quarantines_a_bad_row_with_its_reason_and_the_counts_add_up(lh, spark):
     rows = _kpis(spark, D1, [("retention_rate", 0.9), ("wallet_share", 0.4), ("made_up_kpi", 1.0)])
     rows = rows.unionByName(_kpis(spark, D1, [("wallet_share", 0.5)]).withColumn("kpi", F.lit(None).cast("string")))
-    counts = lh.publish("gold.kpi_daily", rows, D1)
+    counts = publish(lh, "gold.kpi_daily", rows, D1)
     assert counts == {"gold.kpi_daily": 2, "quarantine.gold_kpi_daily": 2}
     assert sum(counts.values()) == rows.count()
     assert lh.read("gold.kpi_daily").count() == 2
@@ -133,7 +134,7 @@ def test_propensity_scores_out_of_range_are_quarantined(lh, spark):
               "model_version string, reason_codes string, reason string")
     rows = spark.createDataFrame([(D1, "c1", "product", "savings", "m", 0.4, "1", "", ""),
                                   (D1, "c2", "product", "savings", "m", 1.7, "1", "", "")], schema)
-    assert lh.publish("gold.propensity_scores", rows, D1) == {"gold.propensity_scores": 1,
+    assert publish(lh, "gold.propensity_scores", rows, D1) == {"gold.propensity_scores": 1,
                                                              "quarantine.gold_propensity_scores": 1}
     [bad] = lh.read("quarantine.gold_propensity_scores").collect()
     assert bad.customer_id == "c2" and "probability" in bad._reason
@@ -158,7 +159,7 @@ def test_the_storage_can_be_a_file_uri(spark, tmp_path):
     settings = Settings(home=tmp_path / "home", storage=(tmp_path / "elsewhere").as_uri() + "/")
     lh = Lakehouse(spark, settings)
     assert lh.path("gold.kpi_daily") == f"{(tmp_path / 'elsewhere').as_uri()}/gold/kpi_daily"
-    lh.publish("gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]), D1)
+    publish(lh, "gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]), D1)
     assert lh.exists("gold.kpi_daily") and lh.read("gold.kpi_daily").count() == 1
     assert (tmp_path / "elsewhere" / "gold" / "kpi_daily").is_dir() and not (tmp_path / "home" / "lakehouse").exists()
     assert maintenance.version(lh.path("gold.kpi_daily")) == 0
@@ -198,7 +199,7 @@ def test_maintenance_compacts_and_vacuum_lists_then_removes_old_files(lh, spark)
 
 def test_marketofone_maintain_prints_a_line_per_table(lh, spark):
     _small_files(lh, spark)
-    lh.publish("gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]), D1)
+    publish(lh, "gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]), D1)
     env = {**os.environ, "MARKETOFONE_HOME": str(lh.settings.home), "RUST_LOG": "error"}
     env.pop("MARKETOFONE_STORAGE_URI", None)
 
