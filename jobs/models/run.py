@@ -47,7 +47,7 @@ def spec_for(t: Target, policy: Policy | None = None) -> ModelSpec:
     features = tuple(f for f in MODEL_FEATURES if f not in blocked)
     left_out = ",".join(f for f in MODEL_FEATURES if f in blocked) or "none"
     return ModelSpec(name=t.model_name, label=t.label, experiment=t.experiment, time_column="as_of_date",
-                     features=features, description=t.question, weight_column=WEIGHT_COLUMN,
+                     features=features, description=t.question,
                      tags={"kind": t.kind, "target": t.name, "protected_left_out": left_out,
                            "policy_version": policy.version})
 
@@ -167,7 +167,7 @@ def train_target(lh: Lakehouse, name: str, policy: Policy | None = None) -> dict
     says which version scores the target after the run (None: its product is not offered by model)."""
     t = target(name)
     policy = policy or load_policy()
-    spec = spec_for(t, policy)
+    spec = replace(spec_for(t, policy), weight_column=WEIGHT_COLUMN)   # the sampled negatives' weights
     frame, sampling = training_rows(lh, t, spec.features)
     registry.configure_mlflow(lh.settings, t.experiment)
     if frame.empty:
