@@ -92,6 +92,8 @@ def jvm_builder(app_name: str = "marketofone", master: str = "local[2]", delta: 
         # Python workers (the scoring's mapInPandas) run this interpreter, which has pandas and xgboost, not
         # whatever `python3` is first on the PATH.
         .config("spark.pyspark.python", sys.executable)
+        # toPandas / createDataFrame(pandas) through Arrow, as over Spark Connect (the training sample, scores)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
     )
     if delta:

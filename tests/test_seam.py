@@ -71,10 +71,9 @@ def _value_set(suite: str, column: str) -> set:
 
 
 def test_the_new_suites_value_sets_follow_the_code():
-    from jobs.measure.kpis import KPIS
-
     from jobs.decide.catalog import CHANNELS
     from jobs.gold.targets import TARGETS
+    from jobs.measure.kpis import KPIS
 
     assert _value_set("gold.kpi_daily", "kpi") == _value_set("gold.kpi_by_segment", "kpi") == set(KPIS)
     assert _value_set("gold.propensity_scores", "target") == set(TARGETS)
