@@ -35,8 +35,9 @@ def spark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
-def server_command(port: int, package: str = DELTA_PACKAGE, master: str = "local[2]") -> list[str]:
-    """The spark-submit line of a Connect server with Delta on `port` (loopback only)."""
+def server_command(port: int, package: str = DELTA_PACKAGE, master: str = "local[2]",
+                   conf: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """The spark-submit line of a Connect server with Delta on `port` (loopback only), with `conf` on top."""
     confs = {
         "spark.master": master,
         "spark.connect.grpc.binding.address": "127.0.0.1",
@@ -51,6 +52,7 @@ def server_command(port: int, package: str = DELTA_PACKAGE, master: str = "local
         # Small tables: Delta's snapshot state is rebuilt in 50 tasks by default, seconds per read on 2 cores.
         "spark.databricks.delta.snapshotPartitions": "2",
     }
+    confs.update(dict(conf))
     command = [str(spark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS]
     for key, value in confs.items():
         command += ["--conf", f"{key}={value}"]
@@ -83,7 +85,7 @@ class ConnectServer:
 
     @classmethod
     def start(cls, port: int | None = None, log_path: Path | None = None, package: str = DELTA_PACKAGE,
-              timeout: float = START_TIMEOUT_S) -> "ConnectServer":
+              timeout: float = START_TIMEOUT_S, conf: tuple[tuple[str, str], ...] = ()) -> "ConnectServer":
         """Start the server and wait until it accepts connections; a server that exits or does not listen in
         time is stopped and reported with the line of its output that says why."""
         port = port or free_port()
@@ -95,7 +97,7 @@ class ConnectServer:
         with open(log_path, "ab") as out:
             start = out.tell()
             # A process group of its own: stop() ends spark-submit's JVM and anything it started.
-            process = subprocess.Popen(server_command(port, package), stdout=out, stderr=subprocess.STDOUT,
+            process = subprocess.Popen(server_command(port, package, conf=conf), stdout=out, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         server = cls(process, port, log_path)
         deadline = time.monotonic() + timeout

@@ -123,8 +123,10 @@ def spark_session(settings: Settings) -> SparkSession:
         elif settings.engine == "remote":
             _session = remote_session(settings.spark_remote)
         else:
-            _session = start_jvm(jvm_delta_builder(package=settings.delta_package),
-                                 settings.home / "logs" / "spark-jvm.log")
+            builder = jvm_delta_builder(package=settings.delta_package)
+            for key, value in settings.spark_conf:
+                builder = builder.config(key, value)
+            _session = start_jvm(builder, settings.home / "logs" / "spark-jvm.log")
             _session.conf.set("spark.sql.session.timeZone", "UTC")
         return _session
 

@@ -49,6 +49,17 @@ def table_location(storage: str, layer: str, name: str) -> str:
     return f"{storage.rstrip('/')}/{layer}/{name}"
 
 
+def parse_spark_conf(value: str) -> tuple[tuple[str, str], ...]:
+    """`key=value,key=value` (Spark settings for the JVM engine, e.g. spark.sql.shuffle.partitions=1)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        key, sep, setting = item.partition("=")
+        if not sep or not key.strip().startswith("spark.") or not setting.strip():
+            raise ValueError(f"MARKETOFONE_SPARK_CONF wants spark.key=value pairs separated by commas, got {item!r}")
+        pairs.append((key.strip(), setting.strip()))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -68,6 +79,7 @@ class Settings:
     tokenization_key: str = "marketofone-dev-key"
     force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
     delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
+    spark_conf: tuple[tuple[str, str], ...] = ()  # extra Spark settings for the JVM engine (MARKETOFONE_SPARK_CONF)
     storage: str = ""                  # where the lakehouse tables live (a path or URI); "" = <home>/lakehouse
     # Training rows per target (jobs/models/sample.py): every eligible positive, and negatives sampled in
     # Spark to min(max(ratio * positives, min), max), weighted 1/sampling rate so probabilities stay calibrated.
@@ -124,6 +136,7 @@ class Settings:
                 tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
                 force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
                 delta_package=_env("MARKETOFONE_DELTA_PACKAGE", DELTA_PACKAGE),
+                spark_conf=parse_spark_conf(_env("MARKETOFONE_SPARK_CONF", "")),
                 storage=_env("MARKETOFONE_STORAGE_URI", ""),
                 training_negative_ratio=float(_env("MARKETOFONE_TRAINING_NEGATIVE_RATIO", "20")),
                 training_min_negatives=int(_env("MARKETOFONE_TRAINING_MIN_NEGATIVES", "100000")),

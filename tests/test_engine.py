@@ -149,3 +149,18 @@ def test_a_failed_jvm_start_reports_its_cause_not_java_gateway_exited(monkeypatc
         engine.start_jvm(jvm_delta_builder(), log)
     assert str(failed.value) == ("the JVM Spark engine did not start: unresolved dependency: "
                                  f"io.delta#delta-spark_2.13;4.4.1: not found (its whole output: {log})")
+
+
+def test_extra_spark_settings_reach_the_jvm_engine_and_bad_ones_are_refused(monkeypatch):
+    from jobs.connect_server import server_command
+    from jobs.settings import parse_spark_conf
+
+    monkeypatch.setenv("MARKETOFONE_SPARK_CONF", "spark.sql.shuffle.partitions=1, spark.sql.adaptive.enabled=false")
+    settings = Settings.from_env()
+    assert settings.spark_conf == (("spark.sql.shuffle.partitions", "1"), ("spark.sql.adaptive.enabled", "false"))
+    command = server_command(15999, conf=settings.spark_conf)
+    assert "spark.sql.shuffle.partitions=1" in command and "spark.sql.shuffle.partitions=4" not in command
+    assert "spark.connect.grpc.binding.port=15999" in command and command[-1] == "spark-internal"
+    for bad in ("shuffle=1", "spark.sql.shuffle.partitions", "spark.x="):
+        with pytest.raises(ValueError, match="MARKETOFONE_SPARK_CONF wants spark.key=value"):
+            parse_spark_conf(bad)
