@@ -163,6 +163,9 @@ def remote_session(url: str, first_call_timeout: float = FIRST_CALL_TIMEOUT_S) -
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
     probe(url)
+    # What SparkSession.builder.remote() sets: pyspark's functions (F.col, F.monotonically_increasing_id, ...)
+    # build Spark Connect expressions only when it is set; without it they look for a classic SparkContext.
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
     # A session of its own for this URL (getOrCreate would hand back any session the process already has),
     # made the process's default only once it answered.
     session = ConnectSession(connection=url)
