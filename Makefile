@@ -10,7 +10,7 @@ CUSTOMERS   ?= 2000
 DATE        ?= 2026-06-30
 PYTEST_ARGS ?=
 
-.PHONY: demo test unit venv lock lint bench clean clean-home
+.PHONY: demo test unit engines venv lock lint bench clean clean-home
 
 venv: $(STAMP)
 
@@ -32,7 +32,12 @@ demo: $(STAMP)
 	$(BIN)/marketofone demo --customers $(CUSTOMERS) --date $(DATE)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not engines" $(PYTEST_ARGS)
+
+# The daily and weekly DAGs on embedded Sail, classic JVM Spark + Delta and a JVM Spark Connect server with Delta,
+# every table compared row for row (tests/test_engines.py). Slow on 2 cores: the JVM's per-query overhead.
+engines: $(STAMP)
+	$(BIN)/python -m pytest -m engines $(PYTEST_ARGS)
 
 # The inner loop: the tests on tiny frames, without the DAG runs, the JVM or started servers.
 unit: $(STAMP)
