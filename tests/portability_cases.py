@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import decimal
 import json
 import math
 
@@ -53,6 +54,8 @@ def _plain(value):
         return value.isoformat()
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, 6)
+    if isinstance(value, decimal.Decimal):
+        return str(value)   # money: exact, compared digit for digit
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
