@@ -205,3 +205,21 @@ def test_force_republish_is_a_setting(monkeypatch):
     monkeypatch.setenv("MARKETOFONE_FORCE_REPUBLISH", "maybe")
     with pytest.raises(ValueError, match="MARKETOFONE_FORCE_REPUBLISH must be 1 or 0"):
         Settings.from_env()
+
+
+def test_a_decision_that_fails_the_log_suite_reaches_no_channel(spark, lh):
+    """Decisions quarantined from audit.decision_log are published to no channel, even where the channel
+    table's own suite would let them through: every offer a customer gets can be explained from the log.
+    Here a bug upstream gave B's offer A's decision id: the log keeps the id's first holder and quarantines the
+    second (the channel tables do not check ids across channels), and only the one the log kept is sent."""
+    decided = decisions(spark, DAY)
+    a_id = decided.where(F.col("customer_id") == A).first()["decision_id"]
+    bad = decided.withColumn("decision_id", F.when(F.col("customer_id") == B, F.lit(a_id))
+                             .otherwise(F.col("decision_id")))
+    counts = run_publish(lh, DAY, bad)
+    assert counts["quarantine.audit_decision_log"] == 1     # the id's second holder
+    kept = {r.customer_id for r in lh.read(LOG).where(F.col("decision_id") == a_id).collect()}
+    assert len(kept) == 1
+    sent = {r.customer_id for channel in ("mobile", "email") for r in offers(lh, channel, DAY)}
+    assert sent == kept
+    assert marks(lh, DAY)["email"]["offers"] + marks(lh, DAY)["mobile"]["offers"] == 1

@@ -46,7 +46,7 @@ from jobs.decide.rules import apply_rules, check_rules
 from jobs.domain import CHANNELS
 from jobs.measure.fairness import fairness_report
 from jobs.publish import publish as publish_table
-from jobs.tables import Lakehouse
+from jobs.tables import Lakehouse, quarantine_of
 from jobs.unify.customers import newest_versions
 from jobs.unify.engagement import offer_interactions
 
@@ -285,10 +285,15 @@ def publish(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog,
         log.info("%s was published and this run decided the same: %s is left as it is", day, LOG)
         counts[LOG] = standing(lh.read(LOG).where(_on(day))).count()
     else:
-        # Validated by its suite: a row that fails goes to quarantine.audit_decision_log with its reason (the
-        # decisions are the code's own, so one failing is a bug to look at, and the channels still get `current`).
+        # Validated by its suite: a row that fails goes to quarantine.audit_decision_log with its reason. The
+        # decisions are the code's own, so one failing is a bug to look at; it is not sent to any channel.
         counts |= publish_table(lh, LOG, settled.rows, day)
-    current = settled.current
+        if counts.get(quarantine_of(LOG)):
+            log.error("%d decision(s) of %s failed the %s suite: they are in %s and reach no channel",
+                      counts[quarantine_of(LOG)], day, LOG, quarantine_of(LOG))
+    # Only decisions the log holds reach the channels: every offer a customer sees can be explained from it.
+    logged = ["decision_id", *KEY]
+    current = settled.current.join(lh.read(LOG).where(_on(day)).select(*logged), logged, "left_semi")
 
     first = (day - dt.timedelta(days=policy.fairness_window_days - 1)).isoformat()
     window = standing(lh.read(LOG).where(f"as_of_date between DATE'{first}' and DATE'{day.isoformat()}'"))
