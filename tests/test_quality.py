@@ -349,5 +349,9 @@ def test_results_frame_has_one_audit_row_per_expectation(spark, bad_payments):
     between = next(r for r in rows if r["expectation"] == "expect_column_values_to_be_between")
     assert (between["column"], between["success"], between["unexpected_count"]) == ("amount", False, 1)
     assert "amount must be >= 0" in between["details"] and "quarantined: 1" in between["details"]
+    # the failing values shown come from the quarantined rows, the rule's own failures only
+    assert "1 of 6 rows unexpected (16.67%); e.g. -12.5 |" in between["details"]
+    unique = next(r for r in rows if r["expectation"] == "expect_column_values_to_be_unique")
+    assert "; e.g. p4 |" in unique["details"]
     row_count = next(r for r in rows if r["expectation"] == "expect_table_row_count_to_be_between")
     assert (row_count["column"], row_count["success"], row_count["element_count"]) == ("", True, 6)
