@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from jobs.engine import spark_session
-from jobs.publish import RELEASED, WAITING
+from jobs.publish import RELEASED, WAITING, results_per_step
 from jobs.settings import Settings, parse_date
 from jobs.tables import SOURCES, Lakehouse
 
@@ -124,7 +124,9 @@ def run_step(name: str, logical_date, settings: Settings | None = None, **kwargs
     settings = settings or Settings.from_env()
     day = parse_date(logical_date)
     started = time.perf_counter()
-    result = STEPS[name](lakehouse(settings), day, **kwargs)
+    lh = lakehouse(settings)
+    with results_per_step(lh):   # one audit.dq_results write per step
+        result = STEPS[name](lh, day, **kwargs)
     result.seconds = time.perf_counter() - started
     log.info("step %s for %s wrote %s in %.1fs", name, day, result.tables, result.seconds)
     _progress(result)

@@ -13,7 +13,10 @@ quarantine instead of being published or rejected.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -32,8 +35,50 @@ from jobs.unify.late_arrivals import (
     link,
 )
 
+log = logging.getLogger(__name__)
+
 # Count keys of rows that wait for a parent and of waiting rows released (not rows written by the run).
 WAITING, RELEASED = "waiting:", "released:"
+
+RESULTS = "audit.dq_results"
+# The audit.dq_results rows of the step running in this process, keyed as the table is, while the step
+# collects them (results_per_step); None: each validation writes its own at once.
+_pending: ContextVar[dict | None] = ContextVar("pending_dq_results", default=None)
+
+
+def record_results(lh: Lakehouse, result: quality.QualityResult, day: dt.date) -> None:
+    """Keep a validation's results in audit.dq_results: at once, or with the rest of the step's at its end."""
+    rows = quality.results_rows(result, day)
+    pending = _pending.get()
+    if pending is None:
+        lh.write(RESULTS, lh.spark.createDataFrame(rows, quality.DQ_RESULTS_SCHEMA), count=False)
+        return
+    for row in rows:   # a table validated twice in one step: its last results stand, as with two writes
+        pending[row[:4]] = row
+
+
+@contextmanager
+def results_per_step(lh: Lakehouse) -> Iterator[None]:
+    """Write the step's audit.dq_results rows in one MERGE at its end, failed or not, instead of one per table
+    validated (dozens of commits a step; on a JVM engine each is seconds). A failing step's results, the ones
+    that say why, are written before its error goes on."""
+    pending: dict = {}
+    token = _pending.set(pending)
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        _pending.reset(token)
+        if pending:
+            try:
+                lh.write(RESULTS, lh.spark.createDataFrame(list(pending.values()), quality.DQ_RESULTS_SCHEMA),
+                         count=False)
+            except Exception:
+                if not failed:
+                    raise
+                # The step's own error says more than this one (e.g. the engine is gone): it goes on.
+                log.exception("the failed step's results could not be written to %s", RESULTS)
 
 
 def publish(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date, hold: Hold | None = None) -> dict[str, int]:
@@ -50,19 +95,19 @@ def publish(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date, hold: Ho
 
 
 def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
-                    write: Callable[[DataFrame], int] | None = None, hold: Hold | None = None) -> dict[str, int]:
+                    write: Callable[[DataFrame], object] | None = None, hold: Hold | None = None) -> dict[str, int]:
     """Validate `df` against the suite named after `full_name`; `write(valid_rows)` publishes, by default
     the table's declared write (`Lakehouse.write`; pass another only where a step needs more than the
     write, e.g. keeping the rows it published). With `hold`, `df` is linked to its parents (see
     late_arrivals.link) and valid rows whose parent is not known wait instead of being published.
     Returns the rows published, waiting and quarantined by this run: together they are every row of `df`."""
     if write is None:
-        def write(valid: DataFrame) -> int:
-            return lh.write(full_name, valid, day)
+        def write(valid: DataFrame) -> None:
+            lh.write(full_name, valid, day, count=False)   # the counts come from the validation
     # Staged once: validation, publishing and quarantine then read files instead of recomputing the plan.
     staged = lh.scratch(df, f"staged_{full_name.replace('.', '_')}")
     result = quality.validate(staged, full_name, lh.settings, day)
-    lh.write("audit.dq_results", quality.results_frame(lh.spark, result, day))
+    record_results(lh, result, day)
     quality.raise_on_failure(result)
     valid, quarantine = result.valid, as_rejected(result.quarantined)
     by_status = {}
@@ -97,7 +142,7 @@ def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.d
     released = published.count()
     if released:
         if write is None:
-            lh.write(full_name, published, day)
+            lh.write(full_name, published, day, count=False)
         else:
             write(published)
     keys = ("_run_date", *table(full_name).keys)

@@ -276,31 +276,35 @@ class Lakehouse:
         return self.spark.sql(query)
 
     # -- writes (each idempotent for its logical date) -----------------------------------------
-    def write(self, full_name: str, df: DataFrame, day: dt.date | None = None) -> int:
+    def write(self, full_name: str, df: DataFrame, day: dt.date | None = None, count: bool = True) -> int | None:
         """Write `df` the way the table is declared (`Table.write`), without validation: `day` is the logical
-        date a replace_date table replaces. Returns the table's rows (of `day` for replace_date)."""
+        date a replace_date table replaces. Returns the table's rows (of `day` for replace_date), read back
+        after the write; with count=False, None (the caller knows its rows: the read-back is one more query)."""
         mode = table(full_name).write
         if mode == "replace_date":
             if day is None:
                 raise ValueError(f"{full_name} replaces the rows of a logical date: give the date")
-            return self.replace_for_date(full_name, df, day)
-        if mode == "merge":
-            return self.merge_upsert(full_name, df)
-        if mode == "sync":
-            return self.merge_upsert(full_name, df, delete_missing=True)
-        if mode == "snapshot":
-            return self.merge_snapshot(full_name, df)
-        if mode == "append":
-            return self.append_new(full_name, df)
-        return self.overwrite(full_name, df)
+            self.replace_for_date(full_name, df, day, count=False)
+        elif mode in ("merge", "sync"):
+            self.merge_upsert(full_name, df, delete_missing=mode == "sync", count=False)
+        elif mode == "snapshot":
+            self.merge_snapshot(full_name, df, count=False)
+        elif mode == "append":
+            self.append_new(full_name, df, count=False)
+        else:
+            self.overwrite(full_name, df, count=False)
+        if not count:
+            return None
+        return self._count(full_name, day if mode == "replace_date" else None)
 
-    def overwrite(self, full_name: str, df: DataFrame) -> int:
+    def overwrite(self, full_name: str, df: DataFrame, count: bool = True) -> int | None:
         """Replace the whole table (for tables rebuilt from their inputs on every run)."""
         path = self.path(full_name)
         df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
-        return self._count(full_name)
+        return self._count(full_name) if count else None
 
-    def replace_for_date(self, full_name: str, df: DataFrame, logical_date: dt.date | str) -> int:
+    def replace_for_date(self, full_name: str, df: DataFrame, logical_date: dt.date | str,
+                         count: bool = True) -> int | None:
         """Replace exactly the rows of one logical date; other dates stay untouched.
 
         (Sail ignores dynamic partition overwrite and would replace the whole table, so this uses
@@ -315,7 +319,7 @@ class Lakehouse:
             df = self._aligned(full_name, df)
             condition = f"{t.date_column} = {_sql_literal(logical_date)}"
             df.write.format("delta").mode("overwrite").option("replaceWhere", condition).save(path)
-        return self._count(full_name, logical_date)
+        return self._count(full_name, logical_date) if count else None
 
     def _aligned(self, full_name: str, df: DataFrame) -> DataFrame:
         """`df` in the table's column order, the table first widened by df's new columns.
@@ -340,14 +344,15 @@ class Lakehouse:
             log.info("%s: added column(s) %s (earlier rows read them as NULL)", full_name, ", ".join(new))
         return df
 
-    def merge_upsert(self, full_name: str, df: DataFrame, delete_missing: bool = False) -> int:
+    def merge_upsert(self, full_name: str, df: DataFrame, delete_missing: bool = False,
+                     count: bool = True) -> int | None:
         """MERGE on the table's keys: update matches, insert new rows, optionally delete rows absent
         from the source. Re-running with the same source changes nothing."""
         t = table(full_name)
         path = self.path(full_name)
         if not self.exists(full_name):
             df.write.format("delta").mode("overwrite").save(path)
-            return self._count(full_name)
+            return self._count(full_name) if count else None
         view = f"_merge_src_{t.layer}_{t.name}"
         df.createOrReplaceTempView(view)
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in t.keys)
@@ -365,9 +370,9 @@ class Lakehouse:
             statement += " WHEN NOT MATCHED BY SOURCE THEN DELETE"
         self.spark.sql(statement)
         self.spark.catalog.dropTempView(view)
-        return self._count(full_name)
+        return self._count(full_name) if count else None
 
-    def merge_snapshot(self, full_name: str, df: DataFrame) -> int:
+    def merge_snapshot(self, full_name: str, df: DataFrame, count: bool = True) -> int | None:
         """MERGE one snapshot of a master (a customer master, an account list) on the table's keys, so that
         snapshots of any dates, run in any order and any number of times, leave the same table: the values
         of the newest snapshot win (`_snapshot_date`), `_known_on` keeps the earliest date the row was known,
@@ -376,7 +381,7 @@ class Lakehouse:
         path = self.path(full_name)
         if not self.exists(full_name):
             df.write.format("delta").mode("overwrite").save(path)
-            return self._count(full_name)
+            return self._count(full_name) if count else None
         df = self._aligned(full_name, df)
         view = f"_snapshot_src_{t.layer}_{t.name}"
         df.createOrReplaceTempView(view)
@@ -392,16 +397,16 @@ class Lakehouse:
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in df.columns)}) "
             f"VALUES ({', '.join(f's.`{c}`' for c in df.columns)})")
         self.spark.catalog.dropTempView(view)
-        return self._count(full_name)
+        return self._count(full_name) if count else None
 
-    def append_new(self, full_name: str, df: DataFrame) -> int:
+    def append_new(self, full_name: str, df: DataFrame, count: bool = True) -> int | None:
         """An idempotent append: insert the rows whose keys the table lacks (a MERGE that only inserts), so a
         retry adds nothing; rows already there are left as they are."""
         t = table(full_name)
         path = self.path(full_name)
         if not self.exists(full_name):
             df.write.format("delta").mode("overwrite").save(path)
-            return self._count(full_name)
+            return self._count(full_name) if count else None
         df = self._aligned(full_name, df)
         view = f"_append_src_{t.layer}_{t.name}"
         df.createOrReplaceTempView(view)
@@ -410,7 +415,7 @@ class Lakehouse:
                        f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in df.columns)}) "
                        f"VALUES ({', '.join(f's.`{c}`' for c in df.columns)})")
         self.spark.catalog.dropTempView(view)
-        return self._count(full_name)
+        return self._count(full_name) if count else None
 
     def first_load(self) -> dt.date | None:
         """The logical date of the lakehouse's first load (the earliest snapshot of a customer master):

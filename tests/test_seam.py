@@ -216,3 +216,38 @@ def test_marketofone_maintain_prints_a_line_per_table(lh, spark):
     catalog = next(line for line in lines if line.startswith("gold.offer_catalog: "))
     assert catalog.startswith("gold.offer_catalog: files 4 -> 1 (compacted); vacuum removed ")
     assert lines[-1].startswith("4 table(s)")
+
+
+# -- the step's data-quality results: one write per step ---------------------------------------------------
+def _results_of(lh, day):
+    return {(r["table"], r["expectation"], r["column"]) for r in
+            lh.read("audit.dq_results").where(F.col("run_date") == F.lit(day)).collect()}
+
+
+def test_a_step_writes_its_quality_results_once_at_its_end(lh, spark):
+    from jobs.publish import results_per_step
+
+    publish(lh, "gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]), D1)   # the table exists before
+    before = lh.version("audit.dq_results")
+    with results_per_step(lh):
+        publish(lh, "gold.kpi_daily", _kpis(spark, D2, [("retention_rate", 0.8)]), D2)
+        publish(lh, "gold.kpi_daily", _kpis(spark, D2, [("retention_rate", 0.7)]), D2)   # validated twice: one row each
+        assert lh.version("audit.dq_results") == before                          # nothing written yet
+    assert lh.version("audit.dq_results") == before + 1                          # one commit for the step
+    expected = {(r["table"], r["expectation"], r["column"] or "")
+                for r in quality.validate(_kpis(spark, D2, [("retention_rate", 0.7)]), "gold.kpi_daily",
+                                          lh.settings, D2).results}
+    rows = lh.read("audit.dq_results").where(F.col("run_date") == F.lit(D2)).collect()
+    assert len(rows) == len(expected) and _results_of(lh, D2) == expected
+
+
+def test_a_failing_step_still_writes_the_results_that_say_why(lh, spark):
+    from jobs.publish import results_per_step
+
+    with pytest.raises(quality.DataQualityError, match="gold.kpi_daily failed"):
+        with results_per_step(lh):
+            # a column missing: a table-level failure, nothing published
+            publish(lh, "gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]).drop("uplift"), D1)
+    failed = [(r["table"], r["column"]) for r in lh.read("audit.dq_results").collect() if not r["success"]]
+    assert failed and set(failed) <= {("gold.kpi_daily", ""), ("gold.kpi_daily", "uplift")}
+    assert not lh.exists("gold.kpi_daily")

@@ -42,6 +42,7 @@ from jobs.contracts import Contract, load_contract
 from jobs.ingest import landing
 from jobs.ingest.contract_checks import check_rows
 from jobs.ingest.errors import ContractError, MissingExportError
+from jobs.publish import record_results
 from jobs.quality import CHECK_COLUMN, REASON_COLUMN, QualityResult
 from jobs.settings import Settings
 from jobs.tables import SOURCES, Lakehouse, quarantine_of
@@ -209,7 +210,7 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan)
 
     result = quality.validate(staged, bronze, lh.settings, logical_date)
-    lh.write("audit.dq_results", quality.results_frame(lh.spark, result, logical_date))
+    record_results(lh, result, logical_date)
     quality.raise_on_failure(result)  # e.g. an empty export: nothing is written
 
     rows = combine_verdicts(result.checked)

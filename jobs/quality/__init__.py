@@ -38,6 +38,7 @@ from jobs.quality.results import (
     SplitMismatchError,
     raise_on_failure,
     results_frame,
+    results_rows,
 )
 from jobs.quality.split import CHECK_COLUMN, REASON_COLUMN
 from jobs.quality.suites import (
@@ -53,5 +54,5 @@ from jobs.quality.validation import SAMPLE_ROWS, validate
 __all__ = [
     "CHECK_COLUMN", "DQ_RESULTS_SCHEMA", "EXPECTATIONS_DIR", "REASON_COLUMN", "ROW_LEVEL_TYPES", "SAMPLE_ROWS",
     "DataQualityError", "QualityResult", "SplitMismatchError", "available_suites", "load_suite", "pii_columns_of",
-    "raise_on_failure", "results_frame", "suite_path", "validate",
+    "raise_on_failure", "results_frame", "results_rows", "suite_path", "validate",
 ]

@@ -123,12 +123,16 @@ DQ_RESULTS_SCHEMA = T.StructType([
 ])
 
 
-def results_frame(spark: SparkSession, result: QualityResult, run_date) -> DataFrame:
+def results_rows(result: QualityResult, run_date) -> list[tuple]:
     """Rows for audit.dq_results (one per expectation), keyed by run_date, table, expectation, column."""
     day = parse_date(run_date)
-    rows = [(day, r["table"], r["expectation"], r["column"] or "", bool(r["success"]),
+    return [(day, r["table"], r["expectation"], r["column"] or "", bool(r["success"]),
              r["element_count"], r["unexpected_count"], r["details"]) for r in result.results]
-    return spark.createDataFrame(rows, DQ_RESULTS_SCHEMA)
+
+
+def results_frame(spark: SparkSession, result: QualityResult, run_date) -> DataFrame:
+    """results_rows as a DataFrame in DQ_RESULTS_SCHEMA."""
+    return spark.createDataFrame(results_rows(result, run_date), DQ_RESULTS_SCHEMA)
 
 
 def raise_on_failure(result: QualityResult) -> QualityResult:
