@@ -91,7 +91,8 @@ class ConnectServer:
         port = port or free_port()
         log_path = Path(log_path or Path.cwd() / "spark-connect.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "SPARK_HOME": str(spark_home())}
+        # The server's Python workers (mapInPandas, UDFs) run this interpreter, which has the project's packages.
+        env = {"PYSPARK_PYTHON": sys.executable, **os.environ, "SPARK_HOME": str(spark_home())}
         env.pop("SPARK_REMOTE", None)         # the server is a classic Spark application itself
         env.pop("SPARK_CONNECT_MODE_ENABLED", None)
         with open(log_path, "ab") as out:

@@ -205,6 +205,10 @@ def start_jvm(builder, log_path) -> SparkSession:
     from pyspark.errors import PySparkRuntimeError
     from pyspark.java_gateway import launch_gateway
 
+    # The Python workers (the scoring's mapInPandas) run PYSPARK_PYTHON, `python3` on the PATH when it is unset:
+    # outside an activated virtual environment that interpreter lacks numpy, pandas and xgboost. pyspark reads
+    # the variable, not spark.pyspark.python, when the driver is a Python process.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if SparkContext._gateway is None:
         conf = SparkConf(loadDefaults=False)
         for key, value in builder._options.items():  # what getOrCreate would pass to spark-submit

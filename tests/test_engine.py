@@ -190,3 +190,35 @@ def test_functions_build_connect_expressions_on_a_remote_session():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "3"
+
+
+@pytest.mark.jvm
+def test_python_workers_of_the_jvm_engine_run_the_projects_interpreter(tmp_path):
+    """The scoring's mapInPandas runs in Spark's Python workers. Outside an activated virtual environment (no
+    .venv/bin on the PATH, as under `make test` or Airflow) they ran `python3`, which lacks numpy: scoring
+    failed on the JVM engines with ModuleNotFoundError."""
+    import shutil
+    import subprocess
+
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime")
+    script = (
+        "import os, sys\n"
+        "from jobs.engine import spark_session\n"
+        "from jobs.settings import Settings\n"
+        f"spark = spark_session(Settings(home=__import__('pathlib').Path({str(tmp_path)!r}), engine='jvm'))\n"
+        "def worker(frames):\n"
+        "    import numpy, sys\n"
+        "    for pdf in frames:\n"
+        "        yield pdf.assign(exe=sys.executable, total=numpy.int64(pdf['id'].sum()))\n"
+        "row = spark.range(3).mapInPandas(worker, 'id long, exe string, total long').first()\n"
+        "print(row.exe == sys.executable)\n"
+    )
+    bare = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if not p.startswith(str(Path(sys.executable).parent)))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYSPARK_PYTHON", "SPARK_REMOTE", "VIRTUAL_ENV")}
+    env.update(PATH=bare, MARKETOFONE_ENGINE="jvm")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "True"
