@@ -18,8 +18,8 @@ import pytest
 
 from jobs.airflow_command import _group_alive, command_env, login_line, stop_group
 from jobs.settings import Settings
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = str(Path(sys.executable).parent)
 
 

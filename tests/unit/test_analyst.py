@@ -9,9 +9,8 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 
 def test_the_readme_deltalake_snippet_runs(tmp_path):

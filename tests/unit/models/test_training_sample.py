@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,11 +16,11 @@ from jobs.models.evaluate import evaluate
 from jobs.models.sample import HEX_DIGITS, WEIGHT_COLUMN, negative_rate, sample_training_rows, threshold_hex
 from jobs.models.train import ModelSpec, train_model, weighted_medians
 from jobs.settings import Settings
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
 
 DATES = [dt.date(2026, 3, 31), dt.date(2026, 4, 30), dt.date(2026, 5, 31)]
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def tiny_rows(customers: int = 500, seed: int = 3) -> pd.DataFrame:
@@ -177,7 +176,7 @@ def test_weighted_figures_are_those_of_the_rows_the_weights_stand_for():
 def test_a_model_trained_on_weighted_negatives_stays_calibrated(tmp_path):
     """All positives and a fifth of the negatives, weighted 5: the predictions' weighted mean is the
     population's base rate (unweighted, it would be about four times too high)."""
-    from tests.test_models import make_frame
+    from tests.unit.models.test_models import make_frame
 
     settings = Settings(home=tmp_path)
     full = make_frame(n=1500, seed=11)

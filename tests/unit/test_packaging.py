@@ -16,8 +16,8 @@ import pytest
 
 from jobs import resources
 from jobs.tables import SOURCES
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("schemas", "expectations")
 # The checkout's build outputs and local state: left out of the copy the wheel is built from.
 NOT_BUILT_FROM = {".git", ".venv", ".marketofone", "build", "dist", ".pytest_cache", ".ruff_cache", "spark-warehouse",

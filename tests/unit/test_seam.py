@@ -15,9 +15,9 @@ from pyspark.sql import functions as F
 from jobs import maintenance, quality
 from jobs.publish import publish
 from jobs.tables import REGISTRY, WRITE_MODES, Lakehouse, Table, quarantine_of
+from tests.paths import ROOT as REPO
 
 D1, D2 = dt.date(2026, 6, 1), dt.date(2026, 6, 2)
-REPO = Path(__file__).resolve().parents[1]
 KPI_SCHEMA = ("as_of_date date, kpi string, treated double, holdout double, all_customers double, uplift double, "
               "uplift_ci_low double, uplift_ci_high double, treated_customers long, holdout_customers long")
 

@@ -5,13 +5,11 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.paths import ROOT
 from tests.portability_cases import run_cases
-
-ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.jvm
 

@@ -23,6 +23,7 @@ from jobs.measure.kpis import KPIS, RATIO_KPIS
 from jobs.models.reasons import NO_STANDOUT
 from jobs.settings import Settings
 from jobs.tables import REGISTRY, Lakehouse, quarantine_of
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,6 @@ NEXT = ("2026-07-01", "2026-07-02")  # daily increments after the full export
 LATER = "2026-07-03"                 # a day whose export carries the responses to the offers of NEXT
 CUSTOMERS = 900
 HISTORY_DAYS = 240  # enough for a few month-end as-of dates to train on, small enough to stay quick
-ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "jobs.cli"]
 
 

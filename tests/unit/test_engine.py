@@ -9,6 +9,7 @@ import pytest
 
 from jobs.engine import jvm_delta_builder, spark_session
 from jobs.settings import Settings
+from tests.paths import ROOT
 
 
 def test_embedded_sail_session_is_reused_in_the_process(spark, tmp_path):
@@ -186,7 +187,7 @@ def test_functions_build_connect_expressions_on_a_remote_session():
         "spark.stop(); server.stop()\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
-    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent, env=env,
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "3"

@@ -3,14 +3,13 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from jobs import lineage
 from jobs.tables import REGISTRY
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 READ_CALL = re.compile(r"""\.read(?:_known)?\(\s*["']((?:bronze|silver|gold|audit)\.[a-z0-9_]+)["']""")
 
 

@@ -33,12 +33,12 @@ import pytest
 
 from jobs.settings import Settings
 from jobs.tables import REGISTRY, Lakehouse
+from tests.paths import ROOT
 
 pytestmark = [pytest.mark.jvm, pytest.mark.integration, pytest.mark.engines]
 
 DAY, NEXT = "2026-06-30", "2026-07-01"
 CUSTOMERS, HISTORY_DAYS = 150, 200   # an as-of date to train on needs 90 days of history and 75 after it
-ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "jobs.cli"]
 ENGINES = ("sail", "jvm", "connect")
 

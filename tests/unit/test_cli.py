@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobs.cli import main
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 
 def test_a_bad_date_is_a_clear_error(capsys, tmp_path, monkeypatch):
