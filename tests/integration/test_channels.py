@@ -15,7 +15,6 @@ from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules
 from jobs.decide.run import LOG, LOG_COLUMNS, RepublishRefusedError, publish
 from jobs.domain import CHANNELS
-from jobs.settings import Settings
 from jobs.tables import Lakehouse
 from jobs.unify.run import published_offers
 from tests.decide_fixtures import DAY, frame
@@ -195,16 +194,6 @@ def test_a_forced_republish_keeps_the_replaced_decisions_and_their_responses_joi
     # And without force, going back to the first decisions is refused again.
     with pytest.raises(RepublishRefusedError):
         run_publish(published, DAY, decisions(spark, DAY))
-
-
-def test_force_republish_is_a_setting(monkeypatch):
-    monkeypatch.setenv("MARKETOFONE_FORCE_REPUBLISH", "1")
-    assert Settings.from_env().force_republish
-    monkeypatch.setenv("MARKETOFONE_FORCE_REPUBLISH", "0")
-    assert not Settings.from_env().force_republish
-    monkeypatch.setenv("MARKETOFONE_FORCE_REPUBLISH", "maybe")
-    with pytest.raises(ValueError, match="MARKETOFONE_FORCE_REPUBLISH must be 1 or 0"):
-        Settings.from_env()
 
 
 def test_a_decision_that_fails_the_log_suite_reaches_no_channel(spark, lh):

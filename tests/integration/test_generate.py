@@ -1,5 +1,6 @@
-"""The synthetic bank generator: files, contracts, identity overlap, openings, defects, determinism,
-one consistent world across exports, daily increments, life events, consent and offers.
+"""The synthetic bank generator on generated banks: files, contracts, identity overlap, openings, defects,
+determinism, one consistent world across exports, daily increments, life events, consent and offers.
+(What needs no bank, the contracts, the population and the refused settings: tests/unit/generate.)
 
 Pure pandas (no Spark): the generator must be checkable on its own. A small bank (300 people, 60 days)
 is generated once per module; the signal tests use the default 2,000 people.
@@ -8,8 +9,6 @@ is generated once per module; the signal tests use the default 2,000 people.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -17,23 +16,14 @@ import pandas as pd
 import pytest
 
 from jobs.generate import FILES, generate_bank, generate_days, landing_path
-from jobs.generate.people import build_population
-from jobs.generate.writer import SCHEMAS_DIR
 from jobs.settings import Settings
+from tests.generate_fixtures import AS_OF, PY_DATE, contract
 
-AS_OF = dt.date(2026, 6, 30)
-PY_DATE = {"yyyy-MM-dd": "%Y-%m-%d", "MM/dd/yyyy": "%m/%d/%Y", "dd.MM.yyyy": "%d.%m.%Y",
-           "yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S"}
 OWNER = {"deposits": ("deposits/customers", "cif_id", "deposits/accounts", "account_id", "cif_id"),
          "cards": ("cards/cardholders", "holder_ref", "cards/accounts", "card_account_id", "holder_ref"),
          "lending": ("lending/borrowers", "borrower_no", "lending/loans", "loan_no", "borrower_no")}
 OPEN_DATE = {"deposits": ("open_date", "%Y-%m-%d"), "cards": ("open_date", "%m/%d/%Y"),
              "lending": ("start_date", "%d.%m.%Y")}
-
-
-def contract(file: str) -> dict:
-    silo, entity = file.split("/")
-    return json.loads((SCHEMAS_DIR / "landing" / silo / f"{entity}.json").read_text())
 
 
 def read(settings: Settings, file: str, day: dt.date = AS_OF) -> pd.DataFrame:
@@ -133,26 +123,6 @@ def test_every_file_exists_with_the_contract_columns_in_order(bank):
     assert not list(settings.landing.rglob(".*.tmp")), "temporary files left behind"
 
 
-def test_contracts_are_well_formed():
-    for file in FILES:
-        spec = contract(file)
-        silo, entity = file.split("/")
-        assert (spec["silo"], spec["entity"]) == (silo, entity)
-        assert spec["description"] and spec["key"]
-        names = [c["name"] for c in spec["columns"]]
-        assert set(spec["key"]) <= set(names)
-        for col in spec["columns"]:
-            assert col["type"] in ("string", "date", "timestamp", "integer", "decimal"), (file, col)
-            assert isinstance(col["required"], bool)
-            if col["type"] in ("date", "timestamp"):
-                assert col["format"] in PY_DATE, (file, col)
-            if "pattern" in col:
-                re.compile(col["pattern"])
-    pii = {c["name"] for f in FILES for c in contract(f)["columns"] if c.get("pii")}
-    assert {"full_name", "birth_date", "email", "phone", "national_id", "ssn", "tax_id", "name", "dob",
-            "first_name", "last_name"} <= pii
-
-
 def test_only_the_logged_defect_rows_break_their_contract(bank, truth):
     """Every row that breaks a contract rule is a logged defect, and every logged defect breaks one
     (but an orphan reference, which is well-formed: silver catches it)."""
@@ -248,28 +218,6 @@ def test_identity_is_realistically_imperfect(bank, truth):
         known = recs[recs[col] != ""]
         assert (known.groupby(col)["person_id"].nunique() > 1).any(), col
     assert (recs[~placeholder].groupby("nid")["person_id"].nunique() == 1).all()
-
-
-def test_households_and_twins_share_identifiers_but_not_national_ids():
-    pop = build_population(42, 5000)
-    assert len(np.unique(pop.national_id)) == pop.n
-    area, group, serial = pop.national_id // 10**6, pop.national_id // 10**4 % 100, pop.national_id % 10**4
-    assert ((area > 0) & (area != 666) & (area < 900) & (group > 0) & (serial > 0)).all()
-    shared = pop.household != np.arange(pop.n)
-    twin, head = shared & pop.twin, pop.household
-    assert twin.sum() >= 5
-    assert (pop.birth[twin] == pop.birth[head[twin]]).all() and (pop.last[twin] == pop.last[head[twin]]).all()
-    assert (pop.landline[twin] == pop.landline[head[twin]]).all() and (pop.landline[twin] > 0).all()
-    assert (pop.first[twin] != pop.first[head[twin]]).all()
-    partner = shared & ~pop.twin
-    assert 0.1 < partner.mean() < 0.25
-    assert (pop.postcode[partner] == pop.postcode[head[partner]]).all()
-    assert (pop.birth[partner] != pop.birth[head[partner]]).mean() > 0.99
-    took_name = pop.maiden_last != ""
-    assert 0.05 < took_name.mean() < 0.2 and (pop.maiden_last[took_name] != pop.last[took_name]).all()
-    assert 0.05 < (pop.nickname != "").mean() < 0.4
-    recycled = (pop.old_phone > 0) & np.isin(pop.old_phone, pop.phone)
-    assert 0.02 < recycled.mean() < 0.1
 
 
 def test_openings_in_the_window_are_new_accounts_in_the_right_silo(bank, truth):
@@ -394,13 +342,6 @@ def _auc(score: np.ndarray, label: np.ndarray) -> float:
     ranks = pd.Series(score).rank().to_numpy()
     pos = label.sum()
     return (ranks[label].sum() - pos * (pos + 1) / 2) / (pos * (len(label) - pos))
-
-
-def test_rejects_a_bad_scale(tmp_path):
-    with pytest.raises(ValueError, match="history_days"):
-        generate_bank(Settings(home=tmp_path, customers=10, history_days=10, label_horizon_days=30), AS_OF)
-    with pytest.raises(ValueError, match="customers"):
-        generate_bank(Settings(home=tmp_path, customers=1_000_000), AS_OF)
 
 
 def test_tiny_bank_still_writes_every_file(tmp_path):
@@ -543,11 +484,6 @@ def test_balances_stay_positive_through_strain(default_bank):
     assert txns["txn_type"].isin(["PAYROLL"]).any()
     # pay from a new employer after a job change, a pension after retirement
     assert (txns["counterparty"] == "SSA TREAS 310").any()
-
-
-def test_a_date_before_the_world_starts_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="world starts"):
-        generate_bank(Settings(home=tmp_path, customers=10), dt.date(2025, 1, 1))
 
 
 def test_customers_declare_some_life_events_after_they_happen(default_bank):

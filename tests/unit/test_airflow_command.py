@@ -1,24 +1,16 @@
-"""`marketofone airflow ...` from a fresh clone without the venv activated: the UI serves on the loopback
-interface, says how to log in, and stopping the command stops every Airflow process it started."""
+"""`marketofone airflow ...` from a fresh clone without the venv activated: the venv comes first on PATH, the UI
+listens on the loopback interface, the login is read from Airflow's password file, and the task logs are lines
+the Airflow UI reads. (The processes it starts and stops: tests/integration/test_airflow_command.py.)"""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import psutil
-import pytest
-
-from jobs.airflow_command import _group_alive, command_env, login_line, stop_group
+from jobs.airflow_command import command_env, login_line
 from jobs.settings import Settings
-from tests.paths import ROOT
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -39,64 +31,6 @@ def test_the_login_is_read_from_the_generated_password_file(tmp_path):
     path = tmp_path / "airflow" / "simple_auth_manager_passwords.json.generated"
     path.write_text(json.dumps({"admin": "s3cret"}))
     assert login_line(settings) == f"login: admin / s3cret  (kept in {path})"
-
-
-@pytest.mark.integration
-def test_stopping_the_group_stops_the_children_too():
-    parent = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300 & wait"], start_new_session=True)
-    time.sleep(0.3)
-    assert _group_alive(parent.pid)
-    stop_group(parent.pid, grace=5)
-    parent.wait(timeout=5)
-    assert not _group_alive(parent.pid)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening_addresses(port: int) -> set[str]:
-    return {c.laddr.ip for c in psutil.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
-
-
-@pytest.mark.e2e
-def test_standalone_serves_without_the_venv_on_path_and_stops_whole(tmp_path):
-    port = _free_port()
-    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "MARKETOFONE_HOME": str(tmp_path / "home"),
-           "AIRFLOW__API__PORT": str(port)}
-    cli = subprocess.Popen([str(Path(VENV_BIN) / "marketofone"), "airflow", "standalone"], cwd=ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        health, deadline = None, time.monotonic() + 420
-        while time.monotonic() < deadline and cli.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as r:
-                    health = json.load(r)
-                if all(health[c]["status"] == "healthy" for c in ("scheduler", "triggerer", "dag_processor")):
-                    break
-            except (OSError, KeyError, ValueError):
-                pass
-            time.sleep(3)
-        assert cli.poll() is None, "marketofone airflow standalone exited"
-        assert health and health["metadatabase"]["status"] == "healthy", health
-        assert all(health[c]["status"] == "healthy" for c in ("scheduler", "triggerer", "dag_processor")), health
-        assert _listening_addresses(port) == {"127.0.0.1"}
-        started = psutil.Process(cli.pid).children(recursive=True)   # scheduler, api-server, workers, ...
-        assert len(started) > 4
-        cli.send_signal(signal.SIGTERM)   # what `kill <pid>` does
-        cli.wait(timeout=60)
-        out = cli.stdout.read()
-        assert "No such file or directory: 'airflow'" not in out
-        assert f"Airflow UI at http://127.0.0.1:{port}  login: admin / " in out
-        gone, alive = psutil.wait_procs(started, timeout=30)
-        assert [p.cmdline() for p in alive] == []
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-        stop_group(cli.pid, grace=5)
 
 
 def test_task_log_lines_are_what_the_airflow_ui_reads():

@@ -1,7 +1,7 @@
 """Session factory: embedded Sail works; the classic JVM + Delta configuration is built correctly; an engine
-that cannot start says why. (The JVM engines themselves run the DAGs in tests/test_engines.py.)"""
+that cannot start says why. (A Spark Connect server of its own: tests/integration/test_engine.py; the JVM
+engines themselves run the DAGs in tests/integration/test_engines.py.)"""
 
-import os
 import sys
 from pathlib import Path
 
@@ -9,7 +9,6 @@ import pytest
 
 from jobs.engine import jvm_delta_builder, spark_session
 from jobs.settings import Settings
-from tests.paths import ROOT
 
 
 def test_embedded_sail_session_is_reused_in_the_process(spark, tmp_path):
@@ -166,28 +165,3 @@ def test_extra_spark_settings_reach_the_jvm_engine_and_bad_ones_are_refused(monk
     for bad in ("shuffle=1", "spark.sql.shuffle.partitions", "spark.x="):
         with pytest.raises(ValueError, match="MARKETOFONE_SPARK_CONF wants spark.key=value"):
             parse_spark_conf(bad)
-
-
-def test_functions_build_connect_expressions_on_a_remote_session():
-    """In a fresh process (no Spark Connect mode set yet), a session on a Connect server must make pyspark's
-    functions build Connect expressions: monotonically_increasing_id failed with an AssertionError on a JVM
-    Connect server before."""
-    import subprocess
-
-    script = (
-        "import os\n"
-        "from pysail.spark import SparkConnectServer\n"
-        "from pyspark.sql import functions as F\n"
-        "from jobs.engine import remote_session\n"
-        "assert 'SPARK_CONNECT_MODE_ENABLED' not in os.environ\n"
-        "server = SparkConnectServer(ip='127.0.0.1', port=0); server.start(background=True)\n"
-        "host, port = server.listening_address\n"
-        "spark = remote_session(f'sc://{host}:{port}')\n"
-        "print(spark.range(3).withColumn('i', F.monotonically_increasing_id()).count())\n"
-        "spark.stop(); server.stop()\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[-1] == "3"

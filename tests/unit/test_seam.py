@@ -1,12 +1,8 @@
 """The lakehouse seam (issue 14): each table's declaration drives how it is written, publish() validates the
 tables with a suite, exists() asks the engine, delta-rs maintenance lives in jobs/maintenance.py, and the
-storage is a URI."""
+storage is a URI. (`marketofone maintain` run as a command: tests/integration/test_seam.py.)"""
 
-import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +12,7 @@ from jobs import maintenance, quality
 from jobs.publish import publish
 from jobs.tables import REGISTRY, WRITE_MODES, Lakehouse, Table, quarantine_of
 from tests.paths import ROOT as REPO
-
-D1, D2 = dt.date(2026, 6, 1), dt.date(2026, 6, 2)
-KPI_SCHEMA = ("as_of_date date, kpi string, treated double, holdout double, all_customers double, uplift double, "
-              "uplift_ci_low double, uplift_ci_high double, treated_customers long, holdout_customers long")
-
-
-def _kpis(spark, day, rows):
-    return spark.createDataFrame([(day, k, v, 0.0, v, v, None, None, 10, 2) for k, v in rows], KPI_SCHEMA)
+from tests.seam_fixtures import D1, D2, _kpis, _small_files
 
 
 # -- declarations ------------------------------------------------------------------------------------
@@ -174,13 +163,6 @@ def test_the_storage_uri_comes_from_the_environment(monkeypatch, tmp_path):
 
 
 # -- maintenance ------------------------------------------------------------------------------------
-def _small_files(lh, spark, n=4):
-    """gold.offer_catalog in n files: one MERGE (insert) per row."""
-    for i in range(n):
-        lh.write("gold.offer_catalog", spark.createDataFrame([("v1", f"o{i}", "savings")],
-                                                             "catalog_version string, offer_id string, product string"))
-
-
 def test_maintenance_compacts_and_vacuum_lists_then_removes_old_files(lh, spark):
     _small_files(lh, spark)
     path = lh.path("gold.offer_catalog")
@@ -194,28 +176,6 @@ def test_maintenance_compacts_and_vacuum_lists_then_removes_old_files(lh, spark)
     assert not [f for f in done.vacuumed if (Path(path) / f).exists()]   # gone from the storage
     assert len(list(Path(path).glob("*.parquet"))) == done.files_after
     assert lh.read("gold.offer_catalog").count() == 4               # the same rows
-
-
-def test_marketofone_maintain_prints_a_line_per_table(lh, spark):
-    _small_files(lh, spark)
-    publish(lh, "gold.kpi_daily", _kpis(spark, D1, [("retention_rate", 0.9)]), D1)
-    env = {**os.environ, "MARKETOFONE_HOME": str(lh.settings.home), "RUST_LOG": "error"}
-    env.pop("MARKETOFONE_STORAGE_URI", None)
-
-    def maintain(*args):
-        out = subprocess.run([sys.executable, "-m", "jobs.cli", "maintain", *args], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.splitlines()
-
-    dry = maintain("--dry-run", "--vacuum-hours", "0")
-    tables = ["audit.dq_results", "gold.kpi_daily", "gold.offer_catalog", "quarantine.gold_kpi_daily"]
-    assert [line.split(":")[0] for line in dry[:-1]] == tables
-    assert "dry run" in dry[-1] and "(compacted)" not in "".join(dry)
-    lines = maintain("--vacuum-hours", "0")
-    catalog = next(line for line in lines if line.startswith("gold.offer_catalog: "))
-    assert catalog.startswith("gold.offer_catalog: files 4 -> 1 (compacted); vacuum removed ")
-    assert lines[-1].startswith("4 table(s)")
 
 
 # -- the step's data-quality results: one write per step ---------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from jobs.gold.targets import target
 from jobs.models.evaluate import evaluate
 from jobs.models.sample import HEX_DIGITS, WEIGHT_COLUMN, negative_rate, sample_training_rows, threshold_hex
-from jobs.models.train import ModelSpec, train_model, weighted_medians
+from jobs.models.train import weighted_medians
 from jobs.settings import Settings
 from tests.paths import ROOT
 
@@ -171,30 +171,3 @@ def test_weighted_figures_are_those_of_the_rows_the_weights_stand_for():
     assert sum(r["weight"] for r in weighted.reliability) == pytest.approx(w.sum())
     X = pd.DataFrame({"a": [1.0, 2.0, 3.0, np.nan], "b": [np.nan] * 4})
     assert weighted_medians(X, np.array([1.0, 1.0, 5.0, 1.0])) == {"a": 3.0, "b": None}
-
-
-def test_a_model_trained_on_weighted_negatives_stays_calibrated(tmp_path):
-    """All positives and a fifth of the negatives, weighted 5: the predictions' weighted mean is the
-    population's base rate (unweighted, it would be about four times too high)."""
-    from tests.unit.models.test_models import make_frame
-
-    settings = Settings(home=tmp_path)
-    full = make_frame(n=1500, seed=11)
-    keep = (full["label"] == 1) | (np.random.default_rng(0).random(len(full)) < 0.2)
-    sampled = full[keep].reset_index(drop=True)
-    sampled[WEIGHT_COLUMN] = np.where(sampled["label"] == 1, 1.0, 5.0)
-    spec = ModelSpec(name="weighted_sample", label="label", experiment="marketofone-propensity",
-                     time_column="as_of_date", features=("card_spend_30d", "payroll_30d", "age", "tenure_days"),
-                     weight_column=WEIGHT_COLUMN)
-    result = train_model(sampled, spec, settings, params={"sample_negative_rate": 0.2})
-    test = result.test
-    population = full[full["as_of_date"] == full["as_of_date"].max()]
-    assert test.base_rate == pytest.approx(population["label"].mean(), rel=0.15)
-    assert test.represented == pytest.approx(len(population), rel=0.1)
-    mean_predicted = sum(r["mean_predicted"] * r["weight"] for r in test.reliability) / test.represented
-    assert abs(mean_predicted - test.base_rate) < 0.3 * test.base_rate
-    assert result.auc > 0.7
-    from jobs.models import registry
-
-    params = registry.client(settings).get_run(result.run_id).data.params
-    assert params["weight_column"] == WEIGHT_COLUMN and float(params["sample_negative_rate"]) == 0.2

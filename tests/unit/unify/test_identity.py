@@ -6,7 +6,7 @@ from pyspark.sql import functions as F
 
 from jobs.unify.identity import names_agree, resolve
 from jobs.unify.identity_quality import pair_precision_recall
-from jobs.unify.standardize import all_silo_customers, newest_export, valid_national_id
+from jobs.unify.standardize import valid_national_id
 
 SCHEMA = ("silo string, silo_customer_id string, first_name string, last_name string, name_key string, "
           "birth_date date, gender string, postcode string, email_norm string, phone_norm string, "
@@ -262,19 +262,6 @@ def test_pair_precision_recall_counts_pairs_per_cluster():
     empty = pair_precision_recall(xwalk.iloc[:0], truth)
     assert empty["true_pairs"] == empty["predicted_pairs"] == 0 and empty["left_out"] == 6
     assert empty["precision"] == empty["recall"] == 1.0
-
-
-def test_resolution_of_a_generated_bank_meets_the_targets(small_bank):
-    """The whole identity layer on the silos of a generated bank, scored against the ground truth
-    (benchmarks/identity_resolution.py measures the same at scale)."""
-    lh, _ = small_bank
-    records = all_silo_customers(*(newest_export(lh.read(f"bronze.{name}"))
-                                   for name in ("deposits_customers", "cards_cardholders", "lending_borrowers")))
-    crosswalk = resolve(records).toPandas()
-    truth = pd.read_parquet(lh.settings.ground_truth / "silo_ids.parquet")
-    quality = pair_precision_recall(crosswalk, truth)
-    assert quality["true_pairs"] > 100 and quality["unknown"] == 0
-    assert quality["precision"] >= 0.995 and quality["recall"] >= 0.98, quality
 
 
 def test_a_golden_id_once_given_stays_when_a_record_with_a_smaller_id_joins_or_a_cluster_splits(spark):
