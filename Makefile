@@ -39,9 +39,10 @@ test: $(STAMP)
 engines: $(STAMP)
 	$(BIN)/python -m pytest -m engines $(PYTEST_ARGS)
 
-# The inner loop: the tests on tiny frames, without the DAG runs, the JVM or started servers.
+# The inner loop: tests/unit, which mirrors the package: tiny frames, no generated bank, no trained model, no
+# whole step or DAG run, no started process, server or JVM (those are tests/integration, run by `make test`).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not e2e and not jvm and not integration" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check jobs dags tests benchmarks

@@ -24,7 +24,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-# Kept equal to jobs.gold.targets.TARGETS by tests/test_dags.py.
+# Kept equal to jobs.gold.targets.TARGETS by tests/unit/test_dags.py.
 TARGETS = ("savings", "term_deposit", "credit_card", "personal_loan", "auto_loan", "mortgage",
            "home_purchase", "marriage", "new_child", "job_change", "retirement")
 

@@ -1,5 +1,6 @@
 """Shared fixtures: one embedded Sail session for the whole run (one server per process), and a
-fresh project home per test module so tables from one test never leak into another."""
+fresh project home per test module so tables from one test never leak into another. (The generated bank the
+integration tests share is in tests/integration/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -35,23 +36,6 @@ def lh(spark, settings):
     from jobs.tables import Lakehouse
 
     return Lakehouse(spark, settings)
-
-
-@pytest.fixture(scope="session")
-def small_bank(spark, tmp_path_factory):
-    """A generated 300-customer bank for 2026-06-30, ingested once: (lakehouse, {table: IngestReport})."""
-    import datetime as dt
-
-    from jobs.generate import generate_bank
-    from jobs.ingest import load
-    from jobs.settings import Settings
-    from jobs.tables import Lakehouse
-
-    day = dt.date(2026, 6, 30)
-    settings = Settings(home=tmp_path_factory.mktemp("small_bank"), customers=300)
-    generate_bank(settings, day)
-    lh = Lakehouse(spark, settings)
-    return lh, {r.table: r for r in load.run(lh, day)}
 
 
 # The test process reads Delta tables with delta-rs, whose reader threads can abort the interpreter's final

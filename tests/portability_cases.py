@@ -1,6 +1,6 @@
 """The pure transforms of every job run on tiny inputs, on whichever engine is given.
 
-tests/test_portability.py runs these on embedded Sail (in the test process) and on classic JVM Spark
+tests/integration/test_portability.py runs these on embedded Sail (in the test process) and on classic JVM Spark
 (pyspark's own jars, `local[1]`, no Delta) in a subprocess — a classic session and a Spark Connect
 session cannot share one Python process — and compares the outputs row for row.
 

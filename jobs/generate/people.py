@@ -33,7 +33,7 @@ from jobs.generate.common import REFERENCE_DATE, stream, unique_ints
 
 # Channels the bank reaches people on (offers, consent per channel): jobs.domain.CHANNELS in the order the
 # world draws them (consent topics, legacy campaigns); the order is a world parameter, so changing it changes
-# every generated bank. tests/test_layout.py keeps the set equal to the domain's.
+# every generated bank. tests/unit/test_layout.py keeps the set equal to the domain's.
 CHANNELS = ("mobile", "email", "branch", "atm")
 
 

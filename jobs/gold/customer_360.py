@@ -7,7 +7,7 @@ The same builder makes today's 360 and the feature snapshot of any past date for
 never reads data dated after the as-of date: accounts count once opened, balances come from the last
 end-of-day balance known on the day rolled forward (jobs/gold/balances.py), behaviour windows end on
 the day, sessions, offers and declared life events count once they happened *and* were recorded.
-tests/test_gold.py proves it by changing every later row and comparing.
+tests/unit/gold/test_gold.py proves it by changing every later row and comparing.
 
 Features (MODEL_FEATURES: what the models see; gender and postcode are kept for analysts but never fed
 to a model):

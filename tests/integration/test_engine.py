@@ -1,0 +1,66 @@
+"""A session on a Spark Connect server started for the test, in a fresh process of its own."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.paths import ROOT
+
+
+def test_functions_build_connect_expressions_on_a_remote_session():
+    """In a fresh process (no Spark Connect mode set yet), a session on a Connect server must make pyspark's
+    functions build Connect expressions: monotonically_increasing_id failed with an AssertionError on a JVM
+    Connect server before."""
+    import subprocess
+
+    script = (
+        "import os\n"
+        "from pysail.spark import SparkConnectServer\n"
+        "from pyspark.sql import functions as F\n"
+        "from jobs.engine import remote_session\n"
+        "assert 'SPARK_CONNECT_MODE_ENABLED' not in os.environ\n"
+        "server = SparkConnectServer(ip='127.0.0.1', port=0); server.start(background=True)\n"
+        "host, port = server.listening_address\n"
+        "spark = remote_session(f'sc://{host}:{port}')\n"
+        "print(spark.range(3).withColumn('i', F.monotonically_increasing_id()).count())\n"
+        "spark.stop(); server.stop()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "3"
+
+
+@pytest.mark.jvm
+def test_python_workers_of_the_jvm_engine_run_the_projects_interpreter(tmp_path):
+    """The scoring's mapInPandas runs in Spark's Python workers. Outside an activated virtual environment (no
+    .venv/bin on the PATH, as under `make test` or Airflow) they ran `python3`, which lacks numpy: scoring
+    failed on the JVM engines with ModuleNotFoundError."""
+    import shutil
+    import subprocess
+
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime")
+    script = (
+        "import os, sys\n"
+        "from jobs.engine import spark_session\n"
+        "from jobs.settings import Settings\n"
+        f"spark = spark_session(Settings(home=__import__('pathlib').Path({str(tmp_path)!r}), engine='jvm'))\n"
+        "def worker(frames):\n"
+        "    import numpy, sys\n"
+        "    for pdf in frames:\n"
+        "        yield pdf.assign(exe=sys.executable, total=numpy.int64(pdf['id'].sum()))\n"
+        "row = spark.range(3).mapInPandas(worker, 'id long, exe string, total long').first()\n"
+        "print(row.exe == sys.executable)\n"
+    )
+    bare = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if not p.startswith(str(Path(sys.executable).parent)))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYSPARK_PYTHON", "SPARK_REMOTE", "VIRTUAL_ENV")}
+    env.update(PATH=bare, MARKETOFONE_ENGINE="jvm")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "True"

@@ -1,0 +1,182 @@
+"""The same DAG runs on the three engines give the same lakehouse, table for table, row for row.
+
+One small bank is generated once; its exports are copied into three homes, and each home runs the same DAGs
+through Airflow with `marketofone run`, as a data engineer would: the daily DAG on the full export's date,
+the weekly models DAG (trains and promotes), then the daily DAG on the next day's increment (scored with the
+champions, decided, published, measured). The engines:
+
+- sail:    the embedded engine (the default), in the DAG run's process;
+- jvm:     classic JVM Spark 4 + Delta (`MARKETOFONE_ENGINE=jvm`), the Delta jars from Maven Central once,
+           then from the Ivy cache;
+- connect: a JVM Spark Connect server with Delta, started here (`jobs/connect_server.py`), reached with
+           `SPARK_REMOTE` like any cluster.
+
+Every registered table is then read back and compared. What legitimately differs between two runs is left
+out: the wall-clock columns (load and publication times), MLflow's run ids, and the home's own paths in
+export records. Floating-point values are compared to 9 significant digits (a sum of doubles depends on the
+order an engine adds them in; money is decimal and compared exactly).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from jobs.settings import Settings
+from jobs.tables import REGISTRY, Lakehouse
+from tests.paths import ROOT
+
+pytestmark = [pytest.mark.jvm, pytest.mark.integration, pytest.mark.engines]
+
+DAY, NEXT = "2026-06-30", "2026-07-01"
+# Three training as-of dates (each needs 90 days of history and 75 after it) and enough customers for at least one
+# model with five positives to train, so the next day is scored by a champion on every engine.
+CUSTOMERS, HISTORY_DAYS = 400, 260
+CLI = [sys.executable, "-m", "jobs.cli"]
+ENGINES = ("sail", "jvm", "connect")
+
+# Columns whose value is the moment or the identity of a run, not data.
+RUN_COLUMNS = {"_loaded_at", "_run_id", "run_id", "mlflow_run_id", "model_run_id", "published_at",
+               "validated_at", "created_at", "superseded_at", "_validated_at", "checked_at", "trained_at",
+               "export_path", "export_files", "source_path"}
+
+
+# Small data: the JVM's per-query overhead dominates, and adaptive planning, whole-stage code generation, many
+# shuffle partitions and Delta's file statistics only add to it (about 40% of a step here). Results are the same.
+SMALL_DATA_CONF = (("spark.sql.adaptive.enabled", "false"), ("spark.sql.shuffle.partitions", "1"),
+                   ("spark.sql.codegen.wholeStage", "false"))
+
+
+def _env(home: Path, engine: str, server_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "MARKETOFONE_ENGINE")}
+    env.update(MARKETOFONE_HOME=str(home), MARKETOFONE_CUSTOMERS=str(CUSTOMERS),
+               MARKETOFONE_HISTORY_DAYS=str(HISTORY_DAYS))
+    if engine == "jvm":
+        env.update(MARKETOFONE_ENGINE="jvm", MARKETOFONE_SPARK_CONF=",".join(f"{k}={v}" for k, v in SMALL_DATA_CONF))
+    elif engine == "connect":
+        env.update(MARKETOFONE_ENGINE="remote", SPARK_REMOTE=server_url)
+    return env
+
+
+def _cli(env: dict[str, str], *args: str, timeout: int = 3000) -> str:
+    done = subprocess.run([*CLI, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """The bank's exports (full export of DAY and the increment of NEXT), generated once."""
+    home = tmp_path_factory.mktemp("bank")
+    env = _env(home, "sail", "")
+    _cli(env, "generate", "--date", DAY)
+    _cli(env, "generate", "--daily", "--date", NEXT)
+    return home
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory):
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime: the JVM engines cannot start")
+    from jobs.connect_server import ConnectServer
+
+    server = ConnectServer.start(log_path=tmp_path_factory.mktemp("connect") / "spark-connect.log",
+                                 conf=SMALL_DATA_CONF)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def homes(exports, connect_server, tmp_path_factory) -> dict[str, tuple[Path, dict[str, str]]]:
+    """Each engine's home after the same three DAG runs, with the DAGs' printed summaries. The three engines
+    run side by side (each DAG run is a process of its own): the JVM engines spend much of their time waiting on
+    the JVM's per-query overhead, not on the cores."""
+    def run(engine: str) -> tuple[Path, dict[str, str]]:
+        home = tmp_path_factory.mktemp(f"engine_{engine}")
+        for folder in ("landing", "ground_truth"):
+            if (exports / folder).exists():
+                shutil.copytree(exports / folder, home / folder)
+        env = _env(home, engine, connect_server.url)
+        printed = {
+            "daily": _cli(env, "run", "personalization_daily", "--date", DAY),
+            "weekly": _cli(env, "run", "models_weekly", "--date", DAY),
+            "next": _cli(env, "run", "personalization_daily", "--date", NEXT),
+        }
+        return home, printed
+
+    with ThreadPoolExecutor(max_workers=len(ENGINES)) as pool:
+        runs = dict(zip(ENGINES, pool.map(run, ENGINES), strict=True))
+    return runs
+
+
+def _value(v):
+    if isinstance(v, float):
+        return None if math.isnan(v) else float(f"{v:.9g}")
+    if isinstance(v, decimal.Decimal):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _value(x) for k, x in sorted(v.items())}
+    if hasattr(v, "asDict"):
+        return _value(v.asDict(recursive=True))
+    return v
+
+
+def _content(lh: Lakehouse, name: str) -> list[str]:
+    df = lh.read(name)
+    df = df.select([c for c in df.columns if c not in RUN_COLUMNS])
+    return sorted(repr([_value(v) for v in row]) for row in df.collect())
+
+
+@pytest.fixture(scope="module")
+def contents(homes, spark) -> dict[str, dict[str, list[str]]]:
+    """Every registered table of each home, read back with the embedded engine."""
+    out = {}
+    for engine, (home, _) in homes.items():
+        lh = Lakehouse(spark, Settings(home=home, customers=CUSTOMERS))
+        out[engine] = {name: _content(lh, name) for name in sorted(REGISTRY) if lh.exists(name)}
+    return out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_dags_succeed_on_every_engine(homes, engine):
+    _, printed = homes[engine]
+    assert f"DAG personalization_daily for {DAY}: success" in printed["daily"]
+    assert f"DAG models_weekly for {DAY}: success" in printed["weekly"]
+    assert f"DAG personalization_daily for {NEXT}: success" in printed["next"]
+
+
+def test_every_engine_wrote_the_same_tables(contents):
+    assert set(contents["jvm"]) == set(contents["sail"]) == set(contents["connect"])
+    # The runs reached the end of the flow: scores, decisions, channel tables and KPIs exist.
+    for name in ("gold.customer_360", "gold.propensity_scores", "audit.decision_log", "gold.offers_mobile",
+                 "gold.kpi_daily"):
+        assert contents["sail"].get(name), f"{name} is empty"
+
+
+@pytest.mark.parametrize("engine", ("jvm", "connect"))
+def test_every_table_is_equal_row_for_row(contents, engine):
+    differ = {}
+    for name, rows in contents["sail"].items():
+        other = contents[engine][name]
+        if rows != other:
+            only_sail, only_other = sorted(set(rows) - set(other)), sorted(set(other) - set(rows))
+            differ[name] = (f"{len(rows)} vs {len(other)} rows; only on sail: {only_sail[:2]}; "
+                            f"only on {engine}: {only_other[:2]}")
+    assert not differ, "\n".join(f"{name}: {why}" for name, why in differ.items())
+
+
+def test_the_next_days_offers_were_scored_by_the_champions(contents):
+    day = dt.date.fromisoformat(NEXT)
+    scored = [row for row in contents["sail"]["gold.propensity_scores"] if repr(day) in row]
+    assert scored, "no propensity scores for the increment's date"

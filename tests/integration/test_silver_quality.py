@@ -1,0 +1,83 @@
+"""The silver step on a whole generated bank (the small_bank fixture): every bronze row is published, waits for
+its parent or is quarantined; the generator's orphans wait for their parent; rows of unknown customers wait."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from jobs.tables import quarantine_of
+
+DAY = dt.date(2026, 6, 30)   # the small_bank's export date
+
+
+# -- the silver step on a generated bank ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def silver_run(small_bank):
+    from jobs.unify.run import run
+
+    lh, _ = small_bank
+    return lh, run(lh, DAY)
+
+
+def _bronze_rows(lh, *tables: str) -> int:
+    return sum(lh.read(f"bronze.{t}").where(F.col("_logical_date") == F.lit(DAY)).count() for t in tables)
+
+
+def test_silver_accounts_and_transactions_keep_every_row_or_quarantine_it(silver_run):
+    lh, counts = silver_run
+    def kept(name):  # published + waiting for a parent + quarantined for good
+        return counts[name] + counts.get(f"waiting:{name}", 0) + counts[quarantine_of(name)]
+
+    for name in ("silver.customer_crosswalk", "silver.account", "silver.customer", "silver.transaction"):
+        assert counts[name] == lh.read(name).count() > 0
+        assert counts[quarantine_of(name)] == lh.read(quarantine_of(name)).where(
+            "_status in ('rejected', 'expired')").count()
+        assert counts.get(f"waiting:{name}", 0) == lh.read(quarantine_of(name)).where("_status = 'waiting'").count()
+    assert _bronze_rows(lh, "deposits_accounts", "cards_accounts", "lending_loans") == kept("silver.account")
+    txns_in = _bronze_rows(lh, "deposits_transactions", "cards_transactions", "lending_repayments")
+    assert txns_in == kept("silver.transaction")
+    for table, sources in (("silver.digital_session", ("digital_sessions",)),
+                           ("silver.consent_event", ("crm_consents",)),
+                           ("silver.offer_event", ("crm_offers",)), ("silver.life_event", ("crm_life_events",)),
+                           ("silver.account_balance", ("deposits_balances", "cards_balances", "lending_balances"))):
+        assert _bronze_rows(lh, *sources) == kept(table) > 0, table
+
+
+def test_orphans_of_the_generated_bank_wait_for_their_parent(silver_run):
+    lh, _ = silver_run
+    orphans = lh.read("quarantine.silver_account").where("_status = 'waiting'")
+    assert orphans.count() > 0  # customers broken at ingest leave their accounts without an owner
+    assert orphans.where("customer_id is not null or _reason not like 'waiting for its customer%'").count() == 0
+    assert lh.read("silver.account").where("customer_id is null").count() == 0
+    orphan_txns = lh.read("quarantine.silver_transaction")
+    assert orphan_txns.where("_status != 'waiting' or _reason not like 'waiting for its account%'").count() == 0
+    assert lh.read("silver.transaction").where("customer_id is null").count() == 0
+    # every transaction of a quarantined account is quarantined too
+    published = lh.read("silver.transaction").join(orphans.select("silo", "account_id"), ["silo", "account_id"])
+    assert published.count() == 0
+    # the generator's orphan references (well-formed ids of nothing) all end up here
+    truth = pq.read_table(lh.settings.ground_truth / "defects" / f"{DAY}.parquet").to_pandas()
+    planted = truth[truth["kind"] == "orphan_ref"]
+    assert set(planted["file"]) == {"deposits/accounts", "cards/accounts", "lending/loans", "deposits/transactions"}
+    owners = {r.silo_customer_id for r in orphans.select("silo_customer_id").collect()}
+    assert {"D0000000", "C-000000", "9999999"} <= owners
+    assert orphan_txns.where("account_id = 'DA000000000'").count() == (planted["file"] == "deposits/transactions").sum()
+
+
+def test_sessions_consent_and_offers_of_unknown_customers_wait(silver_run):
+    lh, _ = silver_run
+    for table in ("silver.digital_session", "silver.consent_event", "silver.offer_event", "silver.life_event"):
+        assert lh.read(table).where("customer_id is null").count() == 0, table
+        assert lh.read(table).where(f"_known_on != DATE'{DAY}'").count() == 0, table
+        waiting = lh.read(quarantine_of(table)).where("_status = 'waiting'")
+        assert waiting.where("customer_id is not null or _held_since != DATE'2026-06-30'").count() == 0, table
+    current = lh.read("silver.consent")
+    assert current.count() == current.select("customer_id", "purpose", "channel").distinct().count() > 0
+    offers = lh.read("silver.offer_interaction")
+    assert offers.where("holdout and sent_at is not null").count() == 0
+    assert offers.where("response = 'accepted'").count() > 0
+
