@@ -1,4 +1,5 @@
-"""A session on a Spark Connect server started for the test, in a fresh process of its own."""
+"""A session on a Spark Connect server started for the test, in a fresh process of its own; the JVM engine's Python
+workers in a process without the virtual environment on its PATH."""
 
 import os
 import sys
