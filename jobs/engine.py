@@ -45,12 +45,20 @@ class EngineStartError(RuntimeError):
     """The configured engine could not be started or reached; the message says why and what to do."""
 
 
+SAIL_SESSION_TIMEOUT_VAR = "SAIL_SPARK__SESSION_TIMEOUT_SECS"   # Sail's spark.session_timeout_secs
+SAIL_SESSION_TIMEOUT_S = 30 * 24 * 3600
+
+
 def _sail_address() -> str:
     global _sail_server
     if _sail_server is None:
         from pysail.spark import SparkConnectServer
 
         os.environ.setdefault("RUST_LOG", "warn")  # Sail logs every session at INFO otherwise
+        # The server belongs to this process: its session lives as long as the process. Sail drops a session
+        # idle for 15 minutes by default, and a process can be idle on it longer than that (a DAG run in
+        # another process, a long pandas step): every later query then failed with "session ... is not running".
+        os.environ.setdefault(SAIL_SESSION_TIMEOUT_VAR, str(SAIL_SESSION_TIMEOUT_S))
 
         server = SparkConnectServer(ip="127.0.0.1", port=0)
         server.start(background=True)

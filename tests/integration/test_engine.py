@@ -65,3 +65,36 @@ def test_python_workers_of_the_jvm_engine_run_the_projects_interpreter(tmp_path)
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "True"
+
+
+def _sail_idle_run(timeout: str | None) -> str:
+    import subprocess
+
+    script = (
+        "import os, time\n"
+        "from jobs.engine import spark_session, SAIL_SESSION_TIMEOUT_VAR\n"
+        "from jobs.settings import Settings\n"
+        f"spark = spark_session(Settings(home=__import__('pathlib').Path({str(ROOT / '.marketofone')!r})))\n"
+        "spark.range(1).count()\n"
+        "time.sleep(4)\n"
+        "try:\n"
+        "    print('alive', spark.range(2).count(), os.environ[SAIL_SESSION_TIMEOUT_VAR])\n"
+        "except Exception as exc:\n"
+        "    print('dropped', str(exc).splitlines()[0][:200])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "MARKETOFONE_ENGINE",
+                                                              "SAIL_SPARK__SESSION_TIMEOUT_SECS")}
+    if timeout is not None:
+        env["SAIL_SPARK__SESSION_TIMEOUT_SECS"] = timeout
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_embedded_sail_session_outlives_sails_idle_timeout():
+    """Sail drops a session idle for its spark.session_timeout_secs (15 minutes by default); the test process
+    once sat idle longer than that during a DAG run in another process, and every later query failed with
+    "session ... is not running". The embedded engine sets the timeout to 30 days unless the user set one."""
+    assert _sail_idle_run("2").startswith("dropped")          # the variable is the one Sail reads
+    assert _sail_idle_run(None) == f"alive 2 {30 * 24 * 3600}"
