@@ -59,7 +59,10 @@ def test_python_workers_of_the_jvm_engine_run_the_projects_interpreter(tmp_path)
     )
     bare = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
                            if not p.startswith(str(Path(sys.executable).parent)))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYSPARK_PYTHON", "SPARK_REMOTE", "VIRTUAL_ENV")}
+    # SPARK_CONNECT_MODE_ENABLED: set in this process once a test has made a Connect session (a classic
+    # session in the child would then refuse to start without a Connect URL).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYSPARK_PYTHON", "SPARK_REMOTE", "VIRTUAL_ENV", "SPARK_CONNECT_MODE_ENABLED")}
     env.update(PATH=bare, MARKETOFONE_ENGINE="jvm")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
@@ -83,7 +86,8 @@ def _sail_idle_run(timeout: str | None) -> str:
         "    print('dropped', str(exc).splitlines()[0][:200])\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "MARKETOFONE_ENGINE",
-                                                              "SAIL_SPARK__SESSION_TIMEOUT_SECS")}
+                                                              "SAIL_SPARK__SESSION_TIMEOUT_SECS",
+                                                              "SPARK_CONNECT_MODE_ENABLED")}
     if timeout is not None:
         env["SAIL_SPARK__SESSION_TIMEOUT_SECS"] = timeout
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
