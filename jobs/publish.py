@@ -51,10 +51,14 @@ def record_results(lh: Lakehouse, result: quality.QualityResult, day: dt.date) -
     rows = quality.results_rows(result, day)
     pending = _pending.get()
     if pending is None:
-        lh.write(RESULTS, lh.spark.createDataFrame(rows, quality.DQ_RESULTS_SCHEMA), count=False)
+        _write_results(lh, rows)
         return
     for row in rows:   # a table validated twice in one step: its last results stand, as with two writes
         pending[row[:4]] = row
+
+
+def _write_results(lh: Lakehouse, rows: list[tuple]) -> None:
+    lh.write(RESULTS, lh.spark.createDataFrame(rows, quality.DQ_RESULTS_SCHEMA), count=False)
 
 
 @contextmanager
@@ -72,8 +76,7 @@ def results_per_step(lh: Lakehouse) -> Iterator[None]:
         _pending.reset(token)
         if pending:
             try:
-                lh.write(RESULTS, lh.spark.createDataFrame(list(pending.values()), quality.DQ_RESULTS_SCHEMA),
-                         count=False)
+                _write_results(lh, list(pending.values()))
             except Exception:
                 if not failed:
                     raise
