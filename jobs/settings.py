@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,6 +17,8 @@ ENGINES = ("sail", "remote", "jvm")
 # Central at first start, then from the Ivy cache. Delta 4.4 is built per Spark minor; this one is for Spark 4.2,
 # pyspark's version here. (delta-spark's own pip helper asks for its pip version, 4.4.1, which Maven lacks.)
 DELTA_PACKAGE = "io.delta:delta-spark_4.2_2.13:4.4.0"
+# A catalog or schema-prefix name: what every metastore accepts unquoted.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _env(name: str, default: str) -> str:
@@ -81,6 +84,11 @@ class Settings:
     delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
     spark_conf: tuple[tuple[str, str], ...] = ()  # extra Spark settings for the JVM engine (MARKETOFONE_SPARK_CONF)
     storage: str = ""                  # where the lakehouse tables live (a path or URI); "" = <home>/lakehouse
+    # The names the tables are registered under in the engine's catalog (a Hive metastore, Unity Catalog):
+    # `<catalog>.<schema_prefix><layer>.<name>`, e.g. main.mo_gold.customer_360. Both empty: the session-local
+    # names (gold.customer_360) that `marketofone sql` and the notebooks register on demand.
+    catalog: str = ""                  # MARKETOFONE_CATALOG: a catalog the engine knows (spark_catalog, main)
+    schema_prefix: str = ""            # MARKETOFONE_SCHEMA_PREFIX: put before each layer's schema name
     # Training rows per target (jobs/models/sample.py): every eligible positive, and negatives sampled in
     # Spark to min(max(ratio * positives, min), max), weighted 1/sampling rate so probabilities stay calibrated.
     training_negative_ratio: float = 20.0
@@ -111,6 +119,11 @@ class Settings:
                              f"got {self.training_min_negatives} and {self.training_max_negatives}")
         if self.customers < 1:
             raise ValueError(f"MARKETOFONE_CUSTOMERS must be positive, got {self.customers}")
+        if self.catalog and not _IDENTIFIER.fullmatch(self.catalog):
+            raise ValueError(f"MARKETOFONE_CATALOG must be a plain name (letters, digits, _), got {self.catalog!r}")
+        if self.schema_prefix and not _IDENTIFIER.fullmatch(self.schema_prefix):
+            raise ValueError("MARKETOFONE_SCHEMA_PREFIX must be a plain name prefix (letters, digits, _), "
+                             f"got {self.schema_prefix!r}")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -138,6 +151,8 @@ class Settings:
                 delta_package=_env("MARKETOFONE_DELTA_PACKAGE", DELTA_PACKAGE),
                 spark_conf=parse_spark_conf(_env("MARKETOFONE_SPARK_CONF", "")),
                 storage=_env("MARKETOFONE_STORAGE_URI", ""),
+                catalog=_env("MARKETOFONE_CATALOG", ""),
+                schema_prefix=_env("MARKETOFONE_SCHEMA_PREFIX", ""),
                 training_negative_ratio=float(_env("MARKETOFONE_TRAINING_NEGATIVE_RATIO", "20")),
                 training_min_negatives=int(_env("MARKETOFONE_TRAINING_MIN_NEGATIVES", "100000")),
                 training_max_negatives=int(_env("MARKETOFONE_TRAINING_MAX_NEGATIVES", "1000000")),
@@ -159,6 +174,17 @@ class Settings:
         `file:///srv/lakehouse`, a path), else the home's `lakehouse/` folder. Table locations are
         `<storage_uri>/<layer>/<name>` (jobs/tables.py)."""
         return self.storage.rstrip("/") if self.storage.strip() else str(self.lakehouse)
+
+    @property
+    def registers_names(self) -> bool:
+        """Whether each write registers its table in the engine's catalog (MARKETOFONE_CATALOG or
+        MARKETOFONE_SCHEMA_PREFIX set)."""
+        return bool(self.catalog or self.schema_prefix)
+
+    def table_name(self, layer: str, name: str) -> str:
+        """The table's name in SQL: `[<catalog>.]<schema_prefix><layer>.<name>`."""
+        schema = f"{self.schema_prefix}{layer}"
+        return f"{self.catalog}.{schema}.{name}" if self.catalog else f"{schema}.{name}"
 
     @property
     def landing(self) -> Path:

@@ -218,6 +218,7 @@ class Lakehouse:
     def __init__(self, spark: SparkSession, settings: Settings):
         self.spark = spark
         self.settings = settings
+        self._named: set[str] = set()  # tables this Lakehouse has named in the catalog
 
     # -- locations ---------------------------------------------------------------------------
     def path(self, full_name: str) -> str:
@@ -257,19 +258,30 @@ class Lakehouse:
         """A silver table's rows known on `day` (jobs/known.py): what a reader as of that day may use."""
         return known_by(self.read(full_name), day, self.first_load())
 
+    def sql_name(self, full_name: str) -> str:
+        """The table's name in Spark SQL: `gold.customer_360`, or `<catalog>.<prefix>gold.customer_360` with
+        MARKETOFONE_CATALOG / MARKETOFONE_SCHEMA_PREFIX."""
+        t = table(full_name)
+        return self.settings.table_name(t.layer, t.name)
+
     def register_catalog(self) -> list[str]:
-        """Expose every written table by its name (`gold.customer_360`) to Spark SQL."""
+        """Expose every written table by its name (`sql_name`) to Spark SQL; returns the names."""
         names = []
-        for layer in LAYERS:
-            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
         for full_name in sorted(REGISTRY):
             if self.exists(full_name):
-                # Drop first: the session may hold the name for another home (dropping an external
-                # table leaves its files alone).
-                self.spark.sql(f"DROP TABLE IF EXISTS {full_name}")
-                self.spark.sql(f"CREATE TABLE {full_name} USING delta LOCATION '{self.path(full_name)}'")
-                names.append(full_name)
+                # Session-local names are re-pointed (the session may hold a name for another home; dropping
+                # an external table leaves its files alone); a configured catalog's names are only added.
+                self._name_table(full_name, replace=not self.settings.registers_names)
+                names.append(self.sql_name(full_name))
         return names
+
+    def _name_table(self, full_name: str, replace: bool) -> None:
+        name = self.sql_name(full_name)
+        self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {name.rsplit('.', 1)[0]}")
+        if replace:
+            self.spark.sql(f"DROP TABLE IF EXISTS {name}")
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{self.path(full_name)}'")
+        self._named.add(full_name)
 
     def sql(self, query: str) -> DataFrame:
         self.register_catalog()
@@ -301,7 +313,19 @@ class Lakehouse:
         """Replace the whole table (for tables rebuilt from their inputs on every run)."""
         path = self.path(full_name)
         df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+        self._register(full_name)
         return self._count(full_name) if count else None
+
+    def _create(self, full_name: str, df: DataFrame) -> None:
+        """The table's first write, and its name in the catalog when the settings ask for one."""
+        df.write.format("delta").mode("overwrite").save(self.path(full_name))
+        self._register(full_name)
+
+    def _register(self, full_name: str) -> None:
+        """Name a just-created table in the engine's catalog (MARKETOFONE_CATALOG / MARKETOFONE_SCHEMA_PREFIX) as an
+        external Delta table at its location, so analysts and channels find it in their metastore by name."""
+        if self.settings.registers_names and full_name not in self._named:
+            self._name_table(full_name, replace=False)
 
     def replace_for_date(self, full_name: str, df: DataFrame, logical_date: dt.date | str,
                          count: bool = True) -> int | None:
@@ -314,7 +338,7 @@ class Lakehouse:
             raise ValueError(f"{full_name} has no logical-date column; use overwrite or merge_upsert")
         path = self.path(full_name)
         if not self.exists(full_name):
-            df.write.format("delta").mode("overwrite").save(path)
+            self._create(full_name, df)
         else:
             df = self._aligned(full_name, df)
             condition = f"{t.date_column} = {_sql_literal(logical_date)}"
@@ -351,7 +375,7 @@ class Lakehouse:
         t = table(full_name)
         path = self.path(full_name)
         if not self.exists(full_name):
-            df.write.format("delta").mode("overwrite").save(path)
+            self._create(full_name, df)
             return self._count(full_name) if count else None
         view = f"_merge_src_{t.layer}_{t.name}"
         df.createOrReplaceTempView(view)
@@ -380,7 +404,7 @@ class Lakehouse:
         t = table(full_name)
         path = self.path(full_name)
         if not self.exists(full_name):
-            df.write.format("delta").mode("overwrite").save(path)
+            self._create(full_name, df)
             return self._count(full_name) if count else None
         df = self._aligned(full_name, df)
         view = f"_snapshot_src_{t.layer}_{t.name}"
@@ -405,7 +429,7 @@ class Lakehouse:
         t = table(full_name)
         path = self.path(full_name)
         if not self.exists(full_name):
-            df.write.format("delta").mode("overwrite").save(path)
+            self._create(full_name, df)
             return self._count(full_name) if count else None
         df = self._aligned(full_name, df)
         view = f"_append_src_{t.layer}_{t.name}"

@@ -83,6 +83,27 @@ def test_catalog_exposes_tables_by_name(lh, spark):
     assert lh.sql("select customers from gold.kpi_daily").collect()[0].customers == 7
 
 
+def test_with_a_catalog_and_schema_prefix_each_write_names_its_table_there(spark, settings):
+    from jobs.tables import Lakehouse
+
+    lh = Lakehouse(spark, settings.with_(catalog="spark_catalog", schema_prefix="mo_t1_"))
+    assert lh.sql_name("gold.kpi_daily") == "spark_catalog.mo_t1_gold.kpi_daily"
+    lh.write("gold.kpi_daily", _kpis(spark, D1, 7), D1)
+    lh.write("gold.kpi_daily", _kpis(spark, D2, 9), D2)  # the name exists already: no error, the same table
+    rows = spark.sql("select as_of_date, customers from spark_catalog.mo_t1_gold.kpi_daily order by 1").collect()
+    assert [(r.as_of_date, r.customers) for r in rows] == [(D1, 7), (D2, 9)]
+    assert lh.register_catalog() == ["spark_catalog.mo_t1_gold.kpi_daily"]
+
+
+def test_catalog_and_schema_prefix_must_be_plain_names(settings):
+    with pytest.raises(ValueError, match="MARKETOFONE_CATALOG must be a plain name"):
+        settings.with_(catalog="main; drop table x")
+    with pytest.raises(ValueError, match="MARKETOFONE_SCHEMA_PREFIX"):
+        settings.with_(schema_prefix="mo-")
+    assert settings.table_name("gold", "x") == "gold.x"
+    assert settings.with_(schema_prefix="mo_").table_name("gold", "x") == "mo_gold.x"
+
+
 def test_reading_a_missing_table_says_which_step_to_run(lh):
     with pytest.raises(FileNotFoundError, match="gold.next_best_offer has not been written yet"):
         lh.read("gold.next_best_offer")
