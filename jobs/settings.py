@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENGINES = ("sail", "remote", "jvm")
+PROFILES = ("embedded", "production")
 # The Delta jars the JVM engines load (classic Spark and the Spark Connect server the tests start), from Maven
 # Central at first start, then from the Ivy cache. Delta 4.4 is built per Spark minor; this one is for Spark 4.2,
 # pyspark's version here. (delta-spark's own pip helper asks for its pip version, 4.4.1, which Maven lacks.)
@@ -33,6 +34,19 @@ def _flag(name: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be 1 or 0 (true/false, yes/no), got {value!r}")
+
+
+def _tokenization_key() -> str:
+    """MARKETOFONE_TOKENIZATION_KEY, or the content of the file MARKETOFONE_TOKENIZATION_KEY_FILE names; "" when
+    neither is set (the embedded profile then uses the home's own key)."""
+    key, key_file = _env("MARKETOFONE_TOKENIZATION_KEY", ""), _env("MARKETOFONE_TOKENIZATION_KEY_FILE", "")
+    if key and key_file:
+        raise ValueError("set MARKETOFONE_TOKENIZATION_KEY or MARKETOFONE_TOKENIZATION_KEY_FILE, not both")
+    if key_file:
+        from jobs import keys
+
+        return keys.read_key_file(key_file)
+    return key
 
 
 def parse_date(value: str | dt.date) -> dt.date:
@@ -79,7 +93,8 @@ class Settings:
     fairness_gate: str = "warn"        # warn: log and show flags; block: a flag stops the channel publish
     late_parent_grace_days: int = 7    # how long a row waits for its parent (account, customer) before quarantine
     max_malformed_share: float = 0.1   # more malformed lines than this share of a landing file fails the file
-    tokenization_key: str = "marketofone-dev-key"
+    profile: str = "embedded"          # embedded (one machine, no server) or production (MARKETOFONE_PROFILE)
+    tokenization_key: str = ""         # "" = the home's own random key (jobs/keys.py); production needs one set
     force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
     delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
     spark_conf: tuple[tuple[str, str], ...] = ()  # extra Spark settings for the JVM engine (MARKETOFONE_SPARK_CONF)
@@ -97,6 +112,15 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"MARKETOFONE_PROFILE must be one of {', '.join(PROFILES)}, got {self.profile!r}")
+        if self.profile == "production":
+            from jobs import keys
+
+            why = "it is not set" if not self.tokenization_key else keys.weakness(self.tokenization_key)
+            if why:
+                raise ValueError(f"the production profile needs a strong tokenization key, and {why}: "
+                                 f"{keys.HOW_TO_MAKE_ONE}")
         if self.engine not in ENGINES:
             raise ValueError(f"MARKETOFONE_ENGINE must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.engine == "remote" and not self.spark_remote:
@@ -146,7 +170,8 @@ class Settings:
                 fairness_gate=_env("MARKETOFONE_FAIRNESS_GATE", "warn"),
                 late_parent_grace_days=int(_env("MARKETOFONE_LATE_PARENT_GRACE_DAYS", "7")),
                 max_malformed_share=float(_env("MARKETOFONE_MAX_MALFORMED_SHARE", "0.1")),
-                tokenization_key=_env("MARKETOFONE_TOKENIZATION_KEY", "marketofone-dev-key"),
+                profile=_env("MARKETOFONE_PROFILE", "embedded"),
+                tokenization_key=_tokenization_key(),
                 force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
                 delta_package=_env("MARKETOFONE_DELTA_PACKAGE", DELTA_PACKAGE),
                 spark_conf=parse_spark_conf(_env("MARKETOFONE_SPARK_CONF", "")),
@@ -159,6 +184,15 @@ class Settings:
             )
         except ValueError as exc:
             raise ValueError(f"bad MARKETOFONE_* setting: {exc}") from exc
+
+    def token_key(self) -> str:
+        """The key of the PII tokens: the one set (MARKETOFONE_TOKENIZATION_KEY[_FILE]), else the home's own,
+        made on first use (jobs/keys.py)."""
+        if self.tokenization_key:
+            return self.tokenization_key
+        from jobs import keys
+
+        return keys.home_key(self.home)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

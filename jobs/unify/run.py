@@ -115,7 +115,7 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
                                 snapshot("lending_balances"))
     counts |= publish(lh, "silver.account_balance", _stamped(balances, day, KNOWN_ON), day)
 
-    customers = golden_customers(records, resolved, lh.read("silver.account"), lh.settings.tokenization_key)
+    customers = golden_customers(records, resolved, lh.read("silver.account"), lh.settings.token_key())
     published = {}
 
     def publish_customers(valid: DataFrame) -> int:

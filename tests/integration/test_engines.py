@@ -41,6 +41,7 @@ DAY, NEXT = "2026-06-30", "2026-07-01"
 # Three training as-of dates (each needs 90 days of history and 75 after it) and enough customers for at least one
 # model with five positives to train, so the next day is scored by a champion on every engine.
 CUSTOMERS, HISTORY_DAYS = 400, 260
+PARITY_KEY = "parity-run-key-0123456789abcdefghijklmnop"
 CLI = [sys.executable, "-m", "jobs.cli"]
 ENGINES = ("sail", "jvm", "connect")
 
@@ -58,8 +59,9 @@ SMALL_DATA_CONF = (("spark.sql.adaptive.enabled", "false"), ("spark.sql.shuffle.
 
 def _env(home: Path, engine: str, server_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "MARKETOFONE_ENGINE")}
+    # One tokenization key for the three homes (each home would otherwise make its own), so tokens compare.
     env.update(MARKETOFONE_HOME=str(home), MARKETOFONE_CUSTOMERS=str(CUSTOMERS),
-               MARKETOFONE_HISTORY_DAYS=str(HISTORY_DAYS))
+               MARKETOFONE_HISTORY_DAYS=str(HISTORY_DAYS), MARKETOFONE_TOKENIZATION_KEY=PARITY_KEY)
     if engine == "jvm":
         env.update(MARKETOFONE_ENGINE="jvm", MARKETOFONE_SPARK_CONF=",".join(f"{k}={v}" for k, v in SMALL_DATA_CONF))
     elif engine == "connect":
