@@ -102,3 +102,38 @@ def test_the_embedded_sail_session_outlives_sails_idle_timeout():
     "session ... is not running". The embedded engine sets the timeout to 30 days unless the user set one."""
     assert _sail_idle_run("2").startswith("dropped")          # the variable is the one Sail reads
     assert _sail_idle_run(None) == f"alive 2 {30 * 24 * 3600}"
+
+
+@pytest.mark.jvm
+def test_identity_rules_are_named_the_same_on_the_jvm_engine(tmp_path):
+    """A record linked to no other is `single_record`. JVM Spark 4.2 folds element_at(<literal array>, NULL) to the
+    array's last element, so the rule's name, once looked up that way, came out `fuzzy_name_dob` for every such
+    record on the JVM engines (found by the three-engine parity run)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime")
+    script = (
+        "import datetime as dt\n"
+        "from pathlib import Path\n"
+        "from jobs.engine import spark_session\n"
+        "from jobs.settings import Settings\n"
+        "from jobs.unify.identity import resolve\n"
+        f"spark = spark_session(Settings(home=Path({str(tmp_path)!r}), engine='jvm'))\n"
+        "b = dt.date(1980, 1, 2)\n"
+        "rows = [('deposits', 'D1', 'Ann', 'Lee', 'ann lee', b, 'F', '11111', 'ann@x.com', None, '111223333'),\n"
+        "        ('cards', 'C-1', 'Ann', 'Lee', 'ann lee', b, None, '11111', None, None, '111223333'),\n"
+        "        ('cards', 'C-3', 'Cy', 'Day', 'cy day', b, None, '33333', 'cy@x.com', None, '999887777')]\n"
+        "schema = ('silo string, silo_customer_id string, first_name string, last_name string, name_key string, '\n"
+        "          'birth_date date, gender string, postcode string, email_norm string, phone_norm string, '\n"
+        "          'national_id_norm string')\n"
+        "rules = {r.silo_customer_id: r.match_rule for r in resolve(spark.createDataFrame(rows, schema)).collect()}\n"
+        "print(rules['C-1'], rules['C-3'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
+    env["MARKETOFONE_ENGINE"] = "jvm"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["national_id", "single_record"]
