@@ -91,8 +91,8 @@ def landing_file(settings: Settings, silo: str, entity: str, logical_date: dt.da
 
 
 def read_landing(spark: SparkSession, path: Path, contract: Contract, row_ids_in_file: bool = False) -> DataFrame:
-    """Every column as text, exactly as exported; `_row_id` is the row's position in the file (the clean
-    copy of a file with malformed lines carries it as its last column)."""
+    """Every column as text, exactly as exported; `_row_id` orders the rows as in the file (`_stage` makes it
+    their position; the clean copy of a file with malformed lines carries the position as its last column)."""
     columns = contract.column_names + ([landing.ROW_ID] if row_ids_in_file else [])
     schema = StructType([StructField(c, StringType(), True) for c in columns])
     # FAILFAST: an engine that would pad or cut a line with the wrong number of fields (JVM Spark's
@@ -242,7 +242,26 @@ def _stage(lh: Lakehouse, contract: Contract, source: str, checksum: str, logica
     so this is where the engine refuses a malformed file."""
     raw = read_landing(lh.spark, path, contract, row_ids_in_file=scan is not None)
     checked = check_rows(raw, contract).withColumnRenamed("_rule", _RULE).withColumnRenamed("_reason", _RULE_REASON)
-    return lh.scratch(with_load_metadata(checked, source, checksum, logical_date), f"staged_bronze_{contract.name}")
+    staged = lh.scratch(with_load_metadata(checked, source, checksum, logical_date), f"staged_bronze_{contract.name}")
+    return staged if scan is not None else with_file_positions(staged)
+
+
+def with_file_positions(staged: DataFrame) -> DataFrame:
+    """`_row_id` from the engine's monotonically_increasing_id (the read partition's index in the upper bits, the
+    row's place in it in the lower 33) to the row's position among the file's data records, the id the clean copy
+    of a file with malformed lines carries: the same on every engine, whatever its partitions (Sail and the JVM
+    split a file differently). The partitions are the file's byte ranges in order, so each one's offset is the
+    rows of those before it: one small aggregate, a row per partition, reaches the driver."""
+    partition, place = F.shiftright(F.col("_row_id"), 33), F.col("_row_id") % (1 << 33)
+    counts = staged.groupBy(partition.alias("p")).count().orderBy("p").collect()
+    offsets, before = [], 0
+    for row in counts:
+        offsets.append((row["p"], before))
+        before += row["count"]
+    if offsets in ([], [(0, 0)]):
+        return staged  # one partition, the first: the ids are the positions already
+    offset = F.coalesce(*[F.when(partition == p, F.lit(start)) for p, start in offsets])
+    return staged.withColumn("_row_id", (offset + place).cast("long"))
 
 
 def publish(lh: Lakehouse, prepared: PreparedLoad, logical_date: dt.date) -> IngestReport:

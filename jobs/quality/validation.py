@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import MapType
 
 from jobs.quality.results import (
     DataQualityError,
@@ -150,7 +151,10 @@ def validate(df: DataFrame, suite_name: str | ExpectationSuite, settings: Settin
     quarantined = annotated.filter(flag).select(*[_q(c) for c in columns], CHECK_COLUMN, REASON_COLUMN)
     pii = set(pii_columns_of(suite))
     sample_frame = quarantined.select(*[_q(c) for c in quarantined.columns if c not in pii])
-    sample = sample_frame.limit(SAMPLE_ROWS).collect() if quarantined_count else []
+    # The first rows in the order of their values (a top-N, not a sort of the quarantine): a bare limit takes
+    # whichever rows the engine's partitions yield first, so the report and the examples differed by engine.
+    orderable = [_q(f.name) for f in sample_frame.schema.fields if not isinstance(f.dataType, MapType)]
+    sample = sample_frame.orderBy(*orderable).limit(SAMPLE_ROWS).collect() if quarantined_count else []
 
     results = [_result_dict(name, rule, by_index.get(rule.index), row_count, counts, sample) for rule in rules]
     for rule in missing:

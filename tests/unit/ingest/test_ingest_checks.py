@@ -94,3 +94,17 @@ def test_more_malformed_lines_than_the_share_allowed_fail_the_file(tmp_path):
     landing.check_malformed_share(scan, "x/y.csv", 0.1)   # 1 in 10: quarantined, the rest loads
     with pytest.raises(landing.ContractError, match=r"x/y.csv: 1 of 10 lines are malformed \(10%, more than the 5%"):
         landing.check_malformed_share(scan, "x/y.csv", 0.05)
+
+
+def test_row_ids_become_positions_in_the_file_whatever_the_engines_partitions(spark):
+    """monotonically_increasing_id puts the read partition in the upper bits: Sail and the JVM split one file
+    differently, so the same row had another `_row_id` on each (found by the three-engine parity run)."""
+    from jobs.ingest.load import with_file_positions
+
+    part = 1 << 33
+    ids = [part + 0, part + 1, 0, 1, 2, 3 * part + 0]   # partitions 0 (3 rows), 1 (2 rows), 3 (1 row)
+    staged = spark.createDataFrame([(i, str(i)) for i in ids], "_row_id long, raw string")
+    positions = {r.raw: r._row_id for r in with_file_positions(staged).collect()}
+    assert positions == {"0": 0, "1": 1, "2": 2, str(part): 3, str(part + 1): 4, str(3 * part): 5}
+    single = spark.createDataFrame([(0, "a"), (1, "b")], "_row_id long, raw string")
+    assert with_file_positions(single) is single   # one partition from 0: already positions
