@@ -43,8 +43,9 @@ engines: $(STAMP)
 
 # The inner loop: tests/unit, which mirrors the package: tiny frames, no generated bank, no trained model, no
 # whole step or DAG run, no started process, server or JVM (those are tests/integration, run by `make test`).
+# Two workers (pytest-xdist), each with its own embedded engine: the tests are small, so the two cores halve it.
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check jobs dags tests benchmarks
