@@ -332,10 +332,9 @@ def resolve(records: DataFrame, materialize=lambda df, i: df) -> DataFrame:
     # A CASE, not element_at over an array of the names: JVM Spark 4.2 folds element_at(<literal array>, NULL)
     # to the array's LAST element (measured: a record without links came out `fuzzy_name_dob` on the JVM
     # engines and `single_record` on Sail, which gives NULL as Spark documents).
-    rule = F.coalesce(*[F.when(F.col("rank") == i, F.lit(r)) for i, r in enumerate(RULES)])
+    rule = F.coalesce(*[F.when(F.col("rank") == i, F.lit(r)) for i, r in enumerate(RULES)], F.lit("single_record"))
     return clusters.select(
-        "silo", "silo_customer_id", customer_id(F.col("cluster")).alias("customer_id"),
-        F.coalesce(rule, F.lit("single_record")).alias("match_rule"),
+        "silo", "silo_customer_id", customer_id(F.col("cluster")).alias("customer_id"), rule.alias("match_rule"),
     )
 
 
