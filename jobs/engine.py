@@ -206,6 +206,10 @@ def remote_session(url: str, first_call_timeout: float = FIRST_CALL_TIMEOUT_S) -
 
 
 # -- classic JVM Spark ----------------------------------------------------------------------------------
+# What makes pyspark's builder choose Spark Connect over the classic JVM session.
+CONNECT_MODE_VARIABLES = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_LOCAL_REMOTE")
+
+
 def start_jvm(builder, log_path) -> SparkSession:
     """Start the JVM with its output in `log_path`, so that a failed start can say why: pyspark itself only
     reports JAVA_GATEWAY_EXITED, the reason being a line somewhere in ~100 lines of the JVM's output."""
@@ -217,6 +221,12 @@ def start_jvm(builder, log_path) -> SparkSession:
     # outside an activated virtual environment that interpreter lacks numpy, pandas and xgboost. pyspark reads
     # the variable, not spark.pyspark.python, when the driver is a Python process.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # pyspark sets SPARK_CONNECT_MODE_ENABLED on any process that opened a Spark Connect session, and child
+    # processes inherit it (a scheduler or test runner that used Sail, then starts a DAG run on the JVM engine):
+    # with it set, getOrCreate asks for a Connect URL (CONNECT_URL_NOT_SET) instead of starting the JVM. The
+    # engine asked for here is the classic one.
+    for variable in CONNECT_MODE_VARIABLES:
+        os.environ.pop(variable, None)
     if SparkContext._gateway is None:
         conf = SparkConf(loadDefaults=False)
         for key, value in builder._options.items():  # what getOrCreate would pass to spark-submit

@@ -37,7 +37,8 @@ def test_functions_build_connect_expressions_on_a_remote_session():
 
 @pytest.mark.jvm
 def test_python_workers_of_the_jvm_engine_run_the_projects_interpreter(tmp_path):
-    """The scoring's mapInPandas runs in Spark's Python workers. Outside an activated virtual environment (no
+    """Started from a process in Spark Connect mode, the JVM engine still starts a classic session. The
+    scoring's mapInPandas runs in Spark's Python workers. Outside an activated virtual environment (no
     .venv/bin on the PATH, as under `make test` or Airflow) they ran `python3`, which lacks numpy: scoring
     failed on the JVM engines with ModuleNotFoundError."""
     import shutil
@@ -59,11 +60,10 @@ def test_python_workers_of_the_jvm_engine_run_the_projects_interpreter(tmp_path)
     )
     bare = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
                            if not p.startswith(str(Path(sys.executable).parent)))
-    # SPARK_CONNECT_MODE_ENABLED: set in this process once a test has made a Connect session (a classic
-    # session in the child would then refuse to start without a Connect URL).
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYSPARK_PYTHON", "SPARK_REMOTE", "VIRTUAL_ENV", "SPARK_CONNECT_MODE_ENABLED")}
-    env.update(PATH=bare, MARKETOFONE_ENGINE="jvm")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYSPARK_PYTHON", "SPARK_REMOTE", "VIRTUAL_ENV")}
+    # What a parent that opened a Spark Connect session hands down (pyspark sets it on the process): the JVM
+    # engine refused to start with CONNECT_URL_NOT_SET under it (the parity run under `make test` failed so).
+    env.update(PATH=bare, MARKETOFONE_ENGINE="jvm", SPARK_CONNECT_MODE_ENABLED="1")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
