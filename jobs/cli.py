@@ -68,6 +68,9 @@ def _dates(args) -> list[dt.date]:
 def cmd_run(args) -> int:
     settings = _settings(args)
     days = _dates(args)
+    from jobs import production
+
+    production.check(settings, dict(os.environ))  # in the production profile: every service set and answering
     from jobs.orchestrate import DAG_IDS
 
     if args.target in DAG_IDS:
@@ -421,6 +424,62 @@ def cmd_demo(args) -> int:
     return run_demo(_settings(args), parse_date(args.date), verbose=args.verbose)
 
 
+def cmd_status(args) -> int:
+    """The last run of each DAG, the quarantine, the champions, the tables' versions (and the services)."""
+    from jobs import status
+    from jobs.tables import Lakehouse
+
+    settings = _settings(args)
+    print(f"home: {settings.home} (profile {settings.profile}, engine {settings.engine})")
+    if settings.profile == "production":
+        print("\nservices")
+        _print_table(status.services(settings, dict(os.environ)))
+    print("\nDAG runs (the latest run of each date; `marketofone run <dag> --date D` re-runs one)")
+    _print_table(status.dag_runs(settings))
+    tables = Lakehouse(None, settings).describe()
+    if not tables:
+        print(f"\nno lakehouse tables yet at {settings.storage_uri}")
+        return 0
+    held = status.quarantine(tables)
+    print(f"\nquarantine: {sum(t['rows'] for t in held)} rows in {len(held)} tables"
+          + (" (`marketofone dq --failed` says why)" if held else ""))
+    if held:
+        _print_table(held)
+    print("\nmodels")
+    models = status.champions(settings)
+    if models:
+        _print_table(models)
+    else:
+        print("  none registered yet (the models_weekly DAG trains them)")
+    print("\ntables")
+    _print_table([{k: t[k] for k in ("table", "version", "rows")} for t in tables if not t["table"].startswith(
+        "quarantine.")])
+    return 0
+
+
+def cmd_connect_server(args) -> int:
+    """A Spark Connect server with Delta in the foreground, until Ctrl-C or SIGTERM (docker stop)."""
+    import signal
+
+    from jobs.connect_server import ConnectServer
+
+    settings = _settings(args)
+    log_path = settings.home / "logs" / "spark-connect.log"
+    print(f"starting a Spark Connect server with Delta on {args.host}:{args.port} (the first start fetches the "
+          f"Delta jars from Maven Central); its log: {log_path}", flush=True)
+    server = ConnectServer.start(port=args.port, host=args.host, log_path=log_path, package=settings.delta_package,
+                                 conf=settings.spark_conf)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    print(f"listening: SPARK_REMOTE=sc://{'localhost' if args.host in ('0.0.0.0', '127.0.0.1') else args.host}:"
+          f"{args.port}", flush=True)
+    try:
+        code = server.process.wait()
+    except KeyboardInterrupt:
+        server.stop()
+        return 0
+    return 0 if code in (0, -signal.SIGTERM, 143) else 1
+
+
 def cmd_airflow(args) -> int:
     """Run the airflow CLI against the project's Airflow home and DAGs (e.g. `standalone` for the UI)."""
     from jobs.airflow_command import run_airflow
@@ -528,6 +587,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_offers)
+
+    p = sub.add_parser("status", help="where the product stands: the last run of each DAG and its failed tasks, "
+                                      "the quarantine, the champions, the tables' versions (and, in the production "
+                                      "profile, whether every service answers)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("connect-server", help="run a Spark Connect server with Delta in the foreground (the "
+                                              "production profile's engine; MARKETOFONE_SPARK_CONF adds settings)")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=15002)
+    p.set_defaults(func=cmd_connect_server)
 
     p = sub.add_parser("demo", help="generate a small bank, run the DAGs through Airflow, summarize")
     p.add_argument("--date", default=DEFAULT_DATE)

@@ -3,8 +3,8 @@
 pip's pyspark ships the Connect server class and `bin/spark-submit` but not `sbin/start-connect-server.sh`, so
 the server is started the way that script would: `spark-submit --class ...SparkConnectServer spark-internal`,
 with the Delta jars from Maven Central (then the Ivy cache) and Delta's SQL extension and catalog. The tests
-start one to run the DAGs over Spark Connect on real Spark + Delta; `marketofone connect-server` starts one
-for a data engineer who wants the production engine on a laptop.
+start one to run the DAGs over Spark Connect on real Spark + Delta; `marketofone connect-server` runs one in the
+foreground: the production profile's engine on a laptop, and the `spark-connect` service of docker-compose.yml.
 
     server = ConnectServer.start(port=15002, log_path=home / "logs" / "spark-connect.log")
     ... MARKETOFONE_ENGINE=remote SPARK_REMOTE=server.url ...
@@ -36,11 +36,13 @@ def spark_home() -> Path:
 
 
 def server_command(port: int, package: str = DELTA_PACKAGE, master: str = "local[2]",
-                   conf: tuple[tuple[str, str], ...] = ()) -> list[str]:
-    """The spark-submit line of a Connect server with Delta on `port` (loopback only), with `conf` on top."""
+                   conf: tuple[tuple[str, str], ...] = (), host: str = "127.0.0.1") -> list[str]:
+    """The spark-submit line of a Connect server with Delta on `host:port` (loopback unless told), with `conf` on
+    top. Packages in `conf` (spark.jars.packages, e.g. hadoop-aws for an s3a:// lakehouse) come with Delta's."""
+    extra_packages = dict(conf).get("spark.jars.packages", "")
     confs = {
         "spark.master": master,
-        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.address": host,
         "spark.connect.grpc.binding.port": str(port),
         "spark.jars.packages": package,
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -53,6 +55,7 @@ def server_command(port: int, package: str = DELTA_PACKAGE, master: str = "local
         "spark.databricks.delta.snapshotPartitions": "2",
     }
     confs.update(dict(conf))
+    confs["spark.jars.packages"] = ",".join(p for p in (package, extra_packages) if p)
     command = [str(spark_home() / "bin" / "spark-submit"), "--class", SERVER_CLASS]
     for key, value in confs.items():
         command += ["--conf", f"{key}={value}"]
@@ -85,7 +88,8 @@ class ConnectServer:
 
     @classmethod
     def start(cls, port: int | None = None, log_path: Path | None = None, package: str = DELTA_PACKAGE,
-              timeout: float = START_TIMEOUT_S, conf: tuple[tuple[str, str], ...] = ()) -> "ConnectServer":
+              timeout: float = START_TIMEOUT_S, conf: tuple[tuple[str, str], ...] = (),
+              host: str = "127.0.0.1") -> "ConnectServer":
         """Start the server and wait until it accepts connections; a server that exits or does not listen in
         time is stopped and reported with the line of its output that says why."""
         port = port or free_port()
@@ -98,7 +102,7 @@ class ConnectServer:
         with open(log_path, "ab") as out:
             start = out.tell()
             # A process group of its own: stop() ends spark-submit's JVM and anything it started.
-            process = subprocess.Popen(server_command(port, package, conf=conf), stdout=out, stderr=subprocess.STDOUT,
+            process = subprocess.Popen(server_command(port, package, conf=conf, host=host), stdout=out, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         server = cls(process, port, log_path)
         deadline = time.monotonic() + timeout
