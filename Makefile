@@ -27,7 +27,7 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 # Re-resolve the whole stack after editing setup.cfg.
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
-	$(BIN)/uv pip compile setup.cfg --extra dev --extra jvm --extra notebooks \
+	$(BIN)/uv pip compile setup.cfg --extra dev --extra jvm --extra notebooks --extra production \
 	    --python-version 3.11 --generate-hashes -o requirements.lock
 
 demo: $(STAMP)
