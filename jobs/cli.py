@@ -469,15 +469,22 @@ def cmd_connect_server(args) -> int:
           f"Delta jars from Maven Central); its log: {log_path}", flush=True)
     server = ConnectServer.start(port=args.port, host=args.host, log_path=log_path, package=settings.delta_package,
                                  conf=settings.spark_conf)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
     print(f"listening: SPARK_REMOTE=sc://{'localhost' if args.host in ('0.0.0.0', '127.0.0.1') else args.host}:"
           f"{args.port}", flush=True)
+
+    def stop_requested(*_):
+        # Raised out of the wait below: stopping from inside the handler would wait on the process the
+        # interrupted wait holds the lock of.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_requested)
     try:
         code = server.process.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (docker stop)
         server.stop()
         return 0
-    return 0 if code in (0, -signal.SIGTERM, 143) else 1
+    print(f"the Spark Connect server ended by itself (exit code {code}); its log: {log_path}", file=sys.stderr)
+    return 1
 
 
 def cmd_airflow(args) -> int:

@@ -137,3 +137,49 @@ def test_identity_rules_are_named_the_same_on_the_jvm_engine(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-2:] == ["national_id", "single_record"]
+
+
+@pytest.mark.jvm
+def test_the_connect_server_command_serves_delta_until_it_is_stopped(tmp_path):
+    """`marketofone connect-server` (the spark-connect service of docker-compose.yml): a client creates and reads
+    a Delta table through it; SIGTERM (docker stop) ends the server's JVM too, nothing is left listening."""
+    import shutil
+    import signal
+    import socket
+    import subprocess
+
+    from jobs.connect_server import free_port
+
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
+    env.update(MARKETOFONE_HOME=str(tmp_path / "home"))
+    server = subprocess.Popen([sys.executable, "-m", "jobs.cli", "connect-server", "--port", str(port)], cwd=ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in server.stdout:  # the command prints `listening: ...` once the server accepts connections
+            lines.append(line)
+            if line.startswith("listening:"):
+                break
+        assert lines and lines[-1].strip() == f"listening: SPARK_REMOTE=sc://localhost:{port}", "".join(lines)
+        client = (
+            "from jobs.engine import remote_session\n"
+            f"spark = remote_session('sc://127.0.0.1:{port}')\n"
+            f"path = {str(tmp_path / 'table')!r}\n"
+            "spark.range(5).write.format('delta').save(path)\n"
+            "print(spark.read.format('delta').load(path).selectExpr('sum(id)').first()[0])\n"
+        )
+        done = subprocess.run([sys.executable, "-c", client], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split()[-1] == "10"
+        assert (tmp_path / "table" / "_delta_log").is_dir()
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        if server.poll() is None:
+            server.kill()
