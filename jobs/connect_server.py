@@ -102,8 +102,9 @@ class ConnectServer:
         with open(log_path, "ab") as out:
             start = out.tell()
             # A process group of its own: stop() ends spark-submit's JVM and anything it started.
-            process = subprocess.Popen(server_command(port, package, conf=conf, host=host), stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            process = subprocess.Popen(server_command(port, package, conf=conf, host=host), stdout=out,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                       start_new_session=True)
         server = cls(process, port, log_path)
         deadline = time.monotonic() + timeout
         while not _listening(port):

@@ -14,12 +14,18 @@ Maintenance that Sail's SQL lacks (history, compaction, vacuum) is delta-rs's, i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import os
+import shutil
+import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.concurrency import retry_on_conflict
 from jobs.known import KNOWN_ON, SNAPSHOT_DATE, known_by
 from jobs.settings import Settings
 from jobs.settings import table_location as location
@@ -212,6 +218,22 @@ def _sql_literal(value) -> str:
     return str(value)
 
 
+def _retried(write):
+    """A write that failed because another writer committed to the table first is done again, whole, on the new
+    version (jobs/concurrency.py): each write below is idempotent for its logical date. A write that calls another
+    (write() calls merge_upsert()) is retried once, at the outermost."""
+    @functools.wraps(write)
+    def retried(self: "Lakehouse", full_name: str, *args, **kwargs):
+        if self._writing:
+            return write(self, full_name, *args, **kwargs)
+        self._writing = True
+        try:
+            return retry_on_conflict(full_name, lambda: write(self, full_name, *args, **kwargs))
+        finally:
+            self._writing = False
+    return retried
+
+
 class Lakehouse:
     """Read and write registered tables on one Spark session."""
 
@@ -219,6 +241,7 @@ class Lakehouse:
         self.spark = spark
         self.settings = settings
         self._named: set[str] = set()  # tables this Lakehouse has named in the catalog
+        self._writing = False          # inside a write (see _retried)
 
     # -- locations ---------------------------------------------------------------------------
     def path(self, full_name: str) -> str:
@@ -288,6 +311,7 @@ class Lakehouse:
         return self.spark.sql(query)
 
     # -- writes (each idempotent for its logical date) -----------------------------------------
+    @_retried
     def write(self, full_name: str, df: DataFrame, day: dt.date | None = None, count: bool = True) -> int | None:
         """Write `df` the way the table is declared (`Table.write`), without validation: `day` is the logical
         date a replace_date table replaces. Returns the table's rows (of `day` for replace_date), read back
@@ -309,6 +333,7 @@ class Lakehouse:
             return None
         return self._count(full_name, day if mode == "replace_date" else None)
 
+    @_retried
     def overwrite(self, full_name: str, df: DataFrame, count: bool = True) -> int | None:
         """Replace the whole table (for tables rebuilt from their inputs on every run)."""
         path = self.path(full_name)
@@ -317,8 +342,11 @@ class Lakehouse:
         return self._count(full_name) if count else None
 
     def _create(self, full_name: str, df: DataFrame) -> None:
-        """The table's first write, and its name in the catalog when the settings ask for one."""
-        df.write.format("delta").mode("overwrite").save(self.path(full_name))
+        """The table's first write, and its name in the catalog when the settings ask for one. It refuses a table
+        that exists (mode "error"): a writer in another process that created it since this one looked must not
+        be overwritten; the refusal is a commit conflict, and the write is done again as a write to a table
+        that exists (_retried)."""
+        df.write.format("delta").mode("error").save(self.path(full_name))
         self._register(full_name)
 
     def _register(self, full_name: str) -> None:
@@ -327,6 +355,7 @@ class Lakehouse:
         if self.settings.registers_names and full_name not in self._named:
             self._name_table(full_name, replace=False)
 
+    @_retried
     def replace_for_date(self, full_name: str, df: DataFrame, logical_date: dt.date | str,
                          count: bool = True) -> int | None:
         """Replace exactly the rows of one logical date; other dates stay untouched.
@@ -368,6 +397,7 @@ class Lakehouse:
             log.info("%s: added column(s) %s (earlier rows read them as NULL)", full_name, ", ".join(new))
         return df
 
+    @_retried
     def merge_upsert(self, full_name: str, df: DataFrame, delete_missing: bool = False,
                      count: bool = True) -> int | None:
         """MERGE on the table's keys: update matches, insert new rows, optionally delete rows absent
@@ -396,6 +426,7 @@ class Lakehouse:
         self.spark.catalog.dropTempView(view)
         return self._count(full_name) if count else None
 
+    @_retried
     def merge_snapshot(self, full_name: str, df: DataFrame, count: bool = True) -> int | None:
         """MERGE one snapshot of a master (a customer master, an account list) on the table's keys, so that
         snapshots of any dates, run in any order and any number of times, leave the same table: the values
@@ -423,6 +454,7 @@ class Lakehouse:
         self.spark.catalog.dropTempView(view)
         return self._count(full_name) if count else None
 
+    @_retried
     def append_new(self, full_name: str, df: DataFrame, count: bool = True) -> int | None:
         """An idempotent append: insert the rows whose keys the table lacks (a MERGE that only inserts), so a
         retry adds nothing; rows already there are left as they are."""
@@ -460,6 +492,7 @@ class Lakehouse:
         agg = F.min(column) if which == "min" else F.max(column)
         return self.read(full_name).agg(agg).collect()[0][0]
 
+    @_retried
     def update_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...], columns: tuple[str, ...]) -> None:
         """Set `columns` of every row of the table that matches a source row on `on` (not the table's
         key: one source row may match many), where they differ; no other row is rewritten. Used to
@@ -471,10 +504,12 @@ class Lakehouse:
         sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in columns)
         self._merge_on(full_name, source, on, f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {sets}")
 
+    @_retried
     def delete_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
         """Delete the rows of the table that a source row matches on `on`."""
         self._merge_on(full_name, source, on, "WHEN MATCHED THEN DELETE")
 
+    @_retried
     def delete_unmatched(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
         """Delete the rows of the table that no source row matches on `on`."""
         self._merge_on(full_name, source, on, "WHEN NOT MATCHED BY SOURCE THEN DELETE")
@@ -493,10 +528,14 @@ class Lakehouse:
             df = df.where(f"{table(full_name).date_column} = {_sql_literal(logical_date)}")
         return df.count()
 
+    def scratch_path(self, name: str) -> Path:
+        """A scratch folder of this process for `name` (see _scratch_dir)."""
+        return _scratch_dir(self.settings.home) / name
+
     def scratch(self, df: DataFrame, name: str) -> DataFrame:
         """Write an intermediate result to the home's scratch area and read it back: cuts a long
         lineage (iterative algorithms) on every engine, where checkpointing is not always available."""
-        path = self.settings.home / "scratch" / name
+        path = self.scratch_path(name)
         df.write.mode("overwrite").parquet(str(path))
         # The schema is given, not inferred: an empty frame leaves no file to infer it from (Sail
         # writes none), and validation must still see the columns of an empty input.
@@ -540,3 +579,38 @@ class Lakehouse:
                 rows.append({"table": full_name, "version": maintenance.version(path),
                              "rows": maintenance.count_rows(path), "path": path})
         return rows
+
+
+_scratch: dict[Path, Path] = {}
+
+
+def _scratch_dir(home: Path) -> Path:
+    """This process's scratch folder: `<home>/scratch/<host>-<pid>/`. Tasks running at once (parallel ingests, two
+    dates) stage tables of the same name; a folder per process keeps one from overwriting what another is
+    reading. Made at first use, when the folders of this host's processes that have ended are removed; removed
+    at exit."""
+    if home in _scratch:
+        return _scratch[home]
+    import atexit
+
+    host = socket.gethostname()
+    root = home / "scratch"
+    if root.is_dir():
+        for folder in root.iterdir():
+            if folder.is_dir() and folder.name.startswith(f"{host}-") and not _alive(folder.name.rsplit("-", 1)[1]):
+                shutil.rmtree(folder, ignore_errors=True)
+    mine = root / f"{host}-{os.getpid()}"
+    mine.mkdir(parents=True, exist_ok=True)
+    atexit.register(shutil.rmtree, mine, True)
+    _scratch[home] = mine
+    return mine
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):
+        return True  # not a pid of ours to judge, or alive under another user
+    return True

@@ -195,7 +195,7 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
         log.info("%s: %s already loaded for %s; nothing to do", bronze, source, logical_date)
         return IngestReport(contract.name, source, n_bronze + n_quarantine, n_bronze, n_quarantine, skipped=True)
 
-    scratch = lh.settings.home / "scratch" / "landing" / contract.name
+    scratch = lh.scratch_path(f"landing/{contract.name}")
     scan = None if facts.utf8 else _scan(path, contract, source, scratch, lh.settings)
     try:
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean if scan else path, scan)
