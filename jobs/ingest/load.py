@@ -84,6 +84,9 @@ class PreparedLoad:
     quarantine: DataFrame
     malformed: int
     result: QualityResult
+    # An empty export for a date the tables hold no rows of: validated (its results recorded, whatever order
+    # the dates run in), nothing to write.
+    nothing_to_write: bool = False
 
 
 def landing_file(settings: Settings, silo: str, entity: str, logical_date: dt.date) -> Path:
@@ -189,7 +192,10 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
     bronze = f"bronze.{contract.name}"
     quarantine = quarantine_of(bronze)
 
-    if _already_loaded(lh, (bronze, quarantine), facts.checksum, logical_date, empty_file=not facts.has_data_rows):
+    # An empty export is validated every time: its results (a row count of 0 checked) then do not depend on
+    # whether another date created the tables first.
+    loaded = _already_loaded(lh, (bronze, quarantine), facts.checksum, logical_date, empty_file=not facts.has_data_rows)
+    if loaded and facts.has_data_rows:
         n_bronze = lh.read(bronze).where(F.col("_logical_date") == F.lit(logical_date)).count()
         n_quarantine = lh.read(quarantine).where(F.col("_logical_date") == F.lit(logical_date)).count()
         log.info("%s: %s already loaded for %s; nothing to do", bronze, source, logical_date)
@@ -222,7 +228,7 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
                                    source, facts.checksum, logical_date)
         quarantined = quarantined.unionByName(lines)
     return PreparedLoad(contract, source, result.row_count + len(malformed), clean_rows, quarantined,
-                        len(malformed), result)
+                        len(malformed), result, nothing_to_write=loaded and not malformed and result.row_count == 0)
 
 
 def _scan(path: Path, contract: Contract, source: str, scratch: Path, settings: Settings) -> landing.LineScan:
@@ -267,6 +273,8 @@ def with_file_positions(staged: DataFrame) -> DataFrame:
 def publish(lh: Lakehouse, prepared: PreparedLoad, logical_date: dt.date) -> IngestReport:
     contract = prepared.contract
     bronze = f"bronze.{contract.name}"
+    if prepared.nothing_to_write:  # writing no rows would only add an empty version to both tables
+        return IngestReport(contract.name, prepared.source, 0, 0, 0)
     # Validated above (contract checks and the bronze suite, with the malformed lines): written the declared
     # way (replace the logical date), not through jobs/publish.py, which would run the suite a second time.
     n_bronze = lh.write(bronze, prepared.bronze, logical_date)
