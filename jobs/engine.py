@@ -213,10 +213,6 @@ CONNECT_MODE_VARIABLES = ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE", "SPARK_L
 def start_jvm(builder, log_path) -> SparkSession:
     """Start the JVM with its output in `log_path`, so that a failed start can say why: pyspark itself only
     reports JAVA_GATEWAY_EXITED, the reason being a line somewhere in ~100 lines of the JVM's output."""
-    from pyspark import SparkConf, SparkContext
-    from pyspark.errors import PySparkRuntimeError
-    from pyspark.java_gateway import launch_gateway
-
     # The Python workers (the scoring's mapInPandas) run PYSPARK_PYTHON, `python3` on the PATH when it is unset:
     # outside an activated virtual environment that interpreter lacks numpy, pandas and xgboost. pyspark reads
     # the variable, not spark.pyspark.python, when the driver is a Python process.
@@ -224,9 +220,20 @@ def start_jvm(builder, log_path) -> SparkSession:
     # pyspark sets SPARK_CONNECT_MODE_ENABLED on any process that opened a Spark Connect session, and child
     # processes inherit it (a scheduler or test runner that used Sail, then starts a DAG run on the JVM engine):
     # with it set, getOrCreate asks for a Connect URL (CONNECT_URL_NOT_SET) instead of starting the JVM. The
-    # engine asked for here is the classic one.
-    for variable in CONNECT_MODE_VARIABLES:
-        os.environ.pop(variable, None)
+    # engine asked for here is the classic one. (Put back if the JVM does not start: the process stays as it was.)
+    connect_mode = {v: os.environ.pop(v) for v in CONNECT_MODE_VARIABLES if v in os.environ}
+    try:
+        return _start_jvm(builder, log_path)
+    except BaseException:
+        os.environ.update(connect_mode)
+        raise
+
+
+def _start_jvm(builder, log_path) -> SparkSession:
+    from pyspark import SparkConf, SparkContext
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.java_gateway import launch_gateway
+
     if SparkContext._gateway is None:
         conf = SparkConf(loadDefaults=False)
         for key, value in builder._options.items():  # what getOrCreate would pass to spark-submit

@@ -2,6 +2,7 @@
 that cannot start says why. (A Spark Connect server of its own: tests/integration/test_engine.py; the JVM
 engines themselves run the DAGs in tests/integration/test_engines.py.)"""
 
+import os
 import sys
 from pathlib import Path
 
@@ -146,10 +147,14 @@ def test_a_failed_jvm_start_reports_its_cause_not_java_gateway_exited(monkeypatc
     log = tmp_path / "logs" / "spark-jvm.log"
     log.parent.mkdir()
     log.write_text("an earlier start's output\nException in thread \"main\" java.lang.Error: old news\n")
+    monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "1")   # the process's Sail session set it
     with pytest.raises(engine.EngineStartError) as failed:
         engine.start_jvm(jvm_delta_builder(), log)
     assert str(failed.value) == ("the JVM Spark engine did not start: unresolved dependency: "
                                  f"io.delta#delta-spark_2.13;4.4.1: not found (its whole output: {log})")
+    # The start set Connect mode aside for the JVM session; failed, it puts it back (the process's Sail session
+    # builds its expressions by it).
+    assert os.environ["SPARK_CONNECT_MODE_ENABLED"] == "1"
 
 
 def test_extra_spark_settings_reach_the_jvm_engine_and_bad_ones_are_refused(monkeypatch):
