@@ -42,7 +42,7 @@ from jobs.contracts import Contract, load_contract
 from jobs.ingest import landing
 from jobs.ingest.contract_checks import check_rows
 from jobs.ingest.errors import ContractError, MissingExportError
-from jobs.publish import record_results
+from jobs.publish import RESULTS, record_results
 from jobs.quality import CHECK_COLUMN, REASON_COLUMN, QualityResult
 from jobs.settings import Settings
 from jobs.tables import SOURCES, Lakehouse, quarantine_of
@@ -131,6 +131,13 @@ def _already_loaded(lh: Lakehouse, names: tuple[str, ...], checksum: str, logica
     return checksums == {checksum} or (empty_file and not checksums)
 
 
+def _results_recorded(lh: Lakehouse, validated_table: str, logical_date: dt.date) -> bool:
+    if not lh.exists(RESULTS):
+        return False
+    recorded = lh.read(RESULTS).where((F.col("run_date") == F.lit(logical_date)) & (F.col("table") == validated_table))
+    return bool(recorded.limit(1).count())
+
+
 def combine_verdicts(validated: DataFrame) -> DataFrame:
     """One `_check` / `_reason` per row from both verdicts (contract rules first, then GX expectations),
     NULL on a row that passed both; the contract's own columns dropped."""
@@ -192,10 +199,11 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
     bronze = f"bronze.{contract.name}"
     quarantine = quarantine_of(bronze)
 
-    # An empty export is validated every time: its results (a row count of 0 checked) then do not depend on
-    # whether another date created the tables first.
+    # An empty export leaves no row, hence no checksum, behind: it counts as loaded once its results are in
+    # audit.dq_results. (Counted as loaded as soon as another date had created the tables, it went unvalidated,
+    # and the results of a date depended on the order dates ran in.)
     loaded = _already_loaded(lh, (bronze, quarantine), facts.checksum, logical_date, empty_file=not facts.has_data_rows)
-    if loaded and facts.has_data_rows:
+    if loaded and (facts.has_data_rows or _results_recorded(lh, bronze, logical_date)):
         n_bronze = lh.read(bronze).where(F.col("_logical_date") == F.lit(logical_date)).count()
         n_quarantine = lh.read(quarantine).where(F.col("_logical_date") == F.lit(logical_date)).count()
         log.info("%s: %s already loaded for %s; nothing to do", bronze, source, logical_date)
