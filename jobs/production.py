@@ -22,8 +22,6 @@ from urllib.parse import urlsplit
 
 from jobs.settings import Settings
 
-COMPOSE_FILE = "docker-compose.yml"
-
 
 @dataclass(frozen=True)
 class Service:
@@ -91,8 +89,8 @@ def needed_services(settings: Settings) -> tuple[Service, ...]:
     return tuple(s for s in SERVICES if s.name != "object-store" or _on_object_store(settings))
 
 
-def unreachable_one(service: Service, endpoint: tuple[str, int], timeout: float = 3.0) -> str | None:
-    """Why `service` at `endpoint` takes no connection ("refused the connection", ...), None when it answers."""
+def unreachable_one(endpoint: tuple[str, int], timeout: float = 3.0) -> str | None:
+    """Why the service at `endpoint` takes no connection ("refused the connection", ...), None when it answers."""
     try:
         with socket.create_connection(endpoint, timeout=timeout):
             return None
@@ -112,7 +110,7 @@ def unreachable(settings: Settings, environ: dict[str, str], timeout: float = 3.
         endpoint = service.endpoint(environ)
         if endpoint is None:
             continue  # configuration_problems says what is unset
-        why = unreachable_one(service, endpoint, timeout)
+        why = unreachable_one(endpoint, timeout)
         if why:
             problems.append(f"{service.what} at {endpoint[0]}:{endpoint[1]} ({service.setting}) {why}: "
                             f"start it with {service.start}")

@@ -89,7 +89,7 @@ def services(settings: Settings, environ: dict[str, str]) -> list[dict]:
         if endpoint is None:
             rows.append({"service": service.name, "at": f"{service.setting} not set", "answers": "no"})
             continue
-        problem = production.unreachable_one(service, endpoint)
+        problem = production.unreachable_one(endpoint)
         rows.append({"service": service.name, "at": f"{endpoint[0]}:{endpoint[1]}",
                      "answers": "yes" if problem is None else f"no: {problem}"})
     return rows

@@ -236,7 +236,7 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
                                    source, facts.checksum, logical_date)
         quarantined = quarantined.unionByName(lines)
     return PreparedLoad(contract, source, result.row_count + len(malformed), clean_rows, quarantined,
-                        len(malformed), result, nothing_to_write=loaded and not malformed and result.row_count == 0)
+                        len(malformed), result, nothing_to_write=loaded)  # loaded here: an empty file
 
 
 def _scan(path: Path, contract: Contract, source: str, scratch: Path, settings: Settings) -> landing.LineScan:
