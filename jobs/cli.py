@@ -73,6 +73,8 @@ def cmd_run(args) -> int:
     production.check(settings, dict(os.environ))  # in the production profile: every service set and answering
     from jobs.orchestrate import DAG_IDS
 
+    if args.target in DAG_IDS and settings.profile == "production" and len(days) > 1:
+        return _backfill_through_scheduler(args.target, days, settings)
     if args.target in DAG_IDS:
         from jobs.orchestrate import DagRunError, run_dag
 
@@ -101,6 +103,23 @@ def cmd_run(args) -> int:
     _print_table([{"table": k, "rows": v} for k, v in result.tables.items()])
     if result.details:
         print(json.dumps(result.details, indent=2, default=str))
+    return 0
+
+
+def _backfill_through_scheduler(dag_id: str, days: list[dt.date], settings) -> int:
+    """A date range in the production profile: one backfill the scheduler runs, date after date."""
+    from jobs import airflow_api
+    from jobs.orchestrate import DagRunError, record_outcome, succeeded
+
+    outcomes = [record_outcome(o, settings) for o in airflow_api.backfill(dag_id, days[0], days[-1], settings)]
+    _print_table([{"date": o["date"], "state": o["state"],
+                   "failed tasks": ", ".join(t for t, s in sorted(o["tasks"].items()) if s != "success")}
+                  for o in outcomes])
+    failed = [o["date"] for o in outcomes if not succeeded(o)]
+    if failed:
+        raise DagRunError(f"backfill of {dag_id} from {days[0]} to {days[-1]}: {len(failed)} of {len(outcomes)} "
+                          f"runs did not succeed ({', '.join(failed)}); each run's page: {outcomes[0]['log']} ...")
+    print(f"backfill of {dag_id}: {len(outcomes)} runs succeeded, {days[0]} to {days[-1]}")
     return 0
 
 
@@ -464,6 +483,8 @@ def cmd_connect_server(args) -> int:
     from jobs.connect_server import ConnectServer
 
     settings = _settings(args)
+    if args.engine == "sail":
+        return _sail_connect_server(args.host, args.port)
     log_path = settings.home / "logs" / "spark-connect.log"
     print(f"starting a Spark Connect server with Delta on {args.host}:{args.port} (the first start fetches the "
           f"Delta jars from Maven Central); its log: {log_path}", flush=True)
@@ -485,6 +506,29 @@ def cmd_connect_server(args) -> int:
         return 0
     print(f"the Spark Connect server ended by itself (exit code {code}); its log: {log_path}", file=sys.stderr)
     return 1
+
+
+def _sail_connect_server(host: str, port: int) -> int:
+    """Sail's Spark Connect server (Delta built in, no JVM) in the foreground, until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from pysail.spark import SparkConnectServer
+
+    from jobs.engine import SAIL_SESSION_TIMEOUT_S, SAIL_SESSION_TIMEOUT_VAR
+
+    # A client may sit idle on its session longer than Sail's default 15 minutes (a task waiting for its turn).
+    os.environ.setdefault(SAIL_SESSION_TIMEOUT_VAR, str(SAIL_SESSION_TIMEOUT_S))
+    server = SparkConnectServer(ip=host, port=port)
+    server.start(background=True)
+    print(f"listening: SPARK_REMOTE=sc://{host}:{server.listening_address[1]} (Sail)", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    return 0
 
 
 def cmd_airflow(args) -> int:
@@ -604,6 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "production profile's engine; MARKETOFONE_SPARK_CONF adds settings)")
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=15002)
+    p.add_argument("--engine", choices=("jvm", "sail"), default="jvm",
+                   help="jvm: Spark 4 + Delta (default); sail: Sail's server, Delta built in, no JVM")
     p.set_defaults(func=cmd_connect_server)
 
     p = sub.add_parser("demo", help="generate a small bank, run the DAGs through Airflow, summarize")

@@ -105,9 +105,14 @@ def run_dag(dag_id: str, logical_date: dt.date, settings: Settings, verbose: boo
     short summary unless every task succeeded (a run whose tasks were skipped did nothing: no success).
 
     The run gets a process of its own whose output goes to `run_log()`; the terminal shows the steps' progress
-    lines (everything with `verbose`). A date the DAG cannot run is refused before anything runs."""
+    lines (everything with `verbose`). A date the DAG cannot run is refused before anything runs.
+
+    In the production profile the scheduler runs it instead, asked and watched through Airflow's REST API
+    (jobs/airflow_api.py); the outcome has the same shape, its "log" the run's page in the Airflow UI."""
     if dag_id not in DAG_IDS:
         raise ValueError(f"unknown DAG {dag_id!r}; DAGs: {', '.join(DAG_IDS)}")
+    if settings.profile == "production":
+        return _through_scheduler(dag_id, logical_date, settings)
     log_path = run_log(settings, dag_id, logical_date)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     result_path, failures_path = log_path.with_suffix(".json"), log_path.with_suffix(".failures.jsonl")
@@ -130,6 +135,24 @@ def run_dag(dag_id: str, logical_date: dt.date, settings: Settings, verbose: boo
     outcome["log"] = str(log_path)
     if not succeeded(outcome):
         raise DagRunError(failure_summary(outcome, read_failures(failures_path), log_path, seconds))
+    return outcome
+
+
+def record_outcome(outcome: dict, settings: Settings) -> dict:
+    """Keep a run's outcome as the latest run of its date, where `marketofone status` reads it."""
+    path = run_log(settings, outcome["dag_id"], parse_date(outcome["date"])).with_suffix(".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(outcome))
+    return outcome
+
+
+def _through_scheduler(dag_id: str, logical_date: dt.date, settings: Settings) -> dict:
+    from jobs import airflow_api
+
+    started = time.perf_counter()
+    outcome = record_outcome(airflow_api.run_dag(dag_id, logical_date, settings), settings)
+    if not succeeded(outcome):
+        raise DagRunError(failure_summary(outcome, [], outcome["log"], time.perf_counter() - started))
     return outcome
 
 
@@ -165,7 +188,7 @@ def read_failures(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def failure_summary(outcome: dict, failures: list[dict], log_path: Path, seconds: float) -> str:
+def failure_summary(outcome: dict, failures: list[dict], log_path: Path | str, seconds: float) -> str:
     """What a data engineer needs first: the task that failed first and its cause, then the other failed
     tasks one line each, the tasks that did not run, and where the whole log is."""
     tasks = outcome.get("tasks") or {}

@@ -9,6 +9,7 @@ folder for everything. The production profile runs against services:
     mlflow          the MLflow tracking server        5000   MARKETOFONE_TRACKING_URI
     spark-connect   a Spark Connect server with Delta 15002  SPARK_REMOTE
     object-store    an S3-compatible object store     9000   AWS_ENDPOINT_URL (when the lakehouse is on s3)
+    airflow-apiserver  Airflow's api-server (REST API)  8080  MARKETOFONE_AIRFLOW_URL (`marketofone run` asks it)
 
 docker-compose.yml declares the same services under the same names and ports, and points the Airflow services at
 them with these settings (tests/unit/test_compose.py checks that both agree).
@@ -54,6 +55,9 @@ SERVICES = (
             "docker compose up -d spark-connect (or: marketofone connect-server --host 0.0.0.0 --port 15002)"),
     Service("object-store", "the S3-compatible object store", 9000, "AWS_ENDPOINT_URL",
             "docker compose up -d object-store"),
+    Service("airflow-apiserver", "the Airflow api-server", 8080, "MARKETOFONE_AIRFLOW_URL",
+            "docker compose up -d airflow-apiserver (or: airflow api-server --port 8080, with the scheduler, "
+            "dag-processor and triggerer)"),
 )
 BY_NAME = {service.name: service for service in SERVICES}
 

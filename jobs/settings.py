@@ -94,7 +94,8 @@ class Settings:
     late_parent_grace_days: int = 7    # how long a row waits for its parent (account, customer) before quarantine
     max_malformed_share: float = 0.1   # more malformed lines than this share of a landing file fails the file
     profile: str = "embedded"          # embedded (one machine, no server) or production (MARKETOFONE_PROFILE)
-    tokenization_key: str = ""         # "" = the home's own random key (jobs/keys.py); production needs one set
+    tokenization_key: str = field(default="", repr=False)  # "" = the home's own random key (jobs/keys.py);
+    #                                                         the production profile needs one set
     force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
     delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
     spark_conf: tuple[tuple[str, str], ...] = ()  # extra Spark settings for the JVM engine (MARKETOFONE_SPARK_CONF)
@@ -109,6 +110,11 @@ class Settings:
     training_negative_ratio: float = 20.0
     training_min_negatives: int = 100_000
     training_max_negatives: int = 1_000_000
+    # The production profile runs DAGs through Airflow's REST API (jobs/airflow_api.py): the api-server's address
+    # and the user the CLI asks for a token as (no password: the api-server gives every user admin rights).
+    airflow_url: str = "http://127.0.0.1:8080"
+    airflow_user: str = "admin"
+    airflow_password: str = field(default="", repr=False)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -181,6 +187,9 @@ class Settings:
                 training_negative_ratio=float(_env("MARKETOFONE_TRAINING_NEGATIVE_RATIO", "20")),
                 training_min_negatives=int(_env("MARKETOFONE_TRAINING_MIN_NEGATIVES", "100000")),
                 training_max_negatives=int(_env("MARKETOFONE_TRAINING_MAX_NEGATIVES", "1000000")),
+                airflow_url=_env("MARKETOFONE_AIRFLOW_URL", "http://127.0.0.1:8080"),
+                airflow_user=_env("MARKETOFONE_AIRFLOW_USER", "admin"),
+                airflow_password=_env("MARKETOFONE_AIRFLOW_PASSWORD", ""),
             )
         except ValueError as exc:
             raise ValueError(f"bad MARKETOFONE_* setting: {exc}") from exc

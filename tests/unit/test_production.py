@@ -68,7 +68,7 @@ def test_a_service_that_does_not_answer_is_named_with_its_setting_and_how_to_sta
 
 def test_the_object_store_is_needed_only_for_a_lakehouse_on_it(tmp_path):
     names = {s.name for s in production.needed_services(_production(tmp_path))}
-    assert names == {"postgres", "mlflow", "spark-connect"}
+    assert names == {"postgres", "mlflow", "spark-connect", "airflow-apiserver"}
     on_s3 = _production(tmp_path, storage="s3a://lakehouse/lakehouse")
     assert "object-store" in {s.name for s in production.needed_services(on_s3)}
 
@@ -80,6 +80,8 @@ def test_the_object_store_is_needed_only_for_a_lakehouse_on_it(tmp_path):
     ("MARKETOFONE_TRACKING_URI", "https://mlflow.bank", ("mlflow.bank", 443)),
     ("SPARK_REMOTE", "sc://spark-connect:15002/;user_id=etl", ("spark-connect", 15002)),
     ("AWS_ENDPOINT_URL", "http://object-store:9000", ("object-store", 9000)),
+    ("MARKETOFONE_AIRFLOW_URL", "http://airflow-apiserver:8080", ("airflow-apiserver", 8080)),
+    ("MARKETOFONE_AIRFLOW_URL", "https://airflow.bank/", ("airflow.bank", 443)),
 ])
 def test_each_setting_names_the_host_and_port_of_its_service(setting, value, expected):
     service = next(s for s in production.SERVICES if s.setting == setting)
