@@ -10,7 +10,7 @@ CUSTOMERS   ?= 2000
 DATE        ?= 2026-06-30
 PYTEST_ARGS ?=
 
-.PHONY: demo test unit engines venv lock lint bench clean clean-home
+.PHONY: demo test unit engines production venv lock lint bench clean clean-home
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ test: $(STAMP)
 # every table compared row for row (tests/integration/test_engines.py), alone.
 engines: $(STAMP)
 	$(BIN)/python -m pytest -m engines $(PYTEST_ARGS)
+
+# The production profile on this machine (tests/integration/test_production_profile.py), alone: PostgreSQL, the MLflow
+# server, a Spark Connect server and Airflow's components as processes; PostgreSQL's server programs must be installed.
+production: $(STAMP)
+	$(BIN)/python -m pytest -m production $(PYTEST_ARGS)
 
 # The inner loop: tests/unit, which mirrors the package: tiny frames, no generated bank, no trained model, no
 # whole step or DAG run, no started process, server or JVM (those are tests/integration, run by `make test`).

@@ -79,17 +79,24 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def stop_group(pgid: int, grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM the whole process group, then SIGKILL whatever is left after `grace` seconds."""
+def stop_group(pgid: int, grace: float = STOP_GRACE_SECONDS, leader: subprocess.Popen | None = None) -> None:
+    """SIGTERM the whole process group, then SIGKILL whatever is left after `grace` seconds. `leader`, the group's
+    first process when it is this process's child, is reaped as soon as it exits: unreaped, it would keep the group
+    looking alive until the grace ran out."""
+    def alive() -> bool:
+        if leader is not None:
+            leader.poll()
+        return _group_alive(pgid)
+
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        if not _group_alive(pgid):
+        if not alive():
             return
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _group_alive(pgid):
+        while time.monotonic() < deadline and alive():
             time.sleep(0.2)
 
 

@@ -32,6 +32,17 @@ def test_stopping_the_group_stops_the_children_too():
     assert not _group_alive(parent.pid)
 
 
+@pytest.mark.integration
+def test_a_leader_that_is_our_child_is_reaped_so_its_sigterm_is_enough():
+    """Unreaped, a child that obeyed SIGTERM stays a zombie in its group, which then looks alive until the grace
+    runs out and SIGKILL follows: every service of jobs/local_stack.py took the whole grace to stop."""
+    leader = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    time.sleep(0.2)
+    stop_group(leader.pid, grace=30, leader=leader)
+    assert leader.returncode == -signal.SIGTERM   # reaped by stop_group, and ended by SIGTERM, not SIGKILL
+    assert not _group_alive(leader.pid)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
