@@ -21,11 +21,25 @@ from jobs.gold.targets import TARGETS
 FEATURE_HISTORY_DAYS = 90  # the longest behaviour window: an as-of date needs this much data before it
 
 
+def latest_training_date(logical_date: dt.date, horizon_days: int, maturity_days: int) -> dt.date:
+    """The last as-of date whose labels were settled on the logical date: its horizon over, and the maturity
+    after it (late declarations) passed too."""
+    return logical_date - dt.timedelta(days=horizon_days + maturity_days)
+
+
+def settled_by(rows: DataFrame, logical_date: dt.date, horizon_days: int, maturity_days: int) -> DataFrame:
+    """The training rows a run on the logical date may learn from: as-of dates whose labels were settled by then.
+    gold.training_set keeps every as-of date any run wrote, so without this a weekly run for a date, re-run
+    after a later date's, trained and tested on as-of dates its own date could not know."""
+    latest = latest_training_date(logical_date, horizon_days, maturity_days)
+    return rows.where(F.col("as_of_date") <= F.lit(latest))
+
+
 def training_dates(first_data: dt.date, logical_date: dt.date, horizon_days: int, maturity_days: int) -> list[dt.date]:
     """Month ends t with a full feature history before them (t - 90 days >= the first data) and a
     label horizon that is over and settled by the logical date (t + horizon + maturity <= it: life
     events are declared days or weeks after they happen)."""
-    latest = logical_date - dt.timedelta(days=horizon_days + maturity_days)
+    latest = latest_training_date(logical_date, horizon_days, maturity_days)
     earliest = first_data + dt.timedelta(days=FEATURE_HISTORY_DAYS)
     dates, month = [], dt.date(earliest.year, earliest.month, 1)
     while month <= latest:

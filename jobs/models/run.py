@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from jobs.decide.catalog import Policy, load_policy
 from jobs.gold.customer_360 import MODEL_FEATURES
 from jobs.gold.targets import TARGETS, Target, target
+from jobs.gold.training_set import settled_by
 from jobs.models import registry
 from jobs.models.sample import WEIGHT_COLUMN, Sampling, sample_training_rows
 from jobs.models.score import PROPENSITY_SCHEMA, ChampionRef, scoring_function
@@ -107,16 +108,21 @@ def _newest_version(client, name: str):
     return max(versions, key=lambda v: int(v.version), default=None)
 
 
-def eligible_rows(lh: Lakehouse, t: Target, features: tuple[str, ...] | None = None):
-    """The target's eligible rows of gold.training_set, every as-of date, as a Spark DataFrame: the ids, the
-    model's features (all of MODEL_FEATURES unless given) and the label; nothing is read yet."""
+def eligible_rows(lh: Lakehouse, t: Target, features: tuple[str, ...] | None = None, day: dt.date | None = None):
+    """The target's eligible rows of gold.training_set as a Spark DataFrame: the ids, the model's features (all
+    of MODEL_FEATURES unless given) and the label; every as-of date, or with `day` those whose labels were
+    settled on it (a run for the day learns nothing a later run wrote); nothing is read yet."""
     if not lh.exists("gold.training_set"):
         raise FileNotFoundError("gold.training_set has not been written yet; run the training_set step first")
     columns = ["as_of_date", "customer_id", *(MODEL_FEATURES if features is None else features), t.label]
-    return lh.read("gold.training_set").where(F.col(f"eligible_{t.name}")).select(*columns)
+    rows = lh.read("gold.training_set").where(F.col(f"eligible_{t.name}"))
+    if day is not None:
+        settings = lh.settings
+        rows = settled_by(rows, day, settings.label_horizon_days, settings.label_maturity_days)
+    return rows.select(*columns)
 
 
-def training_rows(lh: Lakehouse, t: Target, features: tuple[str, ...] | None = None
+def training_rows(lh: Lakehouse, t: Target, features: tuple[str, ...] | None = None, day: dt.date | None = None
                   ) -> tuple[pd.DataFrame, Sampling]:
     """The rows the target's model is trained on, sampled in Spark before they reach the driver: every
     eligible positive, and the negatives sampled (deterministically, jobs/models/sample.py) to the caps in
@@ -124,7 +130,7 @@ def training_rows(lh: Lakehouse, t: Target, features: tuple[str, ...] | None = N
     calibrated. Sorted by as-of date and customer, so the same rows always reach XGBoost in the same order."""
     settings = lh.settings
     rows, sampling = sample_training_rows(
-        eligible_rows(lh, t, features), t.label, settings.seed, ratio=settings.training_negative_ratio,
+        eligible_rows(lh, t, features, day), t.label, settings.seed, ratio=settings.training_negative_ratio,
         min_negatives=settings.training_min_negatives, max_negatives=settings.training_max_negatives)
     frame = rows.toPandas()
     frame = frame.sort_values(["as_of_date", "customer_id"], kind="stable").reset_index(drop=True)
@@ -162,13 +168,14 @@ def _retire_if_protected(client, t: Target, policy: Policy) -> str | None:
     return unfit or None
 
 
-def train_target(lh: Lakehouse, name: str, policy: Policy | None = None) -> dict:
-    """Train one target's model; a target without enough positives is skipped with the reason. `champion`
-    says which version scores the target after the run (None: its product is not offered by model)."""
+def train_target(lh: Lakehouse, name: str, policy: Policy | None = None, day: dt.date | None = None) -> dict:
+    """Train one target's model (on the as-of dates settled by `day`, all of them without); a target without
+    enough positives is skipped with the reason. `champion` says which version scores the target after the run
+    (None: its product is not offered by model)."""
     t = target(name)
     policy = policy or load_policy()
     spec = replace(spec_for(t, policy), weight_column=WEIGHT_COLUMN)   # the sampled negatives' weights
-    frame, sampling = training_rows(lh, t, spec.features)
+    frame, sampling = training_rows(lh, t, spec.features, day)
     registry.configure_mlflow(lh.settings, t.experiment)
     if frame.empty:
         return _with_champion(lh, t, policy, {"skipped": "no eligible rows in gold.training_set"})
@@ -205,7 +212,7 @@ def _with_champion(lh: Lakehouse, t: Target, policy: Policy, outcome: dict) -> d
 
 def train(lh: Lakehouse, day: dt.date, targets: tuple[str, ...] | None = None) -> dict:
     policy = load_policy()
-    models = {name: train_target(lh, name, policy) for name in (targets or tuple(TARGETS))}
+    models = {name: train_target(lh, name, policy, day) for name in (targets or tuple(TARGETS))}
     return {"models": models, "no_champion": {name: m.get("no_champion") or m.get("reason") or m.get("skipped")
                                               for name, m in models.items() if m["champion"] is None}}
 

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from jobs.gold.customer_360 import MODEL_FEATURES, build_customer_360
 from jobs.gold.targets import TARGETS
-from jobs.gold.training_set import build_training_set, training_dates
+from jobs.gold.training_set import build_training_set, settled_by, training_dates
 from jobs.known import KNOWN_ON
 from jobs.measure.kpis import KPIS, RATIO_KPIS, kpi_by_segment, kpi_table, per_customer
 from tests.silver_fixtures import AS_OF, KNOWN, TXN_SCHEMA, d, money_frame, silver_frames
@@ -154,6 +154,18 @@ def test_training_dates_are_month_ends_with_history_and_a_settled_horizon():
     dates = training_dates(dt.date(2025, 7, 1), dt.date(2026, 6, 30), horizon_days=30, maturity_days=45)
     assert dates[0] == dt.date(2025, 9, 30) and dates[-1] == dt.date(2026, 3, 31) and len(dates) == 7
     assert training_dates(dt.date(2026, 6, 1), dt.date(2026, 6, 30), 30, 45) == []
+
+
+def test_a_run_learns_only_from_as_of_dates_settled_on_its_date(spark):
+    """gold.training_set keeps the as-of dates of every run: a weekly run for June 30 re-run after the one for
+    November 29 must not train or test on the as-of dates only November's could know."""
+    rows = spark.createDataFrame([(dt.date(2026, 3, 31), "A"), (dt.date(2026, 4, 30), "A"),
+                                  (dt.date(2026, 9, 30), "A")], "as_of_date date, customer_id string")
+    kept = settled_by(rows, dt.date(2026, 6, 30), horizon_days=30, maturity_days=45)  # settled by 2026-04-16
+    assert [r.as_of_date for r in kept.collect()] == [dt.date(2026, 3, 31)]
+    later = settled_by(rows, dt.date(2026, 11, 29), 30, 45)  # settled by 2026-09-15
+    assert sorted(r.as_of_date for r in later.collect()) == [dt.date(2026, 3, 31), dt.date(2026, 4, 30)]
+    assert max(training_dates(dt.date(2025, 7, 1), dt.date(2026, 6, 30), 30, 45)) <= dt.date(2026, 4, 16)
 
 
 def _kpi_inputs(spark):
