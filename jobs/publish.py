@@ -109,7 +109,7 @@ def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
             lh.write(full_name, valid, day, count=False)   # the counts come from the validation
     # Staged once: validation, publishing and quarantine then read files instead of recomputing the plan.
     staged = lh.scratch(df, f"staged_{full_name.replace('.', '_')}")
-    result = quality.validate(staged, full_name, lh.settings, day)
+    result = quality.validate(staged, full_name, lh.settings, day, materialize=lh.scratch)
     record_results(lh, result, day)
     quality.raise_on_failure(result)
     valid, quarantine = result.valid, as_rejected(result.quarantined)

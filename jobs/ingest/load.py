@@ -223,7 +223,7 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
             raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan)
 
-    result = quality.validate(staged, bronze, lh.settings, logical_date)
+    result = quality.validate(staged, bronze, lh.settings, logical_date, materialize=lh.scratch)
     record_results(lh, result, logical_date)
     quality.raise_on_failure(result)  # e.g. an empty export: nothing is written
 

@@ -162,6 +162,32 @@ def test_counts_add_up(bad_payments):
     assert result.valid_count == result.valid.count() == 3
 
 
+def test_materialized_verdicts_are_read_by_every_later_pass_with_the_same_split(bad_payments, payments_suite,
+                                                                             settings, spark, tmp_path):
+    """With `materialize`, the rules are evaluated once, into what it writes; the counts, the valid rows and the
+    quarantine are the ones computed without it."""
+    df, plain = bad_payments
+    written = []
+
+    def materialize(frame, name):
+        path = str(tmp_path / name)
+        frame.write.mode("overwrite").parquet(path)
+        written.append((name, frame.columns, path))
+        return spark.read.schema(frame.schema).parquet(path)
+
+    result = quality.validate(df, payments_suite, settings, RUN_DATE, materialize=materialize)
+    [(name, columns, path)] = written
+    assert name == "checked_test_payments" and {"_check", "_reason"} <= set(columns)
+    assert (result.row_count, result.quarantined_count) == (plain.row_count, plain.quarantined_count)
+    assert sorted(map(tuple, result.quarantined.collect()), key=repr) == \
+        sorted(map(tuple, plain.quarantined.collect()), key=repr)
+    assert sorted(r["id"] for r in result.valid.collect()) == ["p1", "p4", "p6"]
+    # What was written holds the verdicts every later pass reads: the same rows, the same checks.
+    stored = {(r["id"], r["amount"]): r["_check"] for r in spark.read.parquet(path).collect()}
+    assert {k: v for k, v in stored.items() if v} == {(r["id"], r["amount"]): r["_check"]
+                                                      for r in plain.quarantined.collect()}
+
+
 def test_a_row_failing_several_expectations_is_quarantined_once(spark, payments_suite, settings):
     df = spark.createDataFrame([("p1", -1.0, "GBP", "X1"), ("p2", 1.0, "EUR", "R002")], PAYMENTS_SCHEMA)
     result = quality.validate(df, payments_suite, settings, RUN_DATE)
