@@ -23,7 +23,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -43,8 +43,8 @@ class AirflowApiError(RuntimeError):
 class AirflowApi:
     base_url: str
     user: str = ""
-    password: str = ""
-    _token: str | None = None
+    password: str = field(default="", repr=False)
+    _token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "AirflowApi":
@@ -125,10 +125,10 @@ class AirflowApi:
             "dag_id": dag_id, "from_date": _midnight(first).isoformat(), "to_date": _midnight(last).isoformat(),
             "reprocess_behavior": "completed", "max_active_runs": max_active_runs}).json()
 
-    def backfill_runs(self, dag_id: str, backfill_id: int) -> list[dict]:
-        runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"run_type": "backfill", "limit": 1000,
+    def backfill_runs(self, dag_id: str) -> list[dict]:
+        """The DAG's backfill runs (a date has one run: a later backfill of the date reprocesses that run)."""
+        return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"run_type": "backfill", "limit": 1000,
                                                                     "order_by": "logical_date"}).json()["dag_runs"]
-        return [r for r in runs if r.get("backfill_id") in (None, backfill_id)]
 
 
 def _generated_password(user: str) -> str:
@@ -226,7 +226,7 @@ def backfill(dag_id: str, first: dt.date, last: dt.date, settings: Settings,
           f"{api.base_url}", file=sys.stderr, flush=True)
     started, outcomes = time.monotonic(), {}
     while True:
-        runs = [r for r in api.backfill_runs(dag_id, created["id"]) if _in(r, first, last)]
+        runs = [r for r in api.backfill_runs(dag_id) if _in(r, first, last)]
         for run in runs:
             day = dt.datetime.fromisoformat(run["logical_date"]).date()
             if run["state"] in TERMINAL and run["dag_run_id"] not in outcomes:

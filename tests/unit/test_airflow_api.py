@@ -54,9 +54,11 @@ def test_an_api_server_nobody_listens_on_is_named_with_its_setting_and_how_to_st
         api.unpause("personalization_daily")
 
 
-def test_the_password_is_not_printed_with_the_settings(tmp_path):
+def test_the_password_is_not_printed_with_the_settings_or_the_client(tmp_path):
     shown = repr(Settings(home=tmp_path, airflow_password="s3cret", tokenization_key="k" * 40))
     assert "s3cret" not in shown and "k" * 40 not in shown
+    client = airflow_api.AirflowApi("http://127.0.0.1:8080", "admin", "s3cret", _token="t0ken")
+    assert "s3cret" not in repr(client) and "t0ken" not in repr(client)
 
 
 def test_a_run_is_asked_for_the_business_date_at_midnight_utc():
