@@ -153,13 +153,19 @@ def _detail(reply: requests.Response) -> str:
     return str(detail)[:300]
 
 
-def task_states(instances: list[dict]) -> dict[str, str]:
-    """Each task's state; a mapped task (one instance per target) shows its worst instance, as in dag.test()."""
+def worst_states(pairs) -> dict[str, str]:
+    """Each task's state from (task_id, state) pairs; a mapped task (one instance per target) shows its worst
+    instance. The one rule for runs through the scheduler and through dag.test()."""
     found: dict[str, set[str]] = {}
-    for ti in instances:
-        found.setdefault(ti["task_id"], set()).add(str(ti.get("state")))
+    for task_id, state in pairs:
+        found.setdefault(task_id, set()).add(str(state))
     order = ("failed", "upstream_failed", "up_for_retry", "skipped", "None")
     return {t: next((s for s in order if s in states), sorted(states)[0]) for t, states in found.items()}
+
+
+def task_states(instances: list[dict]) -> dict[str, str]:
+    """Each task's state in a run's task instances as the REST API lists them."""
+    return worst_states((ti["task_id"], ti.get("state")) for ti in instances)
 
 
 def ran_at_once(instances: list[dict], prefix: str) -> int:

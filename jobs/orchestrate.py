@@ -258,11 +258,9 @@ def no_exports(dag_id: str, logical_date: dt.date, settings: Settings) -> str | 
 
 def task_states(dag_run) -> dict[str, str]:
     """Each task's state; a mapped task (one instance per target) shows its worst instance."""
-    states: dict[str, set[str]] = {}
-    for ti in dag_run.get_task_instances() if dag_run else []:
-        states.setdefault(ti.task_id, set()).add(str(ti.state))
-    order = ("failed", "upstream_failed", "up_for_retry", "skipped", "None")
-    return {t: next((s for s in order if s in found), sorted(found)[0]) for t, found in states.items()}
+    from jobs.airflow_api import worst_states
+
+    return worst_states((ti.task_id, ti.state) for ti in (dag_run.get_task_instances() if dag_run else []))
 
 
 def _run_here(dag_id: str, logical_date: dt.date, settings: Settings) -> dict:
