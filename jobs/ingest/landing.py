@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def inspect(path: Path) -> FileFacts:
     with path.open("rb") as fh:
         first = fh.readline()
         second = fh.readline()
-        for chunk in (first, second, *iter(lambda: fh.read(1 << 20), b"")):
+        # Chained, not unpacked into a tuple: the file is read a megabyte at a time, never held whole.
+        for chunk in itertools.chain((first, second), iter(lambda: fh.read(1 << 20), b"")):
             digest.update(chunk)
             if utf8:
                 try:
