@@ -26,7 +26,7 @@ to a model):
 - engagement: days with a transaction, transaction count, activity now and the month before;
 - online: sessions and the pages people research (`page_<page>_<days>d`);
 - offers: received, opened, accepted and declined in the last year, days since the last one;
-- life events the customer declared before the day (`had_<event>`) and how long ago (`days_since_<event>`).
+- life events the customer declared before the day (`had_<event>`).
 
 Money (balances, limits, flows, spend, income) is MONEY_SUM, decimal(20,2): sums of decimals, so a sum
 never depends on the order rows arrive in, on any engine. Ratios and shares are doubles computed from
@@ -77,7 +77,6 @@ MODEL_FEATURES = (
     + ["offers_received_365d", "offers_opened_365d", "offers_accepted_365d", "offers_declined_365d",
        "days_since_last_offer"]
     + [f"had_{e}" for e in LIFE_EVENTS]
-    + [f"days_since_{e}" for e in LIFE_EVENTS]
 )
 
 
@@ -229,17 +228,11 @@ def offer_features(offers: DataFrame, as_of: dt.date) -> DataFrame:
 
 
 def life_event_features(life_events: DataFrame, as_of: dt.date) -> DataFrame:
-    """had_<event>: the customer had declared, by the day, the event as happened by the day; days_since_<event>:
-    how long before the day the latest such event happened (NULL: none declared). A need follows an event for a
-    while (a new child, a wedding, a retirement: savings, a card, a lump sum to place), so when matters, not
-    only whether."""
+    """had_<event>: the customer had declared, by the day, the event as happened by the day."""
     known = life_events.where(F.col("customer_id").isNotNull() & (F.col("event_date") <= F.lit(as_of))
                               & (F.to_date("recorded_at") <= F.lit(as_of)))
-    event = F.col("event_type")
     return known.groupBy("customer_id").agg(
-        *[F.max(F.when(event == e, 1).otherwise(0)).alias(f"had_{e}") for e in LIFE_EVENTS],
-        *[F.datediff(F.lit(as_of), F.max(F.when(event == e, F.col("event_date")))).alias(f"days_since_{e}")
-          for e in LIFE_EVENTS])
+        *[F.max(F.when(F.col("event_type") == e, 1).otherwise(0)).alias(f"had_{e}") for e in LIFE_EVENTS])
 
 
 def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
@@ -261,10 +254,9 @@ def build_customer_360(silver: Silver, as_of: dt.date) -> DataFrame:
         .join(life_event_features(silver.life_events, as_of), "customer_id", "left")
     )
     # A customer without a row in a part had none of it: counts and sums are zero. Left missing (NaN
-    # to the models): the balance 90 days ago, a credit limit, days since a last offer or an event; the derived
+    # to the models): the balance 90 days ago, a credit limit, days since a last offer; the derived
     # features below (ratios without a denominator stay NULL) are computed from the filled columns.
-    known_or_missing = ("deposit_balance_90d_ago", "credit_limit", "days_since_last_offer",
-                        *[f"days_since_{e}" for e in LIFE_EVENTS])
+    known_or_missing = ("deposit_balance_90d_ago", "credit_limit", "days_since_last_offer")
     missing_means_none = [c for c in MODEL_FEATURES if c in df.columns and c not in known_or_missing]
     df = df.fillna(0, subset=missing_means_none + ["active_prev_30d"])
     age = F.floor(F.months_between(F.lit(as_of), F.col("birth_date")) / 12).cast("int")

@@ -141,9 +141,6 @@ def feature_text(feature: str) -> FeatureText:
     if feature.startswith("had_") and feature[4:] in _EVENT_WORDS:
         event = _EVENT_WORDS[feature[4:]]
         return FeatureText(event, FLAG, high=f"told us about {event}", low=f"no {event} known")
-    if feature.startswith("days_since_") and feature[11:] in _EVENT_WORDS:
-        event = _EVENT_WORDS[feature[11:]]
-        return FeatureText(f"time since {event}", DAYS, high=f"{event} a while ago", low=f"{event} recently")
     if feature.startswith("has_"):
         return _flag(feature[4:].replace("_", " "))
     return FeatureText(feature.replace("_", " "), NUMBER)

@@ -56,11 +56,9 @@ def test_the_floor_is_a_setting(monkeypatch, tmp_path):
 def test_credit_models_leave_out_protected_attributes_and_other_models_keep_them():
     for product in CREDIT_PRODUCTS:
         features = spec_for(target(product), POLICY).features
-        # How long ago a marriage was declared is a marital status too.
-        assert {"age", "had_marriage", "days_since_marriage"} & set(features) == set(), product
+        assert {"age", "had_marriage"} & set(features) == set(), product
         assert not POLICY.protected.blocked_columns(product) & set(features), product
-        assert spec_for(target(product), POLICY).tags["protected_left_out"] == "age,had_marriage,days_since_marriage"
-        assert {"days_since_new_child", "days_since_retirement"} <= set(features), product
+        assert spec_for(target(product), POLICY).tags["protected_left_out"] == "age,had_marriage"
     for name in ("savings", "term_deposit", "retirement"):
         assert spec_for(target(name), POLICY).features == tuple(MODEL_FEATURES)
 
@@ -135,8 +133,6 @@ def test_reason_wording():
     assert reason_text("page_mortgage_calculator_30d", 3, 0) == \
         "looked at the mortgage calculator in the last 30 days (3)"
     assert reason_text("had_marriage", 1, 0) == "told us about a marriage"
-    assert reason_text("days_since_new_child", 20, 300) == "a new child recently (20 days)"
-    assert reason_text("days_since_retirement", 700, 90) == "retirement a while ago (700 days)"
     assert reason_text("mystery_score", 1.5, 0.5) == "high mystery score (1.5)"          # fallback
     assert reason_text("age", float("nan"), 40.0) == "age not known"
     assert reason_text("max_days_past_due", 45.0, 0.0) == "recent late payments (45 days)"
