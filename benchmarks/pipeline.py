@@ -73,7 +73,8 @@ def run_engine(home: Path, day: dt.date, customers: int, days: int, until: str |
     settings = Settings.from_env().with_(home=home, customers=customers, history_days=days)
     figures: dict[str, float] = {}
     steps = first_load_steps()
-    steps = steps[: steps.index(until) + 1] if until else steps
+    whole = until is None
+    steps = steps if whole else steps[: steps.index(until) + 1]
     first_load = 0.0
     for name in steps:
         result = run_step(name, day, settings)
@@ -83,9 +84,8 @@ def run_engine(home: Path, day: dt.date, customers: int, days: int, until: str |
         figures[f"step_{name}_rows"] = rows
         figures[f"step_{name}_rows_per_second"] = round(rows / result.seconds) if result.seconds else 0
         print(f"  {settings.engine}: {name} {result.seconds:.1f}s", file=sys.stderr, flush=True)
-    figures["first_load_seconds" if steps == first_load_steps() else f"first_load_until_{until}_seconds"] = \
-        round(first_load, 2)
-    if steps == first_load_steps():
+    figures["first_load_seconds" if whole else f"first_load_until_{until}_seconds"] = round(first_load, 2)
+    if whole:
         increment = 0.0
         for name in DAILY_ORDER:
             result = run_step(name, day + dt.timedelta(days=1), settings)
@@ -188,8 +188,9 @@ def main() -> int:
             with engine_process(engine, home) as (env, engine_peak):
                 subprocess.run(command, env=env, cwd=ROOT, check=True)
                 results[engine] = json.loads(out.read_text())
-                if engine_peak() is not None:
-                    results[engine]["engine_peak_rss_mb"] = engine_peak()
+                engine_peak_mb = engine_peak()
+                if engine_peak_mb is not None:
+                    results[engine]["engine_peak_rss_mb"] = engine_peak_mb
             for key, value in results[engine].items():
                 print(f"{engine}_{key}: {value}", flush=True)
 
