@@ -1,7 +1,8 @@
 """Table maintenance that Sail's SQL lacks, through `deltalake` (delta-rs): the one module that imports it.
 
-History, version, compaction (OPTIMIZE) and VACUUM of a lakehouse table, the statistics in its Delta log,
-and `maintain_all(lh)` for every registered table that exists (`marketofone maintain`). Every function takes
+History, version, compaction (OPTIMIZE), VACUUM and new columns (ADD COLUMNS) of a lakehouse table, the
+statistics in its Delta log, and `maintain_all(lh)` for every registered table that exists (`marketofone
+maintain`). Every function takes
 the table's location (a path or a URI such as `s3://bucket/lakehouse/gold/kpi_daily`, Lakehouse.path), so it
 works on whatever storage MARKETOFONE_STORAGE_URI names. The steps read and write tables through Spark
 (jobs/tables.py); the CLI's listings that run without a Spark session (tables, history, dq, offers) read
@@ -78,6 +79,18 @@ def column_bound(location: str, column: str, which: str):
             if stats and None not in stats:
                 return (min if which == "min" else max)(stats)
     return None
+
+
+def add_columns(location: str, fields: list[dict]) -> None:
+    """Add columns to a table's schema (a metadata-only commit), each given as a Spark StructField's JSON
+    (`StructField.jsonValue()`: Delta's schema format). They are added as nullable, without field metadata:
+    the table's earlier rows have no value for them."""
+    import json
+
+    from deltalake.schema import Field
+
+    delta_table(location).alter.add_columns(
+        [Field.from_json(json.dumps({**field, "nullable": True, "metadata": {}})) for field in fields])
 
 
 def count_rows(location: str) -> int:

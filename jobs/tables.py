@@ -8,7 +8,8 @@ MARKETOFONE_STORAGE_URI (default: the home's `lakehouse/` folder; `s3://...` or 
 Jobs never choose a write mode: they call `publish(lh, name, df, day)` (write-audit-publish,
 jobs/publish.py), which validates the rows when the table has a suite and writes them the declared way;
 `Lakehouse.write` is the declared write without the audit. Each mode is idempotent for its logical date.
-Maintenance that Sail's SQL lacks (history, compaction, vacuum) is delta-rs's, in jobs/maintenance.py.
+Maintenance that Sail's SQL lacks (history, compaction, vacuum, adding a column) is delta-rs's, in
+jobs/maintenance.py.
 """
 
 from __future__ import annotations
@@ -378,9 +379,9 @@ class Lakehouse:
         """`df` in the table's column order, the table first widened by df's new columns.
 
         Sail writes by position and drops columns the table does not have without a word, so a new
-        feature would vanish and a reordered select would swap values. New columns are added to the
-        table by an empty append with `mergeSchema` (a commit without data; rows of earlier dates read
-        them as NULL); a column the rows lack or a changed type is refused, naming the columns."""
+        feature would vanish and a reordered select would swap values. New columns are added to the table
+        first (`_add_columns`; rows of earlier dates read them as NULL); a column the rows lack or a changed
+        type is refused, naming the columns."""
         have = {f.name: f.dataType.simpleString() for f in self.read(full_name).schema.fields}
         given = {f.name: f.dataType.simpleString() for f in df.schema.fields}
         missing = [c for c in have if c not in given]
@@ -390,12 +391,36 @@ class Lakehouse:
         if changed:
             raise ValueError(f"{full_name}: column type(s) changed: {', '.join(changed)}; rebuild the table "
                              "(marketofone drops nothing by itself)")
-        new = [c for c in given if c not in have]
-        df = df.select(*have, *new)
+        new = [f for f in df.schema.fields if f.name not in have]
         if new:
-            df.limit(0).write.format("delta").mode("append").option("mergeSchema", "true").save(self.path(full_name))
-            log.info("%s: added column(s) %s (earlier rows read them as NULL)", full_name, ", ".join(new))
-        return df
+            self._add_columns(full_name, new)
+        return df.select(*have, *(f.name for f in new))
+
+    def _add_columns(self, full_name: str, fields: list) -> None:
+        """Add `fields` to the table as nullable columns (earlier rows have no value for them), and check that
+        the table has them after: a write must never lose a column quietly.
+
+        `ALTER TABLE ... ADD COLUMNS` where the engine has it (JVM Spark + Delta, named tables in a metastore);
+        Sail has no ALTER TABLE for it, so delta-rs adds them there (jobs/maintenance.py). Not an empty
+        `mergeSchema` append: Sail's schema merge keeps the table's old schema, new columns dropped, as soon as
+        the table has a NOT NULL column that the rows to write have as nullable."""
+        from pyspark.errors import UnsupportedOperationException
+
+        from jobs import maintenance
+
+        names = ", ".join(f.name for f in fields)
+        target = self.sql_name(full_name) if full_name in self._named else f"delta.`{self.path(full_name)}`"
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
+        try:
+            self.spark.sql(f"ALTER TABLE {target} ADD COLUMNS ({columns})")
+        except UnsupportedOperationException:  # Sail: "unsupported ALTER TABLE operation"
+            maintenance.add_columns(self.path(full_name), [f.jsonValue() for f in fields])
+        now = set(self.read(full_name).columns)
+        lost = [f.name for f in fields if f.name not in now]
+        if lost:
+            raise RuntimeError(f"{full_name}: adding column(s) {', '.join(lost)} did not change the table's schema; "
+                               "nothing was written")
+        log.info("%s: added column(s) %s (earlier rows read them as NULL)", full_name, names)
 
     @_retried
     def merge_upsert(self, full_name: str, df: DataFrame, delete_missing: bool = False,

@@ -47,6 +47,19 @@ def test_replace_for_date_adds_new_columns_and_writes_by_name_not_position(lh, s
         "as_of_date", "customers", "a", "b"]
 
 
+def test_a_new_column_reaches_a_table_that_has_a_not_null_column(lh, spark):
+    # Sail's schema merge kept the old schema, the new column dropped without a word, once the table had a NOT
+    # NULL column (a date written from a literal) that the rows to write had as nullable: the training set's
+    # new features vanished on a lakehouse built before them.
+    first = spark.createDataFrame([(D1, 10)], "as_of_date date not null, customers long")
+    lh.replace_for_date("gold.kpi_daily", first, D1)
+    later = spark.createDataFrame([(D2, 20, 7.5)], "as_of_date date, customers long, b double")
+    lh.replace_for_date("gold.kpi_daily", later, D2)
+    fields = DeltaTable(str(lh.path("gold.kpi_daily"))).schema().fields
+    assert [(f.name, f.nullable) for f in fields] == [("as_of_date", False), ("customers", True), ("b", True)]
+    assert sorted(tuple(r) for r in lh.read("gold.kpi_daily").collect()) == [(D1, 10, None), (D2, 20, 7.5)]
+
+
 def test_replace_for_date_refuses_rows_that_lack_a_column_or_change_its_type(lh, spark):
     lh.replace_for_date("gold.kpi_daily", _with_a(spark, D1, 10, 1.0), D1)
     with pytest.raises(ValueError, match="lack column.* a that the table has"):
