@@ -66,6 +66,9 @@ class Table:
     write: str = "merge"
     cluster_by: tuple[str, ...] = ()
     suite: bool = False             # expectations/<layer>.<name>.json validates it before publishing
+    # For a table two writers share: the rows of a date the declared write owns (a SQL condition); a replace
+    # of the date leaves the other rows of the date alone.
+    replace_scope: str | None = None
 
     def __post_init__(self) -> None:
         if self.write not in WRITE_MODES:
@@ -81,11 +84,15 @@ class Table:
 
 
 def _daily(layer: str, name: str, keys: tuple[str, ...], date_column: str, description: str,
-           suite: bool = False) -> Table:
+           suite: bool = False, replace_scope: str | None = None) -> Table:
     """A table whose run for a logical date replaces that date's rows, laid out by that date."""
     return Table(layer, name, keys, date_column, description, write="replace_date", cluster_by=(date_column,),
-                 suite=suite)
+                 suite=suite, replace_scope=replace_scope)
 
+
+# The decision log's rows the daily offers step writes (and replaces on a re-run of a date); the decision API's
+# own decisions (jobs/serve/) are appended to the same table under ids starting DA.
+BATCH_DECISIONS = "decision_id LIKE 'DX%'"
 
 # Landing sources: silo -> entities; each has a contract in schemas/landing/<silo>/<entity>.json
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -178,7 +185,9 @@ _DECLARED = _bronze_and_quarantine() + [
     _daily("audit", "decision_log", ("as_of_date", "decision_id"), "as_of_date",
            "every candidate decision (customer x offer x channel): outcome, the rules that excluded it, scores, "
            "price, model, catalog and policy versions, reasons; a published decision a forced re-run replaced stays, "
-           "with `superseded_at` and `superseded_by`; kept as long as the data", suite=True),
+           "with `superseded_at` and `superseded_by`; the decision API's answers (ids `DA...`) are appended beside "
+           "the daily run's (ids `DX...`), which a re-run of the date replaces; kept as long as the data", suite=True,
+           replace_scope=BATCH_DECISIONS),
     Table("audit", "dq_results", ("run_date", "table", "expectation", "column"), "run_date",
           "every Great Expectations result: table, expectation, success, unexpected count", write="merge",
           cluster_by=("run_date",)),
@@ -372,6 +381,8 @@ class Lakehouse:
         else:
             df = self._aligned(full_name, df)
             condition = f"{t.date_column} = {_sql_literal(logical_date)}"
+            if t.replace_scope:
+                condition = f"{condition} AND ({t.replace_scope})"
             df.write.format("delta").mode("overwrite").option("replaceWhere", condition).save(path)
         return self._count(full_name, logical_date) if count else None
 

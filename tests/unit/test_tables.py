@@ -151,3 +151,14 @@ def test_merge_snapshot_keeps_the_newest_values_and_the_earliest_known_date_in_a
         results.append(sorted((r.silo_customer_id, r.customer_id, r._snapshot_date, r._known_on)
                               for r in lh.read("silver.customer_crosswalk").collect()))
     assert results[0] == results[1] == [("D1", "CU_B", D2, D1), ("D2", "CU_C", D2, D2)]
+
+
+def test_a_replace_of_a_date_leaves_the_rows_another_writer_owns(lh, spark):
+    # The decision log: the daily run replaces its own decisions of a date (ids DX...), the decision API's (DA...)
+    # of the same date stay.
+    schema = "decision_id string, as_of_date date, outcome string"
+    lh.replace_for_date("audit.decision_log", spark.createDataFrame([("DX1", D1, "offered")], schema), D1)
+    lh.append_new("audit.decision_log", spark.createDataFrame([("DA1", D1, "offered")], schema))
+    lh.replace_for_date("audit.decision_log", spark.createDataFrame([("DX2", D1, "excluded")], schema), D1)
+    assert sorted(tuple(r) for r in lh.read("audit.decision_log").collect()) == [
+        ("DA1", D1, "offered"), ("DX2", D1, "excluded")]
