@@ -5,9 +5,10 @@ The daily Market of One run for one logical date: load the source systems' expor
 conform them into silver (one golden customer per person, the day's activity MERGEd), build the
 customer-360, score every customer with the champion models (products and life events, with reason
 codes), decide the offers (eligibility, consent, suitability, contact policy, price, arbitration, holdout:
-every candidate in `audit.decision_log`), check fairness, publish `gold.offers_<channel>` and their exports,
-and compute the KPIs for treated customers and the holdout. The `channels` source brings back what
-customers did with the offers published before. The models are trained by the
+every candidate in `audit.decision_log`), check fairness, publish `gold.offers_<channel>`, their exports and
+the decision API's online store, and compute the KPIs for treated customers and the holdout. The `channels`
+source brings back what customers did with the offers published before; `drain_decisions` first moves the
+decision API's answers into `audit.decision_log`, so the day's contact limits count them. The models are trained by the
 `models_weekly` DAG; until it has run there is no champion, nothing is scored and no offer is made
 (the `score` task says so).
 
@@ -67,6 +68,10 @@ def personalization_daily():
     def score() -> dict:
         return _run("score")
 
+    @task(doc_md="the decision API's answers (its write-ahead files) appended to audit.decision_log")
+    def drain_decisions() -> dict:
+        return _run("drain_decisions")
+
     @task(doc_md="decide and publish: audit.decision_log, gold.fairness_daily, gold.offers_<channel>, exports")
     def offers() -> dict:
         return _run("offers")
@@ -76,7 +81,9 @@ def personalization_daily():
         return _run("kpis")
 
     loaded = [ingest.override(task_id=f"ingest_{source}")(source=source) for source in SOURCES]
-    loaded >> silver() >> customer_360() >> score() >> offers() >> kpis()
+    decided = offers()
+    loaded >> silver() >> customer_360() >> score() >> decided >> kpis()
+    drain_decisions() >> decided
 
 
 dag = personalization_daily()

@@ -437,6 +437,27 @@ def cmd_offers(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """The decision API (jobs/serve/app.py) on the home's online store, in the foreground."""
+    from jobs.serve.app import serve
+
+    settings = _settings(args)
+    print(f"decision API on http://{args.host}:{args.port} (OpenAPI: /docs), store {settings.home / 'online'}",
+          flush=True)
+    serve(settings.home, args.host, args.port, parse_date(args.as_of) if args.as_of else None)
+    return 0
+
+
+def cmd_drain_decisions(args) -> int:
+    """Move the decision API's answers from its write-ahead files into audit.decision_log."""
+    from jobs.pipeline import lakehouse
+    from jobs.serve.decision_wal import drain
+
+    drained = drain(lakehouse(_settings(args)))
+    print(f"{sum(drained.values())} API decision(s) appended to audit.decision_log from {len(drained)} file(s)")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from jobs.demo import run_demo
 
@@ -651,6 +672,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("jvm", "sail"), default="jvm",
                    help="jvm: Spark 4 + Delta (default); sail: Sail's server, Delta built in, no JVM")
     p.set_defaults(func=cmd_connect_server)
+
+    p = sub.add_parser("serve", help="the decision API: a customer's next best offers in milliseconds, from the "
+                                     "online store the offers step materializes (OpenAPI at /docs)")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--as-of", help="decide as on this date (replays, tests); default: today (UTC)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("drain-decisions", help="append the decision API's answers (its write-ahead files) to "
+                                               "audit.decision_log; the daily DAG does it before deciding")
+    p.set_defaults(func=cmd_drain_decisions)
 
     p = sub.add_parser("demo", help="generate a small bank, run the DAGs through Airflow, summarize")
     p.add_argument("--date", default=DEFAULT_DATE)

@@ -98,6 +98,16 @@ def offers(lh: Lakehouse, day: dt.date) -> StepResult:
     return StepResult("offers", day, run(lh, day))
 
 
+def drain_decisions(lh: Lakehouse, day: dt.date) -> StepResult:
+    """The decision API's answers since the last drain (its write-ahead files, whatever their date) appended to
+    audit.decision_log, before the day's decisions count the contacts already made."""
+    from jobs.serve.decision_wal import drain
+
+    drained = drain(lh)
+    return StepResult("drain_decisions", day, {"audit.decision_log": sum(drained.values())},
+                      details={"files": sorted(drained)})
+
+
 def kpis(lh: Lakehouse, day: dt.date) -> StepResult:
     from jobs.measure.run import kpis as run
 
@@ -111,10 +121,11 @@ STEPS: dict[str, Callable[..., StepResult]] = {
     "training_set": training_set,
     "train": train,
     "score": score,
+    "drain_decisions": drain_decisions,
     "offers": offers,
     "kpis": kpis,
 }
-DAILY_ORDER = ("ingest", "silver", "customer_360", "score", "offers", "kpis")
+DAILY_ORDER = ("ingest", "silver", "customer_360", "score", "drain_decisions", "offers", "kpis")
 WEEKLY_ORDER = ("training_set", "train")
 
 

@@ -46,7 +46,7 @@ from jobs.decide.rules import apply_rules, check_rules
 from jobs.domain import CHANNELS
 from jobs.measure.fairness import fairness_report
 from jobs.publish import publish as publish_table
-from jobs.tables import Lakehouse, quarantine_of
+from jobs.tables import Lakehouse, quarantine_of, table
 from jobs.unify.customers import newest_versions
 from jobs.unify.engagement import offer_interactions
 
@@ -58,6 +58,8 @@ LOG_COLUMNS = ["decision_id", "as_of_date", "customer_id", "offer_id", "product"
                "catalog_version", "policy_version"]
 
 LOG = "audit.decision_log"
+# What the decision API re-decides with besides the log's columns (jobs/serve/store.py keeps them per candidate).
+SERVING_COLUMNS = ["affinity", "channel_order", "channel_contacts", "contacts"]
 SUPERSEDED = ("superseded_at", "superseded_by")   # set on a published decision a forced re-run replaced
 KEY = ("customer_id", "offer_id", "channel")        # one candidate of a date (decision_id's key)
 CONTENT = tuple(c for c in LOG_COLUMNS if c != "decision_id")
@@ -83,7 +85,8 @@ def _empty_scores(lh: Lakehouse) -> DataFrame:
 
 def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
            scores: DataFrame | None = None) -> DataFrame:
-    """Every candidate of `day` with its outcome, in LOG_COLUMNS (+ price_kind for the channel content).
+    """Every candidate of `day` with its outcome, in LOG_COLUMNS (+ price_kind for the channel content, and the
+    SERVING_COLUMNS the online store keeps).
 
     `scores` (customer_id, kind, target, probability, model, model_version, reason_codes, reason) replaces
     the day's gold.propensity_scores: benchmarks use it to run other arbitration policies (segment rules,
@@ -120,7 +123,7 @@ def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
     return (decided.withColumn("catalog_version", F.lit(catalog.version))
             .withColumn("policy_version", F.lit(policy.version))
             .withColumn("decision_id", decision_id())
-            .select(*LOG_COLUMNS, "price_kind"))
+            .select(*LOG_COLUMNS, "price_kind", *SERVING_COLUMNS))
 
 
 def next_best_offers(decisions: DataFrame) -> DataFrame:
@@ -155,10 +158,15 @@ class Settled:
     changes: int = 0
 
 
+def batch_rows(lh: Lakehouse, day: dt.date) -> DataFrame:
+    """The decision-log rows of `day` the daily run wrote (not the decision API's, jobs/serve/)."""
+    return lh.read(LOG).where(_on(day)).where(table(LOG).replace_scope)
+
+
 def _logged(lh: Lakehouse, day: dt.date) -> DataFrame | None:
     if not lh.exists(LOG):
         return None
-    rows = lh.read(LOG).where(_on(day))
+    rows = batch_rows(lh, day)
     for column, kind in zip(SUPERSEDED, ("timestamp", "string"), strict=True):
         if column not in rows.columns:
             rows = rows.withColumn(column, F.lit(None).cast(kind))
@@ -271,7 +279,20 @@ def run(lh: Lakehouse, day: dt.date) -> dict[str, int]:
         policy_rows(policy), "policy_version string, rule_id string, rule_type string, "
         "description string, exclude_when string, kind string, `limit` int, days int"), day)
     decisions = lh.scratch(decide(lh, day, catalog, policy), "decisions")
-    return counts | publish(lh, day, decisions, catalog, policy)
+    counts |= publish(lh, day, decisions.select(*LOG_COLUMNS, "price_kind"), catalog, policy)
+    materialize_store(lh, day, decisions, catalog, policy)
+    return counts
+
+
+def materialize_store(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog, policy: Policy):
+    """The decision API's online store of `day` (jobs/serve/store.py): every customer's candidates with the
+    decision id, outcome and rank that stand in the log (a forced republish may have revised them)."""
+    from jobs.serve import store
+
+    standing_ids = standing(batch_rows(lh, day)).select(*KEY, "decision_id", "outcome", "rank")
+    candidates = decisions.drop("decision_id", "outcome", "rank").join(standing_ids, list(KEY))
+    rows = store.customer_rows(lh.read("gold.customer_360").where(_on(day)), candidates)
+    return store.materialize(lh.settings.home, rows, store.store_meta(day, catalog, policy))
 
 
 def publish(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog, policy: Policy) -> dict[str, int]:
@@ -283,7 +304,7 @@ def publish(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog,
     counts = {}
     if settled.rows is None:
         log.info("%s was published and this run decided the same: %s is left as it is", day, LOG)
-        counts[LOG] = standing(lh.read(LOG).where(_on(day))).count()
+        counts[LOG] = standing(batch_rows(lh, day)).count()
     else:
         # Validated by its suite: a row that fails goes to quarantine.audit_decision_log with its reason. The
         # decisions are the code's own, so one failing is a bug to look at; it is not sent to any channel.
@@ -330,7 +351,7 @@ def mark_published(lh: Lakehouse, day: dt.date, channels: dict, catalog: Catalog
     """Write the gold.channel_publication rows of `day`, one per channel: `channels` maps a channel to (rows
     published, the channel table's version after the write, the export files). Decision counts and the models
     behind them come from the log of the date."""
-    rows = lh.read(LOG).where(_on(day))
+    rows = batch_rows(lh, day)
     current = standing(rows)
     decided = {r["channel"]: r["n"] for r in current.groupBy("channel").agg(F.count("*").alias("n")).collect()}
     superseded = ({r["channel"]: r["n"] for r in rows.where(F.col("superseded_at").isNotNull())

@@ -416,3 +416,119 @@ def test_a_backfilled_date_reads_its_own_balances(replayed, lh):
     assert len(both) > 0.8 * CUSTOMERS
     wrong = [(r.customer_id, r.total_balance, r.exported) for r in both if abs(r.total_balance - r.exported) >= 0.01]
     assert wrong == []
+
+
+# -- the decision API on the store the last publish left -------------------------------------------------------------
+
+API_DAY = "2026-07-02"   # the day the API decides on: after the store's date (the replay ended on NEXT[0])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Api:
+    """`marketofone serve` on the home, as a channel reaches it: over HTTP, keep-alive."""
+
+    def __init__(self, home: Path):
+        self.home, self.port, self.server = home, _free_port(), None
+
+    def start(self) -> None:
+        import http.client
+        import time
+
+        env = {**os.environ, "MARKETOFONE_HOME": str(self.home)}
+        self.server = subprocess.Popen([*CLI, "serve", "--port", str(self.port), "--as-of", API_DAY], cwd=ROOT,
+                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(150):
+            try:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                self.conn.connect()
+                return
+            except OSError:
+                assert self.server.poll() is None, self.server.stdout.read()
+                time.sleep(0.2)
+        raise AssertionError("the decision API did not start")
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        self.conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                          headers={"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read())
+
+    def kill(self) -> None:
+        self.conn.close()
+        self.server.kill()      # SIGKILL: no shutdown hook runs
+        self.server.wait()
+
+
+@pytest.fixture(scope="module")
+def api(replayed, home):
+    api = _Api(home)
+    api.start()
+    yield api
+    api.kill()
+
+
+def test_the_api_answers_every_customer_as_the_batch_published(api, lh):
+    from pyspark.sql import functions as F
+
+    status, health = api.call("GET", "/health")
+    assert status == 200 and health["store_date"] == NEXT[0]
+    offered = (lh.read("audit.decision_log").where(F.col("as_of_date") == F.lit(NEXT[0]))
+               .where("outcome = 'offered' and superseded_at is null and decision_id like 'DX%'"))
+    batch: dict[tuple[str, str], list] = {}
+    for r in offered.orderBy("rank").collect():
+        batch.setdefault((r.customer_id, r.channel), []).append((r.decision_id, r.offer_id, r.rank, r.price))
+    customers = [r.customer_id for r in lh.read("gold.customer_360").where(F.col("as_of_date") == F.lit(NEXT[0]))
+                 .select("customer_id").collect()]
+    assert len(customers) == health["customers"] and len(batch) > 100
+    differ = []
+    for customer in customers:
+        for channel in ("mobile", "email", "atm", "branch"):
+            status, answer = api.call("GET", f"/customers/{customer}/next-best-offers?channel={channel}")
+            got = [(o["decision_id"], o["offer_id"], o["rank"], o["price"]) for o in answer["offers"]]
+            if status != 200 or got != batch.get((customer, channel), []):
+                differ.append((customer, channel, status, got, batch.get((customer, channel))))
+    assert differ == []
+
+
+def test_bad_requests_get_a_4xx_with_the_reason(api):
+    status, body = api.call("GET", "/customers/CU-NOBODY/next-best-offers?channel=mobile")
+    assert status == 404 and "CU-NOBODY" in body["detail"]
+    status, body = api.call("GET", "/customers/CU-NOBODY/next-best-offers?channel=fax")
+    assert status == 422 and body["detail"][0]["loc"] == ["query", "channel"]
+    status, body = api.call("POST", "/decisions", {"channel": "mobile"})
+    assert status == 422 and body["detail"][0]["loc"] == ["body", "customer_id"]
+    status, spec = api.call("GET", "/openapi.json")
+    assert status == 200 and {"/customers/{customer_id}/next-best-offers", "/decisions"} <= set(spec["paths"])
+
+
+def test_api_decisions_survive_a_killed_server_and_reach_the_log_once(api, lh, home):
+    from pyspark.sql import functions as F
+
+    customers = [r.customer_id for r in lh.read("gold.customer_360").where(F.col("as_of_date") == F.lit(NEXT[0]))
+                 .select("customer_id").orderBy("customer_id").limit(300).collect()]
+    given = {}
+    for customer in customers:
+        status, answer = api.call("POST", "/decisions", {"customer_id": customer, "channel": "mobile",
+                                                         "context": {"page": "credit_cards"}})
+        assert status == 200
+        given.update({o["decision_id"]: customer for o in answer["offers"] if o["decision_id"].startswith("DA")})
+    assert len(given) >= 5
+    api.kill()          # no answer given is lost: each was written ahead before it was returned
+    api.start()
+    # The restarted server counts the contacts it made: mobile's cap is reached for those customers today.
+    some = next(iter(given.values()))
+    assert api.call("GET", f"/customers/{some}/next-best-offers?channel=mobile")[1]["offers"] == []
+    assert "1 file(s)" in _cli(home, "drain-decisions")
+    _cli(home, "drain-decisions")   # again: nothing twice
+    logged = lh.read("audit.decision_log").where("decision_id like 'DA%'")
+    assert sorted((r.decision_id, r.customer_id) for r in logged.collect()) == sorted(given.items())
+    assert {r.as_of_date.isoformat() for r in logged.select("as_of_date").distinct().collect()} == {API_DAY}
+    assert {r.note for r in logged.select("note").distinct().collect()} == {
+        "highest expected value within the contact limits"}
