@@ -83,7 +83,7 @@ def test_a_failed_dag_run_prints_its_cause_in_a_few_lines_without_retrying_data_
     assert "Traceback" not in output and len(output.splitlines()) <= 20, output
     log = tmp_path / "logs" / "personalization_daily" / "2026-06-30.log"
     assert f"full log: {log}" in output and "Traceback" in log.read_text()
-    assert "ended failed" in output and "6 of 11 tasks failed" in output
+    assert "ended failed" in output and "6 of 12 tasks failed" in output
     assert re.search(r"^  ingest_deposits( \(first\))?: MissingExportError: no deposits/accounts export for "
                      r"2026-06-30", output, re.M), output
     assert "  not run, upstream failed: silver, customer_360, score, offers, kpis" in output
