@@ -11,10 +11,10 @@ batch left open with what changed since:
   excluded).
 
 Then the batch's own arbitration picks and ranks (arbitrate.py). An offer the batch also offered on that channel
-keeps the batch's decision id: without context and without API offers since, the answer is the batch's decision
-for the channel, id for id. Any other offer is a new decision, `DA` + a hash of the day, customer, offer, channel
-and context. The same request again the same day (customer, channel and context) gets the same answer, and its
-offers count as contacts once.
+is the batch's decision, id and reason: without context and without API offers since, the answer is the batch's
+decision for the channel, id for id. Any other offer is a new decision, `DA` + a hash of the day, customer,
+offer, channel and context, and counts as a contact. The same request again the same day (customer, channel and
+context) gets the same answer, until a new API decision for the customer changes the contact room.
 """
 
 from __future__ import annotations
@@ -98,11 +98,13 @@ class Decider:
 
     def _remember(self, record: dict) -> None:
         live = self._live.setdefault((record["as_of_date"], record["customer_id"]), _Live())
+        new = {o["decision_id"] for o in record["offers"] if o["decision_id"].startswith(API_PREFIX)} - set(live.offers)
+        if new:     # a new offer changed the contact room: earlier answers no longer hold
+            live.answers.clear()
+        for decision in new:
+            live.offers[decision] = record["channel"]
         if record["offers"]:
             live.answers[(record["channel"], Context(**record["context"]).key())] = record["offers"]
-        for offer in record["offers"]:
-            if offer["decision_id"].startswith(API_PREFIX):
-                live.offers[offer["decision_id"]] = record["channel"]
 
     def answer(self, customer_id: str, channel: str, context: Context | None = None) -> dict:
         if channel not in CHANNELS:
@@ -167,7 +169,7 @@ class Decider:
                boosted: str | None) -> dict:
         offer = meta["offers"][r["offer_id"]]
         store_day = dt.date.fromisoformat(meta["as_of_date"])
-        batch = r["outcome_batch"] == "offered" and not (boosted and r["product"] == boosted)
+        batch = r["outcome_batch"] == "offered"
         if batch:
             decision_id, first = r["decision_id"], store_day + dt.timedelta(days=1)
             last = store_day + dt.timedelta(days=offer["validity_days"])
@@ -176,7 +178,7 @@ class Decider:
             last = day + dt.timedelta(days=offer["validity_days"] - 1)
         text = price_text(r["price"], offer["price_kind"], offer["price_unit"])
         reason = r["reason"]
-        if boosted and r["product"] == boosted:
+        if boosted and r["product"] == boosted and not batch:
             reason = f"{reason}; viewing {context.page} now" if reason else f"viewing {context.page} now"
         return {"decision_id": decision_id, "rank": r["rank"], "offer_id": r["offer_id"], "product": r["product"],
                 "headline": offer["headline"],

@@ -85,13 +85,15 @@ def test_a_holdout_customer_gets_no_offer_and_an_unknown_one_is_an_error(decider
 
 
 def test_a_viewed_page_raises_its_product_and_the_offer_counts_as_a_contact(decider, tmp_path):
+    assert [o["offer_id"] for o in decider.answer(CU, "mobile")["offers"]] == ["MTG-HOME"]   # the batch's
     viewing = Context(page="personal_loans")
     first = decider.answer(CU, "mobile", viewing)["offers"]
     assert [o["offer_id"] for o in first] == ["PL-FLEX"]
     assert first[0]["decision_id"].startswith("DA") and first[0]["reason"].endswith("viewing personal_loans now")
     # The same request the same day names the same decision (and counts once).
     assert decider.answer(CU, "mobile", viewing)["offers"][0]["decision_id"] == first[0]["decision_id"]
-    # The channel cap (one offer per channel in 7 days) now holds for mobile: no more offers there today ...
+    # The channel cap (one offer per channel in 7 days) now holds for mobile: no more offers there today, not even
+    # the batch's answer given before the new decision ...
     assert decider.answer(CU, "mobile")["offers"] == []
     # ... and a server started again counts the same contacts, from the write-ahead file.
     again = Decider(store.OnlineStore(tmp_path), DecisionWal(tmp_path), today=lambda: TODAY)
@@ -100,6 +102,12 @@ def test_a_viewed_page_raises_its_product_and_the_offer_counts_as_a_contact(deci
     assert [(r["decision_id"], r["offer_id"], r["channel"], r["as_of_date"]) for r in rows] == [
         (first[0]["decision_id"], "PL-FLEX", "mobile", TODAY)]
     again.wal.close()
+
+
+def test_a_viewed_page_of_the_offer_the_batch_made_answers_the_batch_decision(decider, batch):
+    answer = decider.answer(CU, "email", Context(page="auto_loans"))["offers"]
+    assert [(o["decision_id"], o["offer_id"]) for o in answer] == [r[:2] for r in _offered(batch, "email")]
+    assert "viewing" not in answer[0]["reason"]
 
 
 def test_every_answer_is_a_whole_line_of_the_write_ahead_file(decider):
