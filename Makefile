@@ -33,8 +33,8 @@ lock:
 demo: $(STAMP)
 	$(BIN)/marketofone demo --customers $(CUSTOMERS) --date $(DATE)
 
-# Everything, the three-engine parity run (20 of its 41 minutes on 2 cores, the JVM's per-statement overhead in a
-# fresh JVM per DAG run) and the production-profile run (5 minutes) included.
+# Everything, the three-engine parity run (14 of its 34 minutes on 2 cores, the JVM's per-statement overhead in a
+# fresh JVM per DAG run) and the production-profile run (4.5 minutes) included.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
