@@ -129,6 +129,9 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     print(f"channel exports:           {settings.home / 'exports'}/<channel>/<date>.parquet|csv")
     if example:
         print(f"why this offer:            .venv/bin/marketofone why --customer {example[0].customer_id} --date {iso}")
+    print("decision API:              .venv/bin/marketofone serve   (then http://127.0.0.1:8000/docs"
+          + (f", or curl 'http://127.0.0.1:8000/customers/{example[0].customer_id}/next-best-offers?channel=mobile'"
+             if example else "") + ")")
     print("analyst notebook:          notebooks/customer_360.ipynb")
 
 
