@@ -34,10 +34,12 @@ POINTER = "CURRENT"
 BATCH_ROWS = 5000
 KEEP_STORES = 2   # the current file and the one before it (a server may still be finishing a request on it)
 
-# Per candidate: what the arbitration reads (jobs/serve/arbitrate.py) and what an answer shows.
-CANDIDATE_FIELDS = ("offer_id", "product", "channel", "channel_order", "affinity", "expected_value", "probability",
-                    "value", "lever", "risk", "price", "channel_contacts", "contacts", "model", "model_version",
-                    "reason_codes", "reason", "decision_id", "outcome", "rank")
+# Per candidate: what the arbitration reads (jobs/serve/arbitrate.py) and what an answer shows. The score of a
+# product (its probability, model and reasons) is the same on every channel, so it is kept once per product.
+SCORE_FIELDS = ("probability", "model", "model_version", "reason_codes", "reason")
+OFFER_FIELDS = ("offer_id", "product", "channel", "channel_order", "affinity", "expected_value", "value", "lever",
+                "risk", "price", "channel_contacts", "contacts", "decision_id", "outcome", "rank")
+CANDIDATE_FIELDS = OFFER_FIELDS + SCORE_FIELDS
 
 
 def online_dir(home: Path) -> Path:
@@ -65,16 +67,20 @@ def store_meta(day: dt.date, catalog: Catalog, policy: Policy) -> dict:
 
 
 def customer_rows(customers: DataFrame, decisions: DataFrame) -> DataFrame:
-    """(customer_id, holdout, candidates): one row per customer of `customers`, `candidates` the JSON list of
-    their open candidates (outcome offered or not_selected) in CANDIDATE_FIELDS."""
+    """(customer_id, holdout, candidates): one row per customer of `customers`; `candidates` is JSON,
+    {"scores": [one per product: product + SCORE_FIELDS], "offers": [one per open candidate (outcome offered or
+    not_selected): OFFER_FIELDS]}."""
     open_rows = decisions.where(F.col("outcome").isin("offered", "not_selected"))
-    candidates = open_rows.groupBy("customer_id").agg(
-        F.to_json(F.collect_list(F.struct(*CANDIDATE_FIELDS))).alias("candidates"))
+    offers = open_rows.groupBy("customer_id").agg(F.to_json(F.collect_list(F.struct(*OFFER_FIELDS))).alias("o"))
+    scores = (open_rows.select("customer_id", "product", *SCORE_FIELDS).dropDuplicates(["customer_id", "product"])
+              .groupBy("customer_id").agg(F.to_json(F.collect_list(F.struct("product", *SCORE_FIELDS))).alias("s")))
+    candidates = offers.join(scores, "customer_id").select(
+        "customer_id", F.concat(F.lit('{"scores":'), "s", F.lit(',"offers":'), "o", F.lit("}")).alias("candidates"))
     holdout = decisions.groupBy("customer_id").agg(F.max(F.col("holdout").cast("int")).alias("holdout"))
     return (customers.select("customer_id").distinct()
             .join(holdout, "customer_id", "left").join(candidates, "customer_id", "left")
             .select("customer_id", F.coalesce("holdout", F.lit(0)).alias("holdout"),
-                    F.coalesce("candidates", F.lit("[]")).alias("candidates")))
+                    F.coalesce("candidates", F.lit('{"scores":[],"offers":[]}')).alias("candidates")))
 
 
 def materialize(home: Path, rows: DataFrame, meta: dict) -> Path:
@@ -173,8 +179,12 @@ class OnlineStore:
                                 (customer_id,)).fetchone()
         if row is None:
             return None
+        stored = json.loads(row[1])
+        scores = {score["product"]: score for score in stored["scores"]}
         # The engine's JSON leaves NULL fields out (Sail ignores to_json's ignoreNullFields): they read as None.
-        return bool(row[0]), [{f: c.get(f) for f in CANDIDATE_FIELDS} for c in json.loads(row[1])]
+        return bool(row[0]), [{**{f: offer.get(f) for f in OFFER_FIELDS},
+                               **{f: scores[offer["product"]].get(f) for f in SCORE_FIELDS}}
+                              for offer in stored["offers"]]
 
     def some_customers(self, n: int) -> list[str]:
         """The first `n` customer ids (benchmarks and examples)."""
