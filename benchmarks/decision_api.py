@@ -60,12 +60,6 @@ def build_store(home: Path, customers: int, days: int, day: dt.date) -> None:
         runs()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(home: Path, port: int, as_of: str) -> subprocess.Popen:
     env = {**os.environ, "MARKETOFONE_HOME": str(home)}
     server = subprocess.Popen([sys.executable, "-m", "jobs.cli", "serve", "--port", str(port), "--as-of", as_of],
@@ -166,6 +160,7 @@ def main() -> None:
     except ImportError:
         pass
 
+    from jobs.connect_server import free_port
     from jobs.serve.store import POINTER, OnlineStore, online_dir
 
     with project_home(args.home, "marketofone-api-bench-") as home:

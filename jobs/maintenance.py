@@ -2,11 +2,10 @@
 
 History, version, compaction (OPTIMIZE), VACUUM and new columns (ADD COLUMNS) of a lakehouse table, the
 statistics in its Delta log, and `maintain_all(lh)` for every registered table that exists (`marketofone
-maintain`). Every function takes
-the table's location (a path or a URI such as `s3://bucket/lakehouse/gold/kpi_daily`, Lakehouse.path), so it
-works on whatever storage MARKETOFONE_STORAGE_URI names. The steps read and write tables through Spark
-(jobs/tables.py); the CLI's listings that run without a Spark session (tables, history, dq, offers) read
-through here.
+maintain`). Every function takes the table's location (a path or a URI such as
+`s3://bucket/lakehouse/gold/kpi_daily`, Lakehouse.path), so it works on whatever storage MARKETOFONE_STORAGE_URI
+names. The steps read and write tables through Spark (jobs/tables.py); the CLI's listings that run without a
+Spark session (tables, history, dq, offers) read through here.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 
 from jobs.domain import CHANNELS
@@ -60,9 +61,6 @@ class _Live:
     answer that gave any, by channel and context (the same request again gets the same answer)."""
     offers: dict[str, str] = field(default_factory=dict)
     answers: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
-
-    def on(self, channel: str) -> int:
-        return sum(1 for c in self.offers.values() if c == channel)
 
 
 def api_decision_id(day: dt.date, customer_id: str, offer_id: str, channel: str, context: Context) -> str:
@@ -137,13 +135,14 @@ class Decider:
     def _decide(self, candidates: list[dict], meta: dict, live: _Live, customer_id: str, channel: str,
                 context: Context, day: dt.date) -> list[dict]:
         boosted = context.product()
+        given_on = Counter(live.offers.values())   # the API's offers of today, per channel
         rows = []
         for c in candidates:
             if boosted and c["product"] == boosted and c["channel"] != channel:
                 continue
             c = dict(c)
-            c["outcome_batch"], c["rank_batch"] = c.pop("outcome"), c.pop("rank")
-            c["channel_contacts"] += live.on(c["channel"])
+            c["outcome_batch"] = c.pop("outcome")   # the batch's; arbitrate() sets this answer's outcome and rank
+            c["channel_contacts"] += given_on[c["channel"]]
             c["contacts"] += len(live.offers)
             c["excluded_by"] = ",".join(self._contact_exclusions(c, meta))
             c["excluded_at"] = "contact" if c["excluded_by"] else None

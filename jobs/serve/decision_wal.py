@@ -23,7 +23,6 @@ from jobs.serve.store import online_dir
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 0.2
-LOG = "audit.decision_log"
 API_PREFIX = "DA"   # the decision API's own decision ids (the daily run's start with DX)
 
 
@@ -119,7 +118,7 @@ def _marker(path: Path) -> Path:
 def drain(lh) -> dict[str, int]:
     """Move every answer not yet drained into audit.decision_log; returns rows appended per file."""
     from jobs import quality
-    from jobs.decide.run import LOG_COLUMNS, SUPERSEDED
+    from jobs.decide.run import LOG, LOG_COLUMNS, SUPERSEDED
     from jobs.publish import record_results
 
     drained = {}

@@ -39,7 +39,6 @@ KEEP_STORES = 2   # the current file and the one before it (a server may still b
 SCORE_FIELDS = ("probability", "model", "model_version", "reason_codes", "reason")
 OFFER_FIELDS = ("offer_id", "product", "channel", "channel_order", "affinity", "expected_value", "value", "lever",
                 "risk", "price", "channel_contacts", "contacts", "decision_id", "outcome", "rank")
-CANDIDATE_FIELDS = OFFER_FIELDS + SCORE_FIELDS
 
 
 def online_dir(home: Path) -> Path:

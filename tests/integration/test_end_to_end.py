@@ -423,19 +423,13 @@ def test_a_backfilled_date_reads_its_own_balances(replayed, lh):
 API_DAY = "2026-07-02"   # the day the API decides on: after the store's date (the replay ended on NEXT[0])
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Api:
     """`marketofone serve` on the home, as a channel reaches it: over HTTP, keep-alive."""
 
     def __init__(self, home: Path):
-        self.home, self.port, self.server = home, _free_port(), None
+        from jobs.connect_server import free_port
+
+        self.home, self.port, self.server = home, free_port(), None
 
     def start(self) -> None:
         import http.client
