@@ -35,19 +35,21 @@ def cmd_generate(args) -> int:
     if args.from_date or args.to_date:
         if not (args.from_date and args.to_date):
             raise ValueError("--from and --to go together: the first and the last day of daily increments")
-        summaries = generate_days(settings, parse_date(args.from_date), parse_date(args.to_date))
+        summaries = generate_days(settings, parse_date(args.from_date), parse_date(args.to_date), events=args.events)
         print(f"generated {len(summaries)} daily increment(s) of a bank of {settings.customers} people in "
               f"{time.perf_counter() - started:.1f}s")
         files = list(summaries[0]["files"])
         _print_table([{"file": f, **{s["as_of"].isoformat(): s["files"][f] for s in summaries}} for f in files])
     else:
         day = parse_date(args.date)
-        summary = generate_bank(settings, day, daily=args.daily)
+        summary = generate_bank(settings, day, daily=args.daily, events=args.events)
         kind = "a daily increment" if args.daily else f"a full export ({summary['first_day']} to {day})"
         print(f"generated {kind} of a bank of {summary['persons']} people for {day} in "
               f"{time.perf_counter() - started:.1f}s")
         _print_table([{"file": k, "rows": v} for k, v in summary["files"].items()])
     print(f"landing files: {settings.landing}")
+    if args.events:
+        print(f"events (the days' activity in time order): {settings.home / 'stream' / 'events'}")
     return 0
 
 
@@ -448,6 +450,26 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_stream(args) -> int:
+    """The event stream (<home>/stream/events/) into bronze and silver, micro-batch by micro-batch."""
+    from jobs.pipeline import lakehouse
+    from jobs.stream.run import run
+
+    logging.getLogger("jobs.stream").setLevel(logging.INFO)   # a line per micro-batch: progress and lag
+    settings = _settings(args)
+    print(f"streaming {settings.home / 'stream' / 'events'} into the lakehouse "
+          f"({'until no file is left' if args.until_idle else 'until Ctrl-C'})", flush=True)
+    try:
+        report = run(lakehouse(settings), max_files=args.max_files, until_idle=args.until_idle)
+    except KeyboardInterrupt:
+        print("stopped; the files of an unfinished batch are read again at the next start", file=sys.stderr)
+        return 130
+    print(f"{report.batches} batch(es), {report.events} event(s) in {report.seconds:.1f}s: {report.bronze} to bronze, "
+          f"{report.quarantined} quarantined, {report.malformed} malformed, {report.repeated} already loaded, "
+          f"{report.superseded} left to the day's export")
+    return 0
+
+
 def cmd_drain_decisions(args) -> int:
     """Move the decision API's answers from its write-ahead files into audit.decision_log."""
     from jobs.pipeline import lakehouse
@@ -575,6 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="to_date", help="... to this one (inclusive)")
     p.add_argument("--customers", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--events", action="store_true", help="with daily increments: the days' activity also as events, "
+                                                         "in time order, under <home>/stream/events/<day>/")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="run one step (ingest, silver, ...) or a whole DAG for a date")
@@ -679,6 +703,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--as-of", help="decide as on this date (replays, tests); default: today (UTC)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("stream", help="the silos' event stream (<home>/stream/events/) into bronze and silver, in "
+                                      "micro-batches; exactly once, restartable")
+    p.add_argument("--until-idle", action="store_true", help="stop when no file is left (default: wait for more)")
+    p.add_argument("--max-files", type=int, default=20, help="event files per micro-batch (default %(default)s)")
+    p.set_defaults(func=cmd_stream)
 
     p = sub.add_parser("drain-decisions", help="append the decision API's answers (its write-ahead files) to "
                                                "audit.decision_log; the daily DAG does it before deciding")

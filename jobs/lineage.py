@@ -49,6 +49,10 @@ STEPS: dict[str, StepIO] = {
                       "gold.decision_policy", "gold.next_best_offer", "gold.fairness_daily")),
     "kpis": StepIO("measure", ("gold.kpi_daily", "gold.kpi_by_segment"),
                    ("gold.customer_360", "silver.account", "silver.offer_response", "audit.decision_log")),
+    # Not a DAG step: `marketofone stream`. It also appends the events' rows to bronze and refreshes the day's
+    # activity in silver, with the ingest and silver steps' own code (jobs/stream/to_lakehouse.py); those
+    # tables stay theirs.
+    "stream": StepIO("stream", ("quarantine.stream_events",), ("bronze.*", "silver.*")),
 }
 VALIDATING_WRITES = ("audit.dq_results",)  # every step that validates writes its results here
 

@@ -117,6 +117,11 @@ def _bronze_and_quarantine() -> list[Table]:
             tables.append(_daily("quarantine", name, ("_source_file", "_row_id"), "_logical_date",
                                  f"{silo} {entity} rows that broke the landing contract or failed the bronze suite, "
                                  "with `_check` and `_reason`"))
+    # Lines of the event stream that are not events at all (not JSON, no known source): the stream's
+    # "malformed line" (jobs/stream/events.py), kept as they came with the reason.
+    tables.append(Table("quarantine", "stream_events", ("_source_file", "_row_id"), "_logical_date",
+                        "lines of the event stream that could not be read as an event, as they came, with `_reason`",
+                        write="append", cluster_by=("_logical_date",)))
     return tables
 
 

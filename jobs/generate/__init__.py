@@ -6,6 +6,7 @@
     generate_bank(settings, as_of, daily=True)   a daily increment: the as-of day's activity and consent
                                                  changes, the books and customers as of that day
     generate_days(settings, first, last)         daily increments for every day first..last (one world)
+    ... events=True                              a daily increment's activity also as events (stream/events/)
 
 Each writes sixteen CSV files under <home>/landing/<silo>/<entity>/<as_of>.csv (contracts in
 schemas/landing/) and the ground truth the lakehouse must never load (settings.ground_truth). Steps:
@@ -17,6 +18,7 @@ schemas/landing/) and the ground truth the lakehouse must never load (settings.g
                 digital.py) and the books on any day
   silos.py      each source system's rendering: ids, name/date/phone formats, record noise
   defects.py    a small share of broken rows for the ingest layer to quarantine
+  event_stream.py  the day's activity again as events, in time order, for the streaming jobs (events=True)
   writer.py     atomic CSV / Parquet writes
   (common.py: random streams and calendars; reference.py: names, merchants, MCCs, pages;
    text.py: vectorized formatting of ids, dates and money)
@@ -36,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.domain import PRODUCTS
-from jobs.generate import defects, text, writer
+from jobs.generate import defects, event_stream, text, writer
 from jobs.generate.common import EPOCH, NEVER, date_of, day_of, stream
 from jobs.generate.events import EVENTS
 from jobs.generate.holdings import DEPOSIT_SLOTS, LOAN_SLOTS
@@ -74,19 +76,22 @@ def _check(settings: Settings, dates: list[dt.date], daily: bool) -> None:
         raise ValueError(f"the generated world starts on {FIRST_DATE}; no export before it ({min(dates)})")
 
 
-def generate_bank(settings: Settings, as_of: dt.date | str, daily: bool = False) -> dict:
+def generate_bank(settings: Settings, as_of: dt.date | str, daily: bool = False, events: bool = False) -> dict:
     """Write one export for `as_of` (see the module doc) and the ground truth.
 
     Returns {"persons": n, "files": {"deposits/customers": rows, ...}, "openings": {product: n in the
     export's window}, "defects": n, "first_day": date, "as_of": date} with the data rows written per
-    file (defective and duplicated rows included)."""
+    file (defective and duplicated rows included). With events (a daily increment only) the day's activity is
+    also written as events in time order (event_stream.py), and "events" says how many."""
     as_of = parse_date(as_of)
     _check(settings, [as_of], daily)
+    if events and not daily:
+        raise ValueError("events are a day's activity: generate them with a daily increment")
     world = simulate_world(settings.seed, settings.customers, as_of)
-    return _export(settings, world, as_of, daily)
+    return _export(settings, world, as_of, daily, events)
 
 
-def generate_days(settings: Settings, first: dt.date | str, last: dt.date | str) -> list[dict]:
+def generate_days(settings: Settings, first: dt.date | str, last: dt.date | str, events: bool = False) -> list[dict]:
     """Daily increments for every day first..last, from one simulation of the world."""
     first, last = parse_date(first), parse_date(last)
     if last < first:
@@ -94,10 +99,10 @@ def generate_days(settings: Settings, first: dt.date | str, last: dt.date | str)
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     _check(settings, days, daily=True)
     world = simulate_world(settings.seed, settings.customers, last)
-    return [_export(settings, world, day, daily=True) for day in days]
+    return [_export(settings, world, day, daily=True, events=events) for day in days]
 
 
-def _export(settings: Settings, world: World, as_of: dt.date, daily: bool) -> dict:
+def _export(settings: Settings, world: World, as_of: dt.date, daily: bool, events: bool = False) -> dict:
     last = int(day_of(as_of))
     first = last if daily else max(last - settings.history_days + 1, 0)
     snap = world.snapshot(last)
@@ -107,6 +112,7 @@ def _export(settings: Settings, world: World, as_of: dt.date, daily: bool) -> di
     seed, customers = settings.seed, settings.customers
     summary_files: dict[str, int] = {}
     defect_log: dict[str, list] = {"file": [], "row": [], "kind": [], "column": [], "value": []}
+    written: dict[str, tuple[dict, list[str]]] = {}
     for file in FILES:
         silo, entity = file.split("/")
         spec = writer.contract(silo, entity)
@@ -115,6 +121,7 @@ def _export(settings: Settings, world: World, as_of: dt.date, daily: bool) -> di
         columns, logged = defects.inject(file, {n: files[file][n] for n in names}, date_formats, as_of.year,
                                          stream(seed, customers, f"defects-{file}", as_of))
         summary_files[file] = writer.write_csv(landing_path(settings, file, as_of), columns, names)
+        written[file] = (columns, spec["key"])
         defect_log["file"] += [file] * len(logged["row"])
         for key in ("row", "kind", "column", "value"):
             defect_log[key] += logged[key]
@@ -123,10 +130,12 @@ def _export(settings: Settings, world: World, as_of: dt.date, daily: bool) -> di
     _write_ground_truth(settings, world, as_of, silo_ids, openings, defect_log)
     in_window = openings.filter(pc.greater_equal(openings["open_date"], pa.scalar(date_of(first).astype(dt.date))))
     opened = {p: int(pc.sum(pc.equal(in_window["product"], p)).as_py() or 0) for p in PRODUCTS}
+    n_events = event_stream.write_events(settings.home, as_of, written, seed, customers) if events else None
     log.info("generated %d persons for %s (%s): %s rows", customers, as_of, "daily" if daily else "full",
              sum(summary_files.values()))
     return {"persons": customers, "files": summary_files, "openings": opened, "defects": len(defect_log["row"]),
-            "first_day": date_of(first).astype(dt.date), "as_of": as_of}
+            "first_day": date_of(first).astype(dt.date), "as_of": as_of,
+            **({"events": n_events} if events else {})}
 
 
 def _account_ids(world: World, product: str, person: np.ndarray) -> pa.Array:

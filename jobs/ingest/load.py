@@ -51,7 +51,7 @@ __all__ = ["ContractError", "MissingExportError", "IngestReport", "load_entity",
 
 log = logging.getLogger(__name__)
 
-METADATA = ("_source_file", "_source_checksum", "_row_id", "_logical_date", "_loaded_at")
+METADATA = ("_source_file", "_source_checksum", "_row_id", "_logical_date", "_loaded_at", "_event_id")
 # The contract checks' verdict while GX validates the staged rows (GX's own goes to _check / _reason).
 _RULE, _RULE_REASON = "_contract_rule", "_contract_reason"
 # Quarantine only: where a malformed line was and what it said (NULL on rows that could be read).
@@ -112,6 +112,8 @@ def with_load_metadata(df: DataFrame, source_file: str, checksum: str, logical_d
         .withColumn("_source_checksum", F.lit(checksum))
         .withColumn("_logical_date", F.lit(logical_date))
         .withColumn("_loaded_at", F.current_timestamp())
+        # A row of an export: no event carried it (the stream's rows name theirs, jobs/stream/to_lakehouse.py).
+        .withColumn("_event_id", F.lit(None).cast("string"))
     )
 
 

@@ -1,0 +1,160 @@
+"""The event stream into the lakehouse, exactly once: a day of events gives silver the rows the batch load of
+the day's export gives, also when the streaming process is killed (SIGKILL) mid-batch and started again.
+
+One small bank loaded for 2026-06-30, copied twice: one copy loads the 2026-07-01 export (the batch), the
+other streams the same day's events, killed after the bronze writes of its second micro-batch and restarted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+from deltalake import DeltaTable
+
+from jobs.generate import generate_bank
+from jobs.pipeline import run_step
+from jobs.settings import Settings
+from jobs.stream import checkpoint
+from jobs.stream.to_lakehouse import KILL_AFTER_BRONZE
+from tests.paths import ROOT as REPO
+
+BASE, DAY = dt.date(2026, 6, 30), dt.date(2026, 7, 1)
+EVENT_TABLES = ("silver/transaction", "silver/digital_session", "silver/consent_event", "silver/offer_response")
+KEYS = {"silver/transaction": ("silo", "txn_id"), "silver/digital_session": ("session_id",),
+        "silver/consent_event": ("event_id",), "silver/offer_response": ("decision_id", "event_type")}
+SOURCES = ("deposits_transactions", "cards_transactions", "lending_repayments", "digital_sessions", "crm_consents",
+           "channels_responses")
+
+
+def _frame(home, table):
+    path = home / "lakehouse" / table
+    return DeltaTable(str(path)).to_pandas() if path.is_dir() else None
+
+
+def _rows(frame, drop=("_loaded_at",)) -> set[tuple]:
+    columns = sorted(c for c in frame.columns if c not in drop)
+    return set(map(tuple, frame[columns].astype(str).values))
+
+
+def _env(home) -> dict:
+    return {**os.environ, "MARKETOFONE_HOME": str(home), "MARKETOFONE_CUSTOMERS": "300", "MARKETOFONE_PROGRESS": "0"}
+
+
+@pytest.fixture(scope="module")
+def day_both_ways(tmp_path_factory):
+    """(batch home, stream home, events written, the killed run's result), both loaded for BASE the same way."""
+    base = tmp_path_factory.mktemp("stream") / "base"
+    settings = Settings(home=base, customers=300)
+    generate_bank(settings, BASE)
+    for step in ("ingest", "silver"):
+        run_step(step, BASE, settings)
+    events = generate_bank(settings, DAY, daily=True, events=True)["events"]
+    batch, streamed = base.parent / "batch", base.parent / "streamed"
+    shutil.copytree(base, batch)
+    shutil.copytree(base, streamed)
+    for step in ("ingest", "silver"):
+        run_step(step, DAY, settings.with_(home=batch))
+    command = [sys.executable, "-m", "jobs.cli", "stream", "--until-idle", "--max-files", "2"]
+    killed = subprocess.run(command, cwd=REPO, env={**_env(streamed), KILL_AFTER_BRONZE: "2"}, capture_output=True,
+                            text=True, timeout=600)
+    done_before_restart = checkpoint.committed(streamed, "lakehouse")
+    restarted = subprocess.run(command, cwd=REPO, env=_env(streamed), capture_output=True, text=True, timeout=600)
+    assert restarted.returncode == 0, restarted.stderr[-3000:]
+    return batch, streamed, events, killed, done_before_restart, restarted.stdout
+
+
+def test_the_stream_was_killed_mid_batch_and_resumed_from_its_checkpoint(day_both_ways):
+    _, streamed, events, killed, done_before_restart, _ = day_both_ways
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    # Batch 1 (files 1-2) was committed; batch 2 wrote bronze and died before its silver and its commit.
+    assert done_before_restart == {DAY.isoformat(): 2}
+    assert events > 200
+    files = sorted((streamed / "stream" / "events" / DAY.isoformat()).glob("part-*.jsonl"))
+    assert checkpoint.committed(streamed, "lakehouse") == {DAY.isoformat(): len(files)}
+
+
+def test_every_event_is_in_bronze_or_quarantine_exactly_once_after_the_kill(day_both_ways):
+    _, streamed, events, _, _, output = day_both_ways
+    event_ids = []
+    for source in SOURCES:
+        for layer in ("bronze", "quarantine"):
+            frame = _frame(streamed, f"{layer}/{source}")
+            if frame is not None:
+                event_ids += list(frame.loc[frame["_event_id"].notna(), "_event_id"])
+    assert len(event_ids) == len(set(event_ids)), "an event was written twice"
+    assert len(event_ids) == events, "an event was lost"
+    # The restart read batch 2's files again and found their bronze rows there: written once, counted as such.
+    assert "already loaded" in output and " 0 already loaded" not in output
+
+
+def test_the_day_in_silver_is_what_the_batch_load_of_its_export_gives(day_both_ways):
+    batch, streamed, _, _, _, _ = day_both_ways
+    for table in EVENT_TABLES:
+        by_stream, by_batch = _frame(streamed, table), _frame(batch, table)
+        if by_batch is None:
+            assert by_stream is None
+            continue
+        keys = list(KEYS[table])
+        of_day = lambda f: f[f["_known_on"].astype(str) == DAY.isoformat()]  # noqa: E731
+        # Rows of earlier days the export's new masters released are the batch's alone (no master is an event).
+        quarantine = _frame(batch, "quarantine/" + table.replace("/", "_"))
+        released = set()
+        if quarantine is not None:
+            r = quarantine[(quarantine["_status"] == "released")
+                           & (quarantine["_held_since"].astype(str) < DAY.isoformat())]
+            released = set(map(tuple, r[keys].astype(str).values))
+        day_batch = of_day(by_batch)
+        day_batch = day_batch.loc[[tuple(k) not in released for k in day_batch[keys].astype(str).values]]
+        day_stream = of_day(by_stream)
+        assert _rows(day_stream) <= _rows(day_batch), table
+        # What the batch published beyond the stream waits, in the stream's lakehouse, for a master only the export
+        # brings; the rest of what waits there waits in the batch's too.
+        def waiting(home, table=table, keys=keys):
+            q = _frame(home, "quarantine/" + table.replace("/", "_"))
+            if q is None or q.empty:
+                return set()
+            q = q[(q["_status"] == "waiting") & (q["_held_since"].astype(str) == DAY.isoformat())]
+            return set(map(tuple, q[keys].astype(str).values))
+
+        missing = set(map(tuple, day_batch[keys].astype(str).values)) - set(
+            map(tuple, day_stream[keys].astype(str).values))
+        assert waiting(streamed) == missing | waiting(batch), table
+        assert not missing & waiting(batch)
+        assert len(day_stream) > 0 or table != "silver/transaction"
+    assert len(of_day(_frame(streamed, "silver/transaction"))) > 150
+
+
+def test_after_the_nightly_load_the_two_lakehouses_hold_the_same_rows(day_both_ways):
+    batch, streamed, _, _, _, _ = day_both_ways
+    settings = Settings(home=streamed, customers=300)
+    for step in ("ingest", "silver"):
+        run_step(step, DAY, settings)
+    metadata = ("_loaded_at", "_source_file", "_source_checksum", "_row_id", "_event_id", "_check", "_reason",
+                "_line", "_raw_line")
+    for table in (*EVENT_TABLES, "silver/account", "silver/customer", "bronze/deposits_transactions",
+                  "quarantine/silver_transaction", "quarantine/cards_transactions"):
+        a, b = _frame(streamed, table), _frame(batch, table)
+        assert (a is None) == (b is None), table
+        if a is not None:
+            assert _rows(a, metadata) == _rows(b, metadata), table
+    # The export replaced the day's events in bronze: no row of the day names an event any more.
+    day_rows = _frame(streamed, "bronze/deposits_transactions")
+    assert day_rows[day_rows["_logical_date"].astype(str) == DAY.isoformat()]["_event_id"].isna().all()
+
+
+def test_the_stream_run_again_from_scratch_changes_nothing(day_both_ways):
+    """Every file read again (the checkpoint lost): the export is loaded, so every event is left to it."""
+    _, streamed, events, _, _, _ = day_both_ways
+    before = {t: _rows(_frame(streamed, t)) for t in EVENT_TABLES if _frame(streamed, t) is not None}
+    (streamed / "stream" / "checkpoints" / "lakehouse.json").unlink()
+    out = subprocess.run([sys.executable, "-m", "jobs.cli", "stream", "--until-idle", "--max-files", "50"], cwd=REPO,
+                         env=_env(streamed), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"{events} left to the day's export" in out.stdout
+    assert {t: _rows(_frame(streamed, t)) for t in before} == before
