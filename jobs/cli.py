@@ -446,7 +446,26 @@ def cmd_serve(args) -> int:
     settings = _settings(args)
     print(f"decision API on http://{args.host}:{args.port} (OpenAPI: /docs), store {settings.home / 'online'}",
           flush=True)
-    serve(settings.home, args.host, args.port, parse_date(args.as_of) if args.as_of else None)
+    serve(settings.home, args.host, args.port, parse_date(args.as_of) if args.as_of else None, args.triggers)
+    return 0
+
+
+def cmd_triggers(args) -> int:
+    """The triggers consumer of the event stream on its own (without the API)."""
+    from jobs.stream.triggers import run, standalone
+
+    logging.getLogger("jobs.stream").setLevel(logging.INFO)
+    settings = _settings(args)
+    engine = standalone(settings.home)
+    print(f"following {settings.home / 'stream' / 'events'} for triggers "
+          f"({'until no file is left' if args.until_idle else 'until Ctrl-C'})", flush=True)
+    try:
+        counts = run(engine, until_idle=args.until_idle)
+    except KeyboardInterrupt:
+        counts = engine.counts
+    finally:
+        engine.decider.wal.close()
+    print(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no event")
     return 0
 
 
@@ -702,7 +721,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--as-of", help="decide as on this date (replays, tests); default: today (UTC)")
+    p.add_argument("--triggers", action="store_true", help="also follow the event stream for triggers (in the server: "
+                                                           "the offers they make count in the next answer at once)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("triggers", help="follow the event stream for the moments of need (schemas/decisioning/"
+                                        "triggers.json) and publish the triggered offers, without the API")
+    p.add_argument("--until-idle", action="store_true", help="stop when no file is left (default: follow)")
+    p.set_defaults(func=cmd_triggers)
 
     p = sub.add_parser("stream", help="the silos' event stream (<home>/stream/events/) into bronze and silver, in "
                                       "micro-batches; exactly once, restartable")

@@ -5,10 +5,13 @@ batch left open with what changed since:
 
 - contacts: the offers the API itself gave since (decision ids starting `DA`) count against the channel cap and
   the fatigue cap, on top of the contacts the batch counted;
-- context (POST /decisions): the page the customer is viewing names a product (CONTEXT_PAGES); that product's
-  offer on the asking channel (the customer is there now) weighs CONTEXT_BOOST times its expected value in this
-  answer, and the product's other channels are left out (every rule still applies: an excluded offer stays
-  excluded).
+- context (POST /decisions): the page the customer is viewing names a product (CONTEXT_PAGES), and so does a
+  trigger's id given as the event (schemas/decisioning/triggers.json); that product's offer on the asking channel
+  (the customer is there now) weighs CONTEXT_BOOST times its expected value in this answer, and the product's
+  other channels are left out (every rule still applies: an excluded offer stays excluded);
+- the stream (live.py, written by the triggers consumer): a marketing consent withdrawn on a channel since the
+  store's date excludes that channel's offers (the policy's consent rule), and a help trigger's hold excludes
+  credit offers (the trigger's id), until the next publish decides with the whole ledger.
 
 Then the batch's own arbitration picks and ranks (arbitrate.py). An offer the batch also offered on that channel
 is the batch's decision, id and reason: without context and without API offers since, the answer is the batch's
@@ -26,10 +29,12 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from jobs.domain import CHANNELS
+from jobs.domain import CHANNELS, CREDIT_PRODUCTS
 from jobs.serve.arbitrate import arbitrate
 from jobs.serve.decision_wal import API_PREFIX, DecisionWal, read_records
+from jobs.serve.live import LiveState
 from jobs.serve.store import OnlineStore
+from jobs.stream.rules import trigger_products
 
 CONTEXT_BOOST = 3.0
 # A page of the app or the web site -> the product it is about (the intent pages of gold.customer_360).
@@ -47,12 +52,18 @@ class Context:
     page: str | None = None
     location: str | None = None
     event: str | None = None
+    raises: str | None = None   # the product a fired trigger raises (jobs/stream/triggers.py)
 
     def key(self) -> str:
-        return "|".join(v or "" for v in (self.page, self.location, self.event))
+        parts = (self.page, self.location, self.event) + ((self.raises,) if self.raises else ())
+        return "|".join(v or "" for v in parts)
 
     def product(self) -> str | None:
-        return CONTEXT_PAGES.get(self.page) if self.page else None
+        if self.raises:
+            return self.raises
+        if self.page in CONTEXT_PAGES:
+            return CONTEXT_PAGES[self.page]
+        return trigger_products().get(self.event) if self.event else None
 
 
 @dataclass
@@ -80,8 +91,9 @@ def price_text(price: float | None, kind: str | None, unit: str | None) -> str |
 class Decider:
     """Answers from `store`, logging every answer to `wal` before it is returned. Thread-safe."""
 
-    def __init__(self, store: OnlineStore, wal: DecisionWal, today=lambda: dt.datetime.now(dt.timezone.utc).date()):
-        self.store, self.wal, self.today = store, wal, today
+    def __init__(self, store: OnlineStore, wal: DecisionWal, today=lambda: dt.datetime.now(dt.timezone.utc).date(),
+                 live: LiveState | None = None):
+        self.store, self.wal, self.today, self.live = store, wal, today, live
         self._live: dict[tuple[str, str], _Live] = {}   # (day, customer id) -> what the API did
         self._day: dt.date | None = None
         self._lock = threading.Lock()
@@ -102,7 +114,17 @@ class Decider:
         for decision in new:
             live.offers[decision] = record["channel"]
         if record["offers"]:
-            live.answers[(record["channel"], Context(**record["context"]).key())] = record["offers"]
+            stream = tuple(tuple(x) for x in record.get("stream", ((), ())))
+            live.answers[(record["channel"], Context(**record["context"]).key(), stream)] = record["offers"]
+
+    def _stream_state(self, customer_id: str, meta: dict, day: dt.date) -> tuple[tuple, tuple]:
+        """(channels whose marketing consent the stream withdrew since the store's date, triggers holding the
+        customer's credit offers): part of what an answer depends on."""
+        if self.live is None:
+            return (), ()
+        end_of_store_day = meta["as_of_date"] + " 23:59:59"
+        return (tuple(sorted(self.live.withdrawn(customer_id, end_of_store_day))),
+                tuple(self.live.holds(customer_id, day)))
 
     def answer(self, customer_id: str, channel: str, context: Context | None = None) -> dict:
         if channel not in CHANNELS:
@@ -120,11 +142,14 @@ class Decider:
                 self._live = {k: v for k, v in self._live.items() if k[0] == day.isoformat()}
                 self._day = day
             live = self._live.get((day.isoformat(), customer_id), _Live())
-            offers = live.answers.get((channel, context.key()))
+            stream = self._stream_state(customer_id, meta, day)
+            offers = live.answers.get((channel, context.key(), stream))
             if offers is None:
-                offers = [] if holdout else self._decide(candidates, meta, live, customer_id, channel, context, day)
+                offers = [] if holdout else self._decide(candidates, meta, live, customer_id, channel, context, day,
+                                                         stream)
             record = {"request_id": uuid.uuid4().hex, "as_of_date": day.isoformat(), "customer_id": customer_id,
-                      "channel": channel, "context": context.__dict__, "store_date": meta["as_of_date"],
+                      "channel": channel, "context": context.__dict__, "stream": list(map(list, stream)),
+                      "store_date": meta["as_of_date"],
                       "catalog_version": meta["catalog_version"], "policy_version": meta["policy_version"],
                       "holdout": holdout, "offers": offers,
                       "decided_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")}
@@ -133,7 +158,7 @@ class Decider:
         return record
 
     def _decide(self, candidates: list[dict], meta: dict, live: _Live, customer_id: str, channel: str,
-                context: Context, day: dt.date) -> list[dict]:
+                context: Context, day: dt.date, stream: tuple[tuple, tuple] = ((), ())) -> list[dict]:
         boosted = context.product()
         given_on = Counter(live.offers.values())   # the API's offers of today, per channel
         rows = []
@@ -144,8 +169,9 @@ class Decider:
             c["outcome_batch"] = c.pop("outcome")   # the batch's; arbitrate() sets this answer's outcome and rank
             c["channel_contacts"] += given_on[c["channel"]]
             c["contacts"] += len(live.offers)
-            c["excluded_by"] = ",".join(self._contact_exclusions(c, meta))
-            c["excluded_at"] = "contact" if c["excluded_by"] else None
+            by_stream, by_contacts = self._stream_exclusions(c, meta, stream), self._contact_exclusions(c, meta)
+            c["excluded_by"] = ",".join(by_stream + by_contacts)
+            c["excluded_at"] = "stream" if by_stream else "contact" if by_contacts else None
             c["holdout"] = False
             if boosted and c["product"] == boosted:
                 c["expected_value"] = round(c["expected_value"] * CONTEXT_BOOST, 6)
@@ -154,6 +180,12 @@ class Decider:
         chosen = sorted((r for r in decided if r["outcome"] == "offered" and r["channel"] == channel),
                         key=lambda r: r["rank"])
         return [self._shown(r, meta, customer_id, context, day, boosted) for r in chosen]
+
+    @staticmethod
+    def _stream_exclusions(c: dict, meta: dict, stream: tuple[tuple, tuple]) -> list[str]:
+        withdrawn, holds = stream
+        out = [meta.get("consent_rule", "CONSENT-MARKETING")] if c["channel"] in withdrawn else []
+        return out + (list(holds) if c["product"] in CREDIT_PRODUCTS else [])
 
     @staticmethod
     def _contact_exclusions(c: dict, meta: dict) -> list[str]:
@@ -178,7 +210,8 @@ class Decider:
         text = price_text(r["price"], offer["price_kind"], offer["price_unit"])
         reason = r["reason"]
         if boosted and r["product"] == boosted and not batch:
-            reason = f"{reason}; viewing {context.page} now" if reason else f"viewing {context.page} now"
+            now = f"viewing {context.page} now" if context.page in CONTEXT_PAGES else f"{context.event} just now"
+            reason = f"{reason}; {now}" if reason else now
         return {"decision_id": decision_id, "rank": r["rank"], "offer_id": r["offer_id"], "product": r["product"],
                 "headline": offer["headline"],
                 "body": offer["body"].replace("{price}", text) if text is not None else offer["body"],

@@ -2,6 +2,7 @@
 
     GET  /customers/{customer_id}/next-best-offers?channel=mobile
     POST /decisions   {"customer_id": ..., "channel": ..., "context": {"page": ..., "location": ..., "event": ...}}
+    GET  /triggered-offers?channel=mobile&after=0   the triggered-offers queue (a channel polls it from its last seq)
     GET  /health      the store's date, versions and customers
     GET  /openapi.json, /docs
 
@@ -18,6 +19,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +31,10 @@ from pydantic import BaseModel, Field
 from jobs.domain import CHANNELS
 from jobs.serve.answer import CONTEXT_PAGES, Context, Decider, UnknownCustomerError
 from jobs.serve.decision_wal import DecisionWal
+from jobs.serve.live import LiveState
 from jobs.serve.store import OnlineStore, StoreMissingError
+from jobs.stream.triggers import TriggerEngine
+from jobs.stream.triggers import run as follow
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +68,21 @@ def _answer(decider: Decider, customer_id: str, channel: str, context: Context |
         raise HTTPException(503, str(exc)) from None
 
 
-def create_app(home: Path, as_of: dt.date | None = None) -> FastAPI:
-    """The app on `home`'s online store; `as_of` pins the date the answers are decided on (default: today, UTC)."""
+def create_app(home: Path, as_of: dt.date | None = None, triggers: bool = False) -> FastAPI:
+    """The app on `home`'s online store; `as_of` pins the date the answers are decided on (default: today, UTC).
+    With `triggers`, the triggers consumer of the event stream runs in the server (a thread) and shares its
+    Decider: the contacts a trigger makes count in the next answer at once."""
     store = OnlineStore(home)
     wal = DecisionWal(home)
-    decider = Decider(store, wal, today=(lambda: as_of) if as_of else _today)
+    live = LiveState(home)
+    decider = Decider(store, wal, today=(lambda: as_of) if as_of else _today, live=live)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        follower = _Follower(home, decider, live) if triggers else None
         yield
+        if follower is not None:
+            follower.stop()
         wal.close()   # the last answers synced to disk
 
     app = FastAPI(title="Market of One decision API", version="1", lifespan=lifespan,
@@ -88,6 +100,13 @@ def create_app(home: Path, as_of: dt.date | None = None) -> FastAPI:
         return _answer(decider, request.customer_id, request.channel.value,
                        Context(page=c.page, location=c.location, event=c.event))
 
+    @app.get("/triggered-offers")
+    async def triggered_offers(after: Annotated[int, Query(ge=0, description="the last seq the channel has")] = 0,
+                               channel: Annotated[Channel | None, Query(description="only this channel's")] = None,
+                               limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+        items = live.triggered(after, channel.value if channel else None, limit)
+        return {"items": items, "last_seq": items[-1]["seq"] if items else after}
+
     @app.get("/health")
     async def health():
         try:
@@ -102,12 +121,36 @@ def create_app(home: Path, as_of: dt.date | None = None) -> FastAPI:
     return app
 
 
+class _Follower:
+    """The triggers consumer in a thread of the server."""
+
+    def __init__(self, home: Path, decider: Decider, live: LiveState):
+        self.engine = TriggerEngine(home, decider, live)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="triggers", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                follow(self.engine, until_idle=False, stop=self._stop.is_set)
+            except StoreMissingError:
+                self._stop.wait(5.0)   # no store yet: the first publish makes one
+            except Exception:
+                log.exception("the triggers consumer failed; it starts again from its checkpoint in 5 s")
+                self._stop.wait(5.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
-def serve(home: Path, host: str, port: int, as_of: dt.date | None = None) -> None:
+def serve(home: Path, host: str, port: int, as_of: dt.date | None = None, triggers: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(home, as_of), host=host, port=port, loop="uvloop", http="httptools", access_log=False,
-                log_level="warning")
+    uvicorn.run(create_app(home, as_of, triggers), host=host, port=port, loop="uvloop", http="httptools",
+                access_log=False, log_level="warning")

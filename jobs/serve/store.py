@@ -11,6 +11,10 @@ The embedded store is one SQLite file per publish under `<home>/online/`, writte
 `CURRENT` with an atomic rename: a server picks the new file up between two requests, and a request in flight
 finishes on the file it started on. The rows are streamed from the engine in batches
 (`toLocalIterator`), so the driver never holds the customer base.
+
+For the triggers consumer (jobs/stream/triggers.py) the store also keeps each customer's features that a trigger
+reads (`features`, JSON, from gold.customer_360) and the silo ids that events carry, each to its customer
+(`keys`: kind `account:<silo>` from silver.account, `customer:<silo>` from silver.customer_crosswalk).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ def store_meta(day: dt.date, catalog: Catalog, policy: Policy) -> dict:
         "offers_per_channel": policy.offers_per_channel,
         "channel_cap": channel_cap.limit if channel_cap else None,
         "fatigue_cap": fatigue_cap.limit if fatigue_cap else None,
+        "consent_rule": next((r.rule_id for r in policy.rules if r.rule_type == "consent"), None),
         "contact_rules": {"channel_cap": channel_cap.rule_id if channel_cap else None,
                           "fatigue_cap": fatigue_cap.rule_id if fatigue_cap else None},
         "offers": {o.offer_id: {"headline": o.headline, "body": o.body, "disclosure": o.disclosure, "image": o.image,
@@ -65,10 +70,10 @@ def store_meta(day: dt.date, catalog: Catalog, policy: Policy) -> dict:
     }
 
 
-def customer_rows(customers: DataFrame, decisions: DataFrame) -> DataFrame:
-    """(customer_id, holdout, candidates): one row per customer of `customers`; `candidates` is JSON,
+def customer_rows(customers: DataFrame, decisions: DataFrame, features: list[str] | None = None) -> DataFrame:
+    """(customer_id, holdout, candidates, features): one row per customer of `customers`; `candidates` is JSON,
     {"scores": [one per product: product + SCORE_FIELDS], "offers": [one per open candidate (outcome offered or
-    not_selected): OFFER_FIELDS]}."""
+    not_selected): OFFER_FIELDS]}; `features` is JSON of these columns of `customers` (gold.customer_360)."""
     open_rows = decisions.where(F.col("outcome").isin("offered", "not_selected"))
     offers = open_rows.groupBy("customer_id").agg(F.to_json(F.collect_list(F.struct(*OFFER_FIELDS))).alias("o"))
     scores = (open_rows.select("customer_id", "product", *SCORE_FIELDS).dropDuplicates(["customer_id", "product"])
@@ -76,14 +81,38 @@ def customer_rows(customers: DataFrame, decisions: DataFrame) -> DataFrame:
     candidates = offers.join(scores, "customer_id").select(
         "customer_id", F.concat(F.lit('{"scores":'), "s", F.lit(',"offers":'), "o", F.lit("}")).alias("candidates"))
     holdout = decisions.groupBy("customer_id").agg(F.max(F.col("holdout").cast("int")).alias("holdout"))
-    return (customers.select("customer_id").distinct()
+    kept = F.to_json(F.struct(*[F.col(c).cast("double").alias(c) for c in features])) if features else F.lit("{}")
+    return (customers.select("customer_id", kept.alias("features")).dropDuplicates(["customer_id"])
             .join(holdout, "customer_id", "left").join(candidates, "customer_id", "left")
             .select("customer_id", F.coalesce("holdout", F.lit(0)).alias("holdout"),
-                    F.coalesce("candidates", F.lit('{"scores":[],"offers":[]}')).alias("candidates")))
+                    F.coalesce("candidates", F.lit('{"scores":[],"offers":[]}')).alias("candidates"), "features"))
 
 
-def materialize(home: Path, rows: DataFrame, meta: dict) -> Path:
-    """Write a new store file from `rows` (customer_rows) and `meta`, then point CURRENT at it."""
+def key_rows(accounts: DataFrame, crosswalk: DataFrame) -> DataFrame:
+    """(kind, id, customer_id): the silo ids events carry, each to its customer."""
+    return (accounts.select(F.concat(F.lit("account:"), "silo").alias("kind"), F.col("account_id").alias("id"),
+                            "customer_id")
+            .unionByName(crosswalk.select(F.concat(F.lit("customer:"), "silo").alias("kind"),
+                                          F.col("silo_customer_id").alias("id"), "customer_id"))
+            .where(F.col("customer_id").isNotNull() & F.col("id").isNotNull()).dropDuplicates(["kind", "id"]))
+
+
+def _insert_all(con: sqlite3.Connection, rows: DataFrame, table: str, columns: tuple[str, ...]) -> int:
+    count, batch = 0, []
+    statement = f"INSERT INTO {table} VALUES ({', '.join('?' for _ in columns)})"
+    for row in rows.toLocalIterator():
+        batch.append(tuple(row[c] for c in columns))
+        if len(batch) >= BATCH_ROWS:
+            con.executemany(statement, batch)
+            count += len(batch)
+            batch = []
+            log.info("online store: %d %s written", count, table)
+    con.executemany(statement, batch)
+    return count + len(batch)
+
+
+def materialize(home: Path, rows: DataFrame, meta: dict, keys: DataFrame | None = None) -> Path:
+    """Write a new store file from `rows` (customer_rows), `keys` (key_rows) and `meta`, then point CURRENT at it."""
     folder = online_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"store-{meta['as_of_date']}-{time.time_ns()}.sqlite"
@@ -93,20 +122,14 @@ def materialize(home: Path, rows: DataFrame, meta: dict) -> Path:
     try:
         con.execute("PRAGMA journal_mode=OFF")
         con.execute("PRAGMA synchronous=OFF")
-        con.execute("CREATE TABLE customers (customer_id TEXT PRIMARY KEY, holdout INTEGER, candidates TEXT) "
-                    "WITHOUT ROWID")
+        con.execute("CREATE TABLE customers (customer_id TEXT PRIMARY KEY, holdout INTEGER, candidates TEXT, "
+                    "features TEXT) WITHOUT ROWID")
+        con.execute("CREATE TABLE keys (kind TEXT, id TEXT, customer_id TEXT, PRIMARY KEY (kind, id)) WITHOUT ROWID")
         con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-        count, batch = 0, []
-        for row in rows.toLocalIterator():
-            batch.append((row["customer_id"], row["holdout"], row["candidates"]))
-            if len(batch) >= BATCH_ROWS:
-                con.executemany("INSERT INTO customers VALUES (?, ?, ?)", batch)
-                count += len(batch)
-                batch = []
-                log.info("online store: %d customers written", count)
-        con.executemany("INSERT INTO customers VALUES (?, ?, ?)", batch)
-        count += len(batch)
-        meta = {**meta, "customers": count, "materialized_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+        count = _insert_all(con, rows, "customers", ("customer_id", "holdout", "candidates", "features"))
+        n_keys = _insert_all(con, keys, "keys", ("kind", "id", "customer_id")) if keys is not None else 0
+        meta = {**meta, "customers": count, "keys": n_keys,
+                "materialized_at": dt.datetime.now(dt.timezone.utc).isoformat()}
         con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
         con.commit()
     finally:
@@ -184,6 +207,22 @@ class OnlineStore:
         return bool(row[0]), [{**{f: offer.get(f) for f in OFFER_FIELDS},
                                **{f: scores[offer["product"]].get(f) for f in SCORE_FIELDS}}
                               for offer in stored["offers"]]
+
+    def features(self, customer_id: str) -> dict:
+        """The customer's features a trigger reads ({} for a customer the store does not know)."""
+        if self._con is None:
+            self.refresh()
+        row = self._con.execute("SELECT features FROM customers WHERE customer_id = ?", (customer_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
+
+    def resolve(self, kind: str, id_: str | None) -> str | None:
+        """The customer a silo id belongs to (kind `account:<silo>` or `customer:<silo>`), as of the store's date."""
+        if id_ is None:
+            return None
+        if self._con is None:
+            self.refresh()
+        row = self._con.execute("SELECT customer_id FROM keys WHERE kind = ? AND id = ?", (kind, id_)).fetchone()
+        return row[0] if row else None
 
     def some_customers(self, n: int) -> list[str]:
         """The first `n` customer ids (benchmarks and examples)."""

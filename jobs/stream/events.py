@@ -78,6 +78,20 @@ def _problem(event) -> str | None:
     return None
 
 
+def iter_events(path: Path):
+    """The file's events in order, as dicts; lines that are not events are skipped (the lakehouse consumer
+    quarantines them)."""
+    for line in path.read_bytes().split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if _problem(event) is None:
+            yield event
+
+
 def read_event_file(path: Path, day: dt.date, root: Path) -> EventFile:
     raw = path.read_bytes()
     out = EventFile(day, path, str(path.relative_to(root)), hashlib.sha256(raw).hexdigest())

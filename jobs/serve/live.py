@@ -1,0 +1,118 @@
+"""What the event stream changed since the last publish, for the decision API: `<home>/online/live.sqlite`.
+
+The online store is the batch's view of one date; the stream goes on. The triggers consumer
+(jobs/stream/triggers.py) writes here, the API reads here on every answer:
+
+- consent: each customer's last marketing consent event per channel from the stream (a withdrawal takes the
+  channel's offers out of the next answer; the batch had the ledger up to the store's date);
+- holds: credit offers held for a customer until a date (a help trigger: the customer is behind on payments);
+- triggered: the triggered-offers queue, one row per trigger fired (`seq` orders it; the channels read it from
+  GET /triggered-offers?after=<seq>); UNIQUE (trigger_id, event_id), so an event read again fires nothing twice.
+
+SQLite in WAL mode: one writer (the triggers consumer) and any number of readers (API workers) at once; each
+write is a transaction, committed before the trigger counts as fired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from jobs.serve.store import online_dir
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS consent (customer_id TEXT, channel TEXT, status TEXT, recorded_at TEXT, event_id TEXT,
+                                    PRIMARY KEY (customer_id, channel)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS holds (customer_id TEXT, trigger_id TEXT, until TEXT, event_id TEXT,
+                                  PRIMARY KEY (customer_id, trigger_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS triggered (seq INTEGER PRIMARY KEY AUTOINCREMENT, trigger_id TEXT, event_id TEXT,
+                                      customer_id TEXT, channel TEXT, action TEXT, occurred_at TEXT, day TEXT,
+                                      published INTEGER, published_at TEXT, record TEXT,
+                                      UNIQUE (trigger_id, event_id));
+CREATE INDEX IF NOT EXISTS triggered_customer ON triggered (customer_id, trigger_id, day);
+"""
+
+
+class LiveState:
+    """One connection per thread; writes commit at once."""
+
+    def __init__(self, home: Path):
+        self.path = online_dir(home) / "live.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        con = self._con()
+        con.executescript(SCHEMA)
+        con.commit()
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            self._local.con = con
+        return con
+
+    # -- written by the triggers consumer ------------------------------------------------------------
+    def record_consent(self, customer_id: str, channel: str, status: str, recorded_at: str, event_id: str) -> None:
+        """Keep the later of this event and the one held (an older event read late changes nothing)."""
+        self._con().execute(
+            "INSERT INTO consent VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id, channel) DO UPDATE SET "
+            "status = excluded.status, recorded_at = excluded.recorded_at, event_id = excluded.event_id "
+            "WHERE (excluded.recorded_at, excluded.event_id) > (consent.recorded_at, consent.event_id)",
+            (customer_id, channel, status, recorded_at, event_id))
+
+    def fire(self, trigger_id: str, event_id: str, customer_id: str, channel: str, action: str, occurred_at: str,
+             day: dt.date, record: dict, published: bool, hold_until: dt.date | None = None) -> int | None:
+        """Record a fired trigger (and its hold) in one transaction, on the queue when `published` (it has offers
+        or a help contact for the channel); the new seq, or None when this trigger already fired for this event."""
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = con.execute(
+                "INSERT OR IGNORE INTO triggered (trigger_id, event_id, customer_id, channel, action, occurred_at, "
+                "day, published, published_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (trigger_id, event_id, customer_id, channel, action, occurred_at, day.isoformat(), int(published),
+                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"), json.dumps(record)))
+            seq = cursor.lastrowid if cursor.rowcount else None
+            if seq is not None and hold_until is not None:
+                con.execute("INSERT INTO holds VALUES (?, ?, ?, ?) ON CONFLICT (customer_id, trigger_id) DO UPDATE "
+                            "SET until = max(holds.until, excluded.until), event_id = excluded.event_id",
+                            (customer_id, trigger_id, hold_until.isoformat(), event_id))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return seq
+
+    def fired_since(self, customer_id: str, trigger_id: str, since: dt.date) -> bool:
+        row = self._con().execute("SELECT 1 FROM triggered WHERE customer_id = ? AND trigger_id = ? AND day >= ? "
+                                  "LIMIT 1", (customer_id, trigger_id, since.isoformat())).fetchone()
+        return row is not None
+
+    # -- read by the API -----------------------------------------------------------------------------
+    def withdrawn(self, customer_id: str, after: str) -> dict[str, str]:
+        """Channel -> the withdrawal's event id, for the channels whose last marketing consent event recorded
+        after `after` (the end of the store's date) is a withdrawal."""
+        rows = self._con().execute("SELECT channel, event_id FROM consent WHERE customer_id = ? AND status = "
+                                   "'withdrawn' AND recorded_at > ?", (customer_id, after)).fetchall()
+        return dict(rows)
+
+    def holds(self, customer_id: str, day: dt.date) -> list[str]:
+        """The triggers holding the customer's credit offers on `day`."""
+        rows = self._con().execute("SELECT trigger_id FROM holds WHERE customer_id = ? AND until >= ? ORDER BY 1",
+                                   (customer_id, day.isoformat())).fetchall()
+        return [r[0] for r in rows]
+
+    def triggered(self, after: int = 0, channel: str | None = None, limit: int = 100,
+                  published_only: bool = True) -> list[dict]:
+        """The queue after `after` (seq), oldest first, with when each was published."""
+        query = ("SELECT seq, published_at, record FROM triggered WHERE seq > ?"
+                 + (" AND published = 1" if published_only else "") + (" AND channel = ?" if channel else "")
+                 + " ORDER BY seq LIMIT ?")
+        params = (after, channel, limit) if channel else (after, limit)
+        return [{"seq": seq, "published_at": at, **json.loads(record)}
+                for seq, at, record in self._con().execute(query, params)]
