@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -33,3 +34,17 @@ def project_home(given: str | None, prefix: str) -> Iterator[Path]:
     finally:
         if not given:
             shutil.rmtree(home, ignore_errors=True)
+
+
+def build_store(home: Path, customers: int, days: int, day: dt.date) -> None:
+    """A bank through the full export's daily steps, the weekly training and the next day's daily steps."""
+    from jobs.generate import generate_bank
+    from jobs.pipeline import run_daily, run_weekly
+    from jobs.settings import Settings
+
+    settings = Settings(home=home, customers=customers, history_days=days)
+    generate_bank(settings, day)
+    generate_bank(settings, day + dt.timedelta(days=1), daily=True)
+    for runs in (lambda: run_daily(day, settings), lambda: run_weekly(day, settings),
+                 lambda: run_daily(day + dt.timedelta(days=1), settings)):
+        runs()

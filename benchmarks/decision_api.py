@@ -38,26 +38,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import add_bank_arguments, project_home, quiet_engine  # noqa: E402
+from benchmarks.common import add_bank_arguments, build_store, project_home, quiet_engine  # noqa: E402
 
 CONNECTIONS = 64
 P99_TARGET_MS = 10.0
 PAGES = ("savings_rates", "credit_cards", "personal_loans", "mortgage_calculator", "auto_loans")
 CHANNELS = ("mobile", "email", "atm", "branch")
-
-
-def build_store(home: Path, customers: int, days: int, day: dt.date) -> None:
-    """A bank through the full export's daily steps, the weekly training and the next day's daily steps."""
-    from jobs.generate import generate_bank
-    from jobs.pipeline import run_daily, run_weekly
-    from jobs.settings import Settings
-
-    settings = Settings(home=home, customers=customers, history_days=days)
-    generate_bank(settings, day)
-    generate_bank(settings, day + dt.timedelta(days=1), daily=True)
-    for runs in (lambda: run_daily(day, settings), lambda: run_weekly(day, settings),
-                 lambda: run_daily(day + dt.timedelta(days=1), settings)):
-        runs()
 
 
 def start_server(home: Path, port: int, as_of: str) -> subprocess.Popen:

@@ -472,14 +472,23 @@ def cmd_triggers(args) -> int:
 def cmd_stream(args) -> int:
     """The event stream (<home>/stream/events/) into bronze and silver, micro-batch by micro-batch."""
     from jobs.pipeline import lakehouse
-    from jobs.stream.run import run
+    from jobs.stream.run import StreamReport, run
 
     logging.getLogger("jobs.stream").setLevel(logging.INFO)   # a line per micro-batch: progress and lag
     settings = _settings(args)
     print(f"streaming {settings.home / 'stream' / 'events'} into the lakehouse "
           f"({'until no file is left' if args.until_idle else 'until Ctrl-C'})", flush=True)
+    started = time.perf_counter()
     try:
-        report = run(lakehouse(settings), max_files=args.max_files, until_idle=args.until_idle)
+        if settings.engine == "jvm":   # Structured Streaming, with Spark's checkpoint (Sail has no streaming sinks)
+            from jobs.stream.structured import run as structured
+
+            batches = structured(lakehouse(settings), max_files=args.max_files, until_idle=args.until_idle)
+            report = StreamReport(seconds=time.perf_counter() - started)
+            for batch in batches:
+                report.add(batch)
+        else:
+            report = run(lakehouse(settings), max_files=args.max_files, until_idle=args.until_idle)
     except KeyboardInterrupt:
         print("stopped; the files of an unfinished batch are read again at the next start", file=sys.stderr)
         return 130

@@ -58,6 +58,10 @@ class Context:
         parts = (self.page, self.location, self.event) + ((self.raises,) if self.raises else ())
         return "|".join(v or "" for v in parts)
 
+    def as_record(self) -> dict:
+        """As the decision log's record keeps it (`raises` only where a trigger set it)."""
+        return {k: v for k, v in self.__dict__.items() if k != "raises" or v}
+
     def product(self) -> str | None:
         if self.raises:
             return self.raises
@@ -97,11 +101,10 @@ class Decider:
         self._live: dict[tuple[str, str], _Live] = {}   # (day, customer id) -> what the API did
         self._day: dt.date | None = None
         self._lock = threading.Lock()
-        self._replay()
 
-    def _replay(self) -> None:
-        """The API's offers of today, from today's write-ahead file (a restarted server counts them again)."""
-        path = self.wal.folder / f"{self.today().isoformat()}.jsonl"
+    def _replay(self, day: dt.date) -> None:
+        """The day's answers so far, from its write-ahead file (a restarted server counts its offers again)."""
+        path = self.wal.folder / f"{day.isoformat()}.jsonl"
         if path.exists():
             for record in read_records(path)[0]:
                 self._remember(record)
@@ -138,9 +141,10 @@ class Decider:
         holdout, candidates = found
         day = self.today()
         with self._lock:
-            if self._day != day:     # a new day: yesterday's answers no longer count here (the log has them)
+            if self._day != day:     # the first answer of a day: yesterday's no longer count here (the log has them)
                 self._live = {k: v for k, v in self._live.items() if k[0] == day.isoformat()}
                 self._day = day
+                self._replay(day)
             live = self._live.get((day.isoformat(), customer_id), _Live())
             stream = self._stream_state(customer_id, meta, day)
             offers = live.answers.get((channel, context.key(), stream))
@@ -148,7 +152,7 @@ class Decider:
                 offers = [] if holdout else self._decide(candidates, meta, live, customer_id, channel, context, day,
                                                          stream)
             record = {"request_id": uuid.uuid4().hex, "as_of_date": day.isoformat(), "customer_id": customer_id,
-                      "channel": channel, "context": context.__dict__, "stream": list(map(list, stream)),
+                      "channel": channel, "context": context.as_record(), "stream": list(map(list, stream)),
                       "store_date": meta["as_of_date"],
                       "catalog_version": meta["catalog_version"], "policy_version": meta["policy_version"],
                       "holdout": holdout, "offers": offers,

@@ -23,10 +23,12 @@ hold all of the suite's rules but one: the suite's regexes on untrimmed text, jo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -121,7 +123,8 @@ def _seen(lh: Lakehouse, names: tuple[str, ...], day: dt.date, columns: list[str
     return out
 
 
-def load_source(lh: Lakehouse, files: list[EventFile], day: dt.date, source: str, report: BatchReport) -> bool:
+def load_source(lh: Lakehouse, files: list[EventFile], day: dt.date, source: str, report: BatchReport,
+                txn: Callable[[dt.date], tuple[str, int]] | None = None) -> bool:
     """Append the day's events of one source; True when the day's silver may lack some of them (they are new, or
     were written by a batch that may have died before its silver), False when the export has them all."""
     bronze = _source_table(source)
@@ -160,10 +163,11 @@ def load_source(lh: Lakehouse, files: list[EventFile], day: dt.date, source: str
     bad = (checked.where(F.col(CHECK_COLUMN).isNotNull()).withColumn(LINE_COLUMN, F.col("_row_id") % ROW_ID_PER_FILE)
            .withColumn(RAW_LINE_COLUMN, F.lit(None).cast("string")))
     n_clean, n_bad = clean.count(), bad.count()
-    if n_clean:
-        lh.append_new(bronze, clean, count=False)
-    if n_bad:
-        lh.append_new(quarantine, bad, count=False)
+    with _txn(lh, txn, day):
+        if n_clean:
+            lh.append_new(bronze, clean, count=False)
+        if n_bad:
+            lh.append_new(quarantine, bad, count=False)
     if n_clean + n_bad != new:
         raise RuntimeError(f"{bronze}: {new} events in, {n_clean} bronze + {n_bad} quarantined")
     report.bronze += n_clean
@@ -200,14 +204,25 @@ def refresh_silver(lh: Lakehouse, day: dt.date) -> dict[str, int]:
         return silver.activity(lh, day, horizon) | silver.engagement(lh, day, horizon)
 
 
-def load_batch(lh: Lakehouse, files: list[EventFile], batch: int) -> BatchReport:
+def _txn(lh: Lakehouse, txn: Callable[[dt.date], tuple[str, int]] | None, day: dt.date):
+    """Delta's idempotent writes around a bronze append, where the caller gives an (application, version) per day
+    (Structured Streaming: the batch id, jobs/stream/structured.py); nothing otherwise."""
+    if txn is None:
+        return contextlib.nullcontext()
+    from jobs.stream.structured import idempotent_writes
+
+    return idempotent_writes(lh, *txn(day))
+
+
+def load_batch(lh: Lakehouse, files: list[EventFile], batch: int,
+               txn: Callable[[dt.date], tuple[str, int]] | None = None) -> BatchReport:
     """Write one batch of event files: bronze (and quarantine) first, then silver for each day in it."""
     report = BatchReport()
     days = sorted({f.day for f in files})
     sources = sorted({s for f in files for s in f.rows})
     stale = []   # the days whose silver the batch must bring up to date
     for day in days:
-        touched = [load_source(lh, files, day, source, report) for source in sources]
+        touched = [load_source(lh, files, day, source, report, txn) for source in sources]
         if any(touched):
             stale.append(day)
     quarantine_malformed(lh, files, report)

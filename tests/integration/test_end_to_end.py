@@ -426,17 +426,18 @@ API_DAY = "2026-07-02"   # the day the API decides on: after the store's date (t
 class _Api:
     """`marketofone serve` on the home, as a channel reaches it: over HTTP, keep-alive."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, *options: str):
         from jobs.connect_server import free_port
 
-        self.home, self.port, self.server = home, free_port(), None
+        self.home, self.port, self.server, self.options = home, free_port(), None, options
 
     def start(self) -> None:
         import http.client
         import time
 
         env = {**os.environ, "MARKETOFONE_HOME": str(self.home)}
-        self.server = subprocess.Popen([*CLI, "serve", "--port", str(self.port), "--as-of", API_DAY], cwd=ROOT,
+        self.server = subprocess.Popen([*CLI, "serve", "--port", str(self.port), "--as-of", API_DAY, *self.options],
+                                       cwd=ROOT,
                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(150):
             try:
@@ -526,3 +527,73 @@ def test_api_decisions_survive_a_killed_server_and_reach_the_log_once(api, lh, h
     assert {r.as_of_date.isoformat() for r in logged.select("as_of_date").distinct().collect()} == {API_DAY}
     assert {r.note for r in logged.select("note").distinct().collect()} == {
         "highest expected value within the contact limits"}
+
+
+def _store_rows(home: Path, query: str, *params) -> list[tuple]:
+    import sqlite3
+
+    from jobs.serve.store import POINTER, online_dir
+
+    folder = online_dir(home)
+    with sqlite3.connect(folder / (folder / POINTER).read_text().strip()) as con:
+        return con.execute(query, params).fetchall()
+
+
+def test_moments_of_need_and_a_withdrawn_consent_reach_the_api_within_seconds(api, home):
+    """`serve --triggers`: the server follows the event stream. Card payments on travel by customers with a credit
+    card offer open on mobile run their decisions (published to the triggered-offers queue where an offer is open);
+    a consent withdrawn by an event takes the channel's offers out of the next answer."""
+    import sqlite3
+    import time
+
+    from jobs.serve.live import LiveState
+
+    candidates = {c: json.loads(found)["offers"] for c, found in
+                  _store_rows(home, "SELECT customer_id, candidates FROM customers")}
+    cards = dict(_store_rows(home, "SELECT customer_id, id FROM keys WHERE kind = 'account:cards'"))
+    # Not the customers the test above gave mobile offers to (its first 300): their mobile room is used up today.
+    travellers = sorted(c for c, offers in candidates.items() if c in cards and any(
+        o["product"] == "credit_card" and o["channel"] == "mobile" for o in offers))[-20:]
+    withdrawing = next(c for c in sorted(candidates, reverse=True) if c not in travellers
+                       and api.call("GET", f"/customers/{c}/next-best-offers?channel=email")[1]["offers"])
+    kind, ref = _store_rows(home, "SELECT kind, id FROM keys WHERE customer_id = ? AND kind LIKE 'customer:%'",
+                            withdrawing)[0]
+    events = [{"event_id": f"T{i}", "source": "cards/transactions", "occurred_at": f"{API_DAY}T09:00:00",
+               "data": {"txn_ref": f"CT-T{i}", "card_account_id": cards[c], "txn_date": "07/02/2026",
+                        "amount": "640.00", "mcc": "4511", "merchant_category": "travel"}}
+              for i, c in enumerate(travellers)]
+    events.append({"event_id": "W1", "source": "crm/consents", "occurred_at": f"{API_DAY}T09:00:01",
+                   "data": {"event_id": "CE-W1", "customer_ref": ref, "customer_silo": kind.removeprefix("customer:"),
+                            "purpose": "marketing", "channel": "email", "status": "withdrawn",
+                            "recorded_at": f"{API_DAY} 09:00:01", "source": "app"}})
+    server = _Api(home, "--triggers")
+    server.start()
+    try:
+        folder = home / "stream" / "events" / API_DAY
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "part-00001.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+        written = time.monotonic()
+        while time.monotonic() - written < 10:
+            withdrawn = server.call("GET", f"/customers/{withdrawing}/next-best-offers?channel=email")[1]
+            if not withdrawn["offers"]:
+                break
+            time.sleep(0.1)
+        assert time.monotonic() - written < 5, "the withdrawal was not honoured within 5 s of the event"
+        assert withdrawn["stream"] == [["email"], []]
+        # The other server, which does not follow the stream, reads the same live state.
+        assert api.call("GET", f"/customers/{withdrawing}/next-best-offers?channel=email")[1]["offers"] == []
+        time.sleep(1.0)
+        with sqlite3.connect(LiveState(home).path) as con:
+            fired = con.execute("SELECT customer_id FROM triggered WHERE trigger_id = 'TRG-TRAVEL-SPEND'").fetchall()
+        assert sorted(r[0] for r in fired) == travellers   # every moment of need ran a decision, once
+        queue = server.call("GET", "/triggered-offers?channel=mobile")[1]["items"]
+        assert queue and all(item["trigger_id"] == "TRG-TRAVEL-SPEND" and item["offers"] for item in queue)
+        raised = [o for item in queue for o in item["offers"] if o["product"] == "credit_card"]
+        assert raised and all(o["reason"].endswith("TRG-TRAVEL-SPEND just now") for o in raised
+                              if o["decision_id"].startswith("DA"))
+        # The same file again (a replay after a crash) publishes nothing twice.
+        (home / "stream" / "checkpoints" / "triggers.json").unlink()
+        time.sleep(1.5)
+        assert server.call("GET", "/triggered-offers?channel=mobile")[1]["items"] == queue
+    finally:
+        server.kill()

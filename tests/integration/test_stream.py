@@ -2,7 +2,8 @@
 the day's export gives, also when the streaming process is killed (SIGKILL) mid-batch and started again.
 
 One small bank loaded for 2026-06-30, copied twice: one copy loads the 2026-07-01 export (the batch), the
-other streams the same day's events, killed after the bronze writes of its second micro-batch and restarted.
+other streams the same day's events, killed after the bronze writes of its second micro-batch and restarted. A
+third copy streams them under Spark Structured Streaming on the JVM engine (`MARKETOFONE_ENGINE=jvm`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,19 @@ def day_both_ways(tmp_path_factory):
     return batch, streamed, events, killed, done_before_restart, restarted.stdout
 
 
+@pytest.fixture(scope="module")
+def streamed_on_the_jvm(day_both_ways):
+    """A copy of the bank loaded for BASE that streams the day under Structured Streaming (one micro-batch)."""
+    batch, _, _, _, _, _ = day_both_ways
+    base = batch.parent / "base"
+    jvm = base.parent / "jvm"
+    shutil.copytree(base, jvm, ignore=shutil.ignore_patterns("scratch"))
+    out = subprocess.run([sys.executable, "-m", "jobs.cli", "stream", "--until-idle", "--max-files", "10"], cwd=REPO,
+                         env={**_env(jvm), "MARKETOFONE_ENGINE": "jvm"}, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return jvm, out.stdout
+
+
 def test_the_stream_was_killed_mid_batch_and_resumed_from_its_checkpoint(day_both_ways):
     _, streamed, events, killed, done_before_restart, _ = day_both_ways
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -128,6 +142,23 @@ def test_the_day_in_silver_is_what_the_batch_load_of_its_export_gives(day_both_w
         assert not missing & waiting(batch)
         assert len(day_stream) > 0 or table != "silver/transaction"
     assert len(of_day(_frame(streamed, "silver/transaction"))) > 150
+
+
+def test_structured_streaming_on_the_jvm_gives_silver_what_the_embedded_loop_gives(day_both_ways,
+                                                                                   streamed_on_the_jvm):
+    _, streamed, events, _, _, _ = day_both_ways
+    jvm, output = streamed_on_the_jvm
+    assert f"{events} event(s)" in output and "0 already loaded" in output
+    # Spark's checkpoint, and Delta's record of each batch's idempotent bronze appends.
+    assert (jvm / "stream" / "checkpoints" / "structured-lakehouse" / "commits" / "0").is_file()
+    log = "".join(p.read_text() for p in (jvm / "lakehouse" / "bronze" / "deposits_transactions" / "_delta_log")
+                  .glob("*.json"))
+    assert f'"appId":"marketofone-stream-lakehouse-{DAY}","version":0' in log
+    for table in (*EVENT_TABLES, "bronze/deposits_transactions", "quarantine/silver_transaction"):
+        a, b = _frame(jvm, table), _frame(streamed, table)
+        assert (a is None) == (b is None), table
+        if a is not None:
+            assert _rows(a, ("_loaded_at", "_source_checksum")) == _rows(b, ("_loaded_at", "_source_checksum")), table
 
 
 def test_after_the_nightly_load_the_two_lakehouses_hold_the_same_rows(day_both_ways):

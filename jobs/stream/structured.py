@@ -1,0 +1,76 @@
+"""The event stream into the lakehouse under Spark Structured Streaming (the JVM engine, or a Spark Connect server
+with Delta): the same micro-batch (jobs/stream/to_lakehouse.py) as the embedded loop, with Spark's own checkpoint.
+
+The file source follows `<home>/stream/events/<day>/` (new files only, at most `max_files` a trigger); each
+micro-batch's file names reach `foreachBatch`, which reads those files and writes them with `load_batch`. Spark
+commits the batch's offsets to its checkpoint (`<home>/stream/checkpoints/structured-lakehouse/`) after
+`foreachBatch` returns; a batch killed before that is run again with the same id and the same files after a
+restart. Each bronze append of a batch is an idempotent Delta write besides (SQL confs
+`spark.databricks.delta.write.txnAppId` / `txnVersion`: the application and the batch id, recorded in the
+table's log; a batch run again skips the tables it had written), and every write is keyed on the event or the
+silver row in any case, so no event is written twice and none is lost.
+
+Sail has no streaming sinks: there `marketofone stream` runs the embedded loop (jobs/stream/run.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from jobs.stream.events import read_event_file
+from jobs.stream.to_lakehouse import BatchReport, load_batch
+from jobs.tables import Lakehouse
+
+log = logging.getLogger(__name__)
+
+APP_ID = "marketofone-stream-lakehouse"
+TXN_APP_ID, TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
+
+
+@contextlib.contextmanager
+def idempotent_writes(lh: Lakehouse, app_id: str, version: int) -> Iterator[None]:
+    """The writes inside carry (app_id, version) to Delta, which skips a write the table already has from
+    them."""
+    conf = lh.spark.conf
+    conf.set(TXN_APP_ID, app_id)
+    conf.set(TXN_VERSION, str(version))
+    try:
+        yield
+    finally:
+        conf.unset(TXN_APP_ID)
+        conf.unset(TXN_VERSION)
+
+
+def checkpoint_dir(home: Path) -> Path:
+    return home / "stream" / "checkpoints" / "structured-lakehouse"
+
+
+def run(lh: Lakehouse, max_files: int = 20, until_idle: bool = True) -> list[BatchReport]:
+    """Start the streaming query; with until_idle (Trigger.AvailableNow) it stops when every file present at its
+    start is processed, otherwise it runs until stopped."""
+    from pyspark.sql import functions as F
+
+    home = lh.settings.home
+    root = home / "stream" / "events"
+    root.mkdir(parents=True, exist_ok=True)
+    reports: list[BatchReport] = []
+
+    def each_batch(batch, batch_id: int) -> None:
+        paths = sorted({Path(r["path"].removeprefix("file:")) for r in batch.select("path").distinct().collect()})
+        files = [read_event_file(p, dt.date.fromisoformat(p.parent.name), home) for p in paths]
+        report = load_batch(lh, files, batch_id + 1, txn=lambda day: (f"{APP_ID}-{day}", batch_id))
+        reports.append(report)
+        log.info("structured batch %d: %d file(s), %d event(s): %d bronze, %d quarantined, %d already loaded",
+                 batch_id, len(files), report.events, report.bronze, report.quarantined, report.repeated)
+
+    lines = (lh.spark.readStream.format("text").option("maxFilesPerTrigger", max_files)
+             .option("pathGlobFilter", "part-*.jsonl").load(f"{root}/*/")
+             .select(F.input_file_name().alias("path")))
+    writer = lines.writeStream.foreachBatch(each_batch).option("checkpointLocation", str(checkpoint_dir(home)))
+    query = (writer.trigger(availableNow=True) if until_idle else writer.trigger(processingTime="1 second")).start()
+    query.awaitTermination()
+    return reports
