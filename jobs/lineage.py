@@ -43,12 +43,15 @@ STEPS: dict[str, StepIO] = {
     "offers": StepIO("decide", ("gold.next_best_offer", "gold.offers_*", "gold.channel_publication",
                                 "gold.offer_catalog", "gold.decision_policy", "gold.fairness_daily",
                                 "audit.decision_log"),
-                     ("gold.customer_360", "gold.propensity_scores", "silver.customer_version",
+                     ("gold.customer_360", "gold.propensity_scores", "silver.customer_version", "silver.account",
+                      "silver.customer_crosswalk",
                       "silver.consent_event", "silver.offer_event", "silver.offer_response",
                       "audit.decision_log", "gold.channel_publication", "gold.offer_catalog",
                       "gold.decision_policy", "gold.next_best_offer", "gold.fairness_daily")),
     "kpis": StepIO("measure", ("gold.kpi_daily", "gold.kpi_by_segment"),
                    ("gold.customer_360", "silver.account", "silver.offer_response", "audit.decision_log")),
+    # It also appends the decision API's and the triggers' decisions to audit.decision_log (the offers step's).
+    "drain_decisions": StepIO("serve", ("gold.triggered_offers",)),
     # Not a DAG step: `marketofone stream`. It also appends the events' rows to bronze and refreshes the day's
     # activity in silver, with the ingest and silver steps' own code (jobs/stream/to_lakehouse.py); those
     # tables stay theirs.

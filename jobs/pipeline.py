@@ -99,12 +99,14 @@ def offers(lh: Lakehouse, day: dt.date) -> StepResult:
 
 
 def drain_decisions(lh: Lakehouse, day: dt.date) -> StepResult:
-    """The decision API's answers since the last drain (its write-ahead files, whatever their date) appended to
-    audit.decision_log, before the day's decisions count the contacts already made."""
+    """The decision API's answers and the triggers' decisions since the last drain (their write-ahead files,
+    whatever their date) appended to audit.decision_log, before the day's decisions count the contacts already
+    made; the triggers fired since, to gold.triggered_offers."""
     from jobs.serve.decision_wal import drain
+    from jobs.serve.live import TABLE, drain_triggered
 
     drained = drain(lh)
-    return StepResult("drain_decisions", day, {"audit.decision_log": sum(drained.values())},
+    return StepResult("drain_decisions", day, {"audit.decision_log": sum(drained.values()), TABLE: drain_triggered(lh)},
                       details={"files": sorted(drained)})
 
 

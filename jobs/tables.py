@@ -185,6 +185,11 @@ _DECLARED = _bronze_and_quarantine() + [
           "one row per channel and published date, written by the run that published it: when, how many offers, the "
           "channel table's Delta version, catalog, policy and model versions, the export files and their checksum; "
           "a date without a row was never published", write="merge", cluster_by=("as_of_date",)),
+    Table("gold", "triggered_offers", ("trigger_id", "event_id"), "day",
+          "every trigger that fired on an event of the stream (schemas/decisioning/triggers.json): the customer, the "
+          "channel, the offers its decision published (or none open) or the help contact, when the event happened "
+          "and when it was published; drained from the triggers consumer's queue", write="append",
+          cluster_by=("day",)),
     _daily("gold", "fairness_daily", ("as_of_date", "dimension", "group", "metric"), "as_of_date",
            "offer rates and approved prices per protected group, ratio to the best-treated group, flags", suite=True),
     _daily("audit", "decision_log", ("as_of_date", "decision_id"), "as_of_date",

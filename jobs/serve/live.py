@@ -10,7 +10,9 @@ The online store is the batch's view of one date; the stream goes on. The trigge
   GET /triggered-offers?after=<seq>); UNIQUE (trigger_id, event_id), so an event read again fires nothing twice.
 
 SQLite in WAL mode: one writer (the triggers consumer) and any number of readers (API workers) at once; each
-write is a transaction, committed before the trigger counts as fired.
+write is a transaction, committed before the trigger counts as fired. After a trigger fires, the consumer touches
+`<home>/stream/triggered/.new`: the personalization_triggers DAG's asset watcher waits for it (and removes it), and
+its run drains the queue into gold.triggered_offers (`drain_triggered`) for analysts and compliance.
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from jobs.serve.store import online_dir
+
+TABLE = "gold.triggered_offers"
+DRAIN_ROWS = 10_000
+
+
+def new_marker(home: Path) -> Path:
+    """The file whose appearance tells the personalization_triggers DAG that triggers fired."""
+    return Path(home) / "stream" / "triggered" / ".new"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS consent (customer_id TEXT, channel TEXT, status TEXT, recorded_at TEXT, event_id TEXT,
@@ -86,6 +99,11 @@ class LiveState:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if seq is not None:
+            marker = new_marker(self.path.parent.parent)
+            if not marker.exists():
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
         return seq
 
     def fired_since(self, customer_id: str, trigger_id: str, since: dt.date) -> bool:
@@ -116,3 +134,40 @@ class LiveState:
         params = (after, channel, limit) if channel else (after, limit)
         return [{"seq": seq, "published_at": at, **json.loads(record)}
                 for seq, at, record in self._con().execute(query, params)]
+
+
+def drain_triggered(lh) -> int:
+    """The queue's rows not yet in gold.triggered_offers appended to it (keyed on trigger and event: a drain run
+    twice adds nothing), DRAIN_ROWS at a time; returns how many. Every fired trigger is kept, published or not."""
+    from pyspark.sql import functions as F
+
+    live = LiveState(lh.settings.home)
+    done = 0
+    if lh.exists(TABLE):
+        last = lh.read(TABLE).agg(F.max("seq").alias("seq")).collect()[0]["seq"]
+        done = int(last or 0)
+    total = 0
+    while True:
+        rows = live._con().execute(
+            "SELECT seq, trigger_id, event_id, customer_id, channel, action, day, occurred_at, published, "
+            "published_at, record FROM triggered WHERE seq > ? ORDER BY seq LIMIT ?", (done, DRAIN_ROWS)).fetchall()
+        if not rows:
+            return total
+        records = [json.loads(r[10]) for r in rows]
+        table = pa.table({
+            "seq": pa.array([r[0] for r in rows], pa.int64()),
+            "trigger_id": [r[1] for r in rows], "event_id": [r[2] for r in rows], "customer_id": [r[3] for r in rows],
+            "channel": [r[4] for r in rows], "action": [r[5] for r in rows],
+            "day": pa.array([dt.date.fromisoformat(r[6]) for r in rows], pa.date32()),
+            "occurred_at": [r[7] for r in rows], "published": pa.array([bool(r[8]) for r in rows], pa.bool_()),
+            "published_at": [r[9] for r in rows],
+            "decision_ids": [",".join(o["decision_id"] for o in rec.get("offers", [])) for rec in records],
+            "offer_ids": [",".join(o["offer_id"] for o in rec.get("offers", [])) for rec in records],
+            "triggers_version": [rec.get("triggers_version") for rec in records],
+            "record": [r[10] for r in rows],
+        })
+        path = lh.scratch_path("triggered_offers.parquet")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+        lh.append_new(TABLE, lh.spark.read.parquet(str(path)), count=False)
+        done, total = rows[-1][0], total + len(rows)

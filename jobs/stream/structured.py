@@ -15,10 +15,8 @@ Sail has no streaming sinks: there `marketofone stream` runs the embedded loop (
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 from jobs.stream.events import read_event_file
@@ -28,21 +26,6 @@ from jobs.tables import Lakehouse
 log = logging.getLogger(__name__)
 
 APP_ID = "marketofone-stream-lakehouse"
-TXN_APP_ID, TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
-
-
-@contextlib.contextmanager
-def idempotent_writes(lh: Lakehouse, app_id: str, version: int) -> Iterator[None]:
-    """The writes inside carry (app_id, version) to Delta, which skips a write the table already has from
-    them."""
-    conf = lh.spark.conf
-    conf.set(TXN_APP_ID, app_id)
-    conf.set(TXN_VERSION, str(version))
-    try:
-        yield
-    finally:
-        conf.unset(TXN_APP_ID)
-        conf.unset(TXN_VERSION)
 
 
 def checkpoint_dir(home: Path) -> Path:

@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -52,6 +52,7 @@ STREAM_QUARANTINE = "quarantine.stream_events"
 # Fault injection for the exactly-once tests: "<batch>" kills the process (SIGKILL) after that batch's bronze
 # writes, before its silver and its commit.
 KILL_AFTER_BRONZE = "MARKETOFONE_STREAM_KILL_AFTER_BRONZE"
+TXN_APP_ID, TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
 
 
 @dataclass
@@ -207,11 +208,21 @@ def refresh_silver(lh: Lakehouse, day: dt.date) -> dict[str, int]:
 def _txn(lh: Lakehouse, txn: Callable[[dt.date], tuple[str, int]] | None, day: dt.date):
     """Delta's idempotent writes around a bronze append, where the caller gives an (application, version) per day
     (Structured Streaming: the batch id, jobs/stream/structured.py); nothing otherwise."""
-    if txn is None:
-        return contextlib.nullcontext()
-    from jobs.stream.structured import idempotent_writes
+    return contextlib.nullcontext() if txn is None else idempotent_writes(lh, *txn(day))
 
-    return idempotent_writes(lh, *txn(day))
+
+@contextlib.contextmanager
+def idempotent_writes(lh: Lakehouse, app_id: str, version: int) -> Iterator[None]:
+    """The writes inside carry (app_id, version) to Delta, which skips a write the table already has from
+    them."""
+    conf = lh.spark.conf
+    conf.set(TXN_APP_ID, app_id)
+    conf.set(TXN_VERSION, str(version))
+    try:
+        yield
+    finally:
+        conf.unset(TXN_APP_ID)
+        conf.unset(TXN_VERSION)
 
 
 def load_batch(lh: Lakehouse, files: list[EventFile], batch: int,
