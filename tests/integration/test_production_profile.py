@@ -148,3 +148,43 @@ def test_status_shows_every_service_answering_and_the_last_runs(stack, runs):
         assert line.rstrip().endswith("yes"), line
     daily = next(line for line in printed.splitlines() if line.startswith("personalization_daily"))
     assert AFTER in daily and "success" in daily
+
+
+def test_triggers_fired_on_the_stream_start_the_event_driven_dag_through_the_triggerer(stack, runs):
+    """`marketofone triggers` publishes moments of need from the event stream; the marker it leaves is what the
+    personalization_triggers DAG's AssetWatcher waits for in the triggerer, and the run it starts drains the fired
+    triggers into gold.triggered_offers."""
+    import json
+    import sqlite3
+    import time
+
+    from jobs.serve.live import new_marker
+    from jobs.serve.store import POINTER, online_dir
+
+    api = _api(stack)
+    api.unpause("personalization_triggers")
+    folder = online_dir(stack.home)
+    with sqlite3.connect(folder / (folder / POINTER).read_text().strip()) as con:
+        cards = [r[0] for r in con.execute("SELECT id FROM keys WHERE kind = 'account:cards' ORDER BY id LIMIT 30")]
+    day = "2026-07-03"
+    events = folder.parent / "stream" / "events" / day
+    events.mkdir(parents=True)
+    (events / "part-00001.jsonl").write_text("".join(json.dumps({
+        "event_id": f"P{i}", "source": "cards/transactions", "occurred_at": f"{day}T10:00:00",
+        "data": {"txn_ref": f"CT-P{i}", "card_account_id": card, "txn_date": "07/03/2026", "amount": "800.00",
+                 "mcc": "4511", "merchant_category": "travel"}}) + "\n" for i, card in enumerate(cards)))
+    printed = _cli(stack, "triggers", "--until-idle")
+    fired = int(printed.split("fired: ")[1].split(",")[0])
+    assert fired == len(cards), printed
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        dag_runs = api.call("GET", "/dags/personalization_triggers/dagRuns").json()["dag_runs"]
+        if any(r["state"] in ("success", "failed") for r in dag_runs):
+            break
+        time.sleep(2)
+    [run] = dag_runs
+    assert run["state"] == "success" and run["run_type"] == "asset_triggered", run
+    assert not new_marker(stack.home).exists()   # the watcher took it
+    drained = DeltaTable(str(stack.home / "lakehouse" / "gold" / "triggered_offers")).to_pyarrow_table().to_pylist()
+    assert sorted(r["event_id"] for r in drained) == sorted(f"P{i}" for i in range(len(cards)))
+    assert {r["trigger_id"] for r in drained} == {"TRG-TRAVEL-SPEND"}
