@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from jobs.stream import checkpoint
 from jobs.stream.events import read_event_file
-from jobs.stream.to_lakehouse import BatchReport, load_batch
+from jobs.stream.to_lakehouse import COUNTS, BatchReport, load_batch
 from jobs.tables import Lakehouse
 
 log = logging.getLogger(__name__)
@@ -24,19 +24,14 @@ CONSUMER = "lakehouse"
 
 
 @dataclass
-class StreamReport:
+class StreamReport(BatchReport):
+    """The batches' counts added up, and how long the run took."""
     batches: int = 0
-    events: int = 0
-    bronze: int = 0
-    quarantined: int = 0
-    malformed: int = 0
-    repeated: int = 0
-    superseded: int = 0
     seconds: float = 0.0
 
     def add(self, batch: BatchReport) -> None:
         self.batches += 1
-        for name in ("events", "bronze", "quarantined", "malformed", "repeated", "superseded"):
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(batch, name))
 
 

@@ -55,6 +55,9 @@ KILL_AFTER_BRONZE = "MARKETOFONE_STREAM_KILL_AFTER_BRONZE"
 TXN_APP_ID, TXN_VERSION = "spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion"
 
 
+COUNTS = ("events", "bronze", "quarantined", "malformed", "repeated", "superseded")
+
+
 @dataclass
 class BatchReport:
     events: int = 0
