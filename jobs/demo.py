@@ -132,6 +132,11 @@ def print_summary(settings: Settings, day: dt.date) -> None:
     print("decision API:              .venv/bin/marketofone serve   (then http://127.0.0.1:8000/docs"
           + (f", or curl 'http://127.0.0.1:8000/customers/{example[0].customer_id}/next-best-offers?channel=mobile'"
              if example else "") + ")")
+    next_day = (dt.date.fromisoformat(iso) + dt.timedelta(days=1)).isoformat()
+    print(f"events and triggers:       .venv/bin/marketofone generate --daily --date {next_day} --events "
+          f"--customers {settings.customers}; then "
+          ".venv/bin/marketofone stream --until-idle   (into the lakehouse) and .venv/bin/marketofone serve --triggers "
+          "(GET /triggered-offers)")
     print("analyst notebook:          notebooks/customer_360.ipynb")
 
 
