@@ -450,10 +450,20 @@ class _Api:
         raise AssertionError("the decision API did not start")
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        self.conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                          headers={"Content-Type": "application/json"})
-        response = self.conn.getresponse()
-        return response.status, json.loads(response.read())
+        import http.client
+
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                                  headers={"Content-Type": "application/json"})
+                response = self.conn.getresponse()
+                return response.status, json.loads(response.read())
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closes a keep-alive connection idle for 5 s (uvicorn's default): open another.
+                if attempt == 2:
+                    raise
+                self.conn.close()
+                self.conn.connect()
 
     def kill(self) -> None:
         self.conn.close()
