@@ -15,8 +15,8 @@ day after the store's date is generated as events (stream/events/<day>/) in both
    bronze or its quarantine exactly once.
 3. `event_to_offer_p95_seconds`: the `triggers` consumer follows the stream (polling every 50 ms, as
    `marketofone serve --triggers` runs it) while this process writes new event files at --rate events/s, small
-   files of 5 events, half of them moments of need (card spend on travel by customers with a card, salary-sized
-   credits), each stamped with the wall-clock time it was written; the latency of an event is from that stamp to
+   files of 5 events, half of them moments of need (debit card spend on travel) and half quiet (sessions on the
+   statements page), each stamped with the wall-clock time it was written; the latency of an event is from that stamp to
    the trigger's decision committed on the triggered-offers queue (published or, when no offer was open, recorded).
 
 Prints those four figures and the counts behind them.
@@ -88,10 +88,11 @@ def killed_and_restarted(home: Path, customers: int, events: int) -> tuple[int, 
 
 
 def _moments(store, n: int) -> list[dict]:
-    """Event payloads that are moments of need for customers the store knows: travel spend on their card."""
-    rows = store._con.execute("SELECT id FROM keys WHERE kind = 'account:cards' LIMIT ?", (n,)).fetchall()
-    return [{"source": "cards/transactions", "data": {"card_account_id": r[0], "merchant_category": "travel",
-                                                      "mcc": "4511", "amount": "412.00"}} for r in rows]
+    """Event payloads that are moments of need for customers the store knows: debit card spend on travel."""
+    rows = store._con.execute("SELECT id FROM keys WHERE kind = 'account:deposits' LIMIT ?", (n,)).fetchall()
+    return [{"source": "deposits/transactions", "data": {"account_id": r[0], "txn_type": "CARD_SETTLEMENT",
+                                                         "direction": "DR", "mcc": "4511", "amount": "412.00"}}
+            for r in rows]
 
 
 def _quiet(store, n: int) -> list[dict]:
@@ -112,7 +113,7 @@ def trigger_latency(home: Path, day: dt.date, rate: float, seconds: float) -> tu
     total = int(rate * seconds)
     moments, quiet = _moments(store, total), _quiet(store, total)
     if not moments:
-        raise RuntimeError("the store knows no card account: no moment of need to write")
+        raise RuntimeError("the store knows no deposit account: no moment of need to write")
     stop = threading.Event()
     follower = threading.Thread(target=triggers.run, args=(engine,), kwargs={"until_idle": False, "stop": stop.is_set})
     follower.start()

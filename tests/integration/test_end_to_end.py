@@ -550,9 +550,9 @@ def _store_rows(home: Path, query: str, *params) -> list[tuple]:
 
 
 def test_moments_of_need_and_a_withdrawn_consent_reach_the_api_within_seconds(api, home):
-    """`serve --triggers`: the server follows the event stream. Card payments on travel by customers with a credit
-    card offer open on mobile run their decisions (published to the triggered-offers queue where an offer is open);
-    a consent withdrawn by an event takes the channel's offers out of the next answer."""
+    """`serve --triggers`: the server follows the event stream. Debit card payments on travel by customers with a
+    credit card offer open on mobile run their decisions (published to the triggered-offers queue where an offer is
+    open); a consent withdrawn by an event takes the channel's offers out of the next answer."""
     import sqlite3
     import time
 
@@ -560,18 +560,19 @@ def test_moments_of_need_and_a_withdrawn_consent_reach_the_api_within_seconds(ap
 
     candidates = {c: json.loads(found)["offers"] for c, found in
                   _store_rows(home, "SELECT customer_id, candidates FROM customers")}
-    cards = dict(_store_rows(home, "SELECT customer_id, id FROM keys WHERE kind = 'account:cards'"))
+    accounts = dict(_store_rows(home, "SELECT customer_id, id FROM keys WHERE kind = 'account:deposits'"))
     # Not the customers the test above gave mobile offers to (its first 300): their mobile room is used up today.
-    travellers = sorted(c for c, offers in candidates.items() if c in cards and any(
+    travellers = sorted(c for c, offers in candidates.items() if c in accounts and any(
         o["product"] == "credit_card" and o["channel"] == "mobile" for o in offers))[-20:]
     withdrawing = next(c for c in sorted(candidates, reverse=True) if c not in travellers
                        and api.call("GET", f"/customers/{c}/next-best-offers?channel=email")[1]["offers"])
     kind, ref = _store_rows(home, "SELECT kind, id FROM keys WHERE customer_id = ? AND kind LIKE 'customer:%'",
                             withdrawing)[0]
-    events = [{"event_id": f"T{i}", "source": "cards/transactions", "occurred_at": f"{API_DAY}T09:00:00",
-               "data": {"txn_ref": f"CT-T{i}", "card_account_id": cards[c], "txn_date": "07/02/2026",
-                        "amount": "640.00", "mcc": "4511", "merchant_category": "travel"}}
+    events = [{"event_id": f"T{i}", "source": "deposits/transactions", "occurred_at": f"{API_DAY}T09:00:00",
+               "data": {"txn_id": f"DT-T{i}", "account_id": accounts[c], "booking_date": API_DAY, "amount": "640.00",
+                        "direction": "DR", "txn_type": "CARD_SETTLEMENT", "counterparty": "AIRLINE", "mcc": "4511"}}
               for i, c in enumerate(travellers)]
+    assert len(travellers) == 20
     events.append({"event_id": "W1", "source": "crm/consents", "occurred_at": f"{API_DAY}T09:00:01",
                    "data": {"event_id": "CE-W1", "customer_ref": ref, "customer_silo": kind.removeprefix("customer:"),
                             "purpose": "marketing", "channel": "email", "status": "withdrawn",

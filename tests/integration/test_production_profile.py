@@ -165,17 +165,19 @@ def test_triggers_fired_on_the_stream_start_the_event_driven_dag_through_the_tri
     api.unpause("personalization_triggers")
     folder = online_dir(stack.home)
     with sqlite3.connect(folder / (folder / POINTER).read_text().strip()) as con:
-        cards = [r[0] for r in con.execute("SELECT id FROM keys WHERE kind = 'account:cards' ORDER BY id LIMIT 30")]
+        accounts = [r[0] for r in con.execute("SELECT id FROM keys WHERE kind = 'account:deposits' ORDER BY id "
+                                              "LIMIT 30")]
     day = "2026-07-03"
     events = folder.parent / "stream" / "events" / day
     events.mkdir(parents=True)
     (events / "part-00001.jsonl").write_text("".join(json.dumps({
-        "event_id": f"P{i}", "source": "cards/transactions", "occurred_at": f"{day}T10:00:00",
-        "data": {"txn_ref": f"CT-P{i}", "card_account_id": card, "txn_date": "07/03/2026", "amount": "800.00",
-                 "mcc": "4511", "merchant_category": "travel"}}) + "\n" for i, card in enumerate(cards)))
+        "event_id": f"P{i}", "source": "deposits/transactions", "occurred_at": f"{day}T10:00:00",
+        "data": {"txn_id": f"DT-P{i}", "account_id": account, "booking_date": day, "amount": "800.00",
+                 "direction": "DR", "txn_type": "CARD_SETTLEMENT", "mcc": "7011"}}) + "\n"
+        for i, account in enumerate(accounts)))
     printed = _cli(stack, "triggers", "--until-idle")
     fired = int(printed.split("fired: ")[1].split(",")[0])
-    assert fired == len(cards), printed
+    assert fired == len(accounts), printed
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         dag_runs = api.call("GET", "/dags/personalization_triggers/dagRuns").json()["dag_runs"]
@@ -186,5 +188,5 @@ def test_triggers_fired_on_the_stream_start_the_event_driven_dag_through_the_tri
     assert run["state"] == "success" and run["run_type"] == "asset_triggered", run
     assert not new_marker(stack.home).exists()   # the watcher took it
     drained = DeltaTable(str(stack.home / "lakehouse" / "gold" / "triggered_offers")).to_pyarrow_table().to_pylist()
-    assert sorted(r["event_id"] for r in drained) == sorted(f"P{i}" for i in range(len(cards)))
+    assert sorted(r["event_id"] for r in drained) == sorted(f"P{i}" for i in range(len(accounts)))
     assert {r["trigger_id"] for r in drained} == {"TRG-TRAVEL-SPEND"}
