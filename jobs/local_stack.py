@@ -284,6 +284,17 @@ class LocalStack:
         self._wait(api, dags_parsed, "the dag-processor's first parse of the DAGs")
 
     # -- stopping ---------------------------------------------------------------------------------------
+    def turn_schedules_on(self) -> None:
+        """Start the scheduler again with its own run creation on (`schedules`): the DAGs' schedules, and the runs
+        of event-driven DAGs when their assets get events (asset-triggered runs are the scheduler's to create, like
+        any run it was not asked for). Pause the DAGs that should not run on their own first."""
+        old = next(s for s in self.services if s.name == "airflow-scheduler")
+        old.stop()
+        self.services.remove(old)
+        self.schedules = True
+        self.env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True"
+        self._spawn("airflow-scheduler", [str(Path(sys.executable).with_name("airflow")), "scheduler"])
+
     def stop(self) -> None:
         """Stop every process (Airflow first, PostgreSQL last) and remove PostgreSQL's folder."""
         for service in reversed(self.services):
