@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from jobs.stream.events import read_event_file
 from jobs.stream.to_lakehouse import BatchReport, load_batch
@@ -43,7 +44,8 @@ def run(lh: Lakehouse, max_files: int = 20, until_idle: bool = True) -> list[Bat
     reports: list[BatchReport] = []
 
     def each_batch(batch, batch_id: int) -> None:
-        paths = sorted({Path(r["path"].removeprefix("file:")) for r in batch.select("path").distinct().collect()})
+        # The batch's file names only (at most max_files): the events themselves are read by load_batch.
+        paths = sorted({Path(unquote(urlparse(r["path"]).path)) for r in batch.select("path").distinct().collect()})
         files = [read_event_file(p, dt.date.fromisoformat(p.parent.name), home) for p in paths]
         report = load_batch(lh, files, batch_id + 1, txn=lambda day: (f"{APP_ID}-{day}", batch_id))
         reports.append(report)

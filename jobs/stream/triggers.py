@@ -65,6 +65,7 @@ class TriggerEngine:
         """One event; the queue's seqs it published."""
         self.counts["events"] += 1
         self.day = day
+        self.decider.store.refresh()   # a new publish: its keys and features from this event on
         source, data = event["source"], event["data"]
         customer = self.customer_of(source, data)
         if customer is None:   # an id the store does not know yet (opened since the last publish) or a defect
