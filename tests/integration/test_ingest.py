@@ -81,8 +81,9 @@ def test_bronze_keeps_the_export_as_text_with_load_metadata(small_bank):
     contract = load_contract("cards", "transactions")
     bronze = lh.read("bronze.cards_transactions")
     assert bronze.columns == contract.column_names + [
-        "_row_id", "_source_file", "_source_checksum", "_logical_date", "_loaded_at"]
+        "_row_id", "_source_file", "_source_checksum", "_logical_date", "_loaded_at", "_event_id"]
     assert dict(bronze.dtypes)["amount"] == "string"
+    assert bronze.where("_event_id is not null").count() == 0   # an export's rows; the stream's name their event
     quarantine = lh.read("quarantine.cards_transactions")
     assert quarantine.columns == bronze.columns + ["_check", "_reason", "_line", "_raw_line"]
 
