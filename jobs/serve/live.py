@@ -49,13 +49,19 @@ CREATE INDEX IF NOT EXISTS triggered_customer ON triggered (customer_id, trigger
 """
 
 
+CACHE_ENTRIES = 100_000
+
+
 class LiveState:
-    """One connection per thread; writes commit at once."""
+    """One connection per thread; writes commit at once. The API's reads are cached per thread until the file
+    changes (`PRAGMA data_version`: another connection committed) or this object wrote: an answer costs one pragma
+    while nothing changed, not two queries."""
 
     def __init__(self, home: Path):
         self.path = online_dir(home) / "live.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._writes = 0
         con = self._con()
         con.executescript(SCHEMA)
         con.commit()
@@ -69,9 +75,20 @@ class LiveState:
             self._local.con = con
         return con
 
+    def _cached(self, key: tuple, read):
+        con = self._con()
+        stamp = (con.execute("PRAGMA data_version").fetchone()[0], self._writes)
+        local = self._local
+        if getattr(local, "stamp", None) != stamp or len(local.cache) > CACHE_ENTRIES:
+            local.stamp, local.cache = stamp, {}
+        if key not in local.cache:
+            local.cache[key] = read(con)
+        return local.cache[key]
+
     # -- written by the triggers consumer ------------------------------------------------------------
     def record_consent(self, customer_id: str, channel: str, status: str, recorded_at: str, event_id: str) -> None:
         """Keep the later of this event and the one held (an older event read late changes nothing)."""
+        self._writes += 1
         self._con().execute(
             "INSERT INTO consent VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id, channel) DO UPDATE SET "
             "status = excluded.status, recorded_at = excluded.recorded_at, event_id = excluded.event_id "
@@ -82,6 +99,7 @@ class LiveState:
              day: dt.date, record: dict, published: bool, hold_until: dt.date | None = None) -> int | None:
         """Record a fired trigger (and its hold) in one transaction, on the queue when `published` (it has offers
         or a help contact for the channel); the new seq, or None when this trigger already fired for this event."""
+        self._writes += 1
         con = self._con()
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -115,15 +133,15 @@ class LiveState:
     def withdrawn(self, customer_id: str, after: str) -> dict[str, str]:
         """Channel -> the withdrawal's event id, for the channels whose last marketing consent event recorded
         after `after` (the end of the store's date) is a withdrawal."""
-        rows = self._con().execute("SELECT channel, event_id FROM consent WHERE customer_id = ? AND status = "
-                                   "'withdrawn' AND recorded_at > ?", (customer_id, after)).fetchall()
-        return dict(rows)
+        return self._cached(("withdrawn", customer_id, after), lambda con: dict(con.execute(
+            "SELECT channel, event_id FROM consent WHERE customer_id = ? AND status = 'withdrawn' AND recorded_at > ?",
+            (customer_id, after)).fetchall()))
 
     def holds(self, customer_id: str, day: dt.date) -> list[str]:
         """The triggers holding the customer's credit offers on `day`."""
-        rows = self._con().execute("SELECT trigger_id FROM holds WHERE customer_id = ? AND until >= ? ORDER BY 1",
-                                   (customer_id, day.isoformat())).fetchall()
-        return [r[0] for r in rows]
+        return self._cached(("holds", customer_id, day), lambda con: [r[0] for r in con.execute(
+            "SELECT trigger_id FROM holds WHERE customer_id = ? AND until >= ? ORDER BY 1",
+            (customer_id, day.isoformat())).fetchall()])
 
     def triggered(self, after: int = 0, channel: str | None = None, limit: int = 100,
                   published_only: bool = True) -> list[dict]:
