@@ -89,16 +89,15 @@ def killed_and_restarted(home: Path, customers: int, events: int) -> tuple[int, 
 
 def _moments(store, n: int) -> list[dict]:
     """Event payloads that are moments of need for customers the store knows: debit card spend on travel."""
-    rows = store._con.execute("SELECT id FROM keys WHERE kind = 'account:deposits' LIMIT ?", (n,)).fetchall()
-    return [{"source": "deposits/transactions", "data": {"account_id": r[0], "txn_type": "CARD_SETTLEMENT",
+    return [{"source": "deposits/transactions", "data": {"account_id": account, "txn_type": "CARD_SETTLEMENT",
                                                          "direction": "DR", "mcc": "4511", "amount": "412.00"}}
-            for r in rows]
+            for account in store.some_ids("account:deposits", n)]
 
 
 def _quiet(store, n: int) -> list[dict]:
-    rows = store._con.execute("SELECT id FROM keys WHERE kind = 'customer:deposits' LIMIT ?", (n,)).fetchall()
-    return [{"source": "digital/sessions", "data": {"customer_ref": r[0], "customer_silo": "deposits",
-                                                    "page": "statements", "channel": "app"}} for r in rows]
+    return [{"source": "digital/sessions", "data": {"customer_ref": ref, "customer_silo": "deposits",
+                                                    "page": "statements", "channel": "app"}}
+            for ref in store.some_ids("customer:deposits", n)]
 
 
 def trigger_latency(home: Path, day: dt.date, rate: float, seconds: float) -> tuple[list[float], int, int]:

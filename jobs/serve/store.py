@@ -224,6 +224,12 @@ class OnlineStore:
         row = self._con.execute("SELECT customer_id FROM keys WHERE kind = ? AND id = ?", (kind, id_)).fetchone()
         return row[0] if row else None
 
+    def some_ids(self, kind: str, n: int) -> list[str]:
+        """The first `n` silo ids of a kind (`account:deposits`, ...) the store knows (benchmarks and examples)."""
+        if self._con is None:
+            self.refresh()
+        return [r[0] for r in self._con.execute("SELECT id FROM keys WHERE kind = ? LIMIT ?", (kind, n))]
+
     def some_customers(self, n: int) -> list[str]:
         """The first `n` customer ids (benchmarks and examples)."""
         if self._con is None:
