@@ -1,12 +1,15 @@
 """The decision API under load: latency at a fixed request rate, and the rate at which p99 passes 10 ms.
 
     .venv/bin/python benchmarks/decision_api.py [--home DIR] [--customers 2000] [--seconds 20]
-                                                [--rates 1000,1500,2000,3000]
+                                                [--rates 1000,1500,2000,3000] [--redis | --store redis://...]
 
 The API answers from a home's online store (the offers step writes it). With `--home`, the store already there is
 used; without, a bank of --customers is generated and its daily DAG's steps, the weekly training and the next
 day's daily steps run first (a few minutes). The store is copied into a fresh folder, so the benchmark's answers
-(and its write-ahead file) never reach the home's decision log.
+(and its write-ahead file) never reach the home's decision log. With `--redis` (a redis-server of the benchmark's
+own, on this machine) or `--store redis://host:port/db` (a Redis you name: the copy is published there as a new
+version, and its readers switch to it), the copy goes to Redis and the API answers from it (the production
+profile's store, MARKETOFONE_ONLINE_STORE) instead of from the embedded SQLite file.
 
 The server (`marketofone serve`, one process) and the load (this process, a second one) share the machine's cores
 over loopback. The load is open-loop: request i is due at start + i / rate whatever the answers before it did, and
@@ -23,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
 import random
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -46,8 +51,8 @@ PAGES = ("savings_rates", "credit_cards", "personal_loans", "mortgage_calculator
 CHANNELS = ("mobile", "email", "atm", "branch")
 
 
-def start_server(home: Path, port: int, as_of: str) -> subprocess.Popen:
-    env = {**os.environ, "MARKETOFONE_HOME": str(home)}
+def start_server(home: Path, port: int, as_of: str, online_store: str = "") -> subprocess.Popen:
+    env = {**os.environ, "MARKETOFONE_HOME": str(home), "MARKETOFONE_ONLINE_STORE": online_store}
     server = subprocess.Popen([sys.executable, "-m", "jobs.cli", "serve", "--port", str(port), "--as-of", as_of],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
@@ -61,6 +66,20 @@ def start_server(home: Path, port: int, as_of: str) -> subprocess.Popen:
             time.sleep(0.2)
     server.kill()
     raise RuntimeError("the server did not listen within 60 s")
+
+
+def copy_to_redis(store_file: Path, url: str) -> str:
+    """The store file's rows, keys and meta published in Redis as a new version; its name."""
+    from jobs.serve import redis_store
+
+    con = sqlite3.connect(f"file:{store_file}?mode=ro", uri=True)
+    con.row_factory = sqlite3.Row
+    try:
+        meta = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
+        return redis_store.publish(url, con.execute("SELECT * FROM customers"), meta,
+                                   con.execute("SELECT * FROM keys"))
+    finally:
+        con.close()
 
 
 def requests(customers: list[str], n: int, seed: int) -> list[bytes]:
@@ -138,7 +157,15 @@ def main() -> None:
     add_bank_arguments(parser, customers=2000, date_help="the full export's date (the store is of the next day)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per rate")
     parser.add_argument("--rates", default="1000,1500,2000,3000", help="requests per second, the target's first")
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument("--redis", action="store_true", help="answer from a redis-server the benchmark starts")
+    backend.add_argument("--store", help="answer from this Redis (redis://host:port/db), which the home's store is "
+                                         "published to")
     args = parser.parse_args()
+    from jobs.settings import redis_url_problem
+
+    if args.store and (why := redis_url_problem(args.store)):
+        parser.error(f"--store wants redis://host:port/db, and {why}")
     quiet_engine()
     try:
         import uvloop
@@ -147,27 +174,41 @@ def main() -> None:
         pass
 
     from jobs.connect_server import free_port
-    from jobs.serve.store import POINTER, OnlineStore, online_dir
+    from jobs.serve.backend import open_store
+    from jobs.serve.store import POINTER, online_dir
+    from jobs.settings import Settings
 
-    with project_home(args.home, "marketofone-api-bench-") as home:
+    with project_home(args.home, "marketofone-api-bench-") as home, contextlib.ExitStack() as cleanup:
         if not (online_dir(home) / POINTER).exists():
             started = time.monotonic()
             build_store(home, args.customers, args.days, dt.date.fromisoformat(args.date))
             print(f"store_build_seconds: {time.monotonic() - started:.1f}", flush=True)
         bench_home = Path(tempfile.mkdtemp(prefix="marketofone-api-serve-"))
+        cleanup.callback(shutil.rmtree, bench_home, ignore_errors=True)
         source = online_dir(home)
         current = (source / POINTER).read_text().strip()
-        (bench_home / "online").mkdir()
-        shutil.copy(source / current, bench_home / "online" / current)
-        (bench_home / "online" / POINTER).write_text(current)
-        store = OnlineStore(bench_home)
+        url = args.store or ""
+        if args.redis:
+            from jobs.serve import redis_server  # redis is the production extra: only imported when asked
+
+            url = cleanup.enter_context(redis_server.running(bench_home / "redis"))
+        if url:
+            started = time.monotonic()
+            print(f"store: {copy_to_redis(source / current, url)}")
+            print(f"store_copy_seconds: {time.monotonic() - started:.1f}")
+        else:
+            (bench_home / "online").mkdir()
+            shutil.copy(source / current, bench_home / "online" / current)
+            (bench_home / "online" / POINTER).write_text(current)
+            print(f"store: {current}")
+        store = open_store(Settings(home=bench_home, online_store=url))
         store.refresh()
         customers = store.some_customers(1_000_000)
         as_of = (dt.date.fromisoformat(store.meta["as_of_date"]) + dt.timedelta(days=1)).isoformat()
         print(f"store_customers: {len(customers)}")
         print(f"store_date: {store.meta['as_of_date']}")
         port = free_port()
-        server = start_server(bench_home, port, as_of)
+        server = start_server(bench_home, port, as_of, url)
         try:
             rates = [float(r) for r in args.rates.split(",")]
             asyncio.run(load(port, requests(customers, 2000, seed=0), 500))   # warm-up
@@ -193,7 +234,6 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-            shutil.rmtree(bench_home, ignore_errors=True)
 
 
 if __name__ == "__main__":

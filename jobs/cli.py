@@ -442,11 +442,12 @@ def cmd_offers(args) -> int:
 def cmd_serve(args) -> int:
     """The decision API (jobs/serve/app.py) on the home's online store, in the foreground."""
     from jobs.serve.app import serve
+    from jobs.serve.backend import store_location
 
     settings = _settings(args)
-    print(f"decision API on http://{args.host}:{args.port} (OpenAPI: /docs), store {settings.home / 'online'}",
+    print(f"decision API on http://{args.host}:{args.port} (OpenAPI: /docs), store {store_location(settings)}",
           flush=True)
-    serve(settings.home, args.host, args.port, parse_date(args.as_of) if args.as_of else None, args.triggers)
+    serve(settings, args.host, args.port, parse_date(args.as_of) if args.as_of else None, args.triggers)
     return 0
 
 

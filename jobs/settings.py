@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -66,6 +67,26 @@ def table_location(storage: str, layer: str, name: str) -> str:
     return f"{storage.rstrip('/')}/{layer}/{name}"
 
 
+def redis_url_problem(url: str) -> str:
+    """Why `url` is not a Redis URL the online store accepts (redis://[:password@]host[:port][/db]), or ""."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port   # raises on a port that is not a number
+    except ValueError as exc:
+        return str(exc)
+    if port == 0:
+        return "the port is 0"
+    if parts.scheme not in ("redis", "rediss"):
+        return "the scheme is not redis:// (or rediss:// for TLS)"
+    if not parts.hostname:
+        return "it names no host"
+    if parts.path.strip("/") and not parts.path.strip("/").isdigit():
+        return "the database (the path) is not a number"
+    if parts.query or parts.fragment:
+        return "it has a query or a fragment"
+    return ""
+
+
 def parse_spark_conf(value: str) -> tuple[tuple[str, str], ...]:
     """`key=value,key=value` (Spark settings for the JVM engine, e.g. spark.sql.shuffle.partitions=1)."""
     pairs = []
@@ -115,6 +136,10 @@ class Settings:
     airflow_url: str = "http://127.0.0.1:8080"
     airflow_user: str = "admin"
     airflow_password: str = field(default="", repr=False)
+    # The decision API's online store (jobs/serve/backend.py, open_store): "" = the embedded SQLite files under
+    # <home>/online/; redis://host:port/db = a Redis server (jobs/serve/redis_store.py), which every process of
+    # the production stack shares. Out of repr: the URL may carry a password.
+    online_store: str = field(default="", repr=False)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -154,6 +179,9 @@ class Settings:
         if self.schema_prefix and not _IDENTIFIER.fullmatch(self.schema_prefix):
             raise ValueError("MARKETOFONE_SCHEMA_PREFIX must be a plain name prefix (letters, digits, _), "
                              f"got {self.schema_prefix!r}")
+        if self.online_store and (why := redis_url_problem(self.online_store)):
+            raise ValueError("MARKETOFONE_ONLINE_STORE must be empty (the embedded store under <home>/online) or "
+                             f"a Redis URL, redis://host:port/db, and {why}")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -190,6 +218,7 @@ class Settings:
                 airflow_url=_env("MARKETOFONE_AIRFLOW_URL", "http://127.0.0.1:8080"),
                 airflow_user=_env("MARKETOFONE_AIRFLOW_USER", "admin"),
                 airflow_password=_env("MARKETOFONE_AIRFLOW_PASSWORD", ""),
+                online_store=_env("MARKETOFONE_ONLINE_STORE", "").strip(),
             )
         except ValueError as exc:
             raise ValueError(f"bad MARKETOFONE_* setting: {exc}") from exc

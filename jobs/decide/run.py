@@ -285,16 +285,17 @@ def run(lh: Lakehouse, day: dt.date) -> dict[str, int]:
 
 
 def materialize_store(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog, policy: Policy):
-    """The decision API's online store of `day` (jobs/serve/store.py): every customer's candidates with the
-    decision id, outcome and rank that stand in the log (a forced republish may have revised them)."""
-    from jobs.serve import store
+    """The decision API's online store of `day` (jobs/serve/store.py; the home's files or Redis, as
+    jobs/serve/backend.py chooses): every customer's candidates with the decision id, outcome and rank that
+    stand in the log (a forced republish may have revised them)."""
+    from jobs.serve import backend, store
     from jobs.stream import rules as triggers
 
     standing_ids = standing(batch_rows(lh, day)).select(*KEY, "decision_id", "outcome", "rank")
     candidates = decisions.drop("decision_id", "outcome", "rank").join(standing_ids, list(KEY))
     rows = store.customer_rows(lh.read("gold.customer_360").where(_on(day)), candidates, triggers.load().features)
     keys = store.key_rows(lh.read("silver.account"), lh.read("silver.customer_crosswalk"))
-    return store.materialize(lh.settings.home, rows, store.store_meta(day, catalog, policy), keys)
+    return backend.write_store(lh.settings, rows, store.store_meta(day, catalog, policy), keys)
 
 
 def publish(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog, policy: Policy) -> dict[str, int]:

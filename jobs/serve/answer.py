@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 from jobs.domain import CHANNELS, CREDIT_PRODUCTS
 from jobs.serve.arbitrate import arbitrate
+from jobs.serve.backend import Store
 from jobs.serve.decision_wal import API_PREFIX, DecisionWal, read_records
 from jobs.serve.live import LiveState
-from jobs.serve.store import OnlineStore
 from jobs.stream.rules import trigger_products
 
 CONTEXT_BOOST = 3.0
@@ -95,7 +95,7 @@ def price_text(price: float | None, kind: str | None, unit: str | None) -> str |
 class Decider:
     """Answers from `store`, logging every answer to `wal` before it is returned. Thread-safe."""
 
-    def __init__(self, store: OnlineStore, wal: DecisionWal, today=lambda: dt.datetime.now(dt.timezone.utc).date(),
+    def __init__(self, store: Store, wal: DecisionWal, today=lambda: dt.datetime.now(dt.timezone.utc).date(),
                  live: LiveState | None = None):
         self.store, self.wal, self.today, self.live = store, wal, today, live
         self._live: dict[tuple[str, str], _Live] = {}   # (day, customer id) -> what the API did

@@ -8,9 +8,9 @@
 
 FastAPI because the channels get an OpenAPI spec and input validation (a 422 naming the field) from the same
 declarations, and on uvicorn with uvloop and httptools its overhead is a fraction of a millisecond. Handlers are
-`async` and do their work inline (one key lookup in SQLite, arbitration of a few dozen candidates, one write to
-the write-ahead file): no thread hand-off per request. Run one process per store folder: the contacts the API
-made today are counted in that process (and replayed from the write-ahead file at start).
+`async` and do their work inline (one key lookup in the online store, SQLite or Redis, arbitration of a few dozen
+candidates, one write to the write-ahead file): no thread hand-off per request. Run one process per home: the
+contacts the API made today are counted in that process (and replayed from the write-ahead file at start).
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from pydantic import BaseModel, Field
 
 from jobs.domain import CHANNELS
 from jobs.serve.answer import CONTEXT_PAGES, Context, Decider, UnknownCustomerError
+from jobs.serve.backend import open_store
 from jobs.serve.decision_wal import DecisionWal
 from jobs.serve.live import LiveState
-from jobs.serve.store import OnlineStore, StoreMissingError
+from jobs.serve.store import StoreMissingError
+from jobs.settings import Settings
 from jobs.stream.triggers import TriggerEngine
 from jobs.stream.triggers import run as follow
 
@@ -68,11 +70,13 @@ def _answer(decider: Decider, customer_id: str, channel: str, context: Context |
         raise HTTPException(503, str(exc)) from None
 
 
-def create_app(home: Path, as_of: dt.date | None = None, triggers: bool = False) -> FastAPI:
-    """The app on `home`'s online store; `as_of` pins the date the answers are decided on (default: today, UTC).
+def create_app(settings: Settings, as_of: dt.date | None = None, triggers: bool = False) -> FastAPI:
+    """The app on the settings' online store (open_store: the home's files or Redis) and the home's write-ahead
+    file and live state; `as_of` pins the date the answers are decided on (default: today, UTC).
     With `triggers`, the triggers consumer of the event stream runs in the server (a thread) and shares its
     Decider: the contacts a trigger makes count in the next answer at once."""
-    store = OnlineStore(home)
+    home = settings.home
+    store = open_store(settings)
     wal = DecisionWal(home)
     live = LiveState(home)
     decider = Decider(store, wal, today=(lambda: as_of) if as_of else _today, live=live)
@@ -116,7 +120,7 @@ def create_app(home: Path, as_of: dt.date | None = None, triggers: bool = False)
         meta = store.meta
         return {"store_date": meta["as_of_date"], "customers": meta["customers"],
                 "catalog_version": meta["catalog_version"], "policy_version": meta["policy_version"],
-                "materialized_at": meta["materialized_at"], "store_file": store.file.name}
+                "materialized_at": meta["materialized_at"], "store_file": store.name}
 
     return app
 
@@ -149,8 +153,8 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
-def serve(home: Path, host: str, port: int, as_of: dt.date | None = None, triggers: bool = False) -> None:
+def serve(settings: Settings, host: str, port: int, as_of: dt.date | None = None, triggers: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(home, as_of, triggers), host=host, port=port, loop="uvloop", http="httptools",
+    uvicorn.run(create_app(settings, as_of, triggers), host=host, port=port, loop="uvloop", http="httptools",
                 access_log=False, log_level="warning")

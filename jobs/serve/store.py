@@ -15,6 +15,9 @@ finishes on the file it started on. The rows are streamed from the engine in bat
 For the triggers consumer (jobs/stream/triggers.py) the store also keeps each customer's features that a trigger
 reads (`features`, JSON, from gold.customer_360) and the silo ids that events carry, each to its customer
 (`keys`: kind `account:<silo>` from silver.account, `customer:<silo>` from silver.customer_crosswalk).
+
+The production profile keeps the same rows in a Redis server that every process shares (jobs/serve/redis_store.py,
+with the same guarantees: a new version per publish, one atomic pointer); jobs/serve/backend.py chooses.
 """
 
 from __future__ import annotations
@@ -160,6 +163,16 @@ def _prune(folder: Path, keep: str) -> None:
             old.unlink(missing_ok=True)
 
 
+def open_candidates(holdout, candidates: str) -> tuple[bool, list[dict]]:
+    """(holdout, one dict per open candidate: OFFER_FIELDS and its product's SCORE_FIELDS) from a stored row."""
+    stored = json.loads(candidates)
+    scores = {score["product"]: score for score in stored["scores"]}
+    # The engine's JSON leaves NULL fields out (Sail ignores to_json's ignoreNullFields): they read as None.
+    return bool(int(holdout)), [{**{f: offer.get(f) for f in OFFER_FIELDS},
+                                 **{f: scores[offer["product"]].get(f) for f in SCORE_FIELDS}}
+                                for offer in stored["offers"]]
+
+
 class StoreMissingError(LookupError):
     """No store has been materialized yet."""
 
@@ -173,6 +186,11 @@ class OnlineStore:
         self._con: sqlite3.Connection | None = None
         self.meta: dict = {}
         self.file: Path | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The current store's file name (what /health shows), None before the first refresh."""
+        return self.file.name if self.file else None
 
     def refresh(self) -> bool:
         """Open the store CURRENT names when it changed since the last look; True when it switched."""
@@ -199,14 +217,7 @@ class OnlineStore:
             self.refresh()
         row = self._con.execute("SELECT holdout, candidates FROM customers WHERE customer_id = ?",
                                 (customer_id,)).fetchone()
-        if row is None:
-            return None
-        stored = json.loads(row[1])
-        scores = {score["product"]: score for score in stored["scores"]}
-        # The engine's JSON leaves NULL fields out (Sail ignores to_json's ignoreNullFields): they read as None.
-        return bool(row[0]), [{**{f: offer.get(f) for f in OFFER_FIELDS},
-                               **{f: scores[offer["product"]].get(f) for f in SCORE_FIELDS}}
-                              for offer in stored["offers"]]
+        return None if row is None else open_candidates(row[0], row[1])
 
     def features(self, customer_id: str) -> dict:
         """The customer's features a trigger reads ({} for a customer the store does not know)."""
@@ -235,3 +246,4 @@ class OnlineStore:
         if self._con is None:
             self.refresh()
         return [r[0] for r in self._con.execute("SELECT customer_id FROM customers LIMIT ?", (n,))]
+

@@ -1,6 +1,7 @@
 """The decision API's answers from a store materialized out of batch decisions: equal to the batch without
 context, a page viewed raises its product, the API's own offers count against the contact limits (also after a
-restart), and every answer is in the write-ahead file before it is returned."""
+restart), and every answer is in the write-ahead file before it is returned. Every test runs on both online
+stores, the embedded SQLite files and Redis (a real server, tests/unit/serve/conftest.py): the same answers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from jobs.decide.arbitrate import arbitrate, decision_id
 from jobs.decide.catalog import load_catalog, load_policy
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules
+from jobs.serve import backend as stores
 from jobs.serve import store
 from jobs.serve.answer import Context, Decider, UnknownCustomerError
 from jobs.serve.decision_wal import DecisionWal, decision_rows, read_records
@@ -48,10 +50,10 @@ def batch(spark):
 
 
 @pytest.fixture
-def decider(batch, tmp_path):
-    store.materialize(tmp_path, store.customer_rows(batch.select("customer_id"), batch),
-                      store.store_meta(DAY, CATALOG, POLICY))
-    d = Decider(store.OnlineStore(tmp_path), DecisionWal(tmp_path), today=lambda: TODAY)
+def decider(batch, backend):
+    stores.write_store(backend, store.customer_rows(batch.select("customer_id"), batch),
+                       store.store_meta(DAY, CATALOG, POLICY))
+    d = Decider(stores.open_store(backend), DecisionWal(backend.home), today=lambda: TODAY)
     yield d
     d.wal.close()
 
@@ -84,7 +86,7 @@ def test_a_holdout_customer_gets_no_offer_and_an_unknown_one_is_an_error(decider
         decider.answer(CU, "fax")
 
 
-def test_a_viewed_page_raises_its_product_and_the_offer_counts_as_a_contact(decider, tmp_path):
+def test_a_viewed_page_raises_its_product_and_the_offer_counts_as_a_contact(decider, backend):
     assert [o["offer_id"] for o in decider.answer(CU, "mobile")["offers"]] == ["MTG-HOME"]   # the batch's
     viewing = Context(page="personal_loans")
     first = decider.answer(CU, "mobile", viewing)["offers"]
@@ -96,7 +98,7 @@ def test_a_viewed_page_raises_its_product_and_the_offer_counts_as_a_contact(deci
     # the batch's answer given before the new decision ...
     assert decider.answer(CU, "mobile")["offers"] == []
     # ... and a server started again counts the same contacts, from the write-ahead file.
-    again = Decider(store.OnlineStore(tmp_path), DecisionWal(tmp_path), today=lambda: TODAY)
+    again = Decider(stores.open_store(backend), DecisionWal(backend.home), today=lambda: TODAY)
     assert again.answer(CU, "mobile")["offers"] == []
     rows = decision_rows(read_records(decider.wal.folder / f"{TODAY}.jsonl")[0])
     assert [(r["decision_id"], r["offer_id"], r["channel"], r["as_of_date"]) for r in rows] == [
@@ -125,9 +127,9 @@ def test_every_answer_is_a_whole_line_of_the_write_ahead_file(decider):
     assert len(records) == 2 and end == len("\n".join(lines)) + 1
 
 
-def test_a_new_store_is_picked_up_between_two_answers(decider, batch, tmp_path):
+def test_a_new_store_is_picked_up_between_two_answers(decider, batch, backend):
     assert decider.answer(CU, "email")["store_date"] == DAY.isoformat()
     later = DAY + dt.timedelta(days=1)
-    store.materialize(tmp_path, store.customer_rows(batch.select("customer_id"), batch),
-                      store.store_meta(later, CATALOG, POLICY))
+    stores.write_store(backend, store.customer_rows(batch.select("customer_id"), batch),
+                       store.store_meta(later, CATALOG, POLICY))
     assert decider.answer(CU, "email")["store_date"] == later.isoformat()
