@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from jobs.console import print_table as _print_table
 from jobs.domain import CHANNELS
@@ -453,15 +454,16 @@ def cmd_serve(args) -> int:
 
 def cmd_triggers(args) -> int:
     """The triggers consumer of the event stream on its own (without the API)."""
+    from jobs.serve.backend import open_store
     from jobs.stream.triggers import run, standalone
 
     logging.getLogger("jobs.stream").setLevel(logging.INFO)
     settings = _settings(args)
-    engine = standalone(settings.home)
-    print(f"following {settings.home / 'stream' / 'events'} for triggers "
-          f"({'until no file is left' if args.until_idle else 'until Ctrl-C'})", flush=True)
+    engine = standalone(settings.home, open_store(settings))
+    print(f"following {_event_source(settings)} for triggers "
+          f"({'until no event is left' if args.until_idle else 'until Ctrl-C'})", flush=True)
     try:
-        counts = run(engine, until_idle=args.until_idle)
+        counts = run(engine, until_idle=args.until_idle, broker=settings.events_broker)
     except KeyboardInterrupt:
         counts = engine.counts
     finally:
@@ -470,15 +472,24 @@ def cmd_triggers(args) -> int:
     return 0
 
 
+def _event_source(settings) -> str:
+    if settings.events_broker:
+        from jobs.stream.broker import TOPIC
+
+        return f"the Kafka topic {TOPIC} on {settings.events_broker}"
+    return str(settings.home / "stream" / "events")
+
+
 def cmd_stream(args) -> int:
-    """The event stream (<home>/stream/events/) into bronze and silver, micro-batch by micro-batch."""
+    """The event stream (<home>/stream/events/, or the broker's topic) into bronze and silver, micro-batch by
+    micro-batch."""
     from jobs.pipeline import lakehouse
     from jobs.stream.run import StreamReport, run
 
     logging.getLogger("jobs.stream").setLevel(logging.INFO)   # a line per micro-batch: progress and lag
     settings = _settings(args)
-    print(f"streaming {settings.home / 'stream' / 'events'} into the lakehouse "
-          f"({'until no file is left' if args.until_idle else 'until Ctrl-C'})", flush=True)
+    print(f"streaming {_event_source(settings)} into the lakehouse "
+          f"({'until no event is left' if args.until_idle else 'until Ctrl-C'})", flush=True)
     started = time.perf_counter()
     try:
         if settings.engine == "jvm":   # Structured Streaming, with Spark's checkpoint (Sail has no streaming sinks)
@@ -491,7 +502,7 @@ def cmd_stream(args) -> int:
         else:
             report = run(lakehouse(settings), max_files=args.max_files, until_idle=args.until_idle)
     except KeyboardInterrupt:
-        print("stopped; the files of an unfinished batch are read again at the next start", file=sys.stderr)
+        print("stopped; the events of an unfinished batch are read again at the next start", file=sys.stderr)
         return 130
     print(f"{report.batches} batch(es), {report.events} event(s) in {report.seconds:.1f}s: {report.bronze} to bronze, "
           f"{report.quarantined} quarantined, {report.malformed} malformed, {report.repeated} already loaded, "
@@ -546,6 +557,18 @@ def cmd_status(args) -> int:
     _print_table([{k: t[k] for k in ("table", "version", "rows")} for t in tables if not t["table"].startswith(
         "quarantine.")])
     return 0
+
+
+def cmd_kafka_server(args) -> int:
+    """A Kafka broker (KRaft, its own controller) in the foreground: the production profile's event stream."""
+    from jobs.kafka_server import KafkaStartError, run_foreground
+
+    folder = Path(args.folder).expanduser().resolve()
+    try:
+        return run_foreground(folder, args.port, args.controller_port, args.host)
+    except KafkaStartError as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 def cmd_connect_server(args) -> int:
@@ -717,6 +740,14 @@ def build_parser() -> argparse.ArgumentParser:
                                       "the quarantine, the champions, the tables' versions (and, in the production "
                                       "profile, whether every service answers)")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("kafka-server", help="run a Kafka broker in the foreground (the production profile's event "
+                                            "stream; its jars from Maven Central once, then the Ivy cache)")
+    p.add_argument("--folder", required=True, help="its settings and its log (formatted at the first start)")
+    p.add_argument("--host", default="127.0.0.1", help="the address it listens on and gives its clients")
+    p.add_argument("--port", type=int, default=9092)
+    p.add_argument("--controller-port", type=int, default=9093)
+    p.set_defaults(func=cmd_kafka_server)
 
     p = sub.add_parser("connect-server", help="run a Spark Connect server with Delta in the foreground (the "
                                               "production profile's engine; MARKETOFONE_SPARK_CONF adds settings)")

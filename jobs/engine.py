@@ -113,6 +113,10 @@ def jvm_builder(app_name: str = "marketofone", master: str = "local[2]", delta: 
     return builder
 
 
+# Spark's Kafka source, for the pyspark here (Scala 2.13): from Maven Central once, then the Ivy cache.
+KAFKA_SQL_PACKAGE = "org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0"
+
+
 def jvm_delta_builder(app_name: str = "marketofone", master: str = "local[2]", package: str = DELTA_PACKAGE):
     """Classic JVM Spark with Delta: the Delta jars come from Maven Central at first start, then the Ivy cache."""
     return jvm_builder(app_name, master, delta=True).config("spark.jars.packages", package)
@@ -131,7 +135,9 @@ def spark_session(settings: Settings) -> SparkSession:
         elif settings.engine == "remote":
             _session = remote_session(settings.spark_remote)
         else:
-            builder = jvm_delta_builder(package=settings.delta_package)
+            # With a Kafka broker, Spark's Kafka source for Structured Streaming (jobs/stream/structured.py).
+            packages = [settings.delta_package] + ([KAFKA_SQL_PACKAGE] if settings.events_broker else [])
+            builder = jvm_delta_builder(package=",".join(packages))
             for key, value in settings.spark_conf:
                 builder = builder.config(key, value)
             _session = start_jvm(builder, settings.home / "logs" / "spark-jvm.log")

@@ -21,6 +21,7 @@ PROFILES = ("embedded", "production")
 DELTA_PACKAGE = "io.delta:delta-spark_4.2_2.13:4.4.0"
 # A catalog or schema-prefix name: what every metastore accepts unquoted.
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HOST_PORT = re.compile(r"[A-Za-z0-9_.\-]+:[0-9]{1,5}")
 
 
 def _env(name: str, default: str) -> str:
@@ -140,6 +141,9 @@ class Settings:
     # <home>/online/; redis://host:port/db = a Redis server (jobs/serve/redis_store.py), which every process of
     # the production stack shares. Out of repr: the URL may carry a password.
     online_store: str = field(default="", repr=False)
+    # The event stream's broker (jobs/stream/broker.py): Kafka's bootstrap servers (host:port[,host:port]); "" =
+    # the landing folder <home>/stream/events/ (the embedded profile).
+    events_broker: str = ""
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -174,6 +178,9 @@ class Settings:
                              f"got {self.training_min_negatives} and {self.training_max_negatives}")
         if self.customers < 1:
             raise ValueError(f"MARKETOFONE_CUSTOMERS must be positive, got {self.customers}")
+        if self.events_broker and not all(_HOST_PORT.fullmatch(s.strip()) for s in self.events_broker.split(",")):
+            raise ValueError("MARKETOFONE_EVENTS_BROKER must be Kafka's bootstrap servers, host:port[,host:port], "
+                             f"got {self.events_broker!r}")
         if self.catalog and not _IDENTIFIER.fullmatch(self.catalog):
             raise ValueError(f"MARKETOFONE_CATALOG must be a plain name (letters, digits, _), got {self.catalog!r}")
         if self.schema_prefix and not _IDENTIFIER.fullmatch(self.schema_prefix):
@@ -218,6 +225,7 @@ class Settings:
                 airflow_url=_env("MARKETOFONE_AIRFLOW_URL", "http://127.0.0.1:8080"),
                 airflow_user=_env("MARKETOFONE_AIRFLOW_USER", "admin"),
                 airflow_password=_env("MARKETOFONE_AIRFLOW_PASSWORD", ""),
+                events_broker=_env("MARKETOFONE_EVENTS_BROKER", ""),
                 online_store=_env("MARKETOFONE_ONLINE_STORE", "").strip(),
             )
         except ValueError as exc:

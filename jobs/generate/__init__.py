@@ -76,6 +76,17 @@ def _check(settings: Settings, dates: list[dt.date], daily: bool) -> None:
         raise ValueError(f"the generated world starts on {FIRST_DATE}; no export before it ({min(dates)})")
 
 
+def _emit_events(settings: Settings, day: dt.date, events: list[tuple[str, bytes]]) -> int:
+    """The day's events as files in the landing stream folder, or, with a broker (MARKETOFONE_EVENTS_BROKER),
+    published to its topic in the same order; publishing a day again sends the same events with the same ids,
+    which the consumers recognize."""
+    if not settings.events_broker:
+        return event_stream.write_events(settings.home, day, events)
+    from jobs.stream.broker import epoch_ms, publish
+
+    return publish(settings.events_broker, ((epoch_ms(occurred_at), line) for occurred_at, line in events))
+
+
 def generate_bank(settings: Settings, as_of: dt.date | str, daily: bool = False, events: bool = False) -> dict:
     """Write one export for `as_of` (see the module doc) and the ground truth.
 
@@ -130,7 +141,9 @@ def _export(settings: Settings, world: World, as_of: dt.date, daily: bool, event
     _write_ground_truth(settings, world, as_of, silo_ids, openings, defect_log)
     in_window = openings.filter(pc.greater_equal(openings["open_date"], pa.scalar(date_of(first).astype(dt.date))))
     opened = {p: int(pc.sum(pc.equal(in_window["product"], p)).as_py() or 0) for p in PRODUCTS}
-    n_events = event_stream.write_events(settings.home, as_of, written, seed, customers) if events else None
+    n_events = None
+    if events:
+        n_events = _emit_events(settings, as_of, event_stream.day_events(as_of, written, seed, customers))
     log.info("generated %d persons for %s (%s): %s rows", customers, as_of, "daily" if daily else "full",
              sum(summary_files.values()))
     return {"persons": customers, "files": summary_files, "openings": opened, "defects": len(defect_log["row"]),

@@ -6,6 +6,9 @@ consent changes, the channels' responses) are also written as events, the same r
 
     <home>/stream/events/<day>/part-00001.jsonl ...     EVENTS_PER_FILE events a file, in time order
 
+or, in the production profile (MARKETOFONE_EVENTS_BROKER), as records of the Kafka topic (jobs/stream/broker.py):
+one record per event, its value the same line, its timestamp the event's `occurred_at`.
+
 One event per line:
 
     {"event_id": "E20260701-dtx-0000042", "source": "deposits/transactions",
@@ -81,30 +84,37 @@ def _events_of(file: str, columns: dict[str, pa.Array], keys: list[str], day: dt
     return out
 
 
-def write_events(home: Path, day: dt.date, files: dict[str, tuple[dict[str, pa.Array], list[str]]], seed: int,
-                 customers: int) -> int:
-    """Write the day's events (files: export file -> (its columns as written, its key)); returns how many.
-    The day's folder is rewritten whole: the same inputs give the same files."""
+def day_events(day: dt.date, files: dict[str, tuple[dict[str, pa.Array], list[str]]], seed: int,
+               customers: int) -> list[tuple[str, bytes]]:
+    """The day's events in time order: (occurred_at, the event's JSON line)."""
     events = []
     for file in EVENT_SOURCES:
         if file in files:
             columns, keys = files[file]
             events += _events_of(file, columns, keys, day, seed, customers)
     events.sort(key=lambda e: (e[0], e[1], e[2]))
+    midnight = dt.datetime.combine(day, dt.time())
+    out = []
+    for second, file, row, values in events:
+        occurred_at = (midnight + dt.timedelta(seconds=second)).isoformat()
+        out.append((occurred_at, json.dumps({
+            "event_id": f"E{day:%Y%m%d}-{EVENT_SOURCES[file]}-{row:07d}", "source": file,
+            "occurred_at": occurred_at, "data": values,
+        }, separators=(",", ":")).encode()))
+    return out
+
+
+def write_events(home: Path, day: dt.date, events: list[tuple[str, bytes]]) -> int:
+    """Write the day's events (day_events) as files; returns how many. The day's folder is rewritten whole: the
+    same inputs give the same files. (With a broker, jobs/generate/__init__.py publishes them instead.)"""
     folder = events_dir(home, day)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("part-*.jsonl"):
         old.unlink()
-    midnight = dt.datetime.combine(day, dt.time())
     for start in range(0, len(events), EVENTS_PER_FILE):
-        lines = []
-        for second, file, row, values in events[start:start + EVENTS_PER_FILE]:
-            lines.append(json.dumps({
-                "event_id": f"E{day:%Y%m%d}-{EVENT_SOURCES[file]}-{row:07d}", "source": file,
-                "occurred_at": (midnight + dt.timedelta(seconds=second)).isoformat(), "data": values,
-            }, separators=(",", ":")))
+        lines = b"".join(line + b"\n" for _, line in events[start:start + EVENTS_PER_FILE])
         path = folder / f"part-{start // EVENTS_PER_FILE + 1:05d}.jsonl"
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("\n".join(lines) + "\n")
+        tmp.write_bytes(lines)
         os.replace(tmp, path)
     return len(events)

@@ -83,7 +83,7 @@ def create_app(settings: Settings, as_of: dt.date | None = None, triggers: bool 
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        follower = _Follower(home, decider, live) if triggers else None
+        follower = _Follower(home, decider, live, settings.events_broker) if triggers else None
         yield
         if follower is not None:
             follower.stop()
@@ -128,8 +128,9 @@ def create_app(settings: Settings, as_of: dt.date | None = None, triggers: bool 
 class _Follower:
     """The triggers consumer in a thread of the server."""
 
-    def __init__(self, home: Path, decider: Decider, live: LiveState):
+    def __init__(self, home: Path, decider: Decider, live: LiveState, broker: str = ""):
         self.engine = TriggerEngine(home, decider, live)
+        self.broker = broker   # Kafka's bootstrap servers, or "" for the landing folder
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="triggers", daemon=True)
         self._thread.start()
@@ -137,7 +138,7 @@ class _Follower:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                follow(self.engine, until_idle=False, stop=self._stop.is_set)
+                follow(self.engine, until_idle=False, stop=self._stop.is_set, broker=self.broker)
             except StoreMissingError:
                 self._stop.wait(5.0)   # no store yet: the first publish makes one
             except Exception:

@@ -27,9 +27,10 @@ PART = re.compile(r"part-(\d{5})\.jsonl")
 
 @dataclass(frozen=True)
 class MalformedEvent:
-    line: int
+    line: int          # the line of its file (a broker's record: its offset)
     reason: str
     text: str
+    row_id: int        # its place in the day's stream, as a row's _row_id
 
 
 @dataclass
@@ -41,6 +42,7 @@ class EventFile:
     checksum: str
     rows: dict[str, dict[str, list]] = field(default_factory=dict)   # source -> column -> values
     malformed: list[MalformedEvent] = field(default_factory=list)
+    unit: str = "line"        # what a malformed event's `line` counts: a file's lines, a broker's offsets
 
     @property
     def events(self) -> int:
@@ -82,21 +84,34 @@ def iter_events(path: Path):
     """The file's events in order, as dicts; lines that are not events are skipped (the lakehouse consumer
     quarantines them)."""
     for line in path.read_bytes().split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        if _problem(event) is None:
+        event = parse_event(line)
+        if event is not None:
             yield event
+
+
+def parse_event(line: bytes) -> dict | None:
+    """One line or record as an event; None when it is not one."""
+    if not line.strip():
+        return None
+    try:
+        event = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return event if _problem(event) is None else None
 
 
 def read_event_file(path: Path, day: dt.date, root: Path) -> EventFile:
     raw = path.read_bytes()
-    out = EventFile(day, path, str(path.relative_to(root)), hashlib.sha256(raw).hexdigest())
     base = part_number(path) * ROW_ID_PER_FILE
-    for number, line in enumerate(raw.split(b"\n"), start=1):
+    lines = ((base + number, number, line) for number, line in enumerate(raw.split(b"\n"), start=1))
+    return read_lines(day, path, str(path.relative_to(root)), hashlib.sha256(raw).hexdigest(), lines)
+
+
+def read_lines(day: dt.date, path: Path, name: str, checksum: str, lines, unit: str = "line") -> EventFile:
+    """An EventFile from (row id, line number, raw line) triples: a file's lines, or a broker's records
+    (jobs/stream/broker.py: the offset for both, unit "offset")."""
+    out = EventFile(day, path, name, checksum, unit=unit)
+    for row_id, number, line in lines:
         if not line.strip():
             continue
         try:
@@ -108,13 +123,14 @@ def read_event_file(path: Path, day: dt.date, root: Path) -> EventFile:
         except json.JSONDecodeError as exc:
             problem = f"not JSON: {exc.msg} at column {exc.colno}"
         if problem:
-            out.malformed.append(MalformedEvent(number, problem, text))
+            out.malformed.append(MalformedEvent(number, problem, text, row_id))
             continue
         source = event["source"]
-        columns = out.rows.setdefault(source, {c: [] for c in [*_columns(source), "_event_id", "_row_id"]})
+        columns = out.rows.setdefault(source, {c: [] for c in [*_columns(source), "_event_id", "_row_id", "_line"]})
         for name in _columns(source):
             value = event["data"].get(name)
             columns[name].append(None if value is None or value == "" else str(value))
         columns["_event_id"].append(event["event_id"])
-        columns["_row_id"].append(base + number)
+        columns["_row_id"].append(row_id)
+        columns["_line"].append(number)
     return out

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from jobs.generate.event_stream import EVENTS_PER_FILE
 from jobs.stream import checkpoint
 from jobs.stream.events import read_event_file
 from jobs.stream.to_lakehouse import COUNTS, BatchReport, load_batch
@@ -37,7 +38,10 @@ class StreamReport(BatchReport):
 
 def run(lh: Lakehouse, max_files: int = 20, until_idle: bool = True, poll_seconds: float = 1.0,
         stop: Callable[[], bool] | None = None) -> StreamReport:
-    """Process the stream: until no file is left (until_idle), or until `stop()` says so."""
+    """Process the stream: until no file is left (until_idle), or until `stop()` says so. On a Kafka broker
+    (MARKETOFONE_EVENTS_BROKER) a batch is at most as many records as `max_files` files hold."""
+    if lh.settings.events_broker:
+        return _run_broker(lh, max_files * EVENTS_PER_FILE, until_idle, poll_seconds, stop)
     home = lh.settings.home
     report = StreamReport()
     started = time.perf_counter()
@@ -58,5 +62,32 @@ def run(lh: Lakehouse, max_files: int = 20, until_idle: bool = True, poll_second
                  "%d left to the export; %.1fs; %d file(s) behind", report.batches, len(files), batch.events,
                  batch.bronze, batch.quarantined, batch.malformed, batch.repeated, batch.superseded,
                  time.perf_counter() - began, behind)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_broker(lh: Lakehouse, max_events: int, until_idle: bool, poll_seconds: float,
+                stop: Callable[[], bool] | None) -> StreamReport:
+    """The same loop on the broker's topic: the `lakehouse` group's records, its offsets committed after each
+    batch's writes (jobs/stream/broker.py)."""
+    from jobs.stream import broker
+
+    report = StreamReport()
+    started = time.perf_counter()
+    with broker.Consumer(lh.settings.events_broker, CONSUMER) as source:
+        while not (stop and stop()):
+            records = source.take(max_events, timeout=poll_seconds)
+            if not records:
+                if until_idle and source.idle():
+                    break
+                continue
+            began = time.perf_counter()
+            batch = load_batch(lh, broker.as_event_files(records), report.batches + 1)
+            source.commit()
+            report.add(batch)
+            log.info("batch %d: offsets %d-%d, %d event(s): %d bronze, %d quarantined, %d malformed, %d already "
+                     "loaded, %d left to the export; %.1fs; %d record(s) behind", report.batches, records[0].offset,
+                     records[-1].offset, batch.events, batch.bronze, batch.quarantined, batch.malformed,
+                     batch.repeated, batch.superseded, time.perf_counter() - began, source.lag())
     report.seconds = time.perf_counter() - started
     return report

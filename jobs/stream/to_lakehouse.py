@@ -41,7 +41,7 @@ from jobs.ingest.contract_checks import check_rows
 from jobs.ingest.load import LINE_COLUMN, RAW_LINE_COLUMN, STRUCTURE_CHECK
 from jobs.publish import results_per_step
 from jobs.quality import CHECK_COLUMN, REASON_COLUMN
-from jobs.stream.events import ROW_ID_PER_FILE, EventFile
+from jobs.stream.events import EventFile
 from jobs.tables import Lakehouse, quarantine_of
 from jobs.unify import run as silver
 
@@ -89,6 +89,7 @@ def _rows_frame(lh: Lakehouse, files: list[EventFile], day: dt.date, source: str
         parts.append(pa.table({
             **{c: pa.array(columns[c], pa.string()) for c in contract.column_names},
             "_row_id": pa.array(columns["_row_id"], pa.int64()),
+            LINE_COLUMN: pa.array(columns["_line"], pa.int64()),   # for a quarantined row's reason only
             EVENT_ID: pa.array(columns["_event_id"], pa.string()),
             "_source_file": pa.array([f.name] * n, pa.string()),
             "_source_checksum": pa.array([f.checksum] * n, pa.string()),
@@ -163,9 +164,8 @@ def load_source(lh: Lakehouse, files: list[EventFile], day: dt.date, source: str
     checked = (checked.withColumnRenamed("_rule", CHECK_COLUMN).withColumnRenamed("_reason", REASON_COLUMN)
                .withColumn("_logical_date", F.lit(day)).withColumn("_loaded_at", F.current_timestamp()))
     checked = lh.scratch(checked, f"stream/checked_{bronze}")
-    clean = checked.where(F.col(CHECK_COLUMN).isNull()).drop(CHECK_COLUMN, REASON_COLUMN)
-    bad = (checked.where(F.col(CHECK_COLUMN).isNotNull()).withColumn(LINE_COLUMN, F.col("_row_id") % ROW_ID_PER_FILE)
-           .withColumn(RAW_LINE_COLUMN, F.lit(None).cast("string")))
+    clean = checked.where(F.col(CHECK_COLUMN).isNull()).drop(CHECK_COLUMN, REASON_COLUMN, LINE_COLUMN)
+    bad = checked.where(F.col(CHECK_COLUMN).isNotNull()).withColumn(RAW_LINE_COLUMN, F.lit(None).cast("string"))
     n_clean, n_bad = clean.count(), bad.count()
     with _txn(lh, txn, day):
         if n_clean:
@@ -180,21 +180,19 @@ def load_source(lh: Lakehouse, files: list[EventFile], day: dt.date, source: str
 
 
 def quarantine_malformed(lh: Lakehouse, files: list[EventFile], report: BatchReport) -> None:
-    lines = [(f.name, f.checksum, f.day, m) for f in files for m in f.malformed]
+    lines = [(f.name, f.checksum, f.day, f.unit, m) for f in files for m in f.malformed]
     report.events += len(lines)
     report.malformed += len(lines)
     if not lines:
         return
-    rows = [(name, part * ROW_ID_PER_FILE + m.line, checksum, day, STRUCTURE_CHECK, f"line {m.line}: {m.reason}",
-             m.line, m.text)
-            for name, checksum, day, m in lines
-            for part in [int(name.rsplit("part-", 1)[1][:5])]]
+    rows = [(name, m.row_id, checksum, day, STRUCTURE_CHECK, f"{unit} {m.line}: {m.reason}", m.line, m.text)
+            for name, checksum, day, unit, m in lines]
     frame = lh.spark.createDataFrame(rows, "_source_file string, _row_id bigint, _source_checksum string, "
                                            "_logical_date date, _check string, _reason string, _line bigint, "
                                            "_raw_line string")
     lh.append_new(STREAM_QUARANTINE, frame.withColumn("_loaded_at", F.current_timestamp()), count=False)
-    for name, _, _, m in lines[:5]:
-        log.warning("%s, line %d: %s; quarantined in %s", name, m.line, m.reason, STREAM_QUARANTINE)
+    for name, _, _, unit, m in lines[:5]:
+        log.warning("%s, %s %d: %s; quarantined in %s", name, unit, m.line, m.reason, STREAM_QUARANTINE)
 
 
 def refresh_silver(lh: Lakehouse, day: dt.date) -> dict[str, int]:

@@ -15,8 +15,9 @@ way: seconds matter here, not throughput):
 4. the result is committed to the triggered-offers queue in live.sqlite (GET /triggered-offers), once per
    (trigger, event): an event read again, after a crash or a replay, fires nothing twice.
 
-The file is committed to the checkpoint after its last event; a crash in between reads it again, and (4) makes
-that harmless.
+The file is committed to the checkpoint after its last event (on a Kafka broker, the records' offsets after
+each batch of them, in the `marketofone-triggers` group: jobs/stream/broker.py); a crash in between reads it
+again, and (4) makes that harmless.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from jobs.domain import CHANNELS
 from jobs.serve.answer import Context, Decider
 from jobs.serve.live import LiveState
 from jobs.stream import checkpoint
-from jobs.stream.events import iter_events
+from jobs.stream.events import iter_events, parse_event
 from jobs.stream.rules import Trigger, Triggers, load
 
 log = logging.getLogger(__name__)
@@ -124,22 +125,26 @@ class TriggerEngine:
         return seq if has_something else None
 
 
-def standalone(home: Path) -> TriggerEngine:
+def standalone(home: Path, store=None) -> TriggerEngine:
     """An engine with a Decider of its own that decides on each event's day (`marketofone triggers`, replays); in
-    the API server (`marketofone serve --triggers`) the engine shares the server's Decider and its clock."""
+    the API server (`marketofone serve --triggers`) the engine shares the server's Decider and its clock. `store`:
+    the online store to decide from (jobs/serve/backend.py open_store; default the home's embedded one)."""
     from jobs.serve.decision_wal import DecisionWal
     from jobs.serve.store import OnlineStore
 
     live = LiveState(home)
     holder: list[TriggerEngine] = []
-    decider = Decider(OnlineStore(home), DecisionWal(home), today=lambda: holder[0].day, live=live)
+    decider = Decider(store or OnlineStore(home), DecisionWal(home), today=lambda: holder[0].day, live=live)
     holder.append(TriggerEngine(home, decider, live))
     return holder[0]
 
 
 def run(engine: TriggerEngine, until_idle: bool = True, poll_seconds: float = 0.05,
-        stop: Callable[[], bool] | None = None) -> Counter:
-    """Follow the stream: every file the `triggers` consumer has not committed, event by event."""
+        stop: Callable[[], bool] | None = None, broker: str = "") -> Counter:
+    """Follow the stream: every file the `triggers` consumer has not committed, event by event; with a `broker`
+    (Kafka's bootstrap servers), every record after the `triggers` group's committed offsets."""
+    if broker:
+        return _run_broker(engine, broker, until_idle, poll_seconds, stop)
     home = engine.home
     while not (stop and stop()):
         files = checkpoint.pending(home, CONSUMER, limit=10)
@@ -152,4 +157,22 @@ def run(engine: TriggerEngine, until_idle: bool = True, poll_seconds: float = 0.
             for event in iter_events(path):
                 engine.handle(event, day)
             checkpoint.commit(home, CONSUMER, [(day, path)])
+    return engine.counts
+
+
+def _run_broker(engine: TriggerEngine, bootstrap: str, until_idle: bool, poll_seconds: float,
+                stop: Callable[[], bool] | None) -> Counter:
+    from jobs.stream import broker
+
+    with broker.Consumer(bootstrap, CONSUMER) as source:
+        while not (stop and stop()):
+            records = source.take(100, timeout=max(poll_seconds, 0.2))
+            for record in records:
+                event = parse_event(record.value)
+                if event is not None:
+                    engine.handle(event, record.day)
+            if records:
+                source.commit()   # after the batch's triggers are in the queue: a crash before reads them again
+            elif until_idle and source.idle():
+                break
     return engine.counts

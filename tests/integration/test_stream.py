@@ -4,6 +4,10 @@ the day's export gives, also when the streaming process is killed (SIGKILL) mid-
 One small bank loaded for 2026-06-30, copied twice: one copy loads the 2026-07-01 export (the batch), the
 other streams the same day's events, killed after the bronze writes of its second micro-batch and restarted. A
 third copy streams them under Spark Structured Streaming on the JVM engine (`MARKETOFONE_ENGINE=jvm`).
+
+The production profile's stream: a real Kafka broker (jobs/kafka_server.py, its jars from Maven Central then the
+Ivy cache) to which the generator publishes the same day's events; a fourth copy streams them from the topic on
+the embedded engine (killed and restarted the same way), a fifth under Structured Streaming's Kafka source.
 """
 
 from __future__ import annotations
@@ -109,6 +113,10 @@ def test_every_event_is_in_bronze_or_quarantine_exactly_once_after_the_kill(day_
 
 def test_the_day_in_silver_is_what_the_batch_load_of_its_export_gives(day_both_ways):
     batch, streamed, _, _, _, _ = day_both_ways
+    _assert_silver_is_the_batchs(batch, streamed)
+
+
+def _assert_silver_is_the_batchs(batch, streamed) -> None:
     for table in EVENT_TABLES:
         by_stream, by_batch = _frame(streamed, table), _frame(batch, table)
         if by_batch is None:
@@ -159,6 +167,116 @@ def test_structured_streaming_on_the_jvm_gives_silver_what_the_embedded_loop_giv
         assert (a is None) == (b is None), table
         if a is not None:
             assert _rows(a, ("_loaded_at", "_source_checksum")) == _rows(b, ("_loaded_at", "_source_checksum")), table
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory):
+    """A Kafka broker of the module's own, stopped at its end."""
+    from jobs.kafka_server import KafkaServer
+    from jobs.local_stack import free_port
+
+    server = KafkaServer.start(tmp_path_factory.mktemp("kafka"), free_port(), free_port())
+    yield server.bootstrap
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def streamed_from_kafka(day_both_ways, kafka):
+    """A copy of the bank loaded for BASE whose day of events the generator publishes to the broker, streamed from
+    the topic on the embedded engine: killed after batch 2's bronze writes, then restarted. (home, published,
+    the killed run's result, the group's committed offset at the kill, the restart's output)."""
+    from jobs.stream.broker import TOPIC, group_id
+
+    batch, _, _, _, _, _ = day_both_ways
+    home = batch.parent / "kafka"
+    shutil.copytree(batch.parent / "base", home, ignore=shutil.ignore_patterns("scratch"))
+    published = generate_bank(Settings(home=home, customers=300, events_broker=kafka), DAY, daily=True,
+                              events=True)["events"]
+    env = {**_env(home), "MARKETOFONE_EVENTS_BROKER": kafka}
+    command = [sys.executable, "-m", "jobs.cli", "stream", "--until-idle", "--max-files", "2"]
+    killed = subprocess.run(command, cwd=REPO, env={**env, KILL_AFTER_BRONZE: "2"}, capture_output=True, text=True,
+                            timeout=600)
+    committed = _committed(kafka, group_id("lakehouse"), TOPIC)
+    restarted = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert restarted.returncode == 0, restarted.stderr[-3000:]
+    return home, published, killed, committed, restarted.stdout
+
+
+def _committed(bootstrap: str, group: str, topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        [partition] = consumer.committed([TopicPartition(topic, 0)], timeout=30)
+        return partition.offset
+    finally:
+        consumer.close()
+
+
+def _event_ids(home) -> list[str]:
+    ids = []
+    for source in SOURCES:
+        for layer in ("bronze", "quarantine"):
+            frame = _frame(home, f"{layer}/{source}")
+            if frame is not None:
+                ids += list(frame.loc[frame["_event_id"].notna(), "_event_id"])
+    return ids
+
+
+def test_the_generator_publishes_the_days_events_to_the_broker_as_the_files_hold_them(day_both_ways,
+                                                                                      streamed_from_kafka, kafka):
+    from jobs.stream import broker
+
+    _, streamed, events, _, _, _ = day_both_ways
+    _, published, _, _, _ = streamed_from_kafka
+    assert published == events
+    lines = [line for path in sorted((streamed / "stream" / "events" / DAY.isoformat()).glob("part-*.jsonl"))
+             for line in path.read_bytes().splitlines()]
+    records = []
+    with broker.Consumer(kafka, "test-reader") as reader:
+        while not (reader.idle() and records):
+            records += reader.take(500, timeout=2.0)
+    assert [r.value for r in records] == lines   # the same events, in the same order
+    assert {r.day for r in records} == {DAY}     # each record's timestamp is its event's time on the day
+
+
+def test_the_kafka_stream_killed_mid_batch_writes_each_event_once_and_silver_is_the_batchs(day_both_ways,
+                                                                                          streamed_from_kafka):
+    batch, _, _, _, _, _ = day_both_ways
+    home, published, killed, committed, output = streamed_from_kafka
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert committed == 100   # batch 1 (2 files' worth: 100 records) committed; batch 2 died before its commit
+    ids = _event_ids(home)
+    assert len(ids) == len(set(ids)), "an event was written twice"
+    assert len(ids) == published, "an event was lost"
+    assert "already loaded" in output and " 0 already loaded" not in output
+    assert "streaming the Kafka topic marketofone.events on 127.0.0.1:" in output
+    _assert_silver_is_the_batchs(batch, home)
+
+
+def test_structured_streamings_kafka_source_gives_the_rows_the_file_source_gives(day_both_ways, streamed_on_the_jvm,
+                                                                                 streamed_from_kafka, kafka):
+    """Spark's own Kafka source and checkpoint, on the JVM engine, over the topic the generator filled."""
+    batch, _, _, _, _, _ = day_both_ways
+    jvm_files, _ = streamed_on_the_jvm
+    _, published, _, _, _ = streamed_from_kafka
+    home = batch.parent / "jvm-kafka"
+    shutil.copytree(batch.parent / "base", home, ignore=shutil.ignore_patterns("scratch"))
+    out = subprocess.run([sys.executable, "-m", "jobs.cli", "stream", "--until-idle", "--max-files", "10"], cwd=REPO,
+                         env={**_env(home), "MARKETOFONE_ENGINE": "jvm", "MARKETOFONE_EVENTS_BROKER": kafka},
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"{published} event(s)" in out.stdout and "0 already loaded" in out.stdout
+    assert (home / "stream" / "checkpoints" / "structured-lakehouse-kafka" / "commits" / "0").is_file()
+    # Where each row came from differs (a file and its line, a record and its offset); the rows do not.
+    where = ("_loaded_at", "_source_file", "_source_checksum", "_row_id", "_line")
+    for table in (*EVENT_TABLES, "bronze/deposits_transactions", "bronze/cards_transactions",
+                  "quarantine/silver_transaction"):
+        a, b = _frame(home, table), _frame(jvm_files, table)
+        assert (a is None) == (b is None), table
+        if a is not None:
+            assert _rows(a, where) == _rows(b, where), table
+    _assert_silver_is_the_batchs(batch, home)
 
 
 def test_after_the_nightly_load_the_two_lakehouses_hold_the_same_rows(day_both_ways):
