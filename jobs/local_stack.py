@@ -1,7 +1,8 @@
 """The production profile's services as processes on this machine, without Docker.
 
-PostgreSQL in a folder of its own (Airflow's metadata and MLflow's backend store), the MLflow tracking server, a
-Spark Connect server with Delta, and Airflow as production runs it: the api-server, the scheduler with the
+PostgreSQL in a folder of its own (Airflow's metadata and MLflow's backend store), Redis (the decision API's online
+store), a Kafka broker (the event stream; jobs/kafka_server.py), the MLflow tracking server, a Spark Connect server
+with Delta, and Airflow as production runs it: the api-server, the scheduler with the
 LocalExecutor (tasks in parallel processes), the dag-processor and the triggerer, each a process of its own. The
 production-profile test (tests/integration/test_production_profile.py) and benchmarks/scheduler.py start it;
 docker-compose.yml is the same stack in containers.
@@ -101,7 +102,8 @@ class LocalStack:
 
     # -- the environment every process of the stack and its clients share --------------------------------
     def _environment(self) -> dict[str, str]:
-        ports = {name: free_port() for name in ("postgres", "mlflow", "connect", "airflow")}
+        ports = {name: free_port() for name in ("postgres", "mlflow", "connect", "airflow", "redis", "kafka",
+                                                "kafka-controller")}
         self.ports = ports
         airflow_home = self.home / "airflow"
         venv_bin = str(Path(sys.executable).parent)
@@ -117,6 +119,8 @@ class LocalStack:
             "MARKETOFONE_TRACKING_URI": f"http://127.0.0.1:{ports['mlflow']}",
             "MARKETOFONE_AIRFLOW_URL": f"http://127.0.0.1:{ports['airflow']}",
             "MARKETOFONE_AIRFLOW_USER": AIRFLOW_USER,
+            "MARKETOFONE_ONLINE_STORE": f"redis://127.0.0.1:{ports['redis']}/0",
+            "MARKETOFONE_EVENTS_BROKER": f"127.0.0.1:{ports['kafka']}",
             "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -150,6 +154,8 @@ class LocalStack:
         self.env = self._environment()
         try:
             self._start_postgres()
+            self._start_redis()
+            self._start_kafka()
             self._start_connect_server()
             self._start_mlflow()
             self._start_airflow()
@@ -233,6 +239,33 @@ class LocalStack:
             for database in ("airflow", "mlflow"):
                 cursor.execute(f"CREATE DATABASE {database}")
         connection.close()
+
+    def _start_redis(self) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            raise StackStartError("redis-server is not installed: install it (`apt-get install redis-server`; "
+                                  ".ci/run does)")
+        port = self.ports["redis"]
+        data = self.folder / "redis"
+        data.mkdir(exist_ok=True)
+        service = self._spawn("redis", [server, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
+                                        "--save", "", "--appendonly", "yes"])
+
+        def ready() -> bool:
+            import redis
+
+            return redis.Redis(host="127.0.0.1", port=port, socket_timeout=2).ping()
+
+        self._wait(service, ready, "Redis")
+
+    def _start_kafka(self) -> None:
+        from jobs.kafka_server import ready
+
+        port = self.ports["kafka"]
+        service = self._spawn("kafka", [sys.executable, "-m", "jobs.cli", "kafka-server", "--folder",
+                                        str(self.folder / "kafka"), "--port", str(port), "--controller-port",
+                                        str(self.ports["kafka-controller"])])
+        self._wait(service, lambda: ready(f"127.0.0.1:{port}"), "the Kafka broker")
 
     def _start_connect_server(self) -> None:
         port = self.ports["connect"]

@@ -10,6 +10,8 @@ folder for everything. The production profile runs against services:
     spark-connect   a Spark Connect server with Delta 15002  SPARK_REMOTE
     object-store    an S3-compatible object store     9000   AWS_ENDPOINT_URL (when the lakehouse is on s3)
     airflow-apiserver  Airflow's api-server (REST API)  8080  MARKETOFONE_AIRFLOW_URL (`marketofone run` asks it)
+    redis           Redis (the decision API's online store)  6379  MARKETOFONE_ONLINE_STORE
+    kafka           a Kafka broker (the event stream) 9092   MARKETOFONE_EVENTS_BROKER
 
 docker-compose.yml declares the same services under the same names and ports, and points the Airflow services at
 them with these settings (tests/unit/test_compose.py checks that both agree).
@@ -37,6 +39,9 @@ class Service:
         value = environ.get(self.setting, "").strip()
         if not value:
             return None
+        if "://" not in value:   # Kafka's bootstrap servers: host:port[,host:port], the first one
+            host, _, port = value.split(",")[0].strip().rpartition(":")
+            return host, int(port) if port.isdigit() else self.port
         url = urlsplit(value)
         if url.scheme == "sc":  # Spark Connect URLs carry ;parameters after the port
             from jobs.engine import connect_address
@@ -58,6 +63,10 @@ SERVICES = (
     Service("airflow-apiserver", "the Airflow api-server", 8080, "MARKETOFONE_AIRFLOW_URL",
             "docker compose up -d airflow-apiserver (or: airflow api-server --port 8080, with the scheduler, "
             "dag-processor and triggerer)"),
+    Service("redis", "Redis (the online store)", 6379, "MARKETOFONE_ONLINE_STORE",
+            "docker compose up -d redis (or: redis-server --port 6379)"),
+    Service("kafka", "the Kafka broker", 9092, "MARKETOFONE_EVENTS_BROKER",
+            "docker compose up -d kafka (or: marketofone kafka-server --folder <dir> --port 9092)"),
 )
 BY_NAME = {service.name: service for service in SERVICES}
 
@@ -83,6 +92,12 @@ def configuration_problems(settings: Settings, environ: dict[str, str]) -> list[
         problems.append("the production profile keeps Airflow's metadata in PostgreSQL: set "
                         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql+psycopg2://<user>:<password>@<host>:5432/"
                         f"airflow (got {database.split(':', 1)[0] or 'nothing'!r})")
+    if not settings.online_store.startswith(("redis://", "rediss://")):
+        problems.append("the production profile's decision API answers from a Redis online store that every process "
+                        "shares: set MARKETOFONE_ONLINE_STORE=redis://<host>:6379/0")
+    if not settings.events_broker:
+        problems.append("the production profile's event stream is a Kafka topic: set "
+                        "MARKETOFONE_EVENTS_BROKER=<host>:9092")
     if environ.get("AIRFLOW__CORE__EXECUTOR", "") not in ("LocalExecutor", "CeleryExecutor", "KubernetesExecutor"):
         problems.append("the production profile runs tasks in parallel: set AIRFLOW__CORE__EXECUTOR=LocalExecutor")
     return problems

@@ -150,16 +150,30 @@ def test_status_shows_every_service_answering_and_the_last_runs(stack, runs):
     assert AFTER in daily and "success" in daily
 
 
+def test_the_offers_step_materialized_the_online_store_in_redis(stack, runs):
+    """The production profile's online store is the stack's Redis: the last publish's customers, one key away."""
+    from jobs.serve.redis_store import RedisStore
+
+    store = RedisStore(stack.env["MARKETOFONE_ONLINE_STORE"])
+    store.refresh()
+    assert store.meta["as_of_date"] == AFTER
+    published = {r["customer_id"] for r in _rows(stack, "gold.customer_360", AFTER)}
+    assert store.meta["customers"] == len(published) > 0
+    customer = sorted(published)[0]
+    assert store.customer(customer) is not None
+    assert not (stack.home / "online").exists() or not list((stack.home / "online").glob("store-*.sqlite"))
+
+
 def test_triggers_fired_on_the_stream_start_the_event_driven_dag_through_the_triggerer(stack, runs):
-    """`marketofone triggers` publishes moments of need from the event stream; the marker it leaves is what the
-    personalization_triggers DAG's AssetWatcher waits for in the triggerer, and the run it starts drains the fired
-    triggers into gold.triggered_offers."""
+    """The silos publish to the stack's Kafka topic; `marketofone triggers` (the `triggers` consumer group) publishes
+    the moments of need it finds; the marker it leaves is what the personalization_triggers DAG's AssetWatcher
+    waits for in the triggerer, and the run it starts drains the fired triggers into gold.triggered_offers."""
     import json
-    import sqlite3
     import time
 
     from jobs.serve.live import new_marker
-    from jobs.serve.store import POINTER, online_dir
+    from jobs.serve.redis_store import RedisStore
+    from jobs.stream import broker
 
     api = _api(stack)
     # The stack's scheduler creates no run it was not asked for; an asset-triggered run is one such. The batch DAGs
@@ -169,19 +183,19 @@ def test_triggers_fired_on_the_stream_start_the_event_driven_dag_through_the_tri
         api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
     stack.turn_schedules_on()
     api.unpause("personalization_triggers")
-    folder = online_dir(stack.home)
-    with sqlite3.connect(folder / (folder / POINTER).read_text().strip()) as con:
-        accounts = [r[0] for r in con.execute("SELECT id FROM keys WHERE kind = 'account:deposits' ORDER BY id "
-                                              "LIMIT 30")]
+    accounts = sorted(RedisStore(stack.env["MARKETOFONE_ONLINE_STORE"]).some_ids("account:deposits", 30))
+    assert len(accounts) == 30
     day = "2026-07-03"
-    events = folder.parent / "stream" / "events" / day
-    events.mkdir(parents=True)
-    (events / "part-00001.jsonl").write_text("".join(json.dumps({
+    events = [json.dumps({
         "event_id": f"P{i}", "source": "deposits/transactions", "occurred_at": f"{day}T10:00:00",
         "data": {"txn_id": f"DT-P{i}", "account_id": account, "booking_date": day, "amount": "800.00",
-                 "direction": "DR", "txn_type": "CARD_SETTLEMENT", "mcc": "7011"}}) + "\n"
-        for i, account in enumerate(accounts)))
+                 "direction": "DR", "txn_type": "CARD_SETTLEMENT", "mcc": "7011"}}).encode()
+        for i, account in enumerate(accounts)]
+    # Sent twice (a silo's retry): each trigger fires once per event all the same.
+    at = broker.epoch_ms(f"{day}T10:00:00")
+    assert broker.publish(stack.env["MARKETOFONE_EVENTS_BROKER"], [(at, e) for e in events + events]) == 60
     printed = _cli(stack, "triggers", "--until-idle")
+    assert "following the Kafka topic marketofone.events" in printed
     fired = int(printed.split("fired: ")[1].split(",")[0])
     assert fired == len(accounts), printed
     deadline = time.monotonic() + 180

@@ -71,7 +71,7 @@ def test_the_file_is_valid_under_the_compose_specification():
     parsed = PyCompose.from_json(json.dumps(_merged(interpolate(COMPOSE.read_text(), env_example()))))
     assert set(parsed.service_names()) == {
         "postgres", "object-store", "object-store-init", "mlflow", "spark-connect", *AIRFLOW_COMPONENTS,
-        "airflow-init"}
+        "airflow-init", "redis", "kafka"}
 
 
 def test_the_parser_refuses_what_compose_refuses():

@@ -14,7 +14,8 @@ AIRFLOW = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow
 
 def _production(tmp_path, **changes) -> Settings:
     values = dict(home=tmp_path, profile="production", tokenization_key=STRONG, engine="remote",
-                  spark_remote="sc://127.0.0.1:15002", tracking_uri="http://127.0.0.1:5000")
+                  spark_remote="sc://127.0.0.1:15002", tracking_uri="http://127.0.0.1:5000",
+                  online_store="redis://127.0.0.1:6379/0", events_broker="127.0.0.1:9092")
     return Settings(**{**values, **changes})
 
 
@@ -25,13 +26,16 @@ def test_the_embedded_profile_needs_no_service(tmp_path):
 
 
 def test_a_production_configuration_on_embedded_defaults_is_refused_with_what_to_set(tmp_path):
-    settings = _production(tmp_path, engine="sail", spark_remote="", tracking_uri="")
+    settings = _production(tmp_path, engine="sail", spark_remote="", tracking_uri="", online_store="",
+                           events_broker="")
     problems = production.configuration_problems(settings, {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:///a.db"})
-    assert len(problems) == 4
+    assert len(problems) == 6
     assert "set SPARK_REMOTE=sc://<host>:15002" in problems[0] and "'sail'" in problems[0]
     assert "MARKETOFONE_TRACKING_URI=http://<host>:5000 (got 'nothing')" in problems[1]
     assert "PostgreSQL" in problems[2] and "(got 'sqlite')" in problems[2]
-    assert "AIRFLOW__CORE__EXECUTOR=LocalExecutor" in problems[3]
+    assert "set MARKETOFONE_ONLINE_STORE=redis://<host>:6379/0" in problems[3]
+    assert "set MARKETOFONE_EVENTS_BROKER=<host>:9092" in problems[4]
+    assert "AIRFLOW__CORE__EXECUTOR=LocalExecutor" in problems[5]
     with pytest.raises(production.ProductionProfileError, match="cannot run:\n  the production profile runs Spark"):
         production.check(settings, {})
 
@@ -51,12 +55,17 @@ def _closed_port() -> int:
 
 def test_a_service_that_does_not_answer_is_named_with_its_setting_and_how_to_start_it(tmp_path):
     closed = _closed_port()
-    with _listening_socket() as pg, _listening_socket() as spark:
+    with _listening_socket() as pg, _listening_socket() as spark, _listening_socket() as redis, \
+            _listening_socket() as kafka:
         settings = _production(tmp_path, spark_remote=f"sc://127.0.0.1:{spark.getsockname()[1]}",
-                               tracking_uri=f"http://127.0.0.1:{closed}")
+                               tracking_uri=f"http://127.0.0.1:{closed}",
+                               online_store=f"redis://127.0.0.1:{redis.getsockname()[1]}/0",
+                               events_broker=f"127.0.0.1:{kafka.getsockname()[1]}")
         environ = {**AIRFLOW, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
                    AIRFLOW["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].format(pg=pg.getsockname()[1]),
-                   "MARKETOFONE_TRACKING_URI": settings.tracking_uri, "SPARK_REMOTE": settings.spark_remote}
+                   "MARKETOFONE_TRACKING_URI": settings.tracking_uri, "SPARK_REMOTE": settings.spark_remote,
+                   "MARKETOFONE_ONLINE_STORE": settings.online_store,
+                   "MARKETOFONE_EVENTS_BROKER": settings.events_broker}
         assert production.configuration_problems(settings, environ) == []
         problems = production.unreachable(settings, environ)
         assert problems == [f"the MLflow tracking server at 127.0.0.1:{closed} (MARKETOFONE_TRACKING_URI) refused the "
@@ -68,7 +77,7 @@ def test_a_service_that_does_not_answer_is_named_with_its_setting_and_how_to_sta
 
 def test_the_object_store_is_needed_only_for_a_lakehouse_on_it(tmp_path):
     names = {s.name for s in production.needed_services(_production(tmp_path))}
-    assert names == {"postgres", "mlflow", "spark-connect", "airflow-apiserver"}
+    assert names == {"postgres", "mlflow", "spark-connect", "airflow-apiserver", "redis", "kafka"}
     on_s3 = _production(tmp_path, storage="s3a://lakehouse/lakehouse")
     assert "object-store" in {s.name for s in production.needed_services(on_s3)}
 
@@ -82,6 +91,10 @@ def test_the_object_store_is_needed_only_for_a_lakehouse_on_it(tmp_path):
     ("AWS_ENDPOINT_URL", "http://object-store:9000", ("object-store", 9000)),
     ("MARKETOFONE_AIRFLOW_URL", "http://airflow-apiserver:8080", ("airflow-apiserver", 8080)),
     ("MARKETOFONE_AIRFLOW_URL", "https://airflow.bank/", ("airflow.bank", 443)),
+    ("MARKETOFONE_ONLINE_STORE", "redis://redis:6379/0", ("redis", 6379)),
+    ("MARKETOFONE_ONLINE_STORE", "redis://:secret@cache.bank/2", ("cache.bank", 6379)),
+    ("MARKETOFONE_EVENTS_BROKER", "kafka:9092", ("kafka", 9092)),
+    ("MARKETOFONE_EVENTS_BROKER", "k1.bank:9094,k2.bank:9094", ("k1.bank", 9094)),
 ])
 def test_each_setting_names_the_host_and_port_of_its_service(setting, value, expected):
     service = next(s for s in production.SERVICES if s.setting == setting)
