@@ -33,10 +33,12 @@ lock:
 demo: $(STAMP)
 	$(BIN)/marketofone demo --customers $(CUSTOMERS) --date $(DATE)
 
-# Everything, the three-engine parity run (14 of its 34 minutes on 2 cores, the JVM's per-statement overhead in a
-# fresh JVM per DAG run) and the production-profile run (4.5 minutes) included.
+# Everything, the three-engine parity run (about 20 minutes on 2 cores, the JVM's per-statement overhead in a fresh
+# JVM per DAG run) and the production-profile run (5 minutes) included. Two workers, each test file whole on one,
+# the longest first (tests/conftest.py): the parity run on one worker, the rest beside it on the other; much of
+# each is waiting on a JVM, a server or a subprocess, so the two cores are both kept busy.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The daily and weekly DAGs on embedded Sail, classic JVM Spark + Delta and a JVM Spark Connect server with Delta,
 # every table compared row for row (tests/integration/test_engines.py), alone.
