@@ -220,9 +220,16 @@ def train(lh: Lakehouse, day: dt.date, targets: tuple[str, ...] | None = None) -
 def scoring_rows(lh: Lakehouse, day: dt.date):
     """The day's gold.customer_360 as scoring reads it (a Spark DataFrame): the customer, the model features
     and an `eligible_<target>` flag per target."""
+    from pyspark.sql.types import DecimalType
+
     c360 = lh.read("gold.customer_360").where(F.col("as_of_date") == F.lit(day))
     flags = [F.coalesce(F.expr(t.eligible), F.lit(False)).alias(f"eligible_{t.name}") for t in TARGETS.values()]
-    return c360.select("customer_id", *MODEL_FEATURES, *flags)
+    # Money is decimal in the lakehouse and a float to the models: cast on the engine, so that Arrow hands the
+    # Python workers float64 columns instead of one Decimal object per value (their conversion to floats in
+    # pandas was a fifth of the scoring's time).
+    money = {f.name for f in c360.schema.fields if isinstance(f.dataType, DecimalType)}
+    features = [F.col(c).cast("double").alias(c) if c in money else F.col(c) for c in MODEL_FEATURES]
+    return c360.select("customer_id", *features, *flags)
 
 
 def champions(lh: Lakehouse) -> tuple[list[ChampionRef], dict[str, str]]:

@@ -108,6 +108,10 @@ def test_scoring_on_the_executors_matches_the_pandas_kernel(bank, monkeypatch):
 
     # The pandas path on the same rows: the day's customer-360 on the driver, through the same kernel.
     rows = run.scoring_rows(bank, DAY).toPandas()
+    # Money (decimal in the lakehouse) reaches the kernel as floats, not one Decimal object per value.
+    assert bank.read("gold.customer_360").schema["total_balance"].dataType.typeName() == "decimal"
+    assert rows["total_balance"].dtype == "float64"
+    assert [c for c in rows.columns if rows[c].dtype == object] == ["customer_id"]
     refs, _ = run.champions(bank)
     expected = scoring.score_targets(rows, DAY, refs)
     assert len(written) == len(expected) == rows["eligible_credit_card"].sum() + rows["eligible_retirement"].sum()
