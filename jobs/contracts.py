@@ -35,6 +35,9 @@ class ColumnContract:
     name: str
     type: str = "string"
     required: bool = False
+    # Not required, but a value is expected (a customer's phone, gender): an empty one is counted as a warning in
+    # the data-quality results, and the row is kept.
+    expected: bool = False
     format: str | None = None
     pattern: str | None = None
     allowed: tuple[str, ...] | None = None
@@ -80,11 +83,14 @@ def _parse(raw: dict, source: Path) -> Contract:
                 raise ValueError(f"column {c['name']}: type must be one of {TYPES}")
             if c.get("type") in ("date", "timestamp") and not c.get("format"):
                 raise ValueError(f"column {c['name']}: a {c['type']} column needs a format")
+            if c.get("required") and c.get("expected"):
+                raise ValueError(f"column {c['name']}: required and expected: expected is for a column that is "
+                                 "not required")
             allowed = tuple(c["allowed"]) if c.get("allowed") is not None else None
             columns.append(ColumnContract(
                 name=c["name"], type=c.get("type", "string"), required=bool(c.get("required", False)),
-                format=c.get("format"), pattern=c.get("pattern"), allowed=allowed,
-                min=c.get("min"), max=c.get("max"), pii=bool(c.get("pii", False)),
+                expected=bool(c.get("expected", False)), format=c.get("format"), pattern=c.get("pattern"),
+                allowed=allowed, min=c.get("min"), max=c.get("max"), pii=bool(c.get("pii", False)),
                 description=c.get("description", ""),
             ))
         contract = Contract(raw["silo"], raw["entity"], tuple(raw.get("key", ())), tuple(columns),

@@ -5,7 +5,8 @@
     python -m jobs.ingest.suites --check      exit 1 if a file on disk differs from what the contract gives
 
 What the suite holds (all of it is also in the contract checks, jobs/ingest/contract_checks.py):
-the table has at least one row and the contract's columns; every required column is not null; every
+the table has at least one row and the contract's columns; every required column is not null (every
+`expected` one too, as a warning: counted in the results, the row kept); every
 `pattern` as a regex; every `allowed` list as a value set; the key unique (the first row in file order,
 `_row_id`, is kept). What only the contract checks do, because GX cannot say it portably over text
 columns: the value parses as the column's type in the silo's format (a date as `MM/dd/yyyy`, a
@@ -53,6 +54,10 @@ def suite_from_contract(contract: Contract) -> dict:
         if column.required:
             expectations.append(expectation("expect_column_values_to_not_be_null", {"column": column.name},
                                             f"required:{column.name}"))
+        elif column.expected:
+            expectations.append(expectation("expect_column_values_to_not_be_null", {"column": column.name},
+                                            f"expected:{column.name}", severity="warning",
+                                            notes="a warning: an empty value is counted, the row is kept"))
         if column.pattern:
             expectations.append(expectation("expect_column_values_to_match_regex",
                                              {"column": column.name, "regex": column.pattern},

@@ -225,7 +225,9 @@ def _split(df: DataFrame, row_rules: list[_Rule]) -> DataFrame:
         annotated, pred = _predicate(rule, annotated, types)
         preds[rule.index] = pred
     for rule in row_rules:  # materialize the flags once, so valid/quarantined/counts share them
-        annotated = annotated.withColumn(f"{_INTERNAL_PREFIX}q{rule.index}", preds[rule.index].quarantine)
+        # A warning's failures are counted (its GX-comparable flag) and quarantine nothing.
+        quarantine = F.lit(False) if rule.warning else preds[rule.index].quarantine
+        annotated = annotated.withColumn(f"{_INTERNAL_PREFIX}q{rule.index}", quarantine)
         annotated = annotated.withColumn(f"{_INTERNAL_PREFIX}g{rule.index}", preds[rule.index].gx_fail)
     flags = [F.col(f"{_INTERNAL_PREFIX}q{r.index}") for r in row_rules]
     any_fail = F.lit(False)

@@ -122,6 +122,9 @@ def load_suite(name: str, directory: Path | None = None) -> ExpectationSuite:
     return suite
 
 
+WARNING = "warning"   # meta.severity of an expectation whose failures are reported, not quarantined
+
+
 @dataclass(frozen=True)
 class _Rule:
     index: int
@@ -130,6 +133,12 @@ class _Rule:
     meta: dict
     row_level: bool
     pii: bool = False  # on a raw PII column: results and reasons never repeat its values
+
+    @property
+    def warning(self) -> bool:
+        """A warning-level expectation (`meta.severity: warning`): its failing rows are counted and reported,
+        never quarantined (e.g. a customer without a phone on file: worth knowing, no reason to lose them)."""
+        return self.meta.get("severity") == WARNING
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -186,6 +195,12 @@ def _rules(suite: ExpectationSuite) -> list[_Rule]:
                 raise DataQualityError(f"suite {suite.name}: {config.type}({kwargs.get('column')}) "
                                        "needs min_value or max_value")
         meta = dict(config.meta or {})
+        if meta.get("severity") not in (None, WARNING):
+            raise DataQualityError(f"suite {suite.name}: {config.type}: meta.severity must be {WARNING!r} or absent, "
+                                   f"got {meta['severity']!r}")
+        if meta.get("severity") == WARNING and not row_level:
+            raise DataQualityError(f"suite {suite.name}: {config.type} is table-level; only a row-level expectation "
+                                   f"can be a warning")
         rule = _Rule(i, config.type, kwargs, meta, row_level)
         if meta.get("pii") or pii_columns.intersection(rule.columns):
             rule = _Rule(i, config.type, kwargs, meta, row_level, pii=True)

@@ -80,12 +80,14 @@ def _result_dict(suite: str, rule: _Rule, gx_result, row_count: int, counts: dic
     details = _describe(rule) + (f" | observed: {observed}" if observed else "")
     if quarantined is not None:
         details += f" | quarantined: {quarantined}"
+    if rule.warning:
+        details += " | a warning: counted, the rows kept"
     return {
         "suite": suite,
         "table": suite,
         "expectation": rule.type,
         "column": rule.column,
-        "level": "row" if rule.row_level else "table",
+        "level": ("warning" if rule.warning else "row") if rule.row_level else "table",
         "kwargs": _jsonable(rule.kwargs),
         "success": bool(gx_result.success) if gx_result is not None and error is None else False,
         "element_count": int(gx.get("element_count", row_count) or 0) if rule.row_level else row_count,
@@ -187,7 +189,7 @@ def validate(df: DataFrame, suite_name: str | ExpectationSuite, settings: Settin
         r["exception"] for r in results
     )
     for res in results:
-        if res["exception"] and res["level"] == "row":
+        if res["exception"] and res["level"] in ("row", "warning"):
             res["level"] = "table"
 
     checked = annotated.select(*[_q(c) for c in columns],

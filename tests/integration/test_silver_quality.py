@@ -81,3 +81,45 @@ def test_sessions_consent_and_offers_of_unknown_customers_wait(silver_run):
     assert offers.where("holdout and sent_at is not null").count() == 0
     assert offers.where("response = 'accepted'").count() > 0
 
+
+
+def test_a_customer_without_phone_gender_postcode_or_since_date_reaches_silver_with_a_warning(spark, tmp_path):
+    """A bank's master always has customers with no phone on file: they are counted, never dropped."""
+    import csv
+
+    from jobs.generate import generate_bank
+    from jobs.ingest import load
+    from jobs.pipeline import run_step
+    from jobs.settings import Settings
+    from jobs.tables import Lakehouse
+
+    settings = Settings(home=tmp_path / "home", customers=120)
+    generate_bank(settings, DAY)
+    path = load.landing_file(settings, "deposits", "customers", DAY)
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    bare = rows[0]
+    for column in ("phone", "gender", "postcode", "customer_since"):
+        bare[column] = ""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    for step in ("ingest", "silver"):
+        run_step(step, DAY, settings)
+
+    lh = Lakehouse(spark, settings)
+    bronze = lh.read("bronze.deposits_customers").where(F.col("cif_id") == bare["cif_id"])
+    assert bronze.count() == 1
+    [link] = (lh.read("silver.customer_crosswalk")
+              .where((F.col("silo") == "deposits") & (F.col("silo_customer_id") == bare["cif_id"])).collect())
+    [customer] = lh.read("silver.customer").where(F.col("customer_id") == link["customer_id"]).collect()
+    assert customer["birth_date"] is not None
+    warnings = {r["column"]: r for r in lh.read("audit.dq_results")
+                .where((F.col("table") == "bronze.deposits_customers") & (F.col("run_date") == F.lit(DAY)))
+                .where(F.col("expectation") == "expect_column_values_to_not_be_null").collect()}
+    for column in ("phone", "gender", "postcode", "customer_since"):
+        assert warnings[column]["unexpected_count"] >= 1 and not warnings[column]["success"], column
+        assert "a warning: counted, the rows kept" in warnings[column]["details"], column
+    assert "a warning" not in warnings["cif_id"]["details"]   # a required column's check is not one

@@ -109,7 +109,11 @@ def test_the_bronze_suite_on_disk_is_what_the_contract_generates(table):
     types = [e.expectation_type for e in suite.expectations]
     assert types[:2] == ["expect_table_row_count_to_be_between", "expect_table_columns_to_match_set"]
     required = [c.name for c in contract.columns if c.required]
-    assert types.count("expect_column_values_to_not_be_null") == len(required)
+    expected = [c.name for c in contract.columns if c.expected]
+    assert types.count("expect_column_values_to_not_be_null") == len(required) + len(expected)
+    warnings = [e.configuration.kwargs["column"] for e in suite.expectations
+                if (e.configuration.meta or {}).get("severity") == "warning"]
+    assert warnings == expected   # an expected column's not-null is a warning; a required one's is not
     assert types.count("expect_column_values_to_match_regex") == sum(1 for c in contract.columns if c.pattern)
     assert types.count("expect_column_values_to_be_in_set") == sum(1 for c in contract.columns if c.allowed)
     assert types[-1] == ("expect_column_values_to_be_unique" if len(contract.key) == 1

@@ -260,6 +260,34 @@ def test_meta_reason_explains_and_pii_values_are_never_repeated(spark, settings,
     assert [set(r) for r in json.loads(report)["quarantine_sample"]] == [{"owner", "key", "_check", "_reason"}]
 
 
+def test_a_warning_counts_its_rows_in_the_results_and_quarantines_none(spark, settings, tmp_path):
+    """meta.severity "warning": a customer without a phone on file is reported, and kept."""
+    suite = {"name": "t.warn", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "phone"},
+         "meta": {"severity": "warning"}},
+    ], "meta": {}}
+    (tmp_path / "t.warn.json").write_text(json.dumps(suite))
+    df = spark.createDataFrame([("c1", None), ("c2", "555"), (None, None)], "id string, phone string")
+    result = quality.validate(df, quality.load_suite("t.warn", directory=tmp_path), settings, RUN_DATE)
+    assert sorted(r["id"] or "" for r in result.valid.collect()) == ["c1", "c2"]   # no phone: kept
+    [bad] = result.quarantined.collect()
+    assert bad["id"] is None and bad["_check"] == "expect_column_values_to_not_be_null(id)"   # not the phone's
+    phone = _by_type(result, "expect_column_values_to_not_be_null", "phone")
+    assert (phone["level"], phone["unexpected_count"], phone["quarantined_count"]) == ("warning", 2, 0)
+    assert phone["success"] is False and result.success   # reported as failing, the table still passes
+    assert result.row_count == 3 and result.quarantined_count == 1
+
+
+def test_a_severity_other_than_warning_is_refused(tmp_path):
+    suite = {"name": "t.sev", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}, "meta": {"severity": "low"}},
+    ], "meta": {}}
+    (tmp_path / "t.sev.json").write_text(json.dumps(suite))
+    with pytest.raises(DataQualityError, match="meta.severity must be 'warning' or absent, got 'low'"):
+        quality.load_suite("t.sev", directory=tmp_path)
+
+
 # -- GX agrees with the split ----------------------------------------------------------------------
 def test_gx_unexpected_counts_agree_with_the_split(bad_payments):
     _, result = bad_payments
