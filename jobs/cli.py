@@ -381,10 +381,8 @@ def cmd_score(args) -> int:
 
     settings = _settings(args)
     frame = read_frame(settings, args.table)
-    ids = _columns(args.id_columns) or tuple(c for c in ("customer_id",) if c in frame.columns)
-    if not ids:
-        raise ValueError("name the column(s) that identify a row with --id-columns")
-    scored = score(frame, args.model, settings, id_columns=ids)
+    # Without --id-columns, the ones the model was trained with (it remembers them), else customer_id.
+    scored = score(frame, args.model, settings, id_columns=_columns(args.id_columns) or None)
     out = os.path.expanduser(args.out)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     if out.endswith(".csv"):
@@ -715,7 +713,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="registered model name (e.g. propensity_savings)")
     p.add_argument("--table", required=True, help="a lakehouse table, or a .parquet / .csv file")
     p.add_argument("--out", required=True, help="output .parquet or .csv")
-    p.add_argument("--id-columns", help="comma-separated columns copied next to the scores (default customer_id)")
+    p.add_argument("--id-columns", help="comma-separated columns copied next to the scores (default: the ones "
+                                        "the model was trained with, else customer_id)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("why", help="why a customer got an offer on a date, and why not the others "

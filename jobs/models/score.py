@@ -23,7 +23,7 @@ import pandas as pd
 
 from jobs.models import registry
 from jobs.models.reasons import NO_STANDOUT, reason_text
-from jobs.models.train import ID_COLUMN, MEDIANS_ATTR, plan_of
+from jobs.models.train import ID_COLUMN, IDS_ATTR, MEDIANS_ATTR, plan_of
 from jobs.settings import Settings
 
 SCORE_COLUMNS = ["model", "probability", "model_version", "reason_codes", "reason"]
@@ -112,12 +112,21 @@ def explain(values: np.ndarray, contributions: np.ndarray, features: list[str],
 
 
 def score(frame: pd.DataFrame, name: str, settings: Settings, top_reasons: int = 3,
-          id_columns: tuple[str, ...] = (ID_COLUMN,)) -> pd.DataFrame:
+          id_columns: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The id columns, then model, probability, model_version, reason_codes, reason for every row of
-    `frame` (same order), with `<name>@champion`."""
-    _check_rows(frame, top_reasons, id_columns)
+    `frame` (same order), with `<name>@champion`. `id_columns` default: the ones the model was trained with
+    (remembered in it), else customer_id."""
+    _check_rows(frame, top_reasons, ())
     booster, version, plan = load_champion(name, settings)
-    return score_rows(frame, name, version, booster, plan, top_reasons, id_columns)
+    ids = tuple(id_columns) if id_columns is not None else remembered_ids(booster)
+    return score_rows(frame, name, version, booster, plan, top_reasons, ids)
+
+
+def remembered_ids(booster) -> tuple[str, ...]:
+    """The id columns the model was trained with (customer_id for a model trained before they were kept, or
+    trained with none)."""
+    raw = booster.attr(IDS_ATTR)
+    return tuple(json.loads(raw)) if raw and json.loads(raw) else (ID_COLUMN,)
 
 
 def _check_rows(frame, top_reasons, id_columns) -> None:

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 ID_COLUMN = "customer_id"
 MIN_CLASS_COUNT = 5
 MEDIANS_ATTR = "feature_medians"   # Booster attribute: training medians, used to word reason codes
+IDS_ATTR = "id_columns"            # Booster attribute: the columns that identify a row (scoring returns them)
 RANDOM_SPLIT = (0.6, 0.2, 0.2)
 
 XGB_PARAMS = {
@@ -343,7 +344,8 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
         booster = xgb.train(params, dfit, num_boost_round=best_iteration + 1)
     split.update({"fit_on": "train+valid" if len(fit) > len(train) else "train", "n_fit": len(fit)})
     medians = weighted_medians(X.iloc[fit], _part(w, fit))
-    booster.set_attr(**{MEDIANS_ATTR: json.dumps(medians), PLAN_ATTR: plan.to_json()})
+    booster.set_attr(**{MEDIANS_ATTR: json.dumps(medians), PLAN_ATTR: plan.to_json(),
+                        IDS_ATTR: json.dumps(list(spec.id_columns))})
     fit_seconds = time.perf_counter() - started
     test_prob = booster.predict(xgb.DMatrix(X.iloc[test], feature_names=features))
     result = evaluate(y[test], test_prob, _part(w, test))

@@ -279,3 +279,19 @@ def test_any_labelled_table_trains_with_ids_text_dates_and_flags(settings):
     scored = score(new, "churn_custom", settings, id_columns=("account_ref",))
     assert scored["account_ref"].tolist() == new["account_ref"].tolist() and scored["probability"].between(0, 1).all()
 
+
+def test_a_model_remembers_its_id_columns_so_scoring_needs_them_not_again(settings):
+    rng = np.random.default_rng(5)
+    n = 800
+    table = pd.DataFrame({"branch": rng.choice(["N", "S"], n), "account_ref": [f"A{i:05d}" for i in range(n)],
+                          "balance": rng.normal(0, 1, n), "tenure": rng.normal(0, 1, n)})
+    logit = 1.5 * table["balance"] - 1.5 * table["tenure"] - 1.0
+    table["churned"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    train_model(table, ModelSpec(name="churn_ids", label="churned", id_columns=("branch", "account_ref")), settings)
+    scored = score(table.head(4), "churn_ids", settings)
+    assert list(scored.columns[:2]) == ["branch", "account_ref"]
+    assert scored["account_ref"].tolist() == table["account_ref"].head(4).tolist()
+    assert "branch" not in load_champion("churn_ids", settings)[2].features   # an id is never a feature
+    alone = score(table.head(4), "churn_ids", settings, id_columns=("account_ref",))   # unless told otherwise
+    assert list(alone.columns[:2]) == ["account_ref", "model"]
+
