@@ -133,7 +133,10 @@ class Consumer:
             "bootstrap.servers": bootstrap, "group.id": group_id(consumer), "auto.offset.reset": "earliest",
             # Offsets are committed by hand, after the batch is written: never before.
             "enable.auto.commit": False, "enable.auto.offset.store": False,
-            "enable.partition.eof": True, "logger": log})
+            "enable.partition.eof": True, "logger": log,
+            # A batch's writes (bronze, then the day's silver) may take minutes at a bank's size: the group keeps
+            # the consumer that long before it hands its partitions to another (and refuses its commit).
+            "max.poll.interval.ms": 30 * 60 * 1000})
         self._consumer.subscribe([topic])
         self._pending: dict[int, int] = {}
         self.at_end = False
