@@ -139,21 +139,17 @@ class Consumer:
             "max.poll.interval.ms": 30 * 60 * 1000})
         self._consumer.subscribe([topic])
         self._pending: dict[int, int] = {}
-        self.at_end = False
 
     def take(self, limit: int, timeout: float = 1.0) -> list[Record]:
         """Up to `limit` records after the group's committed offsets (and after the last batch taken); fewer,
-        or none, when the topic has no more within `timeout`. `at_end` says whether the last poll reached the end
-        of every partition."""
+        or none, when the topic has no more within `timeout` (`idle` tells the end of the topic from a slow poll)."""
         from confluent_kafka import KafkaError, KafkaException
 
         records: list[Record] = []
-        self.at_end = False
         for message in self._consumer.consume(num_messages=limit, timeout=timeout):
             error = message.error()
             if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    self.at_end = True
+                if error.code() == KafkaError._PARTITION_EOF:   # the end of a partition: not a record
                     continue
                 raise KafkaException(error)
             _kind, timestamp = message.timestamp()
