@@ -306,12 +306,8 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
                 min_auc: float | None = None, params: dict | None = None) -> TrainResult:
     """Train, evaluate, log, register and (maybe) promote `spec.name`; return what happened. `params`: more
     MLflow params for the run (e.g. how the training rows were sampled)."""
-    import mlflow
     import xgboost as xgb
-    from mlflow.models import infer_signature
 
-    margin = settings.promotion_margin if margin is None else margin
-    min_auc = settings.promotion_min_auc if min_auc is None else min_auc
     y = labels_of(frame, spec.label)
     w = weights_of(frame, spec)
     plan = plan_for(frame, spec)
@@ -343,47 +339,98 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
         dfit = xgb.DMatrix(X.iloc[fit], label=y[fit], weight=_part(w, fit), feature_names=features)
         booster = xgb.train(params, dfit, num_boost_round=best_iteration + 1)
     split.update({"fit_on": "train+valid" if len(fit) > len(train) else "train", "n_fit": len(fit)})
-    medians = weighted_medians(X.iloc[fit], _part(w, fit))
-    booster.set_attr(**{MEDIANS_ATTR: json.dumps(medians), PLAN_ATTR: plan.to_json(),
+    _remember(booster, X.iloc[fit], _part(w, fit), plan, spec)
+    fitted = Fitted(booster=booster, features=features, plan=plan, X_fit=X.iloc[fit], y_fit=y[fit],
+                    w_fit=_part(w, fit), X_test=X.iloc[test], y_test=y[test], w_test=_part(w, test),
+                    test_rows=frame.iloc[test], split=split, valid_auc=valid_auc, best_iteration=best_iteration,
+                    fit_seconds=time.perf_counter() - started, example=X.iloc[train].head(3),
+                    positives=float(y.sum()), n_rows=float(len(y)))
+    margin = settings.promotion_margin if margin is None else margin
+    min_auc = settings.promotion_min_auc if min_auc is None else min_auc
+    logged = {**_flat(params), "num_boost_round": NUM_BOOST_ROUND, "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+              "n_features": len(features), "promotion_margin": margin, "promotion_min_auc": min_auc,
+              **_flat(split), **({"weight_column": spec.weight_column} if spec.weight_column else {}),
+              **_flat(extra_params)}
+    return _record(fitted, spec, settings, margin, min_auc, logged)
+
+
+def _flat(values: dict) -> dict:
+    """MLflow params are strings: lists joined by commas."""
+    return {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in values.items()}
+
+
+def _remember(booster, X_fit: pd.DataFrame, w_fit: np.ndarray | None, plan: FeaturePlan, spec: ModelSpec) -> None:
+    """What scoring needs besides the trees: the training medians (reasons' wording), the encoding, the ids."""
+    booster.set_attr(**{MEDIANS_ATTR: json.dumps(weighted_medians(X_fit, w_fit)), PLAN_ATTR: plan.to_json(),
                         IDS_ATTR: json.dumps(list(spec.id_columns))})
-    fit_seconds = time.perf_counter() - started
-    test_prob = booster.predict(xgb.DMatrix(X.iloc[test], feature_names=features))
-    result = evaluate(y[test], test_prob, _part(w, test))
-    baseline = single_feature_baseline(X.iloc[fit], y[fit], X.iloc[test], y[test], settings.seed,
-                                       w_fit=_part(w, fit), w_test=_part(w, test))
-    champion_auc = _champion_auc_on(settings, spec.name, frame.iloc[test], y[test], _part(w, test))
+
+
+@dataclass
+class Fitted:
+    """A fitted model and the rows around it, everything `_record` needs to evaluate, log and register it."""
+    booster: object
+    features: list[str]
+    plan: FeaturePlan
+    X_fit: pd.DataFrame            # the rows the model was fit on (the baseline is chosen on them)
+    y_fit: np.ndarray
+    w_fit: np.ndarray | None
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+    w_test: np.ndarray | None
+    test_rows: pd.DataFrame        # the test rows as given (the champion encodes them its own way)
+    split: dict
+    valid_auc: float
+    best_iteration: int
+    fit_seconds: float
+    example: pd.DataFrame          # the logged model's input example
+    positives: float
+    n_rows: float
+    metrics: dict = field(default_factory=dict)     # more MLflow metrics
+    artifacts: dict = field(default_factory=dict)   # more MLflow dict artifacts: path -> dict
+
+
+def _record(fitted: Fitted, spec: ModelSpec, settings: Settings, margin: float, min_auc: float,
+            logged: dict) -> TrainResult:
+    """Evaluate on the test rows, compare with the baseline and the champion, log the run to MLflow (params
+    `logged`), register the model and promote it if it earns it."""
+    import mlflow
+    import mlflow.xgboost
+    import xgboost as xgb
+    from mlflow.models import infer_signature
+
+    booster, features = fitted.booster, fitted.features
+    test_prob = booster.predict(xgb.DMatrix(fitted.X_test, feature_names=features))
+    result = evaluate(fitted.y_test, test_prob, fitted.w_test)
+    baseline = single_feature_baseline(fitted.X_fit, fitted.y_fit, fitted.X_test, fitted.y_test, settings.seed,
+                                       w_fit=fitted.w_fit, w_test=fitted.w_test)
+    champion_auc = _champion_auc_on(settings, spec.name, fitted.test_rows, fitted.y_test, fitted.w_test)
     importance = gain_importance(booster, features)
 
     registry.configure_mlflow(settings, spec.experiment)
     client = registry.client(settings)
-    times = split.get("test_time", "random")
+    times = fitted.split.get("test_time", "random")
     with mlflow.start_run(run_name=f"{spec.name}-{times}",
                           tags={"model_name": spec.name, "label": spec.label, **spec.tags}) as run:
-        def flat(values: dict) -> dict:
-            return {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in values.items()}
-
-        mlflow.log_params({**flat(params), "num_boost_round": NUM_BOOST_ROUND,
-                           "early_stopping_rounds": EARLY_STOPPING_ROUNDS, "n_features": len(features),
-                           "promotion_margin": margin, "promotion_min_auc": min_auc, **flat(split),
-                           **({"weight_column": spec.weight_column} if spec.weight_column else {}),
-                           **flat(extra_params)})
-        mlflow.log_dict({"features": features, "label": spec.label, "plan": json.loads(plan.to_json())},
+        mlflow.log_params(logged)
+        mlflow.log_dict({"features": features, "label": spec.label, "plan": json.loads(fitted.plan.to_json())},
                         "features.json")
         mlflow.log_dict({"importance_type": "gain", "features": importance}, "importance/gain.json")
         mlflow.log_figure(importance_figure(importance, f"{spec.name}: gain importance"), "importance/gain.png")
-        mlflow.log_dict({"test": asdict(result), "valid_auc": valid_auc, "champion_test_auc": champion_auc,
+        mlflow.log_dict({"test": asdict(result), "valid_auc": fitted.valid_auc, "champion_test_auc": champion_auc,
                          "baseline": asdict(baseline) if baseline else None}, "evaluation.json")
+        for path, content in fitted.artifacts.items():
+            mlflow.log_dict(content, path)
         log_started = time.perf_counter()
         info = mlflow.xgboost.log_model(
             xgb_model=booster, name="model",
-            signature=infer_signature(X.iloc[test].head(50), test_prob[:50]),
-            input_example=X.iloc[train].head(3), pip_requirements=_pip_requirements(), model_format="ubj",
+            signature=infer_signature(fitted.X_test.head(50), test_prob[:50]),
+            input_example=fitted.example, pip_requirements=_pip_requirements(), model_format="ubj",
         )
-        metrics = {**result.metrics("test_"), "auc": result.auc, "pr_auc": result.pr_auc, "valid_auc": valid_auc,
-                   "best_iteration": best_iteration, "fit_seconds": fit_seconds,
-                   "log_model_seconds": time.perf_counter() - log_started,
-                   "positives": float(y.sum()), "n_rows": float(len(y)),
-                   "baseline_auc": baseline.auc if baseline else None}
+        metrics = {**result.metrics("test_"), "auc": result.auc, "pr_auc": result.pr_auc,
+                   "valid_auc": fitted.valid_auc, "best_iteration": fitted.best_iteration,
+                   "fit_seconds": fitted.fit_seconds, "log_model_seconds": time.perf_counter() - log_started,
+                   "positives": fitted.positives, "n_rows": fitted.n_rows,
+                   "baseline_auc": baseline.auc if baseline else None, **fitted.metrics}
         mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None and math.isfinite(v)},
                            model_id=info.model_id)
         version = registry.register(client, spec.name, info, run.info.run_id, description=spec.description,
@@ -398,8 +445,8 @@ def train_model(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, margin
 
     log.info("trained %s v%s: test AUC %.3f (champion on the same rows: %s, baseline: %s), PR-AUC %.3f, fit %.1fs",
              spec.name, version, result.auc, "none" if champion_auc is None else f"{champion_auc:.3f}",
-             "none" if baseline is None else f"{baseline.auc:.3f}", result.pr_auc, fit_seconds)
-    return TrainResult(name=spec.name, version=version, run_id=run.info.run_id, test=result, valid_auc=valid_auc,
-                       champion_test_auc=champion_auc, promoted=decision.promoted, reason=decision.reason,
-                       split=split, features=features, fit_seconds=fit_seconds, baseline=baseline, min_auc=min_auc,
-                       champion=decision.champion)
+             "none" if baseline is None else f"{baseline.auc:.3f}", result.pr_auc, fitted.fit_seconds)
+    return TrainResult(name=spec.name, version=version, run_id=run.info.run_id, test=result,
+                       valid_auc=fitted.valid_auc, champion_test_auc=champion_auc, promoted=decision.promoted,
+                       reason=decision.reason, split=fitted.split, features=features, fit_seconds=fitted.fit_seconds,
+                       baseline=baseline, min_auc=min_auc, champion=decision.champion)
