@@ -68,6 +68,13 @@ class Contract:
     def pii_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.pii]
 
+    @property
+    def may_be_absent(self) -> list[str]:
+        """Columns a file may lack altogether: neither required nor part of the key. A bank's older exports
+        predate columns added to a contract since (the address); such a file loads with the column NULL,
+        counted by the column's warning expectation where it has one."""
+        return [c.name for c in self.columns if not c.required and c.name not in self.key]
+
     def column(self, name: str) -> ColumnContract:
         for c in self.columns:
             if c.name == name:
@@ -109,6 +116,19 @@ def load_contract(silo: str, entity: str) -> Contract:
     if not path.is_file():
         raise FileNotFoundError(f"no landing contract for {silo}/{entity} at {path}")
     return _parse(json.loads(path.read_text()), path)
+
+
+def with_absent_columns(df: DataFrame, contract: Contract) -> DataFrame:
+    """The contract's columns in contract order, those `df` lacks added as NULL text, then df's other
+    columns (load metadata). For a file, or a bronze table written before a column was added, that lacks an
+    optional column; a missing required column is the header check's to refuse, never filled in here."""
+    present = set(df.columns)
+    needed = [c for c in contract.column_names if c not in present and c not in contract.may_be_absent]
+    if needed:
+        raise ValueError(f"{contract.name}: required column(s) {needed} missing")
+    contract_cols = [F.col(c) if c in present else F.lit(None).cast("string").alias(c) for c in contract.column_names]
+    others = [F.col(c) for c in df.columns if c not in contract.column_names]
+    return df.select(*contract_cols, *others)
 
 
 def parse_column(col: Column, spec: ColumnContract) -> Column:

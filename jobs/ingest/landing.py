@@ -87,20 +87,27 @@ def inspect(path: Path) -> FileFacts:
     return FileFacts(digest.hexdigest(), header, bool(second.strip()), utf8)
 
 
-def check_header(facts: FileFacts, expected: list[str], source: str, contract_name: str) -> None:
-    """The header must be the contract's columns, in order: else nothing of the file can be trusted."""
+def check_header(facts: FileFacts, expected: list[str], source: str, contract_name: str,
+                 may_be_absent: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The header must be the contract's columns, in order: else nothing of the file can be trusted. Only
+    the columns in `may_be_absent` (optional ones: a bank's older exports predate the address) may be
+    missing; the rest must be there in the contract's order. Returns the columns the file lacks."""
     if facts.header is None:
         raise ContractError(f"{source}, line 1: the header is not UTF-8 text")
     header = facts.header
-    if header != expected:
-        missing = [c for c in expected if c not in header]
-        extra = [c for c in header if c not in expected]
-        raise ContractError(
-            f"{source}, line 1: header does not match contract {contract_name}"
-            + (f"; missing {missing}" if missing else "")
-            + (f"; unexpected {extra}" if extra else "")
-            + ("; columns out of order" if not missing and not extra else "")
-        )
+    missing = [c for c in expected if c not in header]
+    extra = [c for c in header if c not in expected]
+    in_order = header == [c for c in expected if c in header]
+    needed = [c for c in missing if c not in may_be_absent]
+    if not extra and not needed and in_order:
+        return missing
+    raise ContractError(
+        f"{source}, line 1: header does not match contract {contract_name}"
+        + (f"; missing {missing}" if missing else "")
+        + (f" (required: {needed})" if needed else "")
+        + (f"; unexpected {extra}" if extra else "")
+        + ("; columns out of order" if not needed and not extra else "")
+    )
 
 
 class _Lines:

@@ -9,7 +9,9 @@ check in `_check` (contract rule ids such as `type:birth_date`, then GX expectat
 `expect_column_values_to_match_regex(cif_id)`, "; "-joined) and the reasons in `_reason`. The GX
 results go to audit.dq_results and <dq_dir>/bronze.<table>/<date>.json; a table-level failure (an
 empty export) fails the load before anything is written. A header that does not match the contract
-fails it too.
+fails it too, with one allowance: an optional column (neither required nor in the key) may be absent
+altogether, as from a bank's exports older than the column (the address): the file loads with the column
+NULL, which its warning expectation counts; a missing required column still fails the file.
 
 A line that cannot be split into the contract's columns (another number of fields, bytes that are not
 UTF-8, not CSV at all) is quarantined too, with `_check` = `structure`, the line number in `_line` and the
@@ -38,7 +40,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from jobs import quality
-from jobs.contracts import Contract, load_contract
+from jobs.contracts import Contract, load_contract, with_absent_columns
 from jobs.ingest import landing
 from jobs.ingest.contract_checks import check_rows
 from jobs.ingest.errors import ContractError, MissingExportError
@@ -93,17 +95,23 @@ def landing_file(settings: Settings, silo: str, entity: str, logical_date: dt.da
     return settings.landing / silo / entity / f"{logical_date.isoformat()}.csv"
 
 
-def read_landing(spark: SparkSession, path: Path, contract: Contract, row_ids_in_file: bool = False) -> DataFrame:
-    """Every column as text, exactly as exported; `_row_id` orders the rows as in the file (`_stage` makes it
+def read_landing(spark: SparkSession, path: Path, contract: Contract, row_ids_in_file: bool = False,
+                 absent: list[str] | tuple[str, ...] = ()) -> DataFrame:
+    """Every column as text, exactly as exported, in the contract's order; `absent`: the optional columns the
+    file lacks (check_header), NULL on every row. `_row_id` orders the rows as in the file (`_stage` makes it
     their position; the clean copy of a file with malformed lines carries the position as its last column)."""
-    columns = contract.column_names + ([landing.ROW_ID] if row_ids_in_file else [])
+    in_file = [c for c in contract.column_names if c not in absent]
+    columns = in_file + ([landing.ROW_ID] if row_ids_in_file else [])
+    # The schema names the file's own columns: the reader matches them to the header by position.
     schema = StructType([StructField(c, StringType(), True) for c in columns])
     # FAILFAST: an engine that would pad or cut a line with the wrong number of fields (JVM Spark's
     # PERMISSIVE) refuses it instead, and the loader finds and quarantines the line (Sail always refuses).
     df = spark.read.option("header", True).option("mode", "FAILFAST").schema(schema).csv(str(path))
     if row_ids_in_file:
-        return df.withColumn("_row_id", F.col(landing.ROW_ID).cast("long"))
-    return df.withColumn("_row_id", F.monotonically_increasing_id())
+        df = df.withColumn("_row_id", F.col(landing.ROW_ID).cast("long"))
+    else:
+        df = df.withColumn("_row_id", F.monotonically_increasing_id())
+    return with_absent_columns(df, contract)
 
 
 def with_load_metadata(df: DataFrame, source_file: str, checksum: str, logical_date: dt.date) -> DataFrame:
@@ -197,7 +205,9 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
         raise MissingExportError(f"no {silo}/{entity} export for {logical_date}: expected {path}")
     source = str(path.relative_to(lh.settings.landing))
     facts = landing.inspect(path)
-    landing.check_header(facts, contract.column_names, source, contract.name)
+    absent = landing.check_header(facts, contract.column_names, source, contract.name, contract.may_be_absent)
+    if absent:
+        log.warning("%s: no %s column(s) in the file (optional): loaded as empty", source, ", ".join(absent))
     bronze = f"bronze.{contract.name}"
     quarantine = quarantine_of(bronze)
 
@@ -212,18 +222,19 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
         return IngestReport(contract.name, source, n_bronze + n_quarantine, n_bronze, n_quarantine, skipped=True)
 
     scratch = lh.scratch_path(f"landing/{contract.name}")
-    scan = None if facts.utf8 else _scan(path, contract, source, scratch, lh.settings)
+    scan = None if facts.utf8 else _scan(path, contract, source, scratch, lh.settings, absent)
     try:
-        staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean if scan else path, scan)
+        staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean if scan else path, scan,
+                        absent)
     except Exception as exc:
         if scan is not None:  # the clean copy failed too: not a malformed line
             raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
         # The engine refused the file (e.g. Sail: "incorrect number of fields for line 658"): find the
         # lines, quarantine them and read the rest, or name the file if no line is to blame.
-        scan = _scan(path, contract, source, scratch, lh.settings)
+        scan = _scan(path, contract, source, scratch, lh.settings, absent)
         if not scan.malformed:
             raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
-        staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan)
+        staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan, absent)
 
     result = quality.validate(staged, bronze, lh.settings, logical_date, materialize=lh.scratch)
     record_results(lh, result, logical_date)
@@ -241,8 +252,9 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
                         len(malformed), result, nothing_to_write=loaded)  # loaded here: an empty file
 
 
-def _scan(path: Path, contract: Contract, source: str, scratch: Path, settings: Settings) -> landing.LineScan:
-    scan = landing.scan_lines(path, len(contract.columns), scratch / "clean.csv")
+def _scan(path: Path, contract: Contract, source: str, scratch: Path, settings: Settings,
+          absent: list[str]) -> landing.LineScan:
+    scan = landing.scan_lines(path, len(contract.columns) - len(absent), scratch / "clean.csv")
     landing.check_malformed_share(scan, source, settings.max_malformed_share)
     for m in scan.malformed[:5]:
         log.warning("%s, line %d: %s; quarantined", source, m.line, m.reason)
@@ -252,11 +264,11 @@ def _scan(path: Path, contract: Contract, source: str, scratch: Path, settings: 
 
 
 def _stage(lh: Lakehouse, contract: Contract, source: str, checksum: str, logical_date: dt.date,
-           path: Path, scan: landing.LineScan | None) -> DataFrame:
+           path: Path, scan: landing.LineScan | None, absent: list[str]) -> DataFrame:
     """The file's readable rows with the contract checks' verdict and the load metadata, written once to
     scratch (Sail cannot cache): GX, the split and both writes then read these files. Reading happens here,
     so this is where the engine refuses a malformed file."""
-    raw = read_landing(lh.spark, path, contract, row_ids_in_file=scan is not None)
+    raw = read_landing(lh.spark, path, contract, row_ids_in_file=scan is not None, absent=absent)
     checked = check_rows(raw, contract).withColumnRenamed("_rule", _RULE).withColumnRenamed("_reason", _RULE_REASON)
     staged = lh.scratch(with_load_metadata(checked, source, checksum, logical_date), f"staged_bronze_{contract.name}")
     return staged if scan is not None else with_file_positions(staged)

@@ -85,6 +85,49 @@ def test_a_clean_file_is_one_pass_over_its_bytes(tmp_path):
     assert not landing.inspect(path).utf8
 
 
+def test_a_header_may_lack_optional_columns_but_not_required_ones_nor_the_order(tmp_path):
+    """check_header returns the optional columns the file lacks (they load as NULL); a missing required column,
+    an unknown one or another order refuses the file, saying which."""
+    import pytest
+
+    from jobs.ingest import landing
+
+    def facts(header: str):
+        path = tmp_path / "export.csv"
+        path.write_text(header + "\n")
+        return landing.inspect(path)
+
+    expected, optional = ["id", "name", "street", "city", "phone"], ("street", "city", "phone")
+    assert landing.check_header(facts("id,name,street,city,phone"), expected, "f.csv", "t", optional) == []
+    assert landing.check_header(facts("id,name,phone"), expected, "f.csv", "t", optional) == ["street", "city"]
+    with pytest.raises(landing.ContractError, match=r"^f.csv, line 1: header does not match contract t; "
+                                                    r"missing \['name', 'city'\] \(required: \['name'\]\)$"):
+        landing.check_header(facts("id,street,phone"), expected, "f.csv", "t", optional)
+    with pytest.raises(landing.ContractError, match=r"unexpected \['town'\]$"):
+        landing.check_header(facts("id,name,street,city,phone,town"), expected, "f.csv", "t", optional)
+    with pytest.raises(landing.ContractError, match=r"missing \['street'\]; columns out of order$"):
+        landing.check_header(facts("id,name,phone,city"), expected, "f.csv", "t", optional)
+    # without optional columns named, the header must be the contract's columns exactly
+    with pytest.raises(landing.ContractError, match=r"missing \['street', 'city'\] \(required"):
+        landing.check_header(facts("id,name,phone"), expected, "f.csv", "t")
+
+
+def test_absent_optional_columns_read_as_null_text_in_contract_order(spark):
+    import pytest
+
+    from jobs.contracts import with_absent_columns
+
+    contract = Contract("deposits", "toy", ("id",), (
+        ColumnContract("id", required=True), ColumnContract("street", expected=True), ColumnContract("city")))
+    frame = spark.createDataFrame([("A", "Springfield", 0)], "id string, city string, _row_id long")
+    filled = with_absent_columns(frame, contract)
+    assert filled.columns == ["id", "street", "city", "_row_id"]
+    assert dict(filled.dtypes)["street"] == "string"
+    assert [tuple(r) for r in filled.collect()] == [("A", None, "Springfield", 0)]
+    with pytest.raises(ValueError, match=r"required column\(s\) \['id'\] missing"):
+        with_absent_columns(frame.drop("id"), contract)
+
+
 def test_more_malformed_lines_than_the_share_allowed_fail_the_file(tmp_path):
     import pytest
 
