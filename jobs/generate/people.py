@@ -20,11 +20,15 @@ a few are twins (same surname, birth date, address and landline, different first
 ids), people go by nicknames, have a work and an old email besides their personal one, and changed
 their mobile number (an old number may since belong to somebody else). Which of these a silo record
 shows is decided per silo in silos.py.
+
+Every household has one street address (house number, maybe a direction, a street name and suffix, maybe an
+apartment) in the locality and state of its postcode, drawn from a stream of its own ("address"), so adding
+it changed none of the draws above.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -67,6 +71,14 @@ class Population:
     risk_appetite: np.ndarray
     digital: np.ndarray         # 0 (never online) .. ~3 (several sessions a week)
     channel: np.ndarray         # int index into CHANNELS: the preferred channel
+    # The household's address (all shared within a household; "" where a part is absent).
+    house_no: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    direction: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # "North" .. "West" or ""
+    street_name: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # "Oak", "5th"
+    street_suffix: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # full word: "Street", "Avenue"
+    unit: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # apartment number ("12", "4B") or ""
+    locality: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # of the postcode
+    state: np.ndarray = field(default_factory=lambda: np.zeros(0, str))  # USPS code
 
     def age_at(self, date: np.datetime64) -> np.ndarray:
         """Whole years of age on `date`."""
@@ -128,6 +140,7 @@ def build_population(seed: int, customers: int) -> Population:
                      channel=np.zeros(n, np.int64))
     _imperfect_identity(stream(seed, customers, "identity"), pop, age)
     _channels(stream(seed, customers, "traits"), pop, age, z_age)
+    _addresses(stream(seed, customers, "address"), pop)
     return pop
 
 
@@ -144,6 +157,33 @@ def _channels(rng: np.random.Generator, pop: Population, age: np.ndarray, z_age:
                                np.full(n, 0.15)])
     cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
     pop.channel = (rng.random(n)[:, None] > cum[:, :-1]).sum(axis=1).astype(np.int64)
+
+
+DIRECTION_SHARE = 0.1      # of streets, those with a direction before the name ("North Oak Street")
+APARTMENT_SHARE = 0.25     # of households, those in an apartment
+
+
+def draw_street(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """n street lines as (house number, direction or "", street name, suffix): most house numbers small."""
+    house_no = np.minimum(1 + np.floor(np.exp(rng.normal(5.0, 1.4, n))), 9999).astype(np.int64)
+    directions = np.array(["North", "South", "East", "West"])
+    direction = np.where(rng.random(n) < DIRECTION_SHARE, directions[rng.integers(0, 4, n)], "")
+    name = np.array(ref.STREET_NAMES)[rng.integers(0, len(ref.STREET_NAMES), n)]
+    suffix = rng.choice(np.array(list(ref.SUFFIX_SHARE)), n, p=list(ref.SUFFIX_SHARE.values()))
+    return house_no, direction, name, suffix
+
+
+def _addresses(rng: np.random.Generator, pop: Population) -> None:
+    """Each household's street address (the head's, shared by partners and twins) in its postcode's locality."""
+    n = pop.n
+    house_no, direction, name, suffix = draw_street(rng, n)
+    flat = rng.random(n) < APARTMENT_SHARE
+    unit = np.strings.add((1 + rng.integers(0, 40, n)).astype(str), np.array(["", "", "A", "B"])[rng.integers(0, 4, n)])
+    head = pop.household
+    pop.house_no, pop.direction, pop.street_name, pop.street_suffix = (
+        house_no[head], direction[head], name[head], suffix[head])
+    pop.unit = np.where(flat, unit, "")[head]
+    pop.locality, pop.state = ref.locality_of(pop.postcode)
 
 
 # Shares of the population (identity stream; see the module doc).

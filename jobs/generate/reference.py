@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from jobs.resources import resource_dir
 
 
@@ -116,6 +118,34 @@ BASE_SHARE = {"groceries": 0.30, "dining": 0.10, "travel": 0.05, "fuel": 0.10, "
               "jewelry": 0.002, "kids": 0.004}
 
 POSTCODES = [f"{p:05d}" for p in range(10001, 99950, 173)]  # ~520 fictional 5-digit areas
+
+# Localities and their states; each postcode lies in one of them (several postcodes to a city, as in life).
+LOCALITIES = [tuple(pair.rsplit(" ", 1)) for pair in """Springfield IL|Columbus OH|Franklin TN|Greenville SC|
+Bristol CT|Clinton IA|Fairview OR|Salem MA|Madison WI|Georgetown TX|Arlington VA|Ashland KY|Burlington VT|
+Manchester NH|Milford DE|Oxford MS|Riverside CA|Jackson MI|Dayton OH|Auburn AL|Kingston NY|Lexington NE|
+Marion IN|Newport RI|Clayton MO|Dover NJ|Hudson NY|Winchester VA|Portland ME|Lancaster PA|Troy AL|Camden AR|
+Florence AZ|Monroe LA|Aurora CO|Cleveland OK|Jamestown ND|Hamilton MT|Bedford NH|Chester MD|Dublin GA|
+Orange FL|Plymouth MN|Mount Vernon WA|Fort Morgan CO|Saint Joseph MO|Saint Charles IL|Lake City FL|
+Round Rock TX|Las Cruces NM|Provo UT|Boise ID|Reno NV|Casper WY|Rapid City SD|Hilo HI|Fairbanks AK|
+Charleston WV|Durham NC|Topeka KS""".replace("\n", "").split("|")]
+
+
+def locality_of(postcodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(locality, state code) of each postcode in POSTCODES: the same postcode always lies in the same place."""
+    index = (np.asarray(postcodes).astype(np.int64) - 10001) // 173
+    place = index * 7 % len(LOCALITIES)   # neighbouring postcodes in different cities
+    cities, states = (np.array(column) for column in zip(*LOCALITIES, strict=True))
+    return cities[place], states[place]
+
+
+STREET_NAMES = _words("""Main Oak Maple Cedar Pine Elm Walnut Chestnut Willow Hickory Birch Spruce Sycamore Magnolia
+Dogwood Cherry Park Lake Hill River Spring Forest Meadow Ridge Sunset Highland Church Mill School Market Center
+Washington Lincoln Jefferson Madison Franklin Jackson Adams Monroe Grant Harrison Wilson Lee Union Liberty
+Prospect Pleasant Valley Railroad Bridge Academy Orchard Garden Fairview Summit 1st 2nd 3rd 4th 5th 6th 7th
+8th 9th 10th""")
+# Street suffixes (jobs/postal.py abbreviates them) and how common each is.
+SUFFIX_SHARE = {"Street": 0.30, "Avenue": 0.20, "Road": 0.12, "Drive": 0.12, "Lane": 0.08, "Court": 0.05,
+                "Boulevard": 0.04, "Place": 0.04, "Way": 0.03, "Terrace": 0.02}
 
 # What people are called instead of their given name (the silos record either). Only some people go
 # by one (people.py); a record may carry it or the given name (silos.py).

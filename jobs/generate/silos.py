@@ -10,11 +10,18 @@ plus record noise that an identity layer must survive, at rates per silo (SILO_N
   - email: missing, or the person's work, old or household (family) address instead of the personal one;
   - phone: the household landline or the person's previous mobile (which may be somebody else's now);
   - name: a nickname, the maiden name (from before taking a partner's surname), a typing slip;
-  - a stale postcode; and ~1% of deposit customers recorded twice under a second CIF.
+  - a stale postcode (and with it the address the person had before);
+  - address: written each silo's way (deposits "12 Oak Street, Apt 4", IL; cards "12 OAK ST APT 4", IL;
+    lending "12 Oak St., Apt. 4", Illinois), the suffix sometimes abbreviated and sometimes not, a typing
+    slip in the street name, or no address at all (an empty street, locality and state: a warning, never a
+    reason to drop the customer);
+  - and ~1% of deposit customers recorded twice under a second CIF.
 The noise is drawn per person from identity streams, so a record looks the same in every export.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -29,8 +36,9 @@ from jobs.generate.consent import SOURCES as CONSENT_SOURCES
 from jobs.generate.consent import TOPICS
 from jobs.generate.events import DECLARATION_SOURCES, EVENTS
 from jobs.generate.holdings import Holdings
-from jobs.generate.people import CHANNELS, Population
+from jobs.generate.people import CHANNELS, Population, draw_street
 from jobs.generate.world import Snapshot, World
+from jobs.postal import DIRECTIONS, STREET_SUFFIXES, US_STATES
 
 TYPO_RATE = 0.02
 MISSING_EMAIL_RATE = 0.03
@@ -50,7 +58,30 @@ SILO_NOISE = {
                     landline=0.4, old_phone=0.3, nickname=0.2, maiden=0.3),
 }
 
+# Per silo: the share of records without an address, and of those that abbreviate the street suffix and
+# direction ("St", "N") where the person's address has the full word.
+ADDRESS_NOISE = {
+    "deposits": dict(missing=0.02, abbreviated=0.15),
+    "deposits-duplicates": dict(missing=0.002, abbreviated=0.5),   # scaled by the duplicates' rate_scale
+    "cards": dict(missing=0.04, abbreviated=0.9),
+    "lending": dict(missing=0.03, abbreviated=0.5),
+}
+
 Columns = dict[str, pa.Array]
+
+
+@dataclass(frozen=True)
+class Address:
+    """One silo's view of each person's address, in parts, before the silo writes it its way."""
+    house_no: np.ndarray
+    direction: np.ndarray
+    name: np.ndarray
+    suffix: np.ndarray
+    unit: np.ndarray
+    locality: np.ndarray
+    state: np.ndarray
+    abbreviated: np.ndarray   # bool: the silo wrote the suffix and direction short
+    missing: np.ndarray       # bool: the silo has no address for the person
 
 
 def typo(names: np.ndarray, kind: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -115,6 +146,14 @@ class _Noise:
         self.work_email, self.old_email, self.family_email = draw["work_email"], draw["old_email"], draw["family_email"]
         self.landline, self.old_phone = draw["landline"], draw["old_phone"]
         self.nickname, self.maiden = draw["nickname"], draw["maiden"]
+        # Address noise (drawn after all the above, so those draws stay as they were).
+        style = ADDRESS_NOISE[silo]
+        self.no_address = rng.random(n) < style["missing"] * rate_scale
+        self.abbreviated = rng.random(n) < style["abbreviated"]
+        self.street_typo = rng.random(n) < TYPO_RATE * rate_scale
+        self.street_typo_kind = rng.integers(0, 3, n)
+        self.street_typo_where = rng.random(n)
+        self.old_street = draw_street(rng, n)   # where a person with a stale postcode lived before
 
     def names(self, pop: Population, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         first = np.where(self.nickname[people] & (pop.nickname[people] != ""), pop.nickname[people],
@@ -157,6 +196,44 @@ class _Noise:
     def postcode(self, pop: Population, people: np.ndarray) -> np.ndarray:
         return np.where(self.stale_postcode[people], self.other_postcode[people], pop.postcode[people])
 
+    def address(self, pop: Population, people: np.ndarray) -> Address:
+        """The household's address, or the one before it where the silo's postcode is stale; the street name
+        with a typing slip now and then; the locality and state those of the silo's postcode."""
+        stale = self.stale_postcode[people]
+        now = (pop.house_no[people], pop.direction[people], pop.street_name[people], pop.street_suffix[people])
+        before = tuple(part[people] for part in self.old_street)
+        house_no, direction, name, suffix = (np.where(stale, b, a) for a, b in zip(now, before, strict=True))
+        slip = self.street_typo[people]
+        name = np.where(slip, typo(name, self.street_typo_kind[people], self.street_typo_where[people]), name)
+        locality, state = ref.locality_of(self.postcode(pop, people))
+        return Address(house_no, direction, name, suffix, np.where(stale, "", pop.unit[people]), locality, state,
+                       self.abbreviated[people], self.no_address[people])
+
+
+def _mapped(values: np.ndarray, table: dict[str, str]) -> np.ndarray:
+    """Each value through `table` (unchanged where it has no entry), one lookup per distinct value."""
+    keys, index = np.unique(np.asarray(values, dtype=str), return_inverse=True)
+    return np.array([table.get(str(k), str(k)) for k in keys] or [""])[index.reshape(-1)]
+
+
+def street_line(a: Address, dot: str, unit_word: str, short_unit_word: str) -> np.ndarray:
+    """"12 North Oak Street, Apartment 4" / "12 N Oak St, Apt 4" (dot="." gives "N. Oak St."): title case,
+    the suffix and direction short where the silo abbreviates; "" where it has no address."""
+    short_suffix = np.strings.add(_mapped(a.suffix, STREET_SUFFIXES), np.where(a.suffix == "Way", "", dot))
+    short_direction = np.where(a.direction == "", "", np.strings.add(_mapped(a.direction, DIRECTIONS), dot))
+    suffix = np.where(a.abbreviated, short_suffix, a.suffix)
+    direction = np.where(a.abbreviated, short_direction, a.direction)
+    line = np.strings.add(np.strings.add(a.house_no.astype(str), " "),
+                          np.strings.add(np.where(direction == "", "", np.strings.add(direction, " ")), a.name))
+    line = np.strings.add(np.strings.add(line, " "), suffix)
+    unit = np.strings.add(np.strings.add(np.where(a.abbreviated, short_unit_word, unit_word), " "), a.unit)
+    line = np.where(a.unit == "", line, np.strings.add(np.strings.add(line, ", "), unit))
+    return np.where(a.missing, "", line)
+
+
+def _present(a: Address, values: np.ndarray) -> pa.Array:
+    return _arrow(np.where(a.missing, "", values))
+
 
 def _mcc_text(mcc: np.ndarray) -> pa.Array:
     """4-digit merchant category codes; empty where there is none (0)."""
@@ -198,6 +275,7 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
     work_domain = np.array(ref.EMPLOYER_DOMAINS)[h.employer]
     phone = _phone_parts(np.concatenate([noise.phone(pop, people), dup_noise.phone(pop, dups)]))
     nid = np.concatenate([noise.national_id(pop, people), dup_noise.national_id(pop, dups)])
+    address, dup_address = noise.address(pop, people), dup_noise.address(pop, dups)
     cif_text = text.ids("D", cif, 7)
     customers_cols = {
         "cif_id": cif_text,
@@ -207,6 +285,12 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
                                         dup_noise.email(pop, dups, work_domain)])),
         "phone": text.to_arrow(text.compose("+1 ", phone[0], "-", phone[1], "-", phone[2])),
         "national_id": text.to_arrow(text.compose(nid[:, :3], "-", nid[:, 3:5], "-", nid[:, 5:])),
+        "street": _arrow(np.concatenate([street_line(address, "", "Apartment", "Apt"),
+                                         street_line(dup_address, "", "Apartment", "Apt")])),
+        "city": _arrow(np.concatenate([np.where(address.missing, "", address.locality),
+                                       np.where(dup_address.missing, "", dup_address.locality)])),
+        "state": _arrow(np.concatenate([np.where(address.missing, "", address.state),
+                                        np.where(dup_address.missing, "", dup_address.state)])),
         "postcode": _arrow(np.concatenate([noise.postcode(pop, people), dup_noise.postcode(pop, dups)])),
         "gender": _arrow(pop.gender[rows_person]),
         "customer_since": text.dates(np.concatenate([snap.since["deposits"][people],
@@ -246,6 +330,7 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
     first_name, last_name = noise.names(pop, people)
     email = noise.email(pop, people, work_domain)
     email = np.where(noise.upper_email[people], np.strings.upper(email), np.strings.capitalize(email))
+    address = noise.address(pop, people)
     holder_text = text.ids("C-", h.holder_no[people], 6)
     files["cards/cardholders"] = {
         "holder_ref": holder_text,
@@ -255,6 +340,11 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
         "email": _arrow(email),
         "phone": text.to_arrow(text.digits(noise.phone(pop, people), 10)),
         "ssn": text.to_arrow(noise.national_id(pop, people)),
+        # The processor's upper case, its lines without commas.
+        "address_1": _arrow(np.strings.replace(np.strings.upper(street_line(address, "", "Apartment", "Apt")),
+                                               ",", "")),
+        "city": _present(address, np.strings.upper(address.locality)),
+        "state_code": _present(address, address.state),
         "zip": _arrow(noise.postcode(pop, people)),
     }
     _add_ids(id_map, "cards", holder_text, people)
@@ -287,6 +377,7 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
     people = people[np.argsort(h.borrower_no[people], kind="stable")]
     first_name, last_name = noise.names(pop, people)
     phone = _phone_parts(noise.phone(pop, people))
+    address = noise.address(pop, people)
     borrower_text = text.integers(h.borrower_no[people])
     files["lending/borrowers"] = {
         "borrower_no": borrower_text,
@@ -295,6 +386,9 @@ def render(world: World, snap: Snapshot, first: int, last: int, full: bool) -> t
         "email": _arrow(noise.email(pop, people, work_domain)),
         "phone": text.to_arrow(text.compose("(", phone[0], ") ", phone[1], "-", phone[2])),
         "tax_id": text.to_arrow(noise.national_id(pop, people)),
+        "address_line": _arrow(street_line(address, ".", "Apartment", "Apt.")),
+        "town": _present(address, address.locality),
+        "state_name": _present(address, _mapped(address.state, US_STATES)),
         "postal_code": _arrow(noise.postcode(pop, people)),
     }
     _add_ids(id_map, "lending", borrower_text, people)

@@ -58,6 +58,41 @@ def test_households_and_twins_share_identifiers_but_not_national_ids():
     assert 0.02 < recycled.mean() < 0.1
 
 
+def test_households_share_a_street_address_in_their_postcodes_locality():
+    from jobs.generate.reference import locality_of
+    from jobs.postal import US_STATES
+
+    pop = build_population(42, 5000)
+    head = pop.household
+    shared = head != np.arange(pop.n)
+    for part in (pop.house_no, pop.direction, pop.street_name, pop.street_suffix, pop.unit, pop.locality, pop.state):
+        assert (part[shared] == part[head[shared]]).all()
+    cities, states = locality_of(pop.postcode)
+    assert (pop.locality == cities).all() and (pop.state == states).all()
+    assert set(pop.state) <= set(US_STATES) and ((pop.house_no >= 1) & (pop.house_no <= 9999)).all()
+    assert 0.15 < (pop.unit != "").mean() < 0.35 and 0.05 < (pop.direction != "").mean() < 0.15
+    # different households almost never share an address
+    households = np.flatnonzero(head == np.arange(pop.n))
+    lines = set(zip(pop.house_no[households], pop.direction[households], pop.street_name[households],
+                    pop.street_suffix[households], pop.unit[households], pop.postcode[households], strict=True))
+    assert len(lines) > 0.995 * len(households)
+
+
+def test_each_silo_writes_a_street_its_own_way():
+    from jobs.generate.silos import Address, street_line
+
+    def address(abbreviated, missing=False, unit="4B", direction="North"):
+        one = lambda v: np.array([v])  # noqa: E731
+        return Address(one(12), one(direction), one("Oak"), one("Street"), one(unit), one("Springfield"), one("IL"),
+                       one(abbreviated), one(missing))
+
+    assert street_line(address(False), "", "Apartment", "Apt")[0] == "12 North Oak Street, Apartment 4B"
+    assert street_line(address(True), "", "Apartment", "Apt")[0] == "12 N Oak St, Apt 4B"
+    assert street_line(address(True, unit=""), ".", "Apartment", "Apt.")[0] == "12 N. Oak St."
+    assert street_line(address(False, unit="", direction=""), ".", "Apartment", "Apt.")[0] == "12 Oak Street"
+    assert street_line(address(True, missing=True), "", "Apartment", "Apt")[0] == ""
+
+
 def test_rejects_a_bad_scale(tmp_path):
     with pytest.raises(ValueError, match="history_days"):
         generate_bank(Settings(home=tmp_path, customers=10, history_days=10, label_horizon_days=30), AS_OF)

@@ -36,11 +36,38 @@ def _write_export(settings, silo: str, entity: str, lines: list[str]) -> None:
 
 # -- one export at a time --------------------------------------------------------------------------
 def test_a_bad_header_fails_with_the_missing_and_unexpected_columns(lh, settings):
-    header = CUSTOMERS_HEADER.replace("gender", "sex")
+    header = ",".join(load_contract("deposits", "customers").column_names).replace("gender", "sex")
     _write_export(settings, "deposits", "customers", [header, CUSTOMER_ROWS[0]])
     with pytest.raises(load.ContractError, match=r"^deposits/customers/2026-06-30.csv, line 1: "
                                                  r"header does not match contract deposits_customers; "
                                                  r"missing \['gender'\]; unexpected \['sex'\]"):
+        load.load_entity(lh, "deposits", "customers", DAY)
+    assert not lh.exists("bronze.deposits_customers")
+
+
+def test_an_export_without_optional_columns_loads_them_empty_and_counts_them(lh, settings):
+    """CUSTOMERS_HEADER is an export from before the address joined the contract (a bank's older exports, files
+    already in the landing folder): it loads, the address NULL, and the warning expectations count it."""
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, CUSTOMER_ROWS[0]])
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined) == (1, 1, 0)
+    bronze = lh.read("bronze.deposits_customers")
+    assert bronze.columns[:12] == load_contract("deposits", "customers").column_names  # in the contract's order
+    [row] = bronze.collect()
+    assert (row.cif_id, row.street, row.city, row.state, row.postcode) == ("D0000001", None, None, None, "12345")
+    nulls = {r.column: r for r in lh.read("audit.dq_results")
+             .where("expectation = 'expect_column_values_to_not_be_null'").collect()}
+    for column in ("street", "city", "state"):
+        assert (nulls[column].success, nulls[column].unexpected_count) == (False, 1), column
+        assert "a warning" in nulls[column].details
+
+
+def test_an_export_without_a_required_column_is_refused_naming_it(lh, settings):
+    header = CUSTOMERS_HEADER.replace(",national_id", "")
+    _write_export(settings, "deposits", "customers", [header, CUSTOMER_ROWS[0].replace(",123-45-6789", "")])
+    with pytest.raises(load.ContractError, match=r"^deposits/customers/2026-06-30.csv, line 1: header does not match "
+                                                 r"contract deposits_customers; missing \['national_id', 'street', "
+                                                 r"'city', 'state'\] \(required: \['national_id'\]\)$"):
         load.load_entity(lh, "deposits", "customers", DAY)
     assert not lh.exists("bronze.deposits_customers")
 
