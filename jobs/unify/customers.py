@@ -1,7 +1,14 @@
 """The golden customer record: one row per person, direct identifiers replaced by tokens.
 
 Survivorship: each attribute comes from the most trusted silo that has it (deposits, the core banking
-master, then cards, then lending).
+master, then cards, then lending); the address (street, locality, state) comes whole from one record, so a
+street is never put in another record's town.
+
+The street line is a direct identifier: it leaves silver only as `street_token` (a keyed hash of the
+normalized line, like the email, phone and national id). The locality and state stay readable, as the
+postcode does: alone, neither singles a person out (the postcode, which silver already keeps, is finer than
+either), and analysts and the residency check need the region. Two golden records with the same
+`street_token` and postcode share a household's address.
 """
 
 from __future__ import annotations
@@ -22,13 +29,25 @@ def _most_trusted(column: str) -> F.Column:
     return F.get(F.sort_array(candidates), 0).getField(column).alias(column)  # NULL when none has it
 
 
+ADDRESS = ("street", "locality", "state")
+
+
+def _most_trusted_address() -> list[F.Column]:
+    """street, locality and state of the most trusted record that has any of them: one record's address."""
+    has_address = F.col("street").isNotNull() | F.col("locality").isNotNull() | F.col("state").isNotNull()
+    parts = F.struct(*[F.col(c) for c in ADDRESS])
+    candidates = F.collect_list(F.when(has_address, F.struct(F.col("_trust"), parts.alias("address"))))
+    chosen = F.get(F.sort_array(candidates), 0).getField("address")
+    return [chosen.getField(c).alias(c) for c in ADDRESS]
+
+
 def golden_customers(records: DataFrame, crosswalk: DataFrame, accounts: DataFrame, key: str) -> DataFrame:
     trust = F.create_map(*[x for i, s in enumerate(SILO_TRUST) for x in (F.lit(s), F.lit(i))])
     linked = records.join(crosswalk, ["silo", "silo_customer_id"]).withColumn("_trust", trust[F.col("silo")])
     merged = linked.groupBy("customer_id").agg(
         _most_trusted("first_name"), _most_trusted("last_name"), _most_trusted("birth_date"),
         _most_trusted("gender"), _most_trusted("postcode"), _most_trusted("email_norm"),
-        _most_trusted("phone_norm"), _most_trusted("national_id_norm"),
+        _most_trusted("phone_norm"), _most_trusted("national_id_norm"), *_most_trusted_address(),
         F.count("*").alias("source_records"),
         F.sort_array(F.collect_set("silo")).alias("silos"),
     )
@@ -42,13 +61,14 @@ def golden_customers(records: DataFrame, crosswalk: DataFrame, accounts: DataFra
         token(F.col("email_norm"), key, "email").alias("email_token"),
         token(F.col("phone_norm"), key, "phone").alias("phone_token"),
         token(F.col("national_id_norm"), key, "national_id").alias("national_id_token"),
-        "birth_date", "gender", "postcode", "silos", "source_records", "first_seen",
+        token(F.col("street"), key, "street").alias("street_token"),
+        "birth_date", "gender", "postcode", "locality", "state", "silos", "source_records", "first_seen",
     )
 
 
 # What a version of the golden record holds (first_seen is not one: gold derives it from the accounts it knows).
-VERSIONED = ("name_token", "email_token", "phone_token", "national_id_token", "birth_date", "gender", "postcode",
-             "silos", "source_records")
+VERSIONED = ("name_token", "email_token", "phone_token", "national_id_token", "street_token", "birth_date", "gender",
+             "postcode", "locality", "state", "silos", "source_records")
 
 
 def _fingerprint() -> F.Column:
@@ -63,12 +83,22 @@ def newest_versions(versions: DataFrame) -> DataFrame:
             .drop("_n"))
 
 
+def _with_versioned_columns(earlier: DataFrame, current: DataFrame) -> DataFrame:
+    """Versions written before a column joined the record (the address) read it as NULL: the first snapshot
+    that has it is a new version of every record that has a value for it."""
+    types = dict(current.dtypes)
+    missing = [c for c in VERSIONED if c not in earlier.columns]
+    return earlier.select("*", *[F.lit(None).cast(types[c]).alias(c) for c in missing])
+
+
 def customer_versions(current: DataFrame, earlier: DataFrame | None, day: dt.date) -> DataFrame:
     """The day's rows of silver.customer_version: every golden record of the day's snapshot that is new or
     differs from its newest earlier version, and a row marking `_removed` each record the snapshot no longer
     has. Gold reads the newest version known by its date, so an earlier date re-run after a later snapshot
     changed a record (a more trusted silo's record arrived) still reads the values it had.
     current: the day's golden records; earlier: silver.customer_version so far (None before the first)."""
+    if earlier is not None:
+        earlier = _with_versioned_columns(earlier, current)
     if earlier is None:
         before = current.limit(0).select("customer_id", F.lit(None).cast("string").alias("_before"))
     else:

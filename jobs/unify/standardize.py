@@ -1,8 +1,10 @@
 """Each silo's customer master -> one common shape, with identifiers normalized for matching.
 
 Output columns: silo, silo_customer_id, first_name, last_name, name_key, birth_date, gender, postcode,
-email_norm, phone_norm, national_id_norm. Raw values are still here (this runs on bronze); tokenizing
-happens when the golden record is built. A national id or phone that cannot be a real one (a
+email_norm, phone_norm, national_id_norm, street, locality, state (the address, normalized by
+jobs/unify/address.py: "12 north oak street", "saint louis", "MO"). Raw values are still here (this runs on
+bronze); tokenizing happens when the golden record is built. A bronze table written before the contract had
+the address reads it as NULL. A national id or phone that cannot be a real one (a
 placeholder such as 000-00-0000 or 123456789, an impossible SSN area/group/serial) is NULL: unknown.
 """
 
@@ -11,7 +13,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.contracts import load_contract, typed
+from jobs.contracts import load_contract, typed, with_absent_columns
+from jobs.unify.address import normalized_locality, normalized_state, normalized_street
 
 
 def newest_export(bronze: DataFrame) -> DataFrame:
@@ -54,7 +57,10 @@ def valid_phone(digits: Column) -> Column:
 
 
 def _common(df: DataFrame, silo: str, id_col: str, first: Column, last: Column, birth: str,
-            email: str, phone: str, national_id: str, postcode: str, gender: Column) -> DataFrame:
+            email: str, phone: str, national_id: str, postcode: str, gender: Column,
+            address: tuple[str, str, str]) -> DataFrame:
+    """`address`: the silo's (street, locality, state) columns."""
+    street, locality, state = address
     email_norm = F.lower(F.trim(F.col(email)))
     return df.select(
         F.lit(silo).alias("silo"),
@@ -68,29 +74,37 @@ def _common(df: DataFrame, silo: str, id_col: str, first: Column, last: Column, 
         F.when(email_norm.contains("@"), email_norm).alias("email_norm"),
         valid_phone(F.substring(_digits(F.col(phone)), -10, 10)).alias("phone_norm"),
         valid_national_id(_digits(F.col(national_id))).alias("national_id_norm"),
+        normalized_street(F.col(street)).alias("street"),
+        normalized_locality(F.col(locality)).alias("locality"),
+        normalized_state(F.col(state)).alias("state"),
     )
 
 
+def _master(bronze: DataFrame, silo: str, entity: str) -> DataFrame:
+    contract = load_contract(silo, entity)
+    return typed(with_absent_columns(bronze, contract), contract)
+
+
 def deposits_customers(bronze: DataFrame) -> DataFrame:
-    df = typed(bronze, load_contract("deposits", "customers"))
+    df = _master(bronze, "deposits", "customers")
     parts = F.split(F.trim(F.col("full_name")), r"\s+")
     return _common(df, "deposits", "cif_id", F.get(parts, 0), F.element_at(parts, -1), "birth_date",
-                   "email", "phone", "national_id", "postcode", F.col("gender"))
+                   "email", "phone", "national_id", "postcode", F.col("gender"), ("street", "city", "state"))
 
 
 def cards_cardholders(bronze: DataFrame) -> DataFrame:
-    df = typed(bronze, load_contract("cards", "cardholders"))
+    df = _master(bronze, "cards", "cardholders")
     return _common(df, "cards", "holder_ref", F.col("first_name"), F.col("last_name"), "birth_date",
-                   "email", "phone", "ssn", "zip", F.lit(None).cast("string"))
+                   "email", "phone", "ssn", "zip", F.lit(None).cast("string"), ("address_1", "city", "state_code"))
 
 
 def lending_borrowers(bronze: DataFrame) -> DataFrame:
-    df = typed(bronze, load_contract("lending", "borrowers"))
+    df = _master(bronze, "lending", "borrowers")
     # "DOE, JANE": surname first
     parts = F.split(F.col("name"), ",")
     last, first = F.trim(F.get(parts, 0)), F.trim(F.get(parts, 1))  # NULL, not an error, without a comma
     return _common(df, "lending", "borrower_no", first, last, "dob", "email", "phone", "tax_id",
-                   "postal_code", F.lit(None).cast("string"))
+                   "postal_code", F.lit(None).cast("string"), ("address_line", "town", "state_name"))
 
 
 def all_silo_customers(deposits: DataFrame, cards: DataFrame, lending: DataFrame) -> DataFrame:

@@ -22,8 +22,7 @@ def _records(spark, rows):
 def resolved(lh):
     """rows -> crosswalk rows, resolved the way the silver step does it (each round stored in scratch)."""
     def run(rows):
-        return resolve(_records(lh.spark, rows),
-                       materialize=lambda df, i: lh.scratch(df, f"identity_labels_{i % 2}")).collect()
+        return resolve(_records(lh.spark, rows), lh.scratch).collect()
     return run
 
 
@@ -212,11 +211,10 @@ def test_links_are_transitive_across_rules(resolved):
     assert len(ids) == 1
 
 
-def test_golden_ids_are_stable_across_runs(spark):
-    # (without a materialize hook: everything stays one lazy plan)
+def test_golden_ids_are_stable_across_runs(lh):
     rows = [("deposits", "D9", "A", "B", "a b", B1, None, None, "q@x.com", None, None)]
-    first = resolve(_records(spark, rows)).collect()[0].customer_id
-    second = resolve(_records(spark, rows)).collect()[0].customer_id
+    first = resolve(_records(lh.spark, rows), lh.scratch).collect()[0].customer_id
+    second = resolve(_records(lh.spark, rows), lh.scratch).collect()[0].customer_id
     assert first == second and first.startswith("CU")
 
 
@@ -293,12 +291,12 @@ def test_golden_record_versions_keep_what_each_day_knew(spark):
 
     day1, day2 = dt.date(2026, 6, 30), dt.date(2026, 7, 1)
     schema = ("customer_id string, name_token string, email_token string, phone_token string, "
-              "national_id_token string, birth_date date, gender string, postcode string, silos array<string>, "
-              "source_records long")
+              "national_id_token string, street_token string, birth_date date, gender string, postcode string, "
+              "locality string, state string, silos array<string>, source_records long")
 
     def golden(*rows):
-        return spark.createDataFrame([(c, "n", "e", "p", "i", dt.date(1980, 1, 1), "F", pc, ["deposits"], 1)
-                                      for c, pc in rows], schema)
+        return spark.createDataFrame([(c, "n", "e", "p", "i", "s", dt.date(1980, 1, 1), "F", pc, "salem", "OR",
+                                       ["deposits"], 1) for c, pc in rows], schema)
 
     first = customer_versions(golden(("A", "11111"), ("B", "22222"), ("D", "44444")), None, day1)
     assert {r.customer_id for r in first.collect()} == {"A", "B", "D"}
