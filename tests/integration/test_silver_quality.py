@@ -4,6 +4,7 @@ its parent or is quarantined; the generator's orphans wait for their parent; row
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -83,43 +84,101 @@ def test_sessions_consent_and_offers_of_unknown_customers_wait(silver_run):
 
 
 
-def test_a_customer_without_phone_gender_postcode_or_since_date_reaches_silver_with_a_warning(spark, tmp_path):
-    """A bank's master always has customers with no phone on file: they are counted, never dropped."""
+def _rewrite(path, edit) -> list[dict]:
+    """Rewrite a landing CSV: edit(fields, rows) -> (fields, rows). Returns the rows written."""
     import csv
 
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = edit(reader.fieldnames, list(reader))
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def kept_customers(spark, tmp_path_factory):
+    """A bank whose deposits master has a customer without phone, gender, postcode or since date, and whose card
+    processor sent an export from before the address (no address columns at all), through ingest and silver."""
     from jobs.generate import generate_bank
     from jobs.ingest import load
     from jobs.pipeline import run_step
     from jobs.settings import Settings
     from jobs.tables import Lakehouse
 
-    settings = Settings(home=tmp_path / "home", customers=120)
+    settings = Settings(home=tmp_path_factory.mktemp("kept") / "home", customers=120)
     generate_bank(settings, DAY)
-    path = load.landing_file(settings, "deposits", "customers", DAY)
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        fields, rows = reader.fieldnames, list(reader)
-    bare = rows[0]
-    for column in ("phone", "gender", "postcode", "customer_since"):
-        bare[column] = ""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fields)
-        writer.writeheader()
-        writer.writerows(rows)
+
+    def bare_first(fields, rows):
+        for column in ("phone", "gender", "postcode", "customer_since"):
+            rows[0][column] = ""
+        return fields, rows
+
+    def without_address(fields, rows):
+        address = ("address_1", "city", "state_code")
+        return [f for f in fields if f not in address], [{k: v for k, v in r.items() if k not in address}
+                                                         for r in rows]
+
+    deposits = _rewrite(load.landing_file(settings, "deposits", "customers", DAY), bare_first)
+    cards = _rewrite(load.landing_file(settings, "cards", "cardholders", DAY), without_address)
     for step in ("ingest", "silver"):
         run_step(step, DAY, settings)
+    return Lakehouse(spark, settings), deposits, cards
 
-    lh = Lakehouse(spark, settings)
+
+def _null_checks(lh, table: str) -> dict:
+    return {r["column"]: r for r in lh.read("audit.dq_results")
+            .where((F.col("table") == table) & (F.col("run_date") == F.lit(DAY)))
+            .where(F.col("expectation") == "expect_column_values_to_not_be_null").collect()}
+
+
+def test_a_customer_without_phone_gender_postcode_or_since_date_reaches_silver_with_a_warning(kept_customers):
+    """A bank's master always has customers with no phone on file: they are counted, never dropped."""
+    lh, deposits, _ = kept_customers
+    bare = deposits[0]
     bronze = lh.read("bronze.deposits_customers").where(F.col("cif_id") == bare["cif_id"])
     assert bronze.count() == 1
     [link] = (lh.read("silver.customer_crosswalk")
               .where((F.col("silo") == "deposits") & (F.col("silo_customer_id") == bare["cif_id"])).collect())
     [customer] = lh.read("silver.customer").where(F.col("customer_id") == link["customer_id"]).collect()
     assert customer["birth_date"] is not None
-    warnings = {r["column"]: r for r in lh.read("audit.dq_results")
-                .where((F.col("table") == "bronze.deposits_customers") & (F.col("run_date") == F.lit(DAY)))
-                .where(F.col("expectation") == "expect_column_values_to_not_be_null").collect()}
+    warnings = _null_checks(lh, "bronze.deposits_customers")
     for column in ("phone", "gender", "postcode", "customer_since"):
         assert warnings[column]["unexpected_count"] >= 1 and not warnings[column]["success"], column
         assert "a warning: counted, the rows kept" in warnings[column]["details"], column
     assert "a warning" not in warnings["cif_id"]["details"]   # a required column's check is not one
+
+
+def test_the_address_reaches_bronze_and_leaves_it_only_tokenized(kept_customers):
+    """The generated address lands in bronze as exported; an export without the address columns (the card
+    processor's older format) still loads, the address NULL and counted; silver keeps the street only as a
+    token, with the locality and state."""
+    lh, deposits, cards = kept_customers
+    bronze = lh.read("bronze.deposits_customers").where(F.col("_logical_date") == F.lit(DAY))
+    streets = {r.street for r in bronze.select("street").collect() if r.street}
+    assert bronze.where("street is not null").count() > 0.9 * len(deposits)
+    assert streets <= {r["street"] for r in deposits}
+    assert bronze.where("city is null or state is null").count() < 0.1 * len(deposits)
+
+    held = lh.read("bronze.cards_cardholders").where(F.col("_logical_date") == F.lit(DAY))
+    assert held.count() + lh.read("quarantine.cards_cardholders").where(
+        F.col("_logical_date") == F.lit(DAY)).count() == len(cards)
+    assert held.where("address_1 is not null or city is not null or state_code is not null").count() == 0
+    warnings = _null_checks(lh, "bronze.cards_cardholders")
+    for column in ("address_1", "city", "state_code"):
+        assert warnings[column]["unexpected_count"] == len(cards) and not warnings[column]["success"], column
+
+    customers = lh.read("silver.customer")
+    assert {"street_token", "locality", "state"} <= set(customers.columns) and "street" not in customers.columns
+    with_address = customers.where("street_token is not null and locality is not null and state is not null")
+    assert with_address.count() > 0.8 * customers.count()
+    # no street line, in any silo's spelling or normalized, in any string column of silver's customer tables
+    street_line = re.compile(r"^[0-9]+[a-z]? .*\b(street|st|avenue|ave|road|rd|drive|dr|lane|ln|way|court|ct)\b",
+                             re.IGNORECASE)
+    for name in ("silver.customer", "silver.customer_version", "silver.customer_crosswalk"):
+        table = lh.read(name)
+        texts = [c for c, t in table.dtypes if t == "string"]
+        leaked = {v for row in table.select(*texts).collect() for v in row if v and street_line.search(v)}
+        assert not leaked, (name, sorted(leaked)[:3])
