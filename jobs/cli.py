@@ -356,22 +356,46 @@ def _columns(text: str | None) -> tuple[str, ...]:
 
 
 def cmd_train(args) -> int:
-    from jobs.models.train import ModelSpec, train_model
+    """A model for any labelled table: a small cross-validated search within --time-budget, a refit on every
+    training row, a test on --test-table or on a held-out share of --table (jobs/models/train.py, train_table)."""
+    from jobs.models.search import describe
+    from jobs.models.train import HOLDOUT, ModelSpec, train_table
 
     settings = _settings(args)
     frame = read_frame(settings, args.table)
+    test_frame = read_frame(settings, args.test_table) if args.test_table else None
     spec = ModelSpec(name=args.name, label=args.label, experiment="marketofone-custom", time_column=args.time_column,
                      id_columns=_columns(args.id_columns), exclude=_columns(args.exclude),
-                     description=f"trained by marketofone train on {args.table}, label {args.label}",
-                     tags={"source": args.table})
-    result = train_model(frame, spec, settings, margin=args.margin)
-    print(f"model {result.name} v{result.version}: test AUC {result.auc:.4f}, PR-AUC {result.test.pr_auc:.4f}, "
-          f"Brier {result.test.brier:.4f}, lift in the top decile {result.test.lift_top_decile:.2f}")
-    print(f"split: {result.split['split']} ({result.split['n_train']} train, {result.split['n_valid']} validation, "
-          f"{result.split['n_test']} test rows); {len(result.features)} features")
+                     description=f"trained by marketofone train on {args.table}, label {args.label}"
+                                 + (f", tested on {args.test_table}" if args.test_table else ""),
+                     tags={"source": args.table, **({"test_source": args.test_table} if args.test_table else {})})
+    print(f"test rows: {_test_rows_said(args, HOLDOUT)}; searching settings by {args.time_budget:g}s of "
+          "cross-validation on the training rows", flush=True)
+    result = train_table(frame, spec, settings, test_frame=test_frame, time_budget=args.time_budget,
+                         max_trials=args.max_trials, margin=args.margin,
+                         progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    found, split = result.search, result.split
+    print(f"search: {found['tried']} of {found['planned']} candidates in {found['seconds']:.0f}s; best "
+          f"{found['folds']}-fold CV AUC {found['cv_auc']:.4f} (+/- {found['cv_auc_std']:.4f}) at {found['rounds']} "
+          f"rounds: {describe(found['params'])}")
+    print(f"refit on all {split['n_fit']} training rows ({split['positives_train']} positive)")
+    print(f"model {result.name} v{result.version}: test AUC {result.auc:.4f} on {split['n_test']} rows of "
+          f"{split['test']} ({split['positives_test']} positive), PR-AUC {result.test.pr_auc:.4f}, "
+          f"Brier {result.test.brier:.4f}, lift in the top decile {result.test.lift_top_decile:.2f}; "
+          f"{len(result.features)} features")
     print(f"{'promoted to champion' if result.promoted else 'stays challenger'}: {result.reason}")
     print(f"MLflow run {result.run_id} in experiment marketofone-custom ({settings.mlflow_uri})")
     return 0
+
+
+def _test_rows_said(args, holdout: float) -> str:
+    """Which rows the test AUC will be measured on, in words."""
+    if args.test_table:
+        return f"every row of {args.test_table} (the model trains on every row of {args.table})"
+    if args.time_column:
+        return f"the rows of the latest {args.time_column} in {args.table} (the model trains on the earlier ones)"
+    return (f"{holdout:.0%} of {args.table} held out, stratified and seeded (the model trains on the other "
+            f"{1 - holdout:.0%}; give --test-table FILE to train on all of it)")
 
 
 def cmd_score(args) -> int:
@@ -699,13 +723,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", help="only this table, e.g. bronze.cards_transactions (or a prefix: bronze.)")
     p.set_defaults(func=cmd_dq)
 
-    p = sub.add_parser("train", help="train a model on any labelled table (a lakehouse table, .parquet or .csv)")
+    p = sub.add_parser("train", help="train a model on any labelled table (a lakehouse table, .parquet or .csv): "
+                                     "a time-boxed cross-validated search, then a refit on every training row")
     p.add_argument("--table", required=True, help="gold.training_set, or a .parquet / .csv file")
-    p.add_argument("--label", required=True, help="the 0/1 column to predict")
+    p.add_argument("--label", "--target", dest="label", required=True, help="the 0/1 column to predict")
     p.add_argument("--name", required=True, help="the registered model's name (lowercase, e.g. churn_90d)")
-    p.add_argument("--id-columns", help="comma-separated columns that identify a row (never features)")
+    p.add_argument("--test-table", help="a .parquet / .csv file with the same columns to test on; the model then "
+                                        "trains on every row of --table (default: a stratified 20%% of --table "
+                                        "is held out as the test)")
+    p.add_argument("--time-budget", type=float, default=120.0,
+                   help="seconds the settings search may take (default %(default)g); the refit and the logging come "
+                        "after it")
+    p.add_argument("--max-trials", type=int, default=40,
+                   help="candidate settings at most (default %(default)s); fixed by the seed, the budget may cut them")
+    p.add_argument("--id-columns", help="comma-separated columns that identify a row (never features; the model "
+                                        "remembers them for marketofone score)")
     p.add_argument("--exclude", help="comma-separated columns to leave out of the features")
-    p.add_argument("--time-column", help="a date column: test on its latest value, validate on the one before")
+    p.add_argument("--time-column", help="a date column: test on the rows of its latest value, train on the earlier "
+                                         "ones (not a feature); not with --test-table")
     p.add_argument("--margin", type=float, help="AUC a new model must gain to replace the champion")
     p.set_defaults(func=cmd_train)
 

@@ -74,13 +74,15 @@ def run_cases(spark) -> dict[str, list]:
     out["ingest.check_rows"] = _rows(check_rows(toy, TOY).select("_row_id", "_rule", "_reason"))
     out["contracts.typed"] = _rows(typed(toy, TOY).drop("_logical_date"))
 
-    dep_cols = ["cif_id", "full_name", "birth_date", "email", "phone", "national_id", "postcode", "gender",
-                "customer_since"]
+    dep_cols = ["cif_id", "full_name", "birth_date", "email", "phone", "national_id", "street", "city", "state",
+                "postcode", "gender", "customer_since"]
     deposits = _bronze(spark, dep_cols, [
-        ("D0000001", "Ann Lee", "1980-01-02", "ann@x.com", "+1 555-000-1111", "111-22-3333", "11111", "F",
-         "2020-01-01"),
-        ("D0000002", "Bob  Ray", "1990-05-06", "", "+1 555-000-2222", "", "22222", "M", "2021-01-01"),
+        ("D0000001", "Ann Lee", "1980-01-02", "ann@x.com", "+1 555-000-1111", "111-22-3333", "12 N. Oak St., Apt 4",
+         "St. Louis", "mo", "11111", "F", "2020-01-01"),
+        ("D0000002", "Bob  Ray", "1990-05-06", "", "+1 555-000-2222", "", "9 St Charles Ave", "FT WORTH",
+         "Texas", "22222", "M", "2021-01-01"),
     ])
+    # (the lending rows below have no address columns: a bronze table loaded before the contract had them)
     lending = _bronze(spark, ["borrower_no", "name", "dob", "email", "phone", "tax_id", "postal_code"], [
         ("100001", "LEE, ANN", "02.01.1980", "ANN@X.COM", "(555) 000-1111", "111223333", "11111"),
         ("100002", "RAY, BOB", "06.05.1990", "", "", "", "22222"),
