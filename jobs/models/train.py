@@ -1,6 +1,8 @@
 """Train one model (XGBoost) on a labelled frame, test it out of time, track it in MLflow, promote it.
 
-    train_model(frame, ModelSpec(name, label, time_column=..., ...), settings) -> TrainResult
+    train_model(frame, ModelSpec(name, label, time_column=..., ...), settings) -> TrainResult   (the daily models)
+    train_table(frame, ModelSpec(name, label, ...), settings, test_frame=None, time_budget=120) -> TrainResult
+                                                                                 (a bring-your-own table)
 
 The frame is pandas: a 0/1 label, features (numbers, or anything jobs/models/frame.py can encode),
 optionally a time column (the as-of date of each row) and optionally a weight column (`spec.weight_column`:
@@ -26,6 +28,14 @@ Steps:
    (at least Settings.promotion_min_auc and above the baseline's, on the same test set) and beats the
    champion's on the same test set by the promotion margin; otherwise it is `challenger`
    (jobs/models/registry.py).
+
+A bring-your-own table (`marketofone train --table`, train_table) has no tuned settings and often too few rows
+to spend 40% of them on a validation and a test split. Its test is a separate table (`test_frame`, every
+row of `frame` then trains), the latest time when it has a time column, or else a stratified, seeded HOLDOUT
+share of it. On the training rows a small, time-boxed search (jobs/models/search.py) chooses the settings and
+the number of rounds by cross-validated early stopping; one refit on all the training rows with them is the
+model. Steps 3 and 4 are the daily models' (_record), with the chosen settings, the CV AUC and the search's
+trials logged too.
 """
 
 from __future__ import annotations
@@ -35,12 +45,12 @@ import logging
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from jobs.models import registry
+from jobs.models import registry, search
 from jobs.models.evaluate import Baseline, Evaluation, evaluate, single_feature_baseline
 from jobs.models.frame import PLAN_ATTR, FeaturePlan
 from jobs.settings import Settings
@@ -52,6 +62,7 @@ MIN_CLASS_COUNT = 5
 MEDIANS_ATTR = "feature_medians"   # Booster attribute: training medians, used to word reason codes
 IDS_ATTR = "id_columns"            # Booster attribute: the columns that identify a row (scoring returns them)
 RANDOM_SPLIT = (0.6, 0.2, 0.2)
+HOLDOUT = 0.2          # a bring-your-own table without --test-table: this share of it is the test
 
 XGB_PARAMS = {
     "objective": "binary:logistic",
@@ -105,6 +116,7 @@ class TrainResult:
     baseline: Baseline | None = None
     min_auc: float = 0.5
     champion: str | None = None        # the version that is champion after this run (None: the target has none)
+    search: dict | None = None         # a bring-your-own table's hyperparameter search (jobs/models/search.py)
 
     @property
     def auc(self) -> float:
@@ -450,3 +462,119 @@ def _record(fitted: Fitted, spec: ModelSpec, settings: Settings, margin: float, 
                        valid_auc=fitted.valid_auc, champion_test_auc=champion_auc, promoted=decision.promoted,
                        reason=decision.reason, split=fitted.split, features=features, fit_seconds=fitted.fit_seconds,
                        baseline=baseline, min_auc=min_auc, champion=decision.champion)
+
+
+# -- a bring-your-own table: cross-validated search, refit on every labelled row ---------------------------
+
+def check_test_table(frame: pd.DataFrame, test_frame: pd.DataFrame, label: str) -> np.ndarray:
+    """A separate test table must have the training table's columns, and a 0/1 label with both classes;
+    its labels."""
+    if not isinstance(test_frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame for the test table, got {type(test_frame).__name__}")
+    missing = [c for c in frame.columns if c not in test_frame.columns]
+    extra = [c for c in test_frame.columns if c not in frame.columns]
+    if missing or extra:
+        raise ValueError("the test table must have the training table's columns: "
+                         + "; ".join(part for part in (f"missing {', '.join(map(str, missing))}" if missing else "",
+                                                       f"not in the training table {', '.join(map(str, extra))}"
+                                                       if extra else "") if part))
+    try:
+        y_test = labels_of(test_frame, label)
+    except ValueError as exc:
+        raise ValueError(f"test table: {exc}") from None
+    if not 0 < y_test.sum() < len(y_test):
+        raise ValueError(f"test table: label {label!r} needs at least one positive and one negative row to measure "
+                         f"an AUC, got {int(y_test.sum())} positive(s) of {len(y_test)}")
+    return y_test
+
+
+def holdout_rows(frame: pd.DataFrame, y: np.ndarray, spec: ModelSpec, seed: int):
+    """(fit, test) row positions and a description: with a time column the latest time is the test (out of
+    time); otherwise a stratified, seeded HOLDOUT share of the rows."""
+    position = np.arange(len(frame))
+    if spec.time_column:
+        train, valid, test, described = split_rows(frame, y, spec, seed)
+        fit = position[~np.isin(position, test)]
+        return fit, test, {"split": "out_of_time", "test_time": described["test_time"],
+                           "test": f"the rows of the latest {spec.time_column} ({described['test_time']})"}
+    from sklearn.model_selection import train_test_split
+
+    fit, test = train_test_split(position, test_size=HOLDOUT, stratify=y, random_state=seed)
+    fit, test = np.sort(fit), np.sort(test)
+    for part, rows, least in (("training", fit, MIN_CLASS_COUNT), ("test", test, 1)):
+        positives = int(y[rows].sum())
+        if positives < least or len(rows) - positives < least:
+            raise ValueError(f"label {spec.label!r} needs at least {least} positive and {least} negative row(s) in "
+                             f"the {part} rows, got {positives} positive(s) of {len(rows)}")
+    return fit, test, {"split": "stratified_holdout", "holdout": HOLDOUT,
+                       "test": f"{HOLDOUT:.0%} of the table held out (stratified, seed {seed})"}
+
+
+def fit_table(frame: pd.DataFrame, spec: ModelSpec, seed: int = 0, test_frame: pd.DataFrame | None = None,
+              time_budget: float = search.TIME_BUDGET, max_trials: int = search.MAX_TRIALS,
+              progress=None) -> tuple[Fitted, search.Search]:
+    """Search settings by cross-validation on the training rows, then fit once on all of them with the chosen
+    settings and rounds; nothing is logged. The training rows: every row of `frame` when a `test_frame` is
+    given (the test), else all but a held-out test (holdout_rows)."""
+    import xgboost as xgb
+
+    if test_frame is not None and spec.time_column:
+        raise ValueError("a time column and a test table both say which rows are the test: give one of them")
+    if spec.time_column:   # a date the test rows are all past is no feature (the trees would read it as "later")
+        spec = replace(spec, exclude=(*spec.exclude, spec.time_column))
+    y = labels_of(frame, spec.label)
+    w = weights_of(frame, spec)
+    if test_frame is not None:
+        y_test = check_test_table(frame, test_frame, spec.label)
+        fit, split = np.arange(len(frame)), {"split": "test_table", "test": "the test table"}
+        if int(y.sum()) < MIN_CLASS_COUNT or len(y) - int(y.sum()) < MIN_CLASS_COUNT:
+            raise ValueError(f"label {spec.label!r} needs at least {MIN_CLASS_COUNT} positive and {MIN_CLASS_COUNT} "
+                             f"negative rows to train on, got {int(y.sum())} positive(s) of {len(y)}")
+        test_rows, w_test = test_frame, weights_of(test_frame, spec)
+    else:
+        fit, test, split = holdout_rows(frame, y, spec, seed)
+        test_rows, y_test, w_test = frame.iloc[test], y[test], _part(w, test)
+    plan = plan_for(frame, spec)
+    X = plan.matrix(frame)
+    X_test = plan.matrix(test_rows)
+    features = list(X.columns)
+    X_fit, y_fit, w_fit = X.iloc[fit], y[fit], _part(w, fit)
+
+    started = time.perf_counter()
+    found = search.search(X_fit, y_fit, w_fit, seed=seed, time_budget=time_budget, max_trials=max_trials,
+                          progress=progress)
+    booster = xgb.train(found.params, xgb.DMatrix(X_fit, label=y_fit, weight=w_fit, feature_names=features),
+                        num_boost_round=found.rounds)
+    booster = search.undo_class_weight(booster, found.params["scale_pos_weight"])
+    _remember(booster, X_fit, w_fit, plan, spec)
+    split.update({"n_train": len(fit), "n_valid": 0, "n_test": len(y_test), "positives_train": int(y_fit.sum()),
+                  "positives_test": int(y_test.sum()), "fit_on": "every training row", "n_fit": len(fit),
+                  "cv_folds": found.folds})
+    fitted = Fitted(booster=booster, features=features, plan=plan, X_fit=X_fit, y_fit=y_fit, w_fit=w_fit,
+                    X_test=X_test, y_test=y_test, w_test=w_test, test_rows=test_rows, split=split,
+                    valid_auc=found.cv_auc, best_iteration=found.rounds - 1,
+                    fit_seconds=time.perf_counter() - started, example=X_fit.head(3),
+                    positives=float(y_fit.sum()), n_rows=float(len(fit)),
+                    metrics={"cv_auc": found.cv_auc, "cv_auc_std": found.cv_auc_std,
+                             "search_seconds": found.seconds, "search_trials": float(len(found.trials))},
+                    artifacts={"search.json": found.as_dict()})
+    return fitted, found
+
+
+def train_table(frame: pd.DataFrame, spec: ModelSpec, settings: Settings, test_frame: pd.DataFrame | None = None,
+                time_budget: float = search.TIME_BUDGET, max_trials: int = search.MAX_TRIALS,
+                margin: float | None = None, min_auc: float | None = None, progress=None) -> TrainResult:
+    """A bring-your-own table's model (`marketofone train`): fit_table, then evaluated on the test rows,
+    logged with the chosen settings and the CV AUC, registered and (maybe) promoted like a daily model."""
+    margin = settings.promotion_margin if margin is None else margin
+    min_auc = settings.promotion_min_auc if min_auc is None else min_auc
+    fitted, found = fit_table(frame, spec, settings.seed, test_frame, time_budget, max_trials, progress)
+    logged = {**_flat(found.params), "num_boost_round": found.rounds, "cv_folds": found.folds,
+              "search_time_budget": found.time_budget, "search_max_trials": max_trials,
+              "search_tried": len(found.trials), "n_features": len(fitted.features), "promotion_margin": margin,
+              "promotion_min_auc": min_auc, **_flat(fitted.split)}
+    result = _record(fitted, spec, settings, margin, min_auc, logged)
+    result.search = {"params": found.params, "rounds": found.rounds, "cv_auc": found.cv_auc,
+                     "cv_auc_std": found.cv_auc_std, "folds": found.folds, "tried": len(found.trials),
+                     "planned": found.planned, "seconds": found.seconds, "time_budget": found.time_budget}
+    return result

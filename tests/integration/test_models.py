@@ -295,3 +295,68 @@ def test_a_model_remembers_its_id_columns_so_scoring_needs_them_not_again(settin
     alone = score(table.head(4), "churn_ids", settings, id_columns=("account_ref",))   # unless told otherwise
     assert list(alone.columns[:2]) == ["account_ref", "model"]
 
+
+
+# -- a bring-your-own table through the command: search, refit, a separate test table ------------------------
+
+def byo_table(n: int, seed: int) -> pd.DataFrame:
+    """A bank's own churn table: an account id, numbers and a text column that drive the label, noise."""
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({"account_ref": [f"R{seed}-{i:05d}" for i in range(n)], "balance": rng.normal(0, 1, n),
+                          "tenure": rng.normal(0, 1, n), "segment": rng.choice(["gold", "silver", "bronze"], n),
+                          "noise": rng.normal(0, 1, n)})
+    logit = 1.3 * table["balance"] - 1.1 * table["tenure"] + 0.9 * (table["segment"] == "gold") - 1.6
+    table["churned"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return table
+
+
+def test_the_train_command_tests_on_the_test_table_after_a_refit_on_every_row(tmp_path, monkeypatch, capsys):
+    from sklearn.metrics import roc_auc_score
+
+    from jobs.cli import main
+
+    monkeypatch.setenv("MARKETOFONE_HOME", str(tmp_path / "home"))
+    train, test = byo_table(1200, seed=11), byo_table(500, seed=12)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    assert main(["train", "--table", str(tmp_path / "train.csv"), "--test-table", str(tmp_path / "test.csv"),
+                 "--target", "churned", "--name", "churn_byo", "--id-columns", "account_ref",
+                 "--time-budget", "30", "--max-trials", "3"]) == 0
+    said = capsys.readouterr()
+    settings = Settings.from_env()
+    scored = score(test, "churn_byo", settings)            # no id columns given: the model remembers account_ref
+    assert scored["account_ref"].tolist() == test["account_ref"].tolist()
+    test_auc = roc_auc_score(test["churned"], scored["probability"])
+    # The AUC printed is the test file's rows' as the registered model scores them (the training rows' is higher).
+    assert f"test AUC {test_auc:.4f} on 500 rows of the test table" in said.out
+    assert f"every row of {tmp_path / 'test.csv'}" in said.out and "refit on all 1200 training rows" in said.out
+    assert "search 1/3" in said.err and "search 3/3" in said.err       # progress, one line per candidate
+    client = registry.client(settings)
+    run = client.get_run(client.get_model_version("churn_byo", "1").run_id)
+    assert run.data.params["split"] == "test_table" and run.data.params["n_fit"] == "1200"
+    assert run.data.params["n_test"] == "500" and run.data.params["search_tried"] == "3"
+    searched = read_json(client, run.info.run_id, "search.json")
+    best = max(searched["trials"], key=lambda t: t["cv_auc"])
+    assert run.data.metrics["cv_auc"] == pytest.approx(best["cv_auc"]) and 0.7 < best["cv_auc"] < 1
+    assert {k: run.data.params[k] for k in ("max_depth", "eta", "min_child_weight", "colsample_bytree",
+                                           "scale_pos_weight")} == {k: str(best["params"][k]) for k in (
+        "max_depth", "eta", "min_child_weight", "colsample_bytree", "scale_pos_weight")}
+    assert run.data.params["num_boost_round"] == str(best["rounds"])
+    assert run.data.metrics["test_n"] == 500 and run.data.metrics["auc"] == pytest.approx(test_auc, abs=1e-6)
+
+
+def test_the_train_command_holds_out_a_stratified_fifth_without_a_test_table(tmp_path, monkeypatch, capsys):
+    from jobs.cli import main
+
+    monkeypatch.setenv("MARKETOFONE_HOME", str(tmp_path / "home"))
+    byo_table(1000, seed=13).to_csv(tmp_path / "table.csv", index=False)
+    assert main(["train", "--table", str(tmp_path / "table.csv"), "--label", "churned", "--name", "churn_holdout",
+                 "--time-budget", "20", "--max-trials", "2"]) == 0
+    said = capsys.readouterr().out
+    assert "20% of" in said and "held out, stratified and seeded" in said and "on 200 rows of 20% of the table" in said
+    assert "refit on all 800 training rows" in said
+    wrong = tmp_path / "other.csv"
+    byo_table(200, seed=14).drop(columns="noise").to_csv(wrong, index=False)
+    assert main(["train", "--table", str(tmp_path / "table.csv"), "--test-table", str(wrong), "--target", "churned",
+                 "--name", "churn_holdout"]) == 2
+    assert "the test table must have the training table's columns: missing noise" in capsys.readouterr().err
