@@ -11,6 +11,8 @@ Kinds (each hits ~0.3% of a file's rows, distinct rows per kind, at least one ro
   orphan_ref        a well-formed reference to nothing: an account of a customer, or a transaction of an
                     account, that no export lists (the contract cannot see it; silver quarantines the row
                     as an orphan)
+Record noise that breaks no contract (typos, nicknames, abbreviated, stale or missing addresses, empty phones) is
+no defect here: silos.py draws it, and a missing expected value is a warning, never a quarantine.
 Every defect is listed in the ground truth (file, 0-based data row, kind, column, value written), so a
 test can check that each one lands in quarantine and nothing else does.
 """
