@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import tempfile
 
 from pyspark.sql import functions as F
 
@@ -65,6 +66,16 @@ def _rows(df) -> list[list]:
     return sorted(([_plain(v) for v in r] for r in df.collect()), key=json.dumps)
 
 
+def _scratch(spark):
+    """A scratch area for identity resolution's intermediate tables (Lakehouse.scratch without a lakehouse)."""
+    folder = tempfile.mkdtemp(prefix="marketofone-portability-")
+
+    def scratch(df, name):
+        df.write.mode("overwrite").parquet(f"{folder}/{name}")
+        return spark.read.schema(df.schema).parquet(f"{folder}/{name}")
+    return scratch
+
+
 def run_cases(spark) -> dict[str, list]:
     out = {}
     toy = _bronze(spark, ["id", "day", "amount", "ccy"], [
@@ -89,7 +100,7 @@ def run_cases(spark) -> dict[str, list]:
     ])
     records = deposits_customers(deposits).unionByName(lending_borrowers(lending))
     out["unify.standardize"] = _rows(records)
-    crosswalk = resolve(records)
+    crosswalk = resolve(records, _scratch(spark))
     out["unify.resolve"] = _rows(crosswalk)
 
     txn_cols = ["txn_id", "account_id", "booking_date", "amount", "direction", "txn_type", "counterparty", "mcc"]

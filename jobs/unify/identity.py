@@ -36,60 +36,27 @@ surname and birth date; a recycled phone number). So records are compared in pai
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from jobs.unify.linkage import IdentityPolicy, load_policy, scored_pairs
+from jobs.unify.nicknames import is_nickname
 from jobs.unify.standardize import valid_national_id, valid_phone
 
 log = logging.getLogger(__name__)
 
-RULES = ("national_id", "national_id_typo", "email", "phone", "name_dob", "fuzzy_name_dob")
+# Most trusted first: a reviewer's decision, the deterministic rules, then the model's weight alone.
+RULES = ("reviewer", "national_id", "national_id_typo", "email", "phone", "name_dob", "fuzzy_name_dob",
+         "probabilistic", "different_national_id")
+SCORES = ("match_weight", "match_probability", "match_evidence")
+# The normalized address (jobs/unify/address.py); a master exported before the contracts had it has none.
+ADDRESS = ("street", "locality")
 MAX_SHARED = 8  # records sharing one national id, email or phone beyond which it identifies nobody
 # National ids differing in more digit positions than this are two people's (closer: one id mistyped).
 NID_CONFLICT_DISTANCE = 4
-
-# Common English given names and what people are called instead (a public nickname table).
-NICKNAMES: dict[str, tuple[str, ...]] = {
-    "abigail": ("abby", "abbie", "gail"), "albert": ("al", "bert"), "alexander": ("alex", "al", "sasha"),
-    "alexandra": ("alex", "sandra", "lexi"), "alexis": ("alex", "lexi"), "alfred": ("al", "alf", "fred"),
-    "andrew": ("andy", "drew"), "anthony": ("tony",), "arthur": ("art",), "barbara": ("barb", "babs"),
-    "benjamin": ("ben", "benny"), "beverly": ("bev",), "bradley": ("brad",), "catherine": ("cathy", "kate"),
-    "charles": ("charlie", "chuck", "chas"), "christina": ("tina", "chris", "christy"),
-    "christine": ("chris", "christy"), "christopher": ("chris", "kit"), "cynthia": ("cindy",),
-    "daniel": ("dan", "danny"), "danielle": ("dani", "elle"), "david": ("dave", "davey"),
-    "deborah": ("debbie", "deb"), "donald": ("don", "donny"), "dorothy": ("dot", "dottie"),
-    "douglas": ("doug",), "edward": ("ed", "eddie", "ted", "ned"), "elizabeth": ("liz", "beth", "betty", "eliza"),
-    "frances": ("fran", "frankie"), "francis": ("frank",), "frank": ("frankie",), "gerald": ("jerry", "gerry"),
-    "gregory": ("greg",), "harold": ("harry", "hal"), "isabella": ("bella", "izzy"),
-    "jacob": ("jake",), "jacqueline": ("jackie",), "jacquelyn": ("jackie",), "james": ("jim", "jimmy", "jamie"),
-    "jennifer": ("jen", "jenny"), "jeffrey": ("jeff",), "jessica": ("jess", "jessie"),
-    "john": ("jack", "johnny"), "jonathan": ("jon", "jonny"), "joseph": ("joe", "joey"),
-    "joshua": ("josh",), "judith": ("judy",), "katherine": ("kate", "katie", "kathy", "kat"),
-    "kathleen": ("kathy", "kate"), "kathryn": ("kate", "kathy"), "kenneth": ("ken", "kenny"),
-    "kimberly": ("kim",), "lawrence": ("larry",), "madison": ("maddie",), "margaret": ("maggie", "peggy", "meg"),
-    "matthew": ("matt",), "melissa": ("missy", "mel"), "michael": ("mike", "mikey"), "nathan": ("nate",),
-    "nicholas": ("nick", "nicky"), "pamela": ("pam",), "patricia": ("pat", "patty", "trish"),
-    "patrick": ("pat", "paddy"), "peter": ("pete",), "raymond": ("ray",), "rebecca": ("becky", "becca"),
-    "richard": ("rick", "rich", "dick", "richie"), "robert": ("bob", "rob", "bobby", "robbie"),
-    "ronald": ("ron", "ronnie"), "russell": ("russ",), "samantha": ("sam", "sammy"), "samuel": ("sam", "sammy"),
-    "sandra": ("sandy",), "stephanie": ("steph",), "stephen": ("steve",), "steven": ("steve",),
-    "susan": ("sue", "susie"), "theresa": ("terri", "tess"), "teresa": ("terri", "tess"),
-    "thomas": ("tom", "tommy"), "timothy": ("tim",), "victoria": ("vicky", "tori"), "vincent": ("vince",),
-    "virginia": ("ginny",), "walter": ("walt",), "william": ("bill", "will", "billy", "liam"),
-    "zachary": ("zach", "zack"),
-}
-# "|nick:full|nick:full|...": one constant string, so checking a pair is one substring search (a map
-# literal would be rebuilt for every row on some engines).
-_NICKNAME_PAIRS = "|" + "|".join(f"{nick}:{full}" for full, nicks in sorted(NICKNAMES.items())
-                                 for nick in nicks) + "|"
-
-
-def is_nickname(nick: Column, full: Column) -> Column:
-    """`nick` is a nickname of the given name `full` (both lower-case letters)."""
-    return F.instr(F.lit(_NICKNAME_PAIRS), F.concat(F.lit("|"), nick, F.lit(":"), full, F.lit("|"))) > 0
-
 
 def _letters(c: Column) -> Column:
     n = F.regexp_replace(F.lower(c), "[^a-z]", "")
@@ -116,34 +83,17 @@ def comparable(records: DataFrame) -> DataFrame:
         _letters(F.col("last_name")).alias("last"),
         F.col("birth_date").alias("dob"),
         F.col("postcode"),
+        # The surname's words (lower-case letters, one space apart): "Van der Steege" -> "van der steege",
+        # so a record that kept only "Steege" still shares a word with it.
+        F.trim(F.regexp_replace(F.regexp_replace(F.lower(F.col("last_name")), "[^a-z ]", ""), " +", " "))
+        .alias("last_words"),
+        *[(F.col(c) if c in records.columns else F.lit(None).cast("string")).alias(c) for c in ADDRESS],
     )
     for field in ("nid", "email", "phone"):
         holders = F.count(F.lit(1)).over(Window.partitionBy(field))
         fields = fields.withColumn(field, F.when(holders <= MAX_SHARED, F.col(field)))
-    return fields
-
-
-def blocking_keys(fields: DataFrame) -> DataFrame:
-    """(rec_id, block): the blocks a record is compared within."""
-    dob = F.col("dob").cast("string")
-    keys = [
-        ("n", F.col("nid")), ("e", F.col("email")), ("p", F.col("phone")),
-        ("l", F.when(F.col("last").isNotNull() & F.col("dob").isNotNull(), F.concat_ws("|", dob, F.soundex("last")))),
-        ("f", F.when(F.col("first").isNotNull() & F.col("dob").isNotNull(),
-                     F.concat_ws("|", dob, F.soundex("first")))),
-    ]
-    parts = [fields.select("rec_id", F.concat(F.lit(kind + ":"), key).alias("block")) for kind, key in keys]
-    blocks = parts[0]
-    for part in parts[1:]:
-        blocks = blocks.unionByName(part)
-    return blocks.where(F.col("block").isNotNull())
-
-
-def candidate_pairs(blocks: DataFrame) -> DataFrame:
-    """(a, b) with a < b: every two records that share a block, once."""
-    left = blocks.select(F.col("block"), F.col("rec_id").alias("a"))
-    right = blocks.select(F.col("block"), F.col("rec_id").alias("b"))
-    return left.join(right, "block").where(F.col("a") < F.col("b")).select("a", "b").distinct()
+    # Phonetic codes of the names, for blocking (jobs/unify/linkage.py).
+    return fields.withColumn("first_sx", F.soundex("first")).withColumn("last_sx", F.soundex("last"))
 
 
 def names_agree(x: Column, y: Column, sound_alike: bool = False) -> Column:
@@ -172,9 +122,9 @@ def digits_apart(x: Column, y: Column) -> Column:
     return sum(F.when(F.substring(x, i, 1) != F.substring(y, i, 1), 1).otherwise(0) for i in range(1, 10))
 
 
-def evidence(compared: DataFrame) -> DataFrame:
-    """Compared pairs (a, b, a_<field>, b_<field>) -> (a, b, mixed, and what agrees, as flags):
-    nid_same, nid_typo, nid_conflict, dob, first, last (names agree), full_name (equal), email, phone,
+def evidence(compared: DataFrame, carry: tuple[str, ...] = ()) -> DataFrame:
+    """Compared pairs (a, b, a_<field>, b_<field>) -> (a, b, the `carry` columns, mixed, and what agrees, as
+    flags): nid_same, nid_typo, nid_conflict, dob, first, last (names agree), full_name (equal), email, phone,
     postcode. `mixed`: exactly one of the two records has a national id."""
     def both(field: str) -> Column:
         return F.col(f"a_{field}").isNotNull() & F.col(f"b_{field}").isNotNull()
@@ -184,7 +134,7 @@ def evidence(compared: DataFrame) -> DataFrame:
 
     nid_distance = digits_apart(F.col("a_nid"), F.col("b_nid"))
     return compared.select(
-        "a", "b",
+        "a", "b", *carry,
         (F.col("a_nid").isNull() != F.col("b_nid").isNull()).alias("mixed"),
         same("nid").alias("nid_same"),
         F.coalesce(both("nid") & (nid_distance > 0) & (nid_distance <= 2), F.lit(False)).alias("nid_typo"),
@@ -213,14 +163,43 @@ def rule_of_pair() -> Column:
     )
 
 
-def links(fields: DataFrame, pairs: DataFrame) -> DataFrame:
-    """(a, b, rule, mixed) for every candidate pair that a rule links; `mixed`: exactly one of the two
-    records has a national id."""
-    names = [c for c in fields.columns if c != "rec_id"]
-    a = fields.select(F.col("rec_id").alias("a"), *[F.col(c).alias(f"a_{c}") for c in names])
-    b = fields.select(F.col("rec_id").alias("b"), *[F.col(c).alias(f"b_{c}") for c in names])
-    flags = evidence(pairs.join(a, "a").join(b, "b"))
-    return flags.select("a", "b", rule_of_pair().alias("rule"), "mixed").where(F.col("rule").isNotNull())
+def links(scored: DataFrame, policy: IdentityPolicy, decisions: DataFrame | None = None) -> DataFrame:
+    """Scored candidate pairs (jobs/unify/linkage.scored_pairs) -> (a, b, rule, mixed, match_weight,
+    match_probability, match_evidence, review) for every pair that is linked or goes to clerical review.
+
+    A pair is linked by, in order: a reviewer's decision that it is one person (`reviewer`; one that it is two
+    people unlinks it, whatever else says so); the most trusted rule it meets (RULES); a match weight at or
+    above the policy's link weight (`probabilistic`), or, when the two national ids conflict, at or above the
+    policy's weight for a different national id (`different_national_id`). A pair that is not linked, not
+    decided, and whose weight reaches the clerical-review weight is kept with `review` true and no rule.
+    decisions: (a, b, decision) with decision 'same' or 'different' (jobs/unify/review.decisions)."""
+    flags = evidence(scored, carry=(*SCORES, "given_names_differ"))
+    if decisions is not None:
+        flags = flags.join(decisions.select("a", "b", "decision"), ["a", "b"], "left")
+    else:
+        flags = flags.withColumn("decision", F.lit(None).cast("string"))
+    # A link on the weight alone needs given names that do not plainly differ (twins: see linkage.scored_pairs).
+    weight = F.when(~F.col("given_names_differ"), F.col("match_weight"))
+    conflict = F.col("nid_conflict")
+    rule = (
+        F.when(F.col("decision") == "same", F.lit("reviewer"))
+        .when(F.col("decision") == "different", F.lit(None))
+        .otherwise(F.coalesce(
+            rule_of_pair(),
+            F.when(~conflict & (weight >= policy.link_weight), F.lit("probabilistic")),
+            F.when(conflict & (weight >= policy.different_national_id_weight), F.lit("different_national_id")),
+        ))
+    )
+    rows = flags.withColumn("rule", rule)
+    # Two national ids that conflict are two people unless the weight reaches the policy's bar for that, so
+    # such a pair is worth a reviewer's time only once it is as strong as a link; with given names that differ
+    # as well it is two relatives (twins), not a question.
+    bar = (F.when(conflict & F.col("given_names_differ"), F.lit(None))
+           .when(conflict, F.lit(policy.link_weight)).otherwise(F.lit(policy.review_weight)))
+    undecided = F.col("rule").isNull() & F.col("decision").isNull()
+    review = undecided & F.coalesce(F.col("match_weight") >= bar, F.lit(False))
+    return rows.withColumn("review", review).where(F.col("rule").isNotNull() | F.col("review")).select(
+        "a", "b", "rule", "mixed", *SCORES, "review")
 
 
 def _rank(rule: Column) -> Column:
@@ -318,24 +297,67 @@ def customer_id(cluster: F.Column) -> F.Column:
     return F.concat(F.lit("CU"), F.upper(F.substring(F.sha2(cluster, 256), 1, 14)))
 
 
-def resolve(records: DataFrame, materialize=lambda df, i: df) -> DataFrame:
-    """Standardized silo records -> crosswalk (silo, silo_customer_id, customer_id, match_rule)."""
+@dataclass(frozen=True)
+class Resolution:
+    """crosswalk: (silo, silo_customer_id, customer_id, match_rule, match_probability, match_evidence);
+    review: the pairs for clerical review (a, b, match_weight, match_probability, match_evidence), where a and
+    b are record ids `silo:silo_customer_id`."""
+    crosswalk: DataFrame
+    review: DataFrame
+
+
+def _strongest_link(edges: DataFrame, clusters: DataFrame) -> DataFrame:
+    """(rec_id, match_probability, match_evidence) of each record's strongest link (the highest weight)
+    to a record that ended in its cluster; records without one are absent."""
+    directed = edges.select(F.explode(F.array(
+        F.struct(F.col("a").alias("rec_id"), F.col("b").alias("other"), *[F.col(c) for c in SCORES]),
+        F.struct(F.col("b").alias("rec_id"), F.col("a").alias("other"), *[F.col(c) for c in SCORES]),
+    )).alias("e")).select("e.*")
+    cluster_of = clusters.select("rec_id", "cluster")
+    kept = (directed.join(cluster_of, "rec_id")
+            .join(cluster_of.select(F.col("rec_id").alias("other"), F.col("cluster").alias("_other_cluster")),
+                  "other")
+            .where(F.col("cluster") == F.col("_other_cluster")))
+    best = F.max(F.struct(*[F.col(c) for c in SCORES])).alias("_best")
+    return kept.groupBy("rec_id").agg(best).select(
+        "rec_id", F.col("_best.match_probability").alias("match_probability"),
+        F.col("_best.match_evidence").alias("match_evidence"))
+
+
+def resolution(records: DataFrame, scratch, policy: IdentityPolicy | None = None,
+               decisions: DataFrame | None = None) -> Resolution:
+    """Standardized silo records -> the crosswalk and the pairs for clerical review.
+
+    scratch(df, name): stores an intermediate result and reads it back (Lakehouse.scratch): the model's
+    tables, the links and each round of the connected components are read several times, and recomputing
+    them costs far more than storing them; decisions: reviewers' decisions (a, b, decision)."""
+    policy = policy or load_policy()
     fields = comparable(records)
-    edges = links(fields, candidate_pairs(blocking_keys(fields)))
+    edges = scratch(links(scored_pairs(fields, scratch, policy), policy, decisions), "identity_links")
+    linked = edges.where(~F.col("review"))
     nodes = (
         fields.select("rec_id", F.col("nid").isNotNull().alias("has_nid"))
         .join(record_id(records).select("rec_id", "silo", "silo_customer_id"), "rec_id")
         .dropDuplicates(["rec_id"])
-        .join(adjacency(edges), "rec_id", "left")
+        .join(adjacency(linked.select("a", "b", "rule", "mixed")), "rec_id", "left")
     )
-    clusters = attach(connected_components(nodes, materialize=materialize))
+    components = connected_components(nodes, materialize=lambda df, i: scratch(df, f"identity_labels_{i % 2}"))
+    clusters = scratch(attach(components), "identity_clusters")
     # A CASE, not element_at over an array of the names: JVM Spark 4.2 folds element_at(<literal array>, NULL)
     # to the array's LAST element (measured: a record without links came out `fuzzy_name_dob` on the JVM
     # engines and `single_record` on Sail, which gives NULL as Spark documents).
     rule = F.coalesce(*[F.when(F.col("rank") == i, F.lit(r)) for i, r in enumerate(RULES)], F.lit("single_record"))
-    return clusters.select(
+    crosswalk = clusters.join(_strongest_link(linked, clusters), "rec_id", "left").select(
         "silo", "silo_customer_id", customer_id(F.col("cluster")).alias("customer_id"), rule.alias("match_rule"),
+        "match_probability", "match_evidence",
     )
+    return Resolution(crosswalk, edges.where("review").select("a", "b", *SCORES))
+
+
+def resolve(records: DataFrame, scratch, policy: IdentityPolicy | None = None,
+            decisions: DataFrame | None = None) -> DataFrame:
+    """Standardized silo records -> crosswalk (see Resolution)."""
+    return resolution(records, scratch, policy, decisions).crosswalk
 
 
 def keep_known_ids(resolved: DataFrame, known: DataFrame) -> DataFrame:

@@ -128,7 +128,12 @@ def test_identity_rules_are_named_the_same_on_the_jvm_engine(tmp_path):
         "schema = ('silo string, silo_customer_id string, first_name string, last_name string, name_key string, '\n"
         "          'birth_date date, gender string, postcode string, email_norm string, phone_norm string, '\n"
         "          'national_id_norm string')\n"
-        "rules = {r.silo_customer_id: r.match_rule for r in resolve(spark.createDataFrame(rows, schema)).collect()}\n"
+        f"scratch_dir = {str(tmp_path / 'scratch')!r}\n"
+        "def scratch(df, name):\n"
+        "    df.write.mode('overwrite').parquet(f'{scratch_dir}/{name}')\n"
+        "    return spark.read.schema(df.schema).parquet(f'{scratch_dir}/{name}')\n"
+        "resolved = resolve(spark.createDataFrame(rows, schema), scratch)\n"
+        "rules = {r.silo_customer_id: r.match_rule for r in resolved.collect()}\n"
         "print(rules['C-1'], rules['C-3'])\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}

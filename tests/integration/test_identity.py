@@ -14,7 +14,7 @@ def test_resolution_of_a_generated_bank_meets_the_targets(small_bank):
     lh, _ = small_bank
     records = all_silo_customers(*(newest_export(lh.read(f"bronze.{name}"))
                                    for name in ("deposits_customers", "cards_cardholders", "lending_borrowers")))
-    crosswalk = resolve(records).toPandas()
+    crosswalk = resolve(records, lh.scratch).toPandas()
     truth = pd.read_parquet(lh.settings.ground_truth / "silo_ids.parquet")
     quality = pair_precision_recall(crosswalk, truth)
     assert quality["true_pairs"] > 100 and quality["unknown"] == 0
