@@ -355,6 +355,42 @@ def _columns(text: str | None) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip()) if text else ()
 
 
+def cmd_identity_review(args) -> int:
+    """The pairs of silo records waiting for a reviewer (audit.identity_review of a date, less the decided
+    ones), or, with --decisions FILE, keep a reviewer's decisions for the next silver run (jobs/unify/review.py)."""
+    from pyspark.sql import functions as F
+
+    from jobs.pipeline import lakehouse
+    from jobs.unify import review
+
+    lh = lakehouse(_settings(args))
+    if not lh.exists(review.REVIEW_TABLE):
+        raise LookupError(f"nothing to review yet: the silver step writes {review.REVIEW_TABLE}")
+    reviewed = lh.read(review.REVIEW_TABLE)
+    if args.decisions:
+        rows = review.read_decision_file(Path(args.decisions))
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        lh.write(review.DECISION_TABLE, review.decided_pairs(reviewed, rows, now), count=False)
+        same = sum(r["decision"] == "same" for r in rows)
+        print(f"{len(rows)} decision(s) kept in {review.DECISION_TABLE}: {same} same person, {len(rows) - same} "
+              "different people; the next silver run honours them")
+        return 0
+    day = parse_date(args.date) if args.date else lh.bound(review.REVIEW_TABLE, "as_of_date", "max")
+    pending = reviewed.where(F.col("as_of_date") == F.lit(day))
+    if lh.exists(review.DECISION_TABLE):
+        pending = pending.join(lh.read(review.DECISION_TABLE).select("pair_id"), "pair_id", "left_anti")
+    total = pending.count()
+    columns = ["pair_id", "silo_a", "silo_customer_id_a", "silo_b", "silo_customer_id_b", "match_weight",
+               "match_probability", "match_evidence"]
+    shown = [r.asDict() for r in pending.orderBy(F.desc("match_weight"), "pair_id").limit(args.limit).collect()]
+    print(f"{total} pair(s) waiting for review on {day}" + (f", the {len(shown)} strongest:" if total else ""))
+    _print_table(shown, columns)
+    if total:
+        print("decide with a CSV file (pair_id,decision,reviewer,note; decision: same or different): "
+              "marketofone identity-review --decisions FILE")
+    return 0
+
+
 def cmd_train(args) -> int:
     """A model for any labelled table: a small cross-validated search within --time-budget, a refit on every
     training row, a test on --test-table or on a held-out share of --table (jobs/models/train.py, train_table)."""
@@ -722,6 +758,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failed", action="store_true", help="only the expectations that failed")
     p.add_argument("--table", help="only this table, e.g. bronze.cards_transactions (or a prefix: bronze.)")
     p.set_defaults(func=cmd_dq)
+
+    p = sub.add_parser("identity-review", help="pairs of silo customer records the identity model left for a "
+                       "reviewer (audit.identity_review); --decisions FILE keeps a reviewer's answers")
+    p.add_argument("--date", help="the silver run's date (default: the latest reviewed)")
+    p.add_argument("--limit", type=int, default=20, help="show at most this many pairs (default 20)")
+    p.add_argument("--decisions", help="a CSV file: pair_id,decision[,reviewer][,note], decision same or different")
+    p.set_defaults(func=cmd_identity_review)
 
     p = sub.add_parser("train", help="train a model on any labelled table (a lakehouse table, .parquet or .csv): "
                                      "a time-boxed cross-validated search, then a refit on every training row")

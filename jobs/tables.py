@@ -132,7 +132,8 @@ _DECLARED = _bronze_and_quarantine() + [
            "every version of each golden record: a row on each snapshot date on which it appeared, changed or "
            "went (`_removed`); gold reads the newest version known by its date", suite=True),
     Table("silver", "customer_crosswalk", ("silo", "silo_customer_id"), None,
-          "every silo customer id -> golden customer_id, with the rule that matched", write="snapshot", suite=True),
+          "every silo customer id -> golden customer_id, with the rule that matched, the match probability and the "
+          "evidence of the record's strongest link", write="snapshot", suite=True),
     Table("silver", "account", ("silo", "account_id"), None,
           "deposit accounts, card accounts and loans conformed to one shape, as in the newest export",
           write="snapshot", suite=True),
@@ -198,6 +199,13 @@ _DECLARED = _bronze_and_quarantine() + [
            "with `superseded_at` and `superseded_by`; the decision API's answers (ids `DA...`) are appended beside "
            "the daily run's (ids `DX...`), which a re-run of the date replaces; kept as long as the data", suite=True,
            replace_scope=BATCH_DECISIONS),
+    _daily("audit", "identity_review", ("as_of_date", "pair_id"), "as_of_date",
+           "pairs of silo customer records the identity model is unsure of (schemas/identity/policy.json's grey "
+           "zone), left apart for a reviewer: both records' silo ids and tokens, the match weight, probability "
+           "and evidence; written by the silver step for its date (jobs/unify/review.py)"),
+    Table("audit", "identity_decision", ("pair_id",), None,
+          "reviewers' decisions on pairs of audit.identity_review (same person or not), honoured by every later "
+          "silver run; kept by `marketofone identity-review --decisions FILE`", write="merge"),
     Table("audit", "dq_results", ("run_date", "table", "expectation", "column"), "run_date",
           "every Great Expectations result: table, expectation, success, unexpected count", write="merge",
           cluster_by=("run_date",)),

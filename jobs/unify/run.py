@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 from jobs.known import KNOWN_ON, SNAPSHOT_DATE
 from jobs.publish import publish, release_waiting, validated_write
 from jobs.tables import Lakehouse
+from jobs.unify import review
 from jobs.unify.accounts import account_balances, conform_accounts
 from jobs.unify.customers import customer_versions, golden_customers
 from jobs.unify.engagement import (
@@ -49,7 +50,7 @@ from jobs.unify.engagement import (
     offer_interactions,
     offer_responses,
 )
-from jobs.unify.identity import keep_known_ids, resolve
+from jobs.unify.identity import keep_known_ids, resolution
 from jobs.unify.late_arrivals import ARRIVED_ON, Hold, Parent, link
 from jobs.unify.standardize import all_silo_customers
 from jobs.unify.transactions import conform_transactions
@@ -99,11 +100,15 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
 
     records = lh.scratch(all_silo_customers(snapshot("deposits_customers"), snapshot("cards_cardholders"),
                                             snapshot("lending_borrowers")), "silo_customers")
-    resolved = resolve(records, materialize=lambda df, i: lh.scratch(df, f"identity_labels_{i % 2}"))
+    decided = review.decisions(lh.read(review.DECISION_TABLE)) if lh.exists(review.DECISION_TABLE) else None
+    result = resolution(records, lh.scratch, decisions=decided)
+    counts = publish(lh, review.REVIEW_TABLE,
+                     review.review_rows(result.review, records, lh.settings.token_key(), day), day)
+    resolved = result.crosswalk
     if lh.exists("silver.customer_crosswalk"):
         resolved = keep_known_ids(resolved, lh.read("silver.customer_crosswalk"))
     resolved = lh.scratch(_stamped(resolved, day, SNAPSHOT_DATE, KNOWN_ON), "resolved")
-    counts = publish(lh, "silver.customer_crosswalk", resolved, day)
+    counts |= publish(lh, "silver.customer_crosswalk", resolved, day)
     crosswalk = lh.read("silver.customer_crosswalk")
 
     # An account whose owner is not known yet waits for its owner's record; so do its transactions.

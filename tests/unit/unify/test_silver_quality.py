@@ -17,7 +17,8 @@ from jobs.unify import identity
 from tests.silver_fixtures import ACCOUNT_SCHEMA, TXN_SCHEMA, money_frame
 
 DAY = dt.date(2026, 6, 30)
-XWALK_SCHEMA = "silo string, silo_customer_id string, customer_id string, match_rule string"
+XWALK_SCHEMA = ("silo string, silo_customer_id string, customer_id string, match_rule string, "
+                "match_probability double, match_evidence string")
 
 
 def _value_set(suite: str, column: str) -> set:
@@ -130,10 +131,10 @@ def test_a_transaction_waits_for_its_late_account_is_released_or_expires_and_rep
 
 def test_crosswalk_rows_need_a_customer_a_known_rule_and_a_unique_silo_id(lh, spark):
     rows = [
-        ("deposits", "D1", "CU1", "national_id"),
-        ("cards", "C-1", "CU1", "single_record"),
-        ("cards", "C-1", "CU2", "email"),  # the same silo id twice
-        ("lending", "100001", None, "guess"),  # no customer, unknown rule
+        ("deposits", "D1", "CU1", "national_id", 1.0, "nid: same"),
+        ("cards", "C-1", "CU1", "single_record", None, None),
+        ("cards", "C-1", "CU2", "email", 0.99, "email: same"),  # the same silo id twice
+        ("lending", "100001", None, "guess", 0.5, None),  # no customer, unknown rule
     ]
     counts = _publish(lh, "silver.customer_crosswalk", spark.createDataFrame(rows, XWALK_SCHEMA))
     assert counts == {"silver.customer_crosswalk": 2, "quarantine.silver_customer_crosswalk": 2}
