@@ -88,7 +88,9 @@ def _master(bronze: DataFrame, silo: str, entity: str) -> DataFrame:
 def deposits_customers(bronze: DataFrame) -> DataFrame:
     df = _master(bronze, "deposits", "customers")
     parts = F.split(F.trim(F.col("full_name")), r"\s+")
-    return _common(df, "deposits", "cif_id", F.get(parts, 0), F.element_at(parts, -1), "birth_date",
+    # A one-word full name is a surname: the given name is unknown, not the same word again.
+    first = F.when(F.size(parts) > 1, F.get(parts, 0))
+    return _common(df, "deposits", "cif_id", first, F.element_at(parts, -1), "birth_date",
                    "email", "phone", "national_id", "postcode", F.col("gender"), ("street", "city", "state"))
 
 
