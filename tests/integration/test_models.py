@@ -1,6 +1,7 @@
 """Models trained for real: out-of-time training + MLflow tracking, champion/challenger promotion on the same
 test set, the floor a champion must clear, protected attributes never a credit offer's reason, any labelled
-table (ids, text, dates), scoring with the champion's reason codes."""
+table (ids, text, dates), scoring with the champion's reason codes, and a bring-your-own table through the
+train command (a separate test table or a held-out fifth, the search logged, the refit on every training row)."""
 
 from __future__ import annotations
 
