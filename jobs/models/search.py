@@ -132,9 +132,12 @@ def cross_validate(dtrain, params: dict, seed: int, folds: int, deadline: float 
 
     started = time.perf_counter()
     stop = _deadline_callback(deadline)
+    # Early stopping before the deadline: xgboost asks the callbacks in order and stops at the first that says
+    # stop, and the one that keeps the best round must have seen every round, the last included.
+    early = xgb.callback.EarlyStopping(rounds=EARLY_STOPPING_ROUNDS, metric_name="auc", data_name="test",
+                                       maximize=True)
     history = xgb.cv({**BASE, **params, "seed": seed}, dtrain, num_boost_round=MAX_ROUNDS, nfold=folds,
-                     stratified=True, early_stopping_rounds=EARLY_STOPPING_ROUNDS, seed=seed, callbacks=[stop],
-                     verbose_eval=False)
+                     stratified=True, seed=seed, callbacks=[early, stop], verbose_eval=False)
     best = int(history["test-auc-mean"].to_numpy().argmax())
     return Trial(params=params, rounds=best + 1, cv_auc=float(history["test-auc-mean"].iloc[best]),
                  cv_auc_std=float(history["test-auc-std"].iloc[best]), seconds=time.perf_counter() - started,
