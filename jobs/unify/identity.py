@@ -307,18 +307,20 @@ class Resolution:
 
 
 def _strongest_link(edges: DataFrame, clusters: DataFrame) -> DataFrame:
-    """(rec_id, match_probability, match_evidence) of each record's strongest link (the highest weight)
-    to a record that ended in its cluster; records without one are absent."""
-    directed = edges.select(F.explode(F.array(
-        F.struct(F.col("a").alias("rec_id"), F.col("b").alias("other"), *[F.col(c) for c in SCORES]),
-        F.struct(F.col("b").alias("rec_id"), F.col("a").alias("other"), *[F.col(c) for c in SCORES]),
+    """(rec_id, match_probability, match_evidence) of each record's strongest link to a record that ended in
+    its cluster: the most trusted rule first (the one match_rule names), then the highest weight. Records
+    without one are absent."""
+    scores = [F.col(c) for c in SCORES]
+    directed = edges.withColumn("_trust", -_rank(F.col("rule"))).select(F.explode(F.array(
+        F.struct(F.col("a").alias("rec_id"), F.col("b").alias("other"), "_trust", *scores),
+        F.struct(F.col("b").alias("rec_id"), F.col("a").alias("other"), "_trust", *scores),
     )).alias("e")).select("e.*")
     cluster_of = clusters.select("rec_id", "cluster")
     kept = (directed.join(cluster_of, "rec_id")
             .join(cluster_of.select(F.col("rec_id").alias("other"), F.col("cluster").alias("_other_cluster")),
                   "other")
             .where(F.col("cluster") == F.col("_other_cluster")))
-    best = F.max(F.struct(*[F.col(c) for c in SCORES])).alias("_best")
+    best = F.max(F.struct("_trust", *scores)).alias("_best")
     return kept.groupBy("rec_id").agg(best).select(
         "rec_id", F.col("_best.match_probability").alias("match_probability"),
         F.col("_best.match_evidence").alias("match_evidence"))

@@ -48,6 +48,22 @@ def test_silver_accounts_and_transactions_keep_every_row_or_quarantine_it(silver
         assert _bronze_rows(lh, *sources) == kept(table) > 0, table
 
 
+def test_every_crosswalk_link_keeps_its_probability_and_evidence_and_the_grey_zone_is_put_up_for_review(silver_run):
+    lh, counts = silver_run
+    crosswalk = lh.read("silver.customer_crosswalk")
+    linked = crosswalk.where("match_rule != 'single_record'")
+    assert linked.count() > 100
+    # every linked record names its strongest link's probability and evidence; a lone record has none
+    assert linked.where("match_probability IS NULL OR match_evidence IS NULL OR match_evidence = ''").count() == 0
+    assert crosswalk.where("match_rule = 'single_record' AND match_probability IS NOT NULL").count() == 0
+    assert linked.where("match_rule = 'national_id' AND match_evidence NOT LIKE '%nid: same%'").count() == 0
+    # the review of the date is written (rows or not), with tokens only
+    review = lh.read("audit.identity_review").where(F.col("as_of_date") == F.lit(DAY))
+    assert counts["audit.identity_review"] == review.count()
+    assert {"name_token_a", "national_id_token_b", "match_evidence"} <= set(review.columns)
+    assert not {"first_name_a", "national_id_a", "email_a"} & set(review.columns)
+
+
 def test_orphans_of_the_generated_bank_wait_for_their_parent(silver_run):
     lh, _ = silver_run
     orphans = lh.read("quarantine.silver_account").where("_status = 'waiting'")
