@@ -119,6 +119,7 @@ class Settings:
     tokenization_key: str = field(default="", repr=False)  # "" = the home's own random key (jobs/keys.py);
     #                                                         the production profile needs one set
     force_republish: bool = False      # a re-run of a published date may replace its decisions (kept as superseded)
+    accept_redelivery: bool = False    # a landing file re-delivered with other content replaces the date's rows
     delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
     spark_conf: tuple[tuple[str, str], ...] = ()  # extra Spark settings for the JVM engine (MARKETOFONE_SPARK_CONF)
     storage: str = ""                  # where the lakehouse tables live (a path or URI); "" = <home>/lakehouse
@@ -214,6 +215,7 @@ class Settings:
                 profile=_env("MARKETOFONE_PROFILE", "embedded"),
                 tokenization_key=_tokenization_key(),
                 force_republish=_flag("MARKETOFONE_FORCE_REPUBLISH"),
+                accept_redelivery=_flag("MARKETOFONE_ACCEPT_REDELIVERY"),
                 delta_package=_env("MARKETOFONE_DELTA_PACKAGE", DELTA_PACKAGE),
                 spark_conf=parse_spark_conf(_env("MARKETOFONE_SPARK_CONF", "")),
                 storage=_env("MARKETOFONE_STORAGE_URI", ""),

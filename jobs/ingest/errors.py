@@ -17,3 +17,8 @@ class MissingExportError(LandingError, FileNotFoundError):
 
 class ContractError(LandingError, ValueError):
     """The file as a whole does not match its contract: its header, or most of its lines, are wrong."""
+
+
+class RedeliveredExportError(LandingError, ValueError):
+    """A file of the same name as one already loaded for the date, with other content: refused, not loaded over
+    the rows already there (MARKETOFONE_ACCEPT_REDELIVERY=1 replaces them)."""

@@ -6,12 +6,17 @@ a row without a word; both replace bytes that are not UTF-8 with U+FFFD without 
 
 - `inspect` reads the file once as bytes (the checksum pass it needed anyway): checksum, header, whether
   it has data rows, and whether all of it is UTF-8 (decoding at C speed, no CSV parsing);
-- `scan_lines` parses the file line by line in Python, and only for a file that is not all UTF-8 or that
-  the engine refused (it is ~10x slower than the engine's reader, so clean files never pay for it). A
-  record whose bytes are not UTF-8, that has another number of fields than the header, or that is not CSV
-  at all becomes a `MalformedLine` (line number, reason, raw text); the well-formed records are copied to a
-  clean file with their position in the original as a last column, so bronze keeps file order and every
-  record, good or malformed, keeps one `_row_id`.
+- `scan_lines` parses the file line by line in Python, and only for a file that is not all UTF-8, that ends
+  in the middle of a line (cut off: see below) or that the engine refused (it is ~10x slower than the
+  engine's reader, so clean files never pay for it). A record whose bytes are not UTF-8, that has another
+  number of fields than the header, or that is not CSV at all becomes a `MalformedLine` (line number, reason,
+  raw text); the well-formed records are copied to a clean file with their position in the original as a
+  last column, so bronze keeps file order and every record, good or malformed, keeps one `_row_id`.
+
+An export ends with a line break. A file whose last data line has none was cut off (a transfer or a disk that
+stopped part way): its last record may have lost fields, or only the end of its last field (`123.45` read as
+`123.4`, a well-formed row with a wrong value), so that record is quarantined as malformed, saying so, whatever
+its number of fields; the rest of the file loads.
 
 Pure Python, no Spark: the loader (jobs/ingest/load.py) decides what to read and what to quarantine.
 """
@@ -28,6 +33,7 @@ from pathlib import Path
 from jobs.ingest.errors import ContractError
 
 ROW_ID = "_row_id"  # the column scan_lines appends to the clean copy
+CUT_OFF = "the file ends in this line, without a line break: cut off"
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class FileFacts:
     header: list[str] | None      # None when the first line is not UTF-8
     has_data_rows: bool
     utf8: bool                    # every byte of the file decodes as UTF-8
+    complete: bool = True         # ends with a line break (or has no data line): not cut off part way
 
 
 @dataclass(frozen=True)
@@ -64,12 +71,14 @@ def inspect(path: Path) -> FileFacts:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8 = True
+    last = b""
     with path.open("rb") as fh:
         first = fh.readline()
         second = fh.readline()
         # Chained, not unpacked into a tuple: the file is read a megabyte at a time, never held whole.
         for chunk in itertools.chain((first, second), iter(lambda: fh.read(1 << 20), b"")):
             digest.update(chunk)
+            last = chunk[-1:] or last
             if utf8:
                 try:
                     decoder.decode(chunk)
@@ -84,7 +93,8 @@ def inspect(path: Path) -> FileFacts:
         header = next(csv.reader([first.decode("utf-8")]), [])
     except UnicodeDecodeError:
         header = None
-    return FileFacts(digest.hexdigest(), header, bool(second.strip()), utf8)
+    has_data_rows = bool(second.strip())
+    return FileFacts(digest.hexdigest(), header, has_data_rows, utf8, complete=not has_data_rows or last == b"\n")
 
 
 def check_header(facts: FileFacts, expected: list[str], source: str, contract_name: str,
@@ -170,10 +180,13 @@ def scan_lines(path: Path, n_fields: int, clean: Path) -> LineScan:
             if not text.strip() and error is None:
                 continue  # a blank line is no record (Spark skips it too)
             first_line = lines.current[0][0] if lines.current else lines.number
+            if error is None and lines.current and not lines.current[-1][1].endswith("\n"):
+                error = CUT_OFF  # the file's last line, without its line break: it may have lost its end
             span = max(len(lines.current), 1)
             data_lines += span
-            if error is None and len(fields) != n_fields:
-                error = f"{len(fields)} field{'s' if len(fields) != 1 else ''} where the header has {n_fields}"
+            if len(fields) != n_fields and error in (None, CUT_OFF):
+                counted = f"{len(fields)} field{'s' if len(fields) != 1 else ''} where the header has {n_fields}"
+                error = counted if error is None else f"{counted}; {error}"
             if error is None:
                 out.write(f"{text},{records}\n")
             else:

@@ -22,8 +22,11 @@ A silo's files load all or nothing for a date: every file is read, checked and v
 then are the silo's tables written, so a bad file leaves none of the silo's tables changed for the date.
 
 Both writes replace exactly the logical date, and a file whose checksum is already loaded for that
-date is not read again, so a re-run changes nothing. Invariant, checked on every load: rows in the file
-= rows in bronze + rows quarantined.
+date is not read again, so a re-run changes nothing. Loaded means both writes done and the file's GX results
+recorded (they are recorded after the writes): a run killed part way loads what it had not finished again. A file
+of the same name with other bytes than the one loaded for the date (a re-delivery) is refused, naming both
+checksums, unless MARKETOFONE_ACCEPT_REDELIVERY=1 says to replace the date with it. Invariant, checked on every
+load: rows in the file = rows in bronze + rows quarantined.
 """
 
 from __future__ import annotations
@@ -43,13 +46,14 @@ from jobs import quality
 from jobs.contracts import Contract, load_contract, with_absent_columns
 from jobs.ingest import landing
 from jobs.ingest.contract_checks import check_rows
-from jobs.ingest.errors import ContractError, MissingExportError
+from jobs.ingest.errors import ContractError, MissingExportError, RedeliveredExportError
 from jobs.publish import RESULTS, record_results
 from jobs.quality import CHECK_COLUMN, REASON_COLUMN, QualityResult
 from jobs.settings import Settings
 from jobs.tables import SOURCES, Lakehouse, quarantine_of
 
-__all__ = ["ContractError", "MissingExportError", "IngestReport", "load_entity", "load_silo", "run"]
+__all__ = ["ContractError", "MissingExportError", "RedeliveredExportError", "IngestReport", "load_entity", "load_silo",
+           "run"]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +145,29 @@ def _already_loaded(lh: Lakehouse, names: tuple[str, ...], checksum: str, logica
     return checksums == {checksum} or (empty_file and not checksums)
 
 
+def _refuse_redelivery(lh: Lakehouse, names: tuple[str, ...], source: str, checksum: str,
+                       logical_date: dt.date) -> None:
+    """A file of the same name already loaded for the date with other bytes is a re-delivery: refused, naming both
+    checksums, unless MARKETOFONE_ACCEPT_REDELIVERY is set (then the new file replaces the date's rows). The rows
+    of the stream (an `_event_id`) are not a delivery of the file."""
+    if lh.settings.accept_redelivery:
+        return
+    loaded: dict[str, int] = {}
+    for name in names:
+        if lh.exists(name):
+            rows = (lh.read(name).where((F.col("_logical_date") == F.lit(logical_date))
+                                        & (F.col("_source_file") == F.lit(source)) & F.col("_event_id").isNull())
+                    .groupBy("_source_checksum").count().collect())
+            for row in rows:
+                loaded[row[0]] = loaded.get(row[0], 0) + row[1]
+    if loaded and set(loaded) != {checksum}:
+        before = ", ".join(f"sha256 {c[:12]} ({n} rows)" for c, n in sorted(loaded.items()))
+        raise RedeliveredExportError(
+            f"{source}: re-delivered with other content: {before} loaded for {logical_date}, this file is sha256 "
+            f"{checksum[:12]}; nothing loaded, the date's rows are as they were. To replace them with this file, "
+            "run again with MARKETOFONE_ACCEPT_REDELIVERY=1")
+
+
 def _results_recorded(lh: Lakehouse, validated_table: str, logical_date: dt.date) -> bool:
     if not lh.exists(RESULTS):
         return False
@@ -214,15 +241,19 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
     # An empty export leaves no row, hence no checksum, behind: it counts as loaded once its results are in
     # audit.dq_results. (Counted as loaded as soon as another date had created the tables, it went unvalidated,
     # and the results of a date depended on the order dates ran in.)
+    # Loaded means written and validated: a file's results are recorded after both of its writes (publish), so a
+    # process killed between them, or before the step's results were written, loads the file again.
     loaded = _already_loaded(lh, (bronze, quarantine), facts.checksum, logical_date, empty_file=not facts.has_data_rows)
-    if loaded and (facts.has_data_rows or _results_recorded(lh, bronze, logical_date)):
+    if loaded and _results_recorded(lh, bronze, logical_date):
         n_bronze = lh.read(bronze).where(F.col("_logical_date") == F.lit(logical_date)).count()
         n_quarantine = lh.read(quarantine).where(F.col("_logical_date") == F.lit(logical_date)).count()
         log.info("%s: %s already loaded for %s; nothing to do", bronze, source, logical_date)
         return IngestReport(contract.name, source, n_bronze + n_quarantine, n_bronze, n_quarantine, skipped=True)
 
+    if not loaded:
+        _refuse_redelivery(lh, (bronze, quarantine), source, facts.checksum, logical_date)
     scratch = lh.scratch_path(f"landing/{contract.name}")
-    scan = None if facts.utf8 else _scan(path, contract, source, scratch, lh.settings, absent)
+    scan = None if facts.utf8 and facts.complete else _scan(path, contract, source, scratch, lh.settings, absent)
     try:
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean if scan else path, scan,
                         absent)
@@ -237,8 +268,11 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan, absent)
 
     result = quality.validate(staged, bronze, lh.settings, logical_date, materialize=lh.scratch)
-    record_results(lh, result, logical_date)
-    quality.raise_on_failure(result)  # e.g. an empty export: nothing is written
+    try:
+        quality.raise_on_failure(result)  # e.g. an empty export: nothing is written
+    except Exception:
+        record_results(lh, result, logical_date)   # the results that say why
+        raise
 
     rows = combine_verdicts(result.checked)
     clean_rows = rows.where(F.col(CHECK_COLUMN).isNull()).drop(CHECK_COLUMN, REASON_COLUMN)
@@ -249,7 +283,7 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
                                    source, facts.checksum, logical_date)
         quarantined = quarantined.unionByName(lines)
     return PreparedLoad(contract, source, result.row_count + len(malformed), clean_rows, quarantined,
-                        len(malformed), result, nothing_to_write=loaded)  # loaded here: an empty file
+                        len(malformed), result, nothing_to_write=loaded and not facts.has_data_rows)
 
 
 def _scan(path: Path, contract: Contract, source: str, scratch: Path, settings: Settings,
@@ -296,6 +330,7 @@ def publish(lh: Lakehouse, prepared: PreparedLoad, logical_date: dt.date) -> Ing
     contract = prepared.contract
     bronze = f"bronze.{contract.name}"
     if prepared.nothing_to_write:  # writing no rows would only add an empty version to both tables
+        record_results(lh, prepared.result, logical_date)
         return IngestReport(contract.name, prepared.source, 0, 0, 0)
     # Validated above (contract checks and the bronze suite, with the malformed lines): written the declared
     # way (replace the logical date), not through jobs/publish.py, which would run the suite a second time.
@@ -306,6 +341,8 @@ def publish(lh: Lakehouse, prepared: PreparedLoad, logical_date: dt.date) -> Ing
     if not report.balanced:  # would mean rows were lost between the file and the tables
         raise RuntimeError(f"{contract.name}: {prepared.rows_in} rows in, {n_bronze} bronze + {n_quarantine} "
                            "quarantined")
+    # Last, after both writes: the results mark the file loaded (prepare_entity).
+    record_results(lh, prepared.result, logical_date)
     log.info("%s: %d rows in -> %d bronze, %d quarantined (%d of them by GX, %d malformed lines; report %s)",
              contract.name, prepared.rows_in, n_bronze, n_quarantine, prepared.result.quarantined_count,
              prepared.malformed, prepared.result.report_path)

@@ -113,10 +113,22 @@ def test_a_gx_only_failure_is_quarantined_with_the_expectation(lh, settings, mon
     assert (result.success, result.unexpected_count) == (False, 1) and "quarantined: 1" in result.details
 
 
-def test_a_new_file_for_the_date_replaces_the_date(lh, settings):
+def test_a_file_redelivered_with_other_content_is_refused_and_replaces_the_date_only_when_accepted(lh, settings):
+    """The same name, other bytes: the silo sent the date again. Refused by default, naming both checksums, the
+    date's rows as they were; with MARKETOFONE_ACCEPT_REDELIVERY=1 the new file replaces the date."""
+    from jobs.tables import Lakehouse
+
     _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, *CUSTOMER_ROWS])
     load.load_entity(lh, "deposits", "customers", DAY)
+    before = _bronze_and_quarantine(lh), lh.version("bronze.deposits_customers")
     _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, CUSTOMER_ROWS[0]])
+    with pytest.raises(load.RedeliveredExportError, match=r"^deposits/customers/2026-06-30.csv: re-delivered with "
+                                                          r"other content: sha256 [0-9a-f]{12} \(3 rows\) loaded for "
+                                                          r"2026-06-30, this file is sha256 [0-9a-f]{12}; nothing "
+                                                          r"loaded.*MARKETOFONE_ACCEPT_REDELIVERY=1$"):
+        load.load_entity(lh, "deposits", "customers", DAY)
+    assert (_bronze_and_quarantine(lh), lh.version("bronze.deposits_customers")) == before
+    lh = Lakehouse(lh.spark, settings.with_(accept_redelivery=True))
     report = load.load_entity(lh, "deposits", "customers", DAY)
     assert (report.rows_in, report.rows_bronze, report.rows_quarantined, report.skipped) == (1, 1, 0, False)
     assert lh.read("quarantine.deposits_customers").count() == 0
@@ -260,3 +272,75 @@ def test_an_empty_export_is_validated_whichever_date_created_the_tables(lh, sett
     results_version = lh.version("audit.dq_results")
     assert load.load_entity(lh, "crm", "life_events", next_day).skipped
     assert lh.version("audit.dq_results") == results_version
+
+
+# -- faults in a delivery (issue 18): cut off, drifted, re-delivered ------------------------------------------------
+def _bronze_and_quarantine(lh) -> tuple[list, list]:
+    return (sorted(tuple(r) for r in lh.read("bronze.deposits_customers").drop("_loaded_at").collect()),
+            sorted(tuple(r) for r in lh.read("quarantine.deposits_customers").drop("_loaded_at").collect()))
+
+
+@pytest.mark.parametrize("cut", [
+    pytest.param(-40, id="mid-row: fields lost"),
+    pytest.param(-2, id="in the last field: a wrong value, all fields there"),
+    pytest.param(-13, id="in a multi-byte character"),
+])
+def test_a_file_cut_off_mid_row_quarantines_its_last_line_saying_so_and_loads_the_rest(lh, settings, cut):
+    """A transfer stopped part way: the last line lost its end (and its line break). Cut in its last field it
+    still has every field (`2020-01-0` for `2020-01-01`, or `12345` for `123456` in a text column): a wrong value
+    that no field count finds, so the line is quarantined for being cut off, whatever it holds."""
+    good = _customers(20)
+    last = "D0000999,Zo\u00eb Lee,1980-01-02,z@example.com,+1 555-010-0999,999-45-6789,12345,F,2020-01-01"
+    content = ("\n".join([CUSTOMERS_HEADER, *good, last]) + "\n").encode()
+    path = load.landing_file(settings, "deposits", "customers", DAY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if cut == -13:   # "Zo" + the first byte of "ë" (2 bytes in UTF-8)
+        cut = content.index("\u00eb".encode()) + 1 - len(content)
+    path.write_bytes(content[:cut])
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined, report.rows_malformed) == (21, 20, 1, 1)
+    [row] = lh.read("quarantine.deposits_customers").collect()
+    assert row._line == 22 and row._check == "structure" and row.cif_id is None
+    if cut == -2:
+        assert row._reason == "line 22: the file ends in this line, without a line break: cut off"
+        assert row._raw_line == last[:-1]
+    elif cut == -40:
+        assert row._reason.startswith("line 22: 5 fields where the header has 9; the file ends in this line")
+    else:
+        assert row._reason.startswith("line 22: not UTF-8") and row._raw_line == "D0000999,Zo\\xc3"
+    assert sorted(r.cif_id for r in lh.read("bronze.deposits_customers").collect()) == [
+        f"D{i:07d}" for i in range(1, 21)]
+
+
+def test_a_whole_last_line_without_its_line_break_is_quarantined_too(lh, settings):
+    """The line break is what tells a whole last line from a cut one: without it, even a row that looks whole is
+    held back (it may be `...,2020-01-0` of `...,2020-01-01`, or a text cut short), never loaded as it is."""
+    path = load.landing_file(settings, "deposits", "customers", DAY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([CUSTOMERS_HEADER, *_customers(20)]))
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined, report.rows_malformed) == (20, 19, 1, 1)
+    [row] = lh.read("quarantine.deposits_customers").collect()
+    assert (row._line, row._raw_line) == (21, _customers(20)[-1])
+
+
+@pytest.mark.parametrize("header, named", [
+    (CUSTOMERS_HEADER + ",segment", r"unexpected \['segment'\]"),   # a column added at the end
+    (CUSTOMERS_HEADER.replace("email,", "email,email_verified,"), r"unexpected \['email_verified'\]"),
+    (CUSTOMERS_HEADER.replace("national_id", "ssn"), r"missing \['national_id', 'street', 'city', 'state'\] "
+                                                      r"\(required: \['national_id'\]\); unexpected \['ssn'\]$"),
+], ids=["added at the end", "added in the middle", "renamed"])
+def test_a_silo_whose_columns_drifted_is_refused_naming_the_column_and_nothing_changes(lh, settings, header, named):
+    """Schema drift: the contract has no room for a column it does not name (a new one may hold personal data
+    nobody has classified), and a renamed required column is a missing one. Loaded before, the date stays as it
+    was."""
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, *CUSTOMER_ROWS])
+    load.load_entity(lh, "deposits", "customers", DAY)
+    before = _bronze_and_quarantine(lh), lh.version("bronze.deposits_customers")
+    width = len(header.split(","))
+    rows = [",".join((r.split(",") + ["x"] * width)[:width]) for r in CUSTOMER_ROWS]
+    _write_export(settings, "deposits", "customers", [header, *rows])
+    with pytest.raises(load.ContractError, match=r"^deposits/customers/2026-06-30.csv, line 1: header does not match "
+                                                 r"contract deposits_customers; .*" + named):
+        load.load_entity(lh, "deposits", "customers", DAY)
+    assert (_bronze_and_quarantine(lh), lh.version("bronze.deposits_customers")) == before
