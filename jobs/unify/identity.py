@@ -170,10 +170,11 @@ def links(scored: DataFrame, policy: IdentityPolicy, decisions: DataFrame | None
     A pair is linked by, in order: a reviewer's decision that it is one person (`reviewer`; one that it is two
     people unlinks it, whatever else says so); the most trusted rule it meets (RULES); a match weight at or
     above the policy's link weight (`probabilistic`), or, when the two national ids conflict, at or above the
-    policy's weight for a different national id (`different_national_id`). A pair that is not linked, not
+    policy's weight for a different national id with the names and birth date at the levels it requires
+    (`different_national_id`). A pair that is not linked, not
     decided, and whose weight reaches the clerical-review weight is kept with `review` true and no rule.
     decisions: (a, b, decision) with decision 'same' or 'different' (jobs/unify/review.decisions)."""
-    flags = evidence(scored, carry=(*SCORES, "given_names_differ"))
+    flags = evidence(scored, carry=(*SCORES, "given_names_differ", "may_cross_national_ids"))
     if decisions is not None:
         flags = flags.join(decisions.select("a", "b", "decision"), ["a", "b"], "left")
     else:
@@ -187,7 +188,8 @@ def links(scored: DataFrame, policy: IdentityPolicy, decisions: DataFrame | None
         .otherwise(F.coalesce(
             rule_of_pair(),
             F.when(~conflict & (weight >= policy.link_weight), F.lit("probabilistic")),
-            F.when(conflict & (weight >= policy.different_national_id_weight), F.lit("different_national_id")),
+            F.when(conflict & F.col("may_cross_national_ids") & (weight >= policy.different_national_id_weight),
+                   F.lit("different_national_id")),
         ))
     )
     rows = flags.withColumn("rule", rule)

@@ -48,6 +48,7 @@ FIELDS = ("nid", "email", "phone", "first", "last", "last_words", "dob", "postco
           "first_sx", "last_sx")
 # The fields the rules of jobs/unify/identity.py read from a scored pair (as a_<field>, b_<field>).
 COMPARED = ("nid", "email", "phone", "first", "last", "dob", "postcode")
+_DIALECT = "spark"
 ELSE = 0  # the comparison vector value of a comparison's last level, "different"
 SEED = 20260630  # u sampling is a hash of the record ids and this seed: the same sample on every run and engine
 U_SAMPLE_PAIRS = 1_000_000
@@ -61,6 +62,8 @@ class IdentityPolicy:
     review_weight: float
     different_national_id_weight: float
     different_national_id_description: str
+    # comparison -> the levels (labels) it must be at for a link across two national ids
+    different_national_id_requires: dict[str, tuple[str, ...]]
     min_records_to_estimate: int
 
 
@@ -78,10 +81,21 @@ def load_policy(path: Path | None = None) -> IdentityPolicy:
             review_weight=float(raw["clerical_review"]["min_match_weight"]),
             different_national_id_weight=float(raw["different_national_id"]["min_match_weight"]),
             different_national_id_description=str(raw["different_national_id"]["description"]),
+            different_national_id_requires={
+                name: tuple(levels) for name, levels in raw["different_national_id"]["requires"].items()},
             min_records_to_estimate=int(raw["estimation"]["min_records_to_estimate"]),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: not a valid identity policy ({e!r})") from e
+    known = {c.get_comparison(_DIALECT).output_column_name:
+             {lvl.label_for_charts for lvl in c.get_comparison(_DIALECT).comparison_levels}
+             for c in comparisons()}
+    for name, levels in policy.different_national_id_requires.items():
+        unknown = set(levels) - known.get(name, set())
+        if name not in known or unknown:
+            raise ValueError(f"{path}: different_national_id requires {name!r} at levels {sorted(unknown or levels)}, "
+                             f"which the model does not have; its comparisons and levels: "
+                             + "; ".join(f"{c}: {', '.join(sorted(v))}" for c, v in known.items()))
     if not policy.review_weight < policy.link_weight <= policy.different_national_id_weight:
         raise ValueError(f"{path}: the weights must rise: clerical_review < link <= different_national_id, got "
                          f"{policy.review_weight}, {policy.link_weight}, {policy.different_national_id_weight}")
@@ -287,9 +301,19 @@ def evidence_text(labels: dict[str, dict[int, str]]) -> Column:
     return F.concat_ws("; ", *parts)
 
 
+def at_levels(labels: dict[str, dict[int, str]], required: dict[str, tuple[str, ...]]) -> Column:
+    """True where every comparison in `required` is at one of the levels named (by label)."""
+    condition = F.lit(True)
+    for name, wanted in required.items():
+        values = [value for value, text in labels[name].items() if text in wanted]
+        condition = condition & F.col(f"gamma_{name}").isin(values)
+    return condition
+
+
 def scored_pairs(fields: DataFrame, materialize, policy: IdentityPolicy) -> DataFrame:
-    """fields (rec_id + FIELDS) -> every candidate pair, once, a < b:
-    (a, b, a_<field>, b_<field> for each field, match_weight, match_probability, match_evidence)."""
+    """fields (rec_id + FIELDS) -> every candidate pair, once, a < b: (a, b, a_<field>, b_<field> for each
+    field, match_weight, match_probability, match_evidence, given_names_differ, may_cross_national_ids: the
+    pair meets the policy's level requirements for a link across two national ids)."""
     fields = fields.select("rec_id", *[F.date_format("dob", "yyyy-MM-dd").alias("dob") if c == "dob" else c
                                        for c in FIELDS])
     linker = linker_for(fields, materialize, policy)
@@ -307,4 +331,5 @@ def scored_pairs(fields: DataFrame, materialize, policy: IdentityPolicy) -> Data
         # requires given names that do not plainly differ. (Requiring birth dates that do not differ as well,
         # against siblings, cost FEBRL3 1.3 points of recall: its duplicates' birth dates are often rewritten.)
         (F.col("gamma_first") == F.lit(ELSE)).alias("given_names_differ"),
+        at_levels(labels, policy.different_national_id_requires).alias("may_cross_national_ids"),
     )

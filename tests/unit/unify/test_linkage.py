@@ -13,12 +13,13 @@ from jobs.unify.linkage import identity_folder, load_policy
 
 SCHEMA = ("silo string, silo_customer_id string, first_name string, last_name string, name_key string, "
           "birth_date date, gender string, postcode string, email_norm string, phone_norm string, "
-          "national_id_norm string")
+          "national_id_norm string, street string, locality string")
 B1, B2 = dt.date(1980, 1, 2), dt.date(1990, 5, 6)
 
 
-def rec(silo, sid, first, last, dob, postcode=None, email=None, phone=None, nid=None):
-    return (silo, sid, first, last, f"{first} {last}".lower(), dob, None, postcode, email, phone, nid)
+def rec(silo, sid, first, last, dob, postcode=None, email=None, phone=None, nid=None, street=None, locality=None):
+    return (silo, sid, first, last, f"{first} {last}".lower(), dob, None, postcode, email, phone, nid, street,
+            locality)
 
 
 def resolved(lh, rows, **kwargs):
@@ -32,8 +33,9 @@ def together(crosswalk, *keys) -> bool:
 
 
 def test_given_name_and_surname_swapped_are_linked_by_their_weight(lh):
-    # "Doe Jane" in one silo, "Jane Doe" in the other, the same birth date and postcode: no rule links them
-    rows = [rec("deposits", "D1", "Doe", "Jane", B1, "11111"), rec("cards", "C-1", "Jane", "Doe", B1, "11111")]
+    # "Doe Jane" in one silo, "Jane Doe" in the other, the same birth date and address: no rule links them
+    rows = [rec("deposits", "D1", "Doe", "Jane", B1, "11111", street="12 oak street", locality="salem"),
+            rec("cards", "C-1", "Jane", "Doe", B1, "11111", street="12 oak street", locality="salem")]
     crosswalk, _ = resolved(lh, rows)
     assert together(crosswalk, ("deposits", "D1"), ("cards", "C-1"))
     linked = crosswalk[("cards", "C-1")]
@@ -81,8 +83,8 @@ def test_a_reviewers_decision_is_honoured_by_the_next_run(lh, tmp_path, monkeypa
     from jobs.publish import publish
 
     day = dt.date(2026, 6, 30)
-    rows = [rec("deposits", "D4", "Eva", "Long", B1, "44444"),      # another birth date: a grey-zone pair
-            rec("lending", "L4", "Eva", "Long", dt.date(1981, 3, 4), "44444"),
+    rows = [rec("deposits", "D4", "Eva", "Long", B1, "44444"),      # a birth-date typo: a grey-zone pair
+            rec("lending", "L4", "Eva", "Long", dt.date(1980, 1, 3), "44444"),
             rec("deposits", "D5", "Bo", "Ray", B1, nid="456789123"),  # one national id: linked by the rule
             rec("cards", "C-5", "Bo", "Ray", B1, nid="456789123")]
     records = lh.spark.createDataFrame(rows, SCHEMA)
@@ -132,7 +134,30 @@ def test_a_decision_file_is_checked_line_by_line(tmp_path, text, message):
         review.read_decision_file(path)
 
 
-def test_the_identity_policy_is_checked():
+def test_the_identity_policy_is_checked(tmp_path):
     policy = load_policy()
     assert policy.review_weight < policy.link_weight <= policy.different_national_id_weight
     assert "data-entry error" in policy.different_national_id_description
+    assert policy.different_national_id_requires["last"] == ("same", "typo")
+    raw = json.loads((identity_folder() / "policy.json").read_text())
+    raw["different_national_id"]["requires"]["dob"] = ["same", "close enough"]
+    (tmp_path / "p.json").write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match=r"requires 'dob' at levels \['close enough'\]"):
+        load_policy(tmp_path / "p.json")
+    raw = json.loads((identity_folder() / "policy.json").read_text())
+    raw["clerical_review"]["min_match_weight"] = 30
+    (tmp_path / "p.json").write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="the weights must rise"):
+        load_policy(tmp_path / "p.json")
+
+
+def test_relatives_at_one_address_never_cross_two_national_ids(lh):
+    # the same given name, email, phone and address, another surname and birth date: a household, not one person,
+    # however high the weight of all it shares (it is above the policy's bar: only the required levels stop it)
+    rows = [rec("deposits", "D1", "Ryan", "Ramos", B1, "25571", "ramos.home@x.com", "5551390206", "391532218",
+                street="894 fairview street", locality="troy"),
+            rec("deposits", "D2", "Ryan", "Miller", dt.date(1980, 5, 31), "25571", "ramos.home@x.com",
+                "5551390206", "492403253", street="894 fairview street", locality="troy")]
+    crosswalk, to_review = resolved(lh, rows)
+    assert not together(crosswalk, ("deposits", "D1"), ("deposits", "D2"))
+    assert to_review[("deposits:D1", "deposits:D2")].match_weight >= load_policy().different_national_id_weight
