@@ -62,8 +62,8 @@ class IdentityPolicy:
     review_weight: float
     different_national_id_weight: float
     different_national_id_description: str
-    # comparison -> the levels (labels) it must be at for a link across two national ids
-    different_national_id_requires: dict[str, tuple[str, ...]]
+    # for a link across two national ids, one of these: comparison -> the levels (labels) it must be at
+    different_national_id_requires: tuple[dict[str, tuple[str, ...]], ...]
     min_records_to_estimate: int
 
 
@@ -81,8 +81,9 @@ def load_policy(path: Path | None = None) -> IdentityPolicy:
             review_weight=float(raw["clerical_review"]["min_match_weight"]),
             different_national_id_weight=float(raw["different_national_id"]["min_match_weight"]),
             different_national_id_description=str(raw["different_national_id"]["description"]),
-            different_national_id_requires={
-                name: tuple(levels) for name, levels in raw["different_national_id"]["requires"].items()},
+            different_national_id_requires=tuple(
+                {name: tuple(levels) for name, levels in alternative.items()}
+                for alternative in raw["different_national_id"]["requires_one_of"]),
             min_records_to_estimate=int(raw["estimation"]["min_records_to_estimate"]),
         )
     except (KeyError, TypeError, ValueError) as e:
@@ -90,7 +91,8 @@ def load_policy(path: Path | None = None) -> IdentityPolicy:
     known = {c.get_comparison(_DIALECT).output_column_name:
              {lvl.label_for_charts for lvl in c.get_comparison(_DIALECT).comparison_levels}
              for c in comparisons()}
-    for name, levels in policy.different_national_id_requires.items():
+    for name, levels in [item for alternative in policy.different_national_id_requires
+                         for item in alternative.items()]:
         unknown = set(levels) - known.get(name, set())
         if name not in known or unknown:
             raise ValueError(f"{path}: different_national_id requires {name!r} at levels {sorted(unknown or levels)}, "
@@ -301,13 +303,16 @@ def evidence_text(labels: dict[str, dict[int, str]]) -> Column:
     return F.concat_ws("; ", *parts)
 
 
-def at_levels(labels: dict[str, dict[int, str]], required: dict[str, tuple[str, ...]]) -> Column:
-    """True where every comparison in `required` is at one of the levels named (by label)."""
-    condition = F.lit(True)
-    for name, wanted in required.items():
-        values = [value for value, text in labels[name].items() if text in wanted]
-        condition = condition & F.col(f"gamma_{name}").isin(values)
-    return condition
+def at_levels(labels: dict[str, dict[int, str]], alternatives: tuple[dict[str, tuple[str, ...]], ...]) -> Column:
+    """True where, for one of the alternatives, every comparison it names is at one of its levels (by label)."""
+    met = F.lit(False)
+    for required in alternatives:
+        condition = F.lit(True)
+        for name, wanted in required.items():
+            values = [value for value, text in labels[name].items() if text in wanted]
+            condition = condition & F.col(f"gamma_{name}").isin(values)
+        met = met | condition
+    return met
 
 
 def scored_pairs(fields: DataFrame, materialize, policy: IdentityPolicy) -> DataFrame:

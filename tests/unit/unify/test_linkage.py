@@ -138,9 +138,9 @@ def test_the_identity_policy_is_checked(tmp_path):
     policy = load_policy()
     assert policy.review_weight < policy.link_weight <= policy.different_national_id_weight
     assert "data-entry error" in policy.different_national_id_description
-    assert policy.different_national_id_requires["last"] == ("same", "typo")
+    assert policy.different_national_id_requires[1] == {"dob": ("same",)}
     raw = json.loads((identity_folder() / "policy.json").read_text())
-    raw["different_national_id"]["requires"]["dob"] = ["same", "close enough"]
+    raw["different_national_id"]["requires_one_of"][1]["dob"] = ["same", "close enough"]
     (tmp_path / "p.json").write_text(json.dumps(raw))
     with pytest.raises(ValueError, match=r"requires 'dob' at levels \['close enough'\]"):
         load_policy(tmp_path / "p.json")
