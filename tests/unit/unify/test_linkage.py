@@ -161,3 +161,19 @@ def test_relatives_at_one_address_never_cross_two_national_ids(lh):
     crosswalk, to_review = resolved(lh, rows)
     assert not together(crosswalk, ("deposits", "D1"), ("deposits", "D2"))
     assert to_review[("deposits:D1", "deposits:D2")].match_weight >= load_policy().different_national_id_weight
+
+
+def test_the_prior_model_has_the_codes_comparisons_and_every_level_estimated():
+    from jobs.unify.linkage import comparisons, prior_model_path
+
+    prior = json.loads(prior_model_path().read_text())
+    shipped = {c["output_column_name"]: [(lvl.get("label_for_charts"), lvl.get("sql_condition"))
+                                         for lvl in c["comparison_levels"]] for c in prior["comparisons"]}
+    code = {c.get_comparison("spark").output_column_name: [(lvl.label_for_charts, lvl.sql_condition)
+                                                           for lvl in c.get_comparison("spark").comparison_levels]
+            for c in comparisons()}
+    assert shipped == code   # else: benchmarks/identity_resolution.py --save-prior
+    unestimated = [(c["output_column_name"], lvl["label_for_charts"]) for c in prior["comparisons"]
+                   for lvl in c["comparison_levels"]
+                   if not lvl.get("is_null_level") and not (lvl.get("m_probability") and lvl.get("u_probability"))]
+    assert unestimated == []
