@@ -143,19 +143,14 @@ def generated_bank(args, home: Path):
 
 def save_prior(lh, *record_sets) -> None:
     """The model estimated on the given standardized records, written as the prior for small masters."""
-    from pyspark.sql import functions as F
-
     from jobs.unify.identity import comparable
-    from jobs.unify.linkage import FIELDS, linker_for, load_policy, prior_model_path
+    from jobs.unify.linkage import linker_for, load_policy, model_input, prior_model_path
 
     records = record_sets[0]
     for more in record_sets[1:]:
         records = records.unionByName(more)
-    fields = comparable(records).select(
-        "rec_id", *[F.date_format("dob", "yyyy-MM-dd").alias("dob") if c == "dob" else c for c in FIELDS])
-    policy = load_policy()
-    linker = linker_for(fields, lambda df, name: lh.scratch(df, f"prior_{name}"), policy,
-                        records=max(policy.min_records_to_estimate, 1))
+    linker = linker_for(model_input(comparable(records)), lambda df, name: lh.scratch(df, f"prior_{name}"),
+                        load_policy(), estimate=True)
     linker.misc.save_model_to_json(str(prior_model_path()), overwrite=True)
     print(f"prior_saved: {prior_model_path()}")
 

@@ -18,7 +18,7 @@ import datetime as dt
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.unify.tokenize import token
+from jobs.unify.tokenize import person_tokens, token
 
 SILO_TRUST = ("deposits", "cards", "lending")
 
@@ -54,13 +54,9 @@ def golden_customers(records: DataFrame, crosswalk: DataFrame, accounts: DataFra
     first_seen = accounts.where(F.col("customer_id").isNotNull()).groupBy("customer_id").agg(
         F.min("open_date").alias("first_seen")
     )
-    full_name = F.concat_ws(" ", F.lower("first_name"), F.lower("last_name"))
     return merged.join(first_seen, "customer_id", "left").select(
         "customer_id",
-        token(full_name, key, "name").alias("name_token"),
-        token(F.col("email_norm"), key, "email").alias("email_token"),
-        token(F.col("phone_norm"), key, "phone").alias("phone_token"),
-        token(F.col("national_id_norm"), key, "national_id").alias("national_id_token"),
+        *[column.alias(name) for name, column in person_tokens(key).items()],
         token(F.col("street"), key, "street").alias("street_token"),
         "birth_date", "gender", "postcode", "locality", "state", "silos", "source_records", "first_seen",
     )

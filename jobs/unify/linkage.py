@@ -88,9 +88,7 @@ def load_policy(path: Path | None = None) -> IdentityPolicy:
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: not a valid identity policy ({e!r})") from e
-    known = {c.get_comparison(_DIALECT).output_column_name:
-             {lvl.label_for_charts for lvl in c.get_comparison(_DIALECT).comparison_levels}
-             for c in comparisons()}
+    known = {name: set(labels) for name, labels in comparison_labels().items()}
     for name, levels in [item for alternative in policy.different_national_id_requires
                          for item in alternative.items()]:
         unknown = set(levels) - known.get(name, set())
@@ -105,12 +103,6 @@ def load_policy(path: Path | None = None) -> IdentityPolicy:
 
 
 # -- the model: comparisons and blocking ---------------------------------------------------------------------
-def _levels():
-    import splink.comparison_level_library as cll
-
-    return cll
-
-
 def _name_agrees(x: str, y: str) -> str:
     """SQL: names one edit apart (at least four letters), or two letters transposed."""
     return (f"(levenshtein({x}, {y}) <= 1 AND least(length({x}), length({y})) >= 4) OR "
@@ -118,11 +110,16 @@ def _name_agrees(x: str, y: str) -> str:
             f"array_sort(split({x}, '')) = array_sort(split({y}, '')))")
 
 
+def comparison_labels() -> dict[str, list[str]]:
+    """{comparison: its levels' labels, in order} of the code's model (what a policy may name)."""
+    built = [c.get_comparison(_DIALECT) for c in comparisons()]
+    return {c.output_column_name: [level.label_for_charts for level in c.comparison_levels] for c in built}
+
+
 def comparisons() -> list:
     """Each field's levels, most telling first. Only Spark's built-in functions (see the module's doc)."""
+    import splink.comparison_level_library as cll
     from splink.comparison_library import CustomComparison
-
-    cll = _levels()
 
     def nickname(x: str, y: str) -> str:
         return f"instr('{NICKNAME_PAIRS}', concat('|', {x}, ':', {y}, '|')) > 0"
@@ -266,19 +263,28 @@ def prior_model() -> dict:
     return settings
 
 
-def linker_for(fields: DataFrame, materialize, policy: IdentityPolicy, records: int | None = None):
-    """A Splink linker over `fields`: trained on them when there are enough, else the prior model."""
+def model_input(fields: DataFrame) -> DataFrame:
+    """identity.comparable's fields -> the model's input: rec_id and FIELDS, the birth date as text (its
+    levels compare characters: a typo, day and month swapped)."""
+    return fields.select("rec_id", *[F.date_format("dob", "yyyy-MM-dd").alias("dob") if c == "dob" else c
+                                     for c in FIELDS])
+
+
+def linker_for(fields: DataFrame, materialize, policy: IdentityPolicy, estimate: bool | None = None):
+    """A Splink linker over model_input `fields`: estimated on them when there are enough records (or
+    `estimate` says so), else the prior model."""
     from splink import Linker
 
     api = _api(fields.sparkSession, materialize)
-    records = fields.count() if records is None else records
-    if records >= policy.min_records_to_estimate:
+    if estimate is None:
+        records = fields.count()
+        estimate = records >= policy.min_records_to_estimate
+        log.info("identity model: %s (%d records)", "estimated" if estimate else "the prior", records)
+    if estimate:
         linker = Linker(api.register(fields), model_settings(), log_level=logging.WARNING)
         _train(linker)
-        log.info("identity model estimated on %d records", records)
     else:
         linker = Linker(api.register(fields), prior_model(), log_level=logging.WARNING)
-        log.info("identity model: the prior (%d records are too few to estimate from)", records)
     return linker
 
 
@@ -319,9 +325,7 @@ def scored_pairs(fields: DataFrame, materialize, policy: IdentityPolicy) -> Data
     """fields (rec_id + FIELDS) -> every candidate pair, once, a < b: (a, b, a_<field>, b_<field> for each
     field, match_weight, match_probability, match_evidence, given_names_differ, may_cross_national_ids: the
     pair meets the policy's level requirements for a link across two national ids)."""
-    fields = fields.select("rec_id", *[F.date_format("dob", "yyyy-MM-dd").alias("dob") if c == "dob" else c
-                                       for c in FIELDS])
-    linker = linker_for(fields, materialize, policy)
+    linker = linker_for(model_input(fields), materialize, policy)
     labels = level_labels(linker)
     predicted = linker.inference.predict().as_spark_dataframe()
     # Splink puts the smaller id on the left (dedupe), so (a, b) is the pair's one spelling.

@@ -19,7 +19,7 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.unify.tokenize import token
+from jobs.unify.tokenize import person_tokens
 
 DECISIONS = ("same", "different")
 DECISION_COLUMNS = ("pair_id", "decision", "reviewer", "note")
@@ -33,15 +33,11 @@ def pair_id(a: Column, b: Column) -> Column:
 
 def _record_tokens(records: DataFrame, key: str, side: str) -> DataFrame:
     """(rec id as <side>, the record's silo ids and tokens, suffixed _<side>)."""
-    full_name = F.concat_ws(" ", F.lower("first_name"), F.lower("last_name"))
     return records.select(
         F.concat_ws(":", "silo", "silo_customer_id").alias(side),
         F.col("silo").alias(f"silo_{side}"),
         F.col("silo_customer_id").alias(f"silo_customer_id_{side}"),
-        token(full_name, key, "name").alias(f"name_token_{side}"),
-        token(F.col("national_id_norm"), key, "national_id").alias(f"national_id_token_{side}"),
-        token(F.col("email_norm"), key, "email").alias(f"email_token_{side}"),
-        token(F.col("phone_norm"), key, "phone").alias(f"phone_token_{side}"),
+        *[column.alias(f"{name}_{side}") for name, column in person_tokens(key).items()],
         F.col("birth_date").alias(f"birth_date_{side}"),
         F.col("postcode").alias(f"postcode_{side}"),
     ).dropDuplicates([side])
