@@ -6,11 +6,14 @@ a maiden name; and different people share things (a household's email, phone and
 surname and birth date; a recycled phone number). So records are compared in pairs, with guards:
 
 1. Comparable fields: a valid national id (placeholders and impossible SSNs are unknown), email,
-   phone, given name and surname (lower-case letters), birth date, postcode. A national id, email or
-   phone held by more than MAX_SHARED records identifies nobody and is treated as unknown.
-2. Candidate pairs come from blocks: the same national id, email or phone, or the same birth date
-   with the same soundex of the surname or of the given name.
-3. Each pair is linked by the first rule it meets, in order of trust (RULES):
+   phone, given name and surname (lower-case letters), the surname's words, birth date, postcode, the
+   normalized street and locality. A national id, email or phone held by more than MAX_SHARED records
+   identifies nobody and is treated as unknown.
+2. Candidate pairs come from the blocks of jobs/unify/linkage.py (the same national id, email or phone;
+   the same birth date with a sound-alike surname or given name or the same postcode; ...), and each is
+   scored there by a Fellegi-Sunter model: a match weight, a probability and the evidence.
+3. Each pair is linked (`links`) by the first of: a reviewer's decision (`reviewer`; `different` unlinks);
+   the first rule it meets, in order of trust (RULES):
      national_id       the same national id, and the same birth date or agreeing names
      national_id_typo  national ids one slip apart (one or two digits differ: a substitution, two
                        digits transposed), the same birth date and an agreeing given name or surname
@@ -21,9 +24,12 @@ surname and birth date; a recycled phone number). So records are compared in pai
      name_dob          the same given name, surname and birth date
      fuzzy_name_dob    agreeing given names and surnames (a typo, a nickname), the same birth date
                        and the same postcode
-   A national id conflict (both records have one, differing in more than NID_CONFLICT_DISTANCE digits)
-   blocks every rule. Names agree when equal, one is a nickname of the other (NICKNAMES), they are
-   one edit or one transposition apart, or (surnames) two edits apart with the same soundex.
+   then the weight, as the identity policy says (schemas/identity/policy.json): `probabilistic` at the link
+   weight with given names that do not plainly differ, `different_national_id` across two national ids at
+   that rule's weight and levels. A national id conflict (both records have one, differing in more than
+   NID_CONFLICT_DISTANCE digits) blocks every rule. Names agree when equal, one is a nickname of the other
+   (jobs/unify/nicknames.py), they are one edit or one transposition apart, or (surnames) two edits apart
+   with the same soundex. Pairs in the policy's grey zone that nothing links are kept for clerical review.
 4. Clusters: records linked to records on the same side of the national id line (both have one, or
    both have none) are merged outright (connected components, by label propagation with plain
    DataFrame operations, so it runs on any Spark engine). A component without a national id then
