@@ -14,9 +14,10 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs.decide.catalog import Catalog, Policy
-from jobs.domain import CREDIT_PRODUCTS, PRODUCTS
+from jobs.domain import CHANNELS, CREDIT_PRODUCTS, PRODUCTS
 
 _DOMESTIC_POSTCODE = r"^[0-9]{5}$"
+ALL_CHANNELS = "all"   # the consent ledger's channel for a consent that covers every channel
 
 
 def _date(day: dt.date):
@@ -36,10 +37,16 @@ def catalog_frame(spark: SparkSession, catalog: Catalog, day: dt.date) -> DataFr
 
 
 def marketing_consent(consent_events: DataFrame, day: dt.date) -> DataFrame:
-    """(customer_id, channel, marketing_consent) from the consent ledger's last event by the end of `day`."""
+    """(customer_id, channel, marketing_consent) from the consent ledger's last event by the end of `day`.
+
+    A marketing event for channel `all` (the customer said yes or no to marketing as a whole) speaks for every
+    channel: it is counted as an event of each, so whichever of it and the channel's own events came last wins."""
     end_of_day = F.lit((day + dt.timedelta(days=1)).isoformat()).cast("timestamp")
+    every_channel = F.array(*[F.lit(c) for c in CHANNELS])
     latest = Window.partitionBy("customer_id", "channel").orderBy(F.desc("recorded_at"), F.desc("event_id"))
     return (consent_events.where((F.col("purpose") == "marketing") & (F.col("recorded_at") < end_of_day))
+            .withColumn("channel", F.explode(F.when(F.col("channel") == ALL_CHANNELS, every_channel)
+                                             .otherwise(F.array("channel"))))
             .withColumn("_n", F.row_number().over(latest)).where("_n = 1")
             .select("customer_id", "channel", (F.col("status") == "granted").alias("marketing_consent")))
 

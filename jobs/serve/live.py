@@ -26,9 +26,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from jobs.domain import CHANNELS
 from jobs.serve.store import online_dir
 
 TABLE = "gold.triggered_offers"
+ALL_CHANNELS = "all"   # a consent event's channel when it is about marketing as a whole
 DRAIN_ROWS = 10_000
 
 
@@ -132,10 +134,15 @@ class LiveState:
     # -- read by the API -----------------------------------------------------------------------------
     def withdrawn(self, customer_id: str, after: str) -> dict[str, str]:
         """Channel -> the withdrawal's event id, for the channels whose last marketing consent event recorded
-        after `after` (the end of the store's date) is a withdrawal."""
-        return self._cached(("withdrawn", customer_id, after), lambda con: dict(con.execute(
-            "SELECT channel, event_id FROM consent WHERE customer_id = ? AND status = 'withdrawn' AND recorded_at > ?",
-            (customer_id, after)).fetchall()))
+        after `after` (the end of the store's date) is a withdrawal. An event for channel `all` (marketing as a
+        whole) is an event of every channel: the later of it and the channel's own wins."""
+        def read(con) -> dict[str, str]:
+            held = {channel: (recorded_at, event_id, status) for channel, status, recorded_at, event_id in con.execute(
+                "SELECT channel, status, recorded_at, event_id FROM consent WHERE customer_id = ? AND recorded_at > ?",
+                (customer_id, after))}
+            last = {c: max(filter(None, (held.get(c), held.get(ALL_CHANNELS))), default=None) for c in CHANNELS}
+            return {c: e[1] for c, e in last.items() if e is not None and e[2] == "withdrawn"}
+        return self._cached(("withdrawn", customer_id, after), read)
 
     def holds(self, customer_id: str, day: dt.date) -> list[str]:
         """The triggers holding the customer's credit offers on `day`."""

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from jobs.domain import CHANNELS
 from jobs.serve.answer import Context, Decider
-from jobs.serve.live import LiveState
+from jobs.serve.live import ALL_CHANNELS, LiveState
 from jobs.stream import checkpoint
 from jobs.stream.events import iter_events, parse_event
 from jobs.stream.rules import Trigger, Triggers, load
@@ -90,7 +90,8 @@ class TriggerEngine:
 
     def _consent(self, customer: str, data: dict, event_id: str) -> None:
         if (data.get("purpose") == "marketing" and data.get("status") in ("granted", "withdrawn")
-                and data.get("channel") in CHANNELS and TIMESTAMP.fullmatch(data.get("recorded_at") or "")):
+                and data.get("channel") in (*CHANNELS, ALL_CHANNELS)
+                and TIMESTAMP.fullmatch(data.get("recorded_at") or "")):
             self.live.record_consent(customer, data["channel"], data["status"], data["recorded_at"], event_id)
             self.counts[f"consent_{data['status']}"] += 1
 

@@ -14,6 +14,7 @@ from jobs.decide.catalog import CatalogError, load_catalog, load_policy
 from jobs.decide.channels import channel_offers, content_frame, contract_columns
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
+from jobs.domain import CHANNELS
 from jobs.measure.fairness import fairness_report
 from tests.decide_fixtures import BASE, DAY, frame
 
@@ -151,6 +152,19 @@ def test_a_consent_withdrawal_is_honoured_the_same_day(spark):
     ], "event_id string, customer_id string, purpose string, channel string, status string, recorded_at timestamp")
     consent = {(r.customer_id, r.channel): r.marketing_consent for r in marketing_consent(events, DAY).collect()}
     assert consent == {("A", "email"): False, ("B", "email"): True, ("C", "mobile"): True}
+
+
+def test_a_marketing_withdrawal_for_all_channels_covers_each_channel_until_a_later_grant(spark):
+    events = spark.createDataFrame([
+        ("E1", "A", "marketing", "email", "granted", dt.datetime(2025, 1, 1, 9)),
+        ("E2", "A", "marketing", "mobile", "granted", dt.datetime(2025, 1, 1, 9)),
+        ("E3", "A", "marketing", "all", "withdrawn", dt.datetime(2026, 7, 1, 12)),     # no marketing at all, today
+        ("E4", "B", "marketing", "all", "withdrawn", dt.datetime(2026, 1, 1, 9)),
+        ("E5", "B", "marketing", "email", "granted", dt.datetime(2026, 3, 1, 9)),      # later: email again
+    ], "event_id string, customer_id string, purpose string, channel string, status string, recorded_at timestamp")
+    consent = {(r.customer_id, r.channel): r.marketing_consent for r in marketing_consent(events, DAY).collect()}
+    assert consent == {**{("A", c): False for c in CHANNELS}, ("B", "email"): True,
+                       **{("B", c): False for c in CHANNELS if c != "email"}}
 
 
 def test_contact_history_counts_the_windows_of_the_caps(spark):

@@ -26,3 +26,13 @@ def test_a_consent_event_read_late_does_not_undo_a_later_one(tmp_path):
     live.record_consent("C1", "email", "granted", "2026-07-02 10:00:00", "E3")
     assert live.withdrawn("C1", AFTER) == {}
     assert live.withdrawn("C1", "2026-07-02 23:59:59") == {}     # recorded by the end of a later store's date
+
+
+def test_a_withdrawal_of_marketing_as_a_whole_covers_every_channel_until_a_later_grant(tmp_path):
+    live = LiveState(tmp_path)
+    live.record_consent("C1", "all", "withdrawn", "2026-07-02 09:00:00", "E1")
+    assert live.withdrawn("C1", AFTER) == {c: "E1" for c in ("mobile", "email", "atm", "branch")}
+    live.record_consent("C1", "email", "granted", "2026-07-02 10:00:00", "E2")    # email again, later
+    assert live.withdrawn("C1", AFTER) == {c: "E1" for c in ("mobile", "atm", "branch")}
+    live.record_consent("C1", "mobile", "withdrawn", "2026-07-02 08:00:00", "E0")  # earlier: "all" is the last word
+    assert live.withdrawn("C1", AFTER)["mobile"] == "E1"

@@ -97,6 +97,15 @@ def test_a_consent_withdrawn_by_an_event_is_honoured_by_the_next_answer(engine):
     assert [o["offer_id"] for o in engine.decider.answer(CU, "mobile")["offers"]] == ["MTG-HOME"]
 
 
+def test_a_withdrawal_of_marketing_as_a_whole_by_an_event_empties_every_channel(engine):
+    engine.handle(_event("E8", "crm/consents", customer_ref="D2", customer_silo="deposits", purpose="marketing",
+                         channel="all", status="withdrawn", recorded_at=f"{TODAY} 08:30:00"), TODAY)
+    assert engine.counts["consent_withdrawn"] == 1
+    for channel in ("mobile", "email", "atm", "branch"):
+        assert engine.decider.answer(CU, channel)["offers"] == []
+    assert engine.handle(SESSION, TODAY) == [] and engine.counts["no_offer"] == 1
+
+
 def test_a_customer_behind_on_payments_gets_a_help_contact_and_no_credit_offer(engine):
     [seq] = engine.handle(_event("E5", "lending/repayments", loan_no="L2", amount="300.00"), TODAY)
     [help_] = engine.live.triggered(channel="branch")
