@@ -10,7 +10,8 @@ the decision API's online store, and compute the KPIs for treated customers and 
 source brings back what customers did with the offers published before; `drain_decisions` first moves the
 decision API's answers into `audit.decision_log`, so the day's contact limits count them. The models are trained by the
 `models_weekly` DAG; until it has run there is no champion, nothing is scored and no offer is made
-(the `score` task says so).
+(the `score` task says so). Last, `retention` applies the retention policy for the date: rows past it deleted or
+aggregated and their files vacuumed, old landing files and exports deleted.
 
 Orchestration only: every task calls `jobs.orchestrate.run_task`; the logic lives in `jobs/`.
 Data quality runs inside the tasks, on each layer: `ingest_<source>` checks every file against its
@@ -80,9 +81,14 @@ def personalization_daily():
     def kpis() -> dict:
         return _run("kpis")
 
+    @task(doc_md="the retention policy (schemas/governance/retention.json) for the date: rows past it deleted or "
+                 "aggregated, their files vacuumed, old landing files and exports deleted (audit.retention_run)")
+    def retention() -> dict:
+        return _run("retention")
+
     loaded = [ingest.override(task_id=f"ingest_{source}")(source=source) for source in SOURCES]
     decided = offers()
-    loaded >> silver() >> customer_360() >> score() >> decided >> kpis()
+    loaded >> silver() >> customer_360() >> score() >> decided >> kpis() >> retention()
     drain_decisions() >> decided
 
 

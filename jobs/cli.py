@@ -284,6 +284,27 @@ def cmd_maintain(args) -> int:
     return 0
 
 
+def cmd_retention(args) -> int:
+    """Apply the retention policy for a logical date (jobs/retention/): one line per table and folder, what was (or,
+    with --dry-run, would be) removed."""
+    from jobs.pipeline import lakehouse
+    from jobs.retention import policy as retention_policy
+    from jobs.retention.run import run as apply_retention
+
+    settings = _settings(args)
+    policy = retention_policy.load(args.policy)   # a bad policy is refused before a Spark session starts
+    day = parse_date(args.date) if args.date else dt.date.today()
+    done = apply_retention(lakehouse(settings), day, dry_run=args.dry_run, policy=policy)
+    for removed in done:
+        print(removed.line(args.dry_run))
+    rows = sum(r.rows or 0 for r in done)
+    files = sum(r.files for r in done)
+    print(f"retention of {day} (policy {policy.version}): {'would remove' if args.dry_run else 'removed'} {rows:,} "
+          f"row(s)" + ("" if args.dry_run else f" and {files:,} file(s)")
+          + (" (dry run: nothing changed)" if args.dry_run else ""))
+    return 0
+
+
 def dq_rows(settings: Settings, day=None, failed: bool = False, table: str | None = None) -> tuple:
     """(date shown, rows) from audit.dq_results: one date (the latest when none is given), failed
     expectations first within each table. Read with delta-rs: no Spark session needed."""
@@ -748,6 +769,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="change nothing: count the files and list what a vacuum "
                                                           "would remove")
     p.set_defaults(func=cmd_maintain)
+
+    p = sub.add_parser("retention", help="apply the retention policy (schemas/governance/retention.json) for a date: "
+                                         "rows past it deleted or aggregated, their files vacuumed; one line per table")
+    p.add_argument("--date", help="the logical date retention is counted from (default: today)")
+    p.add_argument("--dry-run", action="store_true", help="change nothing: count the rows that would go")
+    p.add_argument("--policy", help="a retention policy file (default: the packaged one)")
+    p.set_defaults(func=cmd_retention)
 
     p = sub.add_parser("airflow", help="the airflow CLI on the project's Airflow home, e.g. `airflow standalone`")
     p.add_argument("airflow_args", nargs=argparse.REMAINDER, help="arguments for airflow")

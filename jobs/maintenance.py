@@ -135,3 +135,65 @@ def maintain_all(lh, names, retention_hours: int = DEFAULT_RETENTION_HOURS,
         if is_delta_table(location):
             done.append(maintain(location, name, retention_hours, dry_run))
     return done
+
+
+# -- retention (jobs/retention/): deletes and vacuums marked with the run's logical date -------------------------
+RETENTION_MARK = "marketofone.retention"   # commit metadata: the logical date of the retention run that committed
+RETENTION_PROPERTIES = ("delta.logRetentionDuration", "delta.deletedFileRetentionDuration")
+
+
+def _marked(mark: str):
+    from deltalake import CommitProperties
+
+    return CommitProperties(custom_metadata={RETENTION_MARK: mark})
+
+
+def delete_rows(location: str, predicate: str, mark: str) -> int:
+    """Delete the rows matching `predicate` (SQL), the commit marked with `mark`; the rows deleted."""
+    metrics = delta_table(location).delete(predicate, commit_properties=_marked(mark))
+    return int(metrics.get("num_deleted_rows") or 0)
+
+
+def purge_before_retention_delete(location: str, mark: str) -> int:
+    """Vacuum every file that only versions before the table's latest retention delete read (they still hold the
+    deleted rows), whatever their age; versions from that delete on stay readable. Returns the files removed: 0
+    when that delete's vacuum was done already (a re-run vacuums nothing twice), or there was none."""
+    table = delta_table(location)
+    since = None
+    for commit in table.history():   # newest first
+        if RETENTION_MARK in commit and commit.get("operation") == "VACUUM END":
+            return 0
+        if RETENTION_MARK in commit and commit.get("operation") == "DELETE":
+            since = commit["version"]
+            break
+    if since is None:
+        return 0
+    removed = table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False,
+                           keep_versions=list(range(since, table.version() + 1)), commit_properties=_marked(mark))
+    return len(removed)
+
+
+def retention_done(location: str, mark: str) -> tuple[int, int]:
+    """(rows deleted, files vacuumed) by the retention commits marked `mark`, from the table's history."""
+    rows = files = 0
+    for commit in delta_table(location).history():
+        if commit.get(RETENTION_MARK) != mark:
+            continue
+        metrics = commit.get("operationMetrics") or {}
+        if commit.get("operation") == "DELETE":
+            rows += int(metrics.get("num_deleted_rows") or metrics.get("numDeletedRows") or 0)
+        elif commit.get("operation") == "VACUUM END":
+            files += int(metrics.get("numDeletedFiles") or 0)
+    return rows, files
+
+
+def limit_time_travel(location: str, days: int) -> bool:
+    """Set the table's log and deleted-file retention to `days`, so time travel reaches no further back than its
+    rows are kept; True when they were changed (a table set already gets no new commit)."""
+    wanted = {name: f"interval {days} days" for name in RETENTION_PROPERTIES}
+    table = delta_table(location)
+    have = table.metadata().configuration
+    if all(have.get(k) == v for k, v in wanted.items()):
+        return False
+    table.alter.set_table_properties(wanted)
+    return True

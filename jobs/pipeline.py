@@ -116,6 +116,16 @@ def kpis(lh: Lakehouse, day: dt.date) -> StepResult:
     return StepResult("kpis", day, run(lh, day))
 
 
+def retention(lh: Lakehouse, day: dt.date, dry_run: bool = False) -> StepResult:
+    """The retention policy for `day` (jobs/retention/): rows past it deleted or aggregated, their files vacuumed."""
+    from jobs.retention.run import run
+
+    done = run(lh, day, dry_run=dry_run)
+    return StepResult("retention", day, {}, details={
+        "rows": {r.table: r.rows for r in done if r.rows}, "files": {r.table: r.files for r in done if r.files},
+        "dry_run": dry_run})
+
+
 STEPS: dict[str, Callable[..., StepResult]] = {
     "ingest": ingest,
     "silver": silver,
@@ -126,8 +136,9 @@ STEPS: dict[str, Callable[..., StepResult]] = {
     "drain_decisions": drain_decisions,
     "offers": offers,
     "kpis": kpis,
+    "retention": retention,
 }
-DAILY_ORDER = ("ingest", "silver", "customer_360", "score", "drain_decisions", "offers", "kpis")
+DAILY_ORDER = ("ingest", "silver", "customer_360", "score", "drain_decisions", "offers", "kpis", "retention")
 WEEKLY_ORDER = ("training_set", "train")
 
 

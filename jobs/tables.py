@@ -144,6 +144,9 @@ _DECLARED = _bronze_and_quarantine() + [
           "deposit and card transactions and loan repayments, signed amounts, categories", suite=True),
     Table("silver", "digital_session", ("session_id",), None,
           "online banking sessions (app, web) with the page they were about", suite=True),
+    Table("silver", "digital_session_monthly", ("customer_id", "month", "channel", "aggregated_on"), None,
+          "online sessions past their retention, as counts per customer, month and channel (sessions, page views, "
+          "seconds); one row per retention run that aggregated them (`aggregated_on`): sum over it"),
     Table("silver", "consent_event", ("event_id",), None,
           "the consent ledger: every grant and withdrawal per purpose and channel", suite=True),
     Table("silver", "consent", ("customer_id", "purpose", "channel"), None,
@@ -199,6 +202,10 @@ _DECLARED = _bronze_and_quarantine() + [
            "with `superseded_at` and `superseded_by`; the decision API's answers (ids `DA...`) are appended beside "
            "the daily run's (ids `DX...`), which a re-run of the date replaces; kept as long as the data", suite=True,
            replace_scope=BATCH_DECISIONS),
+    Table("audit", "retention_run", ("run_date", "table"), "run_date",
+          "what each date's retention run (schemas/governance/retention.json, jobs/retention/) removed per table and "
+          "home folder: the action, the days kept, the cutoff, rows deleted and files removed", write="merge",
+          cluster_by=("run_date",)),
     _daily("audit", "identity_review", ("as_of_date", "pair_id"), "as_of_date",
            "pairs of silo customer records the identity model is unsure of (schemas/identity/policy.json's grey "
            "zone), left apart for a reviewer: both records' silo ids and tokens, the match weight, probability "

@@ -52,6 +52,7 @@ def test_daily_dag_covers_every_daily_step_in_order(dagbag):
     assert dag.get_task("silver").upstream_task_ids == ingest_ids
     assert dag.get_task("score").upstream_task_ids == {"customer_360"}
     assert dag.get_task("kpis").upstream_task_ids == {"offers"}
+    assert dag.get_task("retention").upstream_task_ids == {"kpis"}
 
 
 def test_weekly_dag_trains_one_mapped_task_per_target(dagbag):

@@ -1,0 +1,130 @@
+"""Apply the retention policy for one logical date: every lakehouse table that exists and the home's dated folders.
+
+Per table (policy.py's rule): the rows whose date column is before the cutoff (`days` before the run's logical date,
+never the wall clock, so a date run again finds nothing more to do) are aggregated first where the rule says so
+(aggregate.py), then deleted; the files that held them are vacuumed at once, whatever their age (a Delta DELETE only
+hides rows from the new version: every older version would still read them), and the table's log and deleted-file
+retention are set to its `days`. Deletes and vacuums are delta-rs commits marked with the run's date
+(jobs/maintenance.py), so what a date removed is read back from each table's history: a re-run, or a run after a
+crash between the delete and the vacuum, finishes the job and records the same numbers. The folders (`files`) lose
+the files whose name starts with a date before their cutoff. audit.retention_run keeps one row per date and table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from jobs import maintenance
+from jobs.retention import aggregate
+from jobs.retention.policy import RetentionPolicy, load
+from jobs.tables import REGISTRY, Lakehouse
+
+log = logging.getLogger(__name__)
+
+AUDIT = "audit.retention_run"
+AUDIT_SCHEMA = ("run_date date, `table` string, action string, days int, cutoff date, `rows` long, files long, "
+                "`into` string, policy_version string")
+DATED_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass
+class Removed:
+    """What the run did to one table or folder (`rows` None for a folder; `days` None: not aged)."""
+    table: str
+    action: str
+    days: int | None
+    cutoff: dt.date | None
+    rows: int | None
+    files: int
+    into: str | None = None
+    note: str = ""
+
+    def line(self, dry_run: bool = False) -> str:
+        if self.cutoff is None:
+            return f"{self.table}: kept ({self.note or self.action})"
+        verb = "would remove" if dry_run else "removed"
+        rows = "" if self.rows is None else f"{self.rows:,} row(s)"
+        files = "" if dry_run and self.rows is not None else f"{self.files:,} file(s)"
+        what = ", ".join(x for x in (rows, files) if x)
+        into = f", aggregated into {self.into}" if self.into else ""
+        return f"{self.table}: {verb} {what} before {self.cutoff} ({self.action}, {self.days} days{into})"
+
+
+def cutoff(day: dt.date, days: int, action: str) -> dt.date:
+    """Rows dated before this are past their retention; an aggregate waits for whole months."""
+    first_kept = day - dt.timedelta(days=days)
+    return aggregate.whole_months_before(first_kept) if action == "aggregate" else first_kept
+
+
+def run(lh: Lakehouse, day: dt.date, dry_run: bool = False, policy: RetentionPolicy | None = None) -> list[Removed]:
+    policy = policy or load()
+    done = [_age_table(lh, name, policy, day, dry_run) for name in sorted(REGISTRY)
+            if name != AUDIT and lh.exists(name)]
+    done += [_age_folder(lh.settings.home / folder, folder, days, day, dry_run)
+             for folder, days in sorted(policy.files.items())]
+    if not dry_run:
+        _record(lh, day, done, policy)
+        if lh.exists(AUDIT):   # aged last: this run's own rows are in it
+            done.append(_age_table(lh, AUDIT, policy, day, dry_run))
+    return done
+
+
+def _age_table(lh: Lakehouse, name: str, policy: RetentionPolicy, day: dt.date, dry_run: bool) -> Removed:
+    rule, column = policy.rule(name), policy.age_column(name)
+    if rule.action == "keep" or column is None:
+        return Removed(name, "keep", None, None, 0, 0, note="kept by the policy" if rule.action == "keep"
+                       else "no date column")
+    df = lh.read(name)
+    if column not in df.columns:
+        raise ValueError(f"{name}: the retention policy ages its rows by {column!r}, a column it does not have "
+                         f"(columns: {', '.join(df.columns)})")
+    before = cutoff(day, rule.days, rule.action)
+    expired = df.where(F.col(column) < F.lit(before))
+    if dry_run:
+        return Removed(name, rule.action, rule.days, before, expired.count(), 0, rule.into)
+    path, mark = lh.path(name), day.isoformat()
+    maintenance.limit_time_travel(path, rule.days)
+    if not expired.isEmpty():
+        if rule.action == "aggregate":
+            target, aggregation = aggregate.AGGREGATES[name]
+            lh.write(target, aggregation(expired, day), day, count=False)
+        maintenance.delete_rows(path, f"\"{column}\" < '{before.isoformat()}'", mark)
+    maintenance.purge_before_retention_delete(path, mark)
+    rows, files = maintenance.retention_done(path, mark)
+    return Removed(name, rule.action, rule.days, before, rows, files, rule.into)
+
+
+def _age_folder(root: Path, folder: str, days: int, day: dt.date, dry_run: bool) -> Removed:
+    """Delete the files under `root` whose name starts with a date before the cutoff (an export's logical date)."""
+    before = cutoff(day, days, "delete")
+    expired = [p for p in root.rglob("*") if p.is_file() and (m := DATED_FILE.match(p.name))
+               and dt.date.fromisoformat(m.group(1)) < before] if root.is_dir() else []
+    if not dry_run:
+        for path in expired:
+            path.unlink(missing_ok=True)
+    return Removed(folder, "delete", days, before, None, len(expired))
+
+
+def _record(lh: Lakehouse, day: dt.date, done: list[Removed], policy: RetentionPolicy) -> None:
+    """One audit.retention_run row per table and folder for `day`. A table's numbers come from its history (the
+    same on a re-run); a folder's files add to what earlier runs of the date removed (a re-run finds none). Only
+    rows that change are written, so a re-run that removes nothing leaves the table as it is."""
+    had = {}
+    if lh.exists(AUDIT):
+        had = {r["table"]: r.asDict() for r in lh.read(AUDIT).where(F.col("run_date") == F.lit(day)).collect()}
+    rows = []
+    for r in done:
+        earlier = (had.get(r.table) or {}).get("files") or 0
+        r.files = files = r.files + earlier if r.rows is None else r.files   # what the date removed, as for tables
+        row = {"run_date": day, "table": r.table, "action": r.action, "days": r.days, "cutoff": r.cutoff,
+               "rows": r.rows, "files": files, "into": r.into, "policy_version": policy.version}
+        if had.get(r.table) != row:
+            rows.append(row)
+    if rows:
+        lh.write(AUDIT, lh.spark.createDataFrame([tuple(r.values()) for r in rows], AUDIT_SCHEMA), day, count=False)
