@@ -412,6 +412,38 @@ def cmd_identity_review(args) -> int:
     return 0
 
 
+def cmd_rotate_key(args) -> int:
+    """A new tokenization key: every token past bronze re-made with it from bronze's values, the tables' old
+    versions purged, the old key retired (jobs/key_rotation.py). The home's own key is replaced here; a key set
+    from outside (MARKETOFONE_TOKENIZATION_KEY[_FILE], the production profile's secret) is replaced by the
+    operator, with the file given in --new-key-file, once the rotation is done."""
+    from jobs import key_rotation, keys
+    from jobs.pipeline import lakehouse
+
+    settings = _settings(args)
+    given = keys.read_key_file(args.new_key_file) if args.new_key_file else None
+    own_key = not settings.tokenization_key
+    if not own_key and given is None:
+        raise ValueError("the tokenization key is set from outside (MARKETOFONE_TOKENIZATION_KEY[_FILE]): make a new "
+                         f"one, pass it with --new-key-file, then put it in the secret ({keys.HOW_TO_MAKE_ONE})")
+    old = keys.fingerprint(settings.token_key())
+    new_key = keys.pending_home_key(settings.home, given) if own_key else given
+    done = key_rotation.rotate(lakehouse(settings), new_key, forget_unmapped=args.forget_unmapped)
+    if own_key:
+        keys.install_home_key(settings.home)
+    _print_table([{"table": r.table, "token columns": ", ".join(r.columns), "rows rewritten": r.rows,
+                   "tokens forgotten": r.forgotten, "old files removed": r.files_removed} for r in done])
+    new = keys.fingerprint(new_key)
+    if own_key:
+        print(f"the home's tokenization key is now the key of fingerprint {new}; the old one ({old}) is gone from "
+              f"{settings.home / 'secrets'} and refused from now on ({key_rotation.AUDIT_TABLE})")
+    else:
+        print(f"rotated to the key of fingerprint {new}; the old one ({old}) is retired and refused from now on: put "
+              "the new key in the secret (the file MARKETOFONE_TOKENIZATION_KEY_FILE names; in the stack, "
+              "secrets/tokenization.key) and destroy every copy of the old one")
+    return 0
+
+
 def cmd_train(args) -> int:
     """A model for any labelled table: a small cross-validated search within --time-budget, a refit on every
     training row, a test on --test-table or on a held-out share of --table (jobs/models/train.py, train_table)."""
@@ -794,6 +826,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decisions", help="a CSV file: pair_id,decision[,reviewer][,note], decision same or different")
     p.set_defaults(func=cmd_identity_review)
 
+    p = sub.add_parser("rotate-key", help="re-tokenize every table past bronze with a new tokenization key, purge "
+                                          "their old versions and retire the old key (run while no DAG runs)")
+    p.add_argument("--new-key-file", help="a file holding the new key (required when the key is set from outside; "
+                                          "else a random key replaces the home's own)")
+    p.add_argument("--forget-unmapped", action="store_true",
+                   help="make NULL the tokens whose value bronze no longer holds, instead of stopping")
+    p.set_defaults(func=cmd_rotate_key)
     p = sub.add_parser("train", help="train a model on any labelled table (a lakehouse table, .parquet or .csv): "
                                      "a time-boxed cross-validated search, then a refit on every training row")
     p.add_argument("--table", required=True, help="gold.training_set, or a .parquet / .csv file")

@@ -8,10 +8,14 @@ a few billion values) against a token. The key therefore never has a default any
 - otherwise, in the embedded profile, a random key is made once per home, kept in `<home>/secrets/` readable
   by its owner only, and used by every later run of that home (tokens must stay the same from day to day);
 - the production profile (MARKETOFONE_PROFILE=production) refuses to start without a key of real strength.
+
+`marketofone rotate-key` replaces the key (jobs/key_rotation.py). The home's own key is replaced in place
+(`pending_home_key`, then `install_home_key`); a key set from outside is replaced by whoever keeps the secret.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -29,6 +33,12 @@ def weakness(key: str) -> str | None:
     if len(set(key)) < MIN_DISTINCT:
         return f"it uses {len(set(key))} distinct characters; a random key uses at least {MIN_DISTINCT}"
     return None
+
+
+def fingerprint(key: str) -> str:
+    """A short name of a key that does not reveal it (16 hex digits of a hash of a 256-bit random key): what
+    the key rotation records (audit.key_rotation) and what a retired key is recognized by."""
+    return hashlib.sha256(f"marketofone tokenization key|{key}".encode()).hexdigest()[:16]
 
 
 def read_key_file(path: str | Path) -> str:
@@ -63,3 +73,35 @@ def home_key(home: Path) -> str:
         finally:
             candidate.unlink()
     return read_key_file(path)
+
+
+def _secrets_folder(home: Path) -> Path:
+    folder = home / "secrets"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def _write_private(path: Path, key: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+
+
+def pending_home_key(home: Path, given: str | None = None) -> str:
+    """The key a rotation of the home's key moves to, kept in `<home>/secrets/tokenization.key.next` until the
+    rotation installs it: `given`, else the one a rotation that stopped half way left there (it resumes with the
+    same key: the tables it rewrote hold that key's tokens), else a new random one."""
+    path = _secrets_folder(home) / "tokenization.key.next"
+    if given is not None:
+        _write_private(path, given)
+    elif not path.exists():
+        _write_private(path, secrets.token_urlsafe(32))
+    return read_key_file(path)
+
+
+def install_home_key(home: Path) -> None:
+    """Make the pending key the home's key: the old key's file is replaced (os.replace: a reader finds the old
+    key or the new one, never none), so the product can no longer read the old key."""
+    folder = _secrets_folder(home)
+    os.replace(folder / "tokenization.key.next", folder / "tokenization.key")

@@ -66,6 +66,32 @@ def vacuum(location: str, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_ru
                                         enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS)
 
 
+LOG_RETENTION = "delta.logRetentionDuration"
+DEFAULT_LOG_RETENTION = "interval 30 days"   # Delta's own default
+
+
+def purge_history(location: str) -> int:
+    """Leave on storage only what the table's current version needs, so no older version can be read again
+    (values a rewrite replaced: old tokens, erased rows). Returns the data files removed.
+
+    Two things keep old values after a rewrite: the data files of older versions, which a VACUUM without a
+    retention (and `full`: files of writers that died before they committed too) deletes; and the Delta log,
+    whose commits carry each file's statistics (the min and max of every column, a token among them). A
+    checkpoint of the current version, then a log cleanup with the log retention set to nothing for the moment,
+    deletes the older commits; the table's log retention is put back after."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(location)
+    removed = table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
+    kept = table.metadata().configuration.get(LOG_RETENTION, DEFAULT_LOG_RETENTION)
+    table.alter.set_table_properties({LOG_RETENTION: "interval 0 seconds"})
+    table = DeltaTable(location)
+    table.create_checkpoint()
+    table.cleanup_metadata()
+    DeltaTable(location).alter.set_table_properties({LOG_RETENTION: kept})
+    return len(removed)
+
+
 def column_bound(location: str, column: str, which: str):
     """The smallest (`min`) or largest (`max`) value of a column from the file statistics (or partition
     values) in the Delta log, so no data is read; None when a file has no statistics for it."""

@@ -213,6 +213,11 @@ _DECLARED = _bronze_and_quarantine() + [
     Table("audit", "identity_decision", ("pair_id",), None,
           "reviewers' decisions on pairs of audit.identity_review (same person or not), honoured by every later "
           "silver run; kept by `marketofone identity-review --decisions FILE`", write="merge"),
+    Table("audit", "key_rotation", ("rotation_id", "table"), None,
+          "every rotation of the tokenization key (`marketofone rotate-key`, jobs/key_rotation.py), one row per table "
+          "it rewrote: when, the fingerprints of the retired and the new key (never a key), the token columns, the "
+          "rows rewritten, the tokens forgotten and the files vacuumed; a key named here as retired is refused",
+          write="append"),
     Table("audit", "dq_results", ("run_date", "table", "expectation", "column"), "run_date",
           "every Great Expectations result: table, expectation, success, unexpected count", write="merge",
           cluster_by=("run_date",)),

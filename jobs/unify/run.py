@@ -35,6 +35,7 @@ import logging
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.key_rotation import current_key
 from jobs.known import KNOWN_ON, SNAPSHOT_DATE
 from jobs.publish import publish, release_waiting, validated_write
 from jobs.tables import Lakehouse
@@ -98,12 +99,13 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     def snapshot(name: str) -> DataFrame:
         return _of_date(lh, name, day)
 
+    key = current_key(lh)  # refused once a key rotation retired it
     records = lh.scratch(all_silo_customers(snapshot("deposits_customers"), snapshot("cards_cardholders"),
                                             snapshot("lending_borrowers")), "silo_customers")
     decided = review.decisions(lh.read(review.DECISION_TABLE)) if lh.exists(review.DECISION_TABLE) else None
     result = resolution(records, lh.scratch, decisions=decided)
     counts = publish(lh, review.REVIEW_TABLE,
-                     review.review_rows(result.review, records, lh.settings.token_key(), day), day)
+                     review.review_rows(result.review, records, key, day), day)
     resolved = result.crosswalk
     if lh.exists("silver.customer_crosswalk"):
         resolved = keep_known_ids(resolved, lh.read("silver.customer_crosswalk"))
@@ -120,7 +122,7 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
                                 snapshot("lending_balances"))
     counts |= publish(lh, "silver.account_balance", _stamped(balances, day, KNOWN_ON), day)
 
-    customers = golden_customers(records, resolved, lh.read("silver.account"), lh.settings.token_key())
+    customers = golden_customers(records, resolved, lh.read("silver.account"), key)
     published = {}
 
     def publish_customers(valid: DataFrame) -> int:
