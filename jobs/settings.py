@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENGINES = ("sail", "remote", "jvm")
+LAYERS = ("bronze", "silver", "gold", "quarantine", "audit")
 PROFILES = ("embedded", "production")
 # The Delta jars the JVM engines load (classic Spark and the Spark Connect server the tests start), from Maven
 # Central at first start, then from the Ivy cache. Delta 4.4 is built per Spark minor; this one is for Spark 4.2,
@@ -123,6 +124,10 @@ class Settings:
     delta_package: str = DELTA_PACKAGE  # Maven coordinates of the Delta jars for the JVM engine
     spark_conf: tuple[tuple[str, str], ...] = ()  # extra Spark settings for the JVM engine (MARKETOFONE_SPARK_CONF)
     storage: str = ""                  # where the lakehouse tables live (a path or URI); "" = <home>/lakehouse
+    # A layer's own location (MARKETOFONE_STORAGE_URI_<LAYER>, e.g. a bucket of its own, opened by its own
+    # credentials): (layer, uri) pairs; a layer not named lives in `storage`.
+    layer_storage: tuple[tuple[str, str], ...] = ()
+    role: str = "all"                  # MARKETOFONE_ROLE: what this process may read and write (jobs/access.py)
     # The names the tables are registered under in the engine's catalog (a Hive metastore, Unity Catalog):
     # `<catalog>.<schema_prefix><layer>.<name>`, e.g. main.mo_gold.customer_360. Both empty: the session-local
     # names (gold.customer_360) that `marketofone sql` and the notebooks register on demand.
@@ -148,6 +153,14 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from jobs.access import ROLES
+
+        if self.role not in ROLES:
+            raise ValueError(f"MARKETOFONE_ROLE must be one of {', '.join(ROLES)}, got {self.role!r}")
+        unknown = [layer for layer, _ in self.layer_storage if layer not in LAYERS]
+        if unknown:
+            raise ValueError(f"no layer {', '.join(unknown)}: MARKETOFONE_STORAGE_URI_<LAYER> is for "
+                             f"{', '.join(LAYERS).upper()}")
         if self.profile not in PROFILES:
             raise ValueError(f"MARKETOFONE_PROFILE must be one of {', '.join(PROFILES)}, got {self.profile!r}")
         if self.profile == "production":
@@ -219,6 +232,9 @@ class Settings:
                 delta_package=_env("MARKETOFONE_DELTA_PACKAGE", DELTA_PACKAGE),
                 spark_conf=parse_spark_conf(_env("MARKETOFONE_SPARK_CONF", "")),
                 storage=_env("MARKETOFONE_STORAGE_URI", ""),
+                layer_storage=tuple((layer, uri) for layer in LAYERS
+                                    if (uri := _env(f"MARKETOFONE_STORAGE_URI_{layer.upper()}", "").rstrip("/"))),
+                role=_env("MARKETOFONE_ROLE", "all"),
                 catalog=_env("MARKETOFONE_CATALOG", ""),
                 schema_prefix=_env("MARKETOFONE_SCHEMA_PREFIX", ""),
                 training_negative_ratio=float(_env("MARKETOFONE_TRAINING_NEGATIVE_RATIO", "20")),
@@ -256,6 +272,11 @@ class Settings:
         `file:///srv/lakehouse`, a path), else the home's `lakehouse/` folder. Table locations are
         `<storage_uri>/<layer>/<name>` (jobs/tables.py)."""
         return self.storage.rstrip("/") if self.storage.strip() else str(self.lakehouse)
+
+    def storage_for(self, layer: str) -> str:
+        """Where a layer's tables live: its own MARKETOFONE_STORAGE_URI_<LAYER>, else `storage_uri`. Tables are at
+        `<storage_for(layer)>/<layer>/<name>` (so with one storage, as in the embedded profile, nothing moves)."""
+        return dict(self.layer_storage).get(layer) or self.storage_uri
 
     @property
     def registers_names(self) -> bool:

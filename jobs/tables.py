@@ -26,14 +26,14 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs import access
 from jobs.concurrency import retry_on_conflict
 from jobs.known import KNOWN_ON, SNAPSHOT_DATE, known_by
-from jobs.settings import Settings
+from jobs.settings import LAYERS, Settings  # noqa: F401  (LAYERS: the registry names the layers; one list, in settings)
 from jobs.settings import table_location as location
 
 log = logging.getLogger(__name__)
 
-LAYERS = ("bronze", "silver", "gold", "quarantine", "audit")
 
 
 # How a table is written (Lakehouse.write): each is idempotent for its logical date.
@@ -250,6 +250,21 @@ def quarantine_of(full_name: str) -> str:
     return f"quarantine.{name}" if layer == "bronze" else f"quarantine.{layer}_{name}"
 
 
+# The tables that hold raw PII (jobs/access.py): bronze, and the quarantines of bronze and of the event stream,
+# which keep refused rows as they came. Only the ingestion role reads or writes them.
+RAW_PII = frozenset([n for n, t in REGISTRY.items() if t.layer == "bronze"]
+                    + [quarantine_of(n) for n, t in REGISTRY.items() if t.layer == "bronze"]
+                    + ["quarantine.stream_events"])
+# Write-audit-publish's quarantines (quarantine.gold_customer_360) hold tokens, not raw PII: each lives in the
+# storage of the layer it quarantines, so the role writing a table writes its quarantine with the same rights.
+_PUBLISHED_QUARANTINE = {quarantine_of(f"{layer}.{name}"): layer for layer, name in VALIDATED}
+
+
+def storage_layer(full_name: str) -> str:
+    """The layer whose storage (Settings.storage_for) holds the table."""
+    return _PUBLISHED_QUARANTINE.get(full_name) or table(full_name).layer
+
+
 def _sql_literal(value) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return f"DATE'{value.isoformat()[:10]}'"
@@ -285,9 +300,16 @@ class Lakehouse:
 
     # -- locations ---------------------------------------------------------------------------
     def path(self, full_name: str) -> str:
-        """The table's location: `<storage>/<layer>/<name>`, a path or a URI (MARKETOFONE_STORAGE_URI)."""
+        """The table's location: `<storage>/<layer>/<name>`, a path or a URI (MARKETOFONE_STORAGE_URI, or the layer's
+        own MARKETOFONE_STORAGE_URI_<LAYER>). Every read, write and maintenance finds the table here, so this is
+        where a role is refused a table holding raw PII (jobs/access.py)."""
         t = table(full_name)
-        return location(self.settings.storage_uri, t.layer, t.name)
+        access.check(self.settings.role, full_name, full_name in RAW_PII)
+        return location(self.settings.storage_for(storage_layer(full_name)), t.layer, t.name)
+
+    def may_access(self, full_name: str) -> bool:
+        """Whether this process's role may read the table (listings skip the others)."""
+        return full_name not in RAW_PII or access.may_touch_raw(self.settings.role)
 
     def exists(self, full_name: str) -> bool:
         """Whether the table has been written: the engine resolves the Delta table's schema (a few ms on the
@@ -331,7 +353,7 @@ class Lakehouse:
         """Expose every written table by its name (`sql_name`) to Spark SQL; returns the names."""
         names = []
         for full_name in sorted(REGISTRY):
-            if self.exists(full_name):
+            if self.may_access(full_name) and self.exists(full_name):
                 # Session-local names are re-pointed (the session may hold a name for another home; dropping
                 # an external table leaves its files alone); a configured catalog's names are only added.
                 self._name_table(full_name, replace=not self.settings.registers_names)
@@ -640,7 +662,7 @@ class Lakehouse:
 
         rows = []
         for full_name in sorted(REGISTRY):
-            if self.exists(full_name):
+            if self.may_access(full_name) and self.exists(full_name):
                 path = self.path(full_name)
                 rows.append({"table": full_name, "version": maintenance.version(path),
                              "rows": maintenance.count_rows(path), "path": path})

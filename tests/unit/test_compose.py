@@ -206,3 +206,27 @@ def test_the_image_installs_the_lock_and_the_project():
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".marketofone", "secrets", ".env"} <= set(ignored)
     assert Path(ROOT / "requirements.lock").read_text().count("psycopg2-binary==") == 1  # Postgres for both
+
+
+def test_raw_pii_has_its_own_buckets_which_only_the_ingestion_users_policy_opens(compose):
+    """Who may see what (jobs/access.py): bronze and quarantine in buckets of their own, a user and a policy per
+    role created at init; the tasks run as the ingestion role with its user, never the store's root."""
+    services, bucket = compose["services"], env_example()["LAKEHOUSE_BUCKET"]
+    env = services["airflow-scheduler"]["environment"]
+    settings = Settings(home=Path("/srv/marketofone"), storage=env["MARKETOFONE_STORAGE_URI"],
+                        role=env["MARKETOFONE_ROLE"],
+                        layer_storage=tuple((layer, env[f"MARKETOFONE_STORAGE_URI_{layer.upper()}"])
+                                            for layer in ("bronze", "quarantine")))
+    assert settings.role == "ingestion"
+    raw = {layer: urlsplit(settings.storage_for(layer)).hostname for layer in ("bronze", "quarantine")}
+    assert raw == {"bronze": f"{bucket}-bronze", "quarantine": f"{bucket}-quarantine"}
+    assert {urlsplit(settings.storage_for(layer)).hostname for layer in ("silver", "gold", "audit")} == {bucket}
+    assert env["AWS_ACCESS_KEY_ID"] == "ingestion"
+    assert env["AWS_SECRET_ACCESS_KEY"] != env_example()["OBJECT_STORE_PASSWORD"]
+    init = services["object-store-init"]
+    assert all(f"store/$$LAKEHOUSE_BUCKET-{layer}" in init["command"][0] for layer in ("bronze", "quarantine"))
+    script = compose["configs"]["store-policies"]["content"]
+    policies = dict(re.findall(r"^policy (\w+) .* \"(.*)\"$", script, re.M))
+    assert set(policies) == {"ingestion", "pipeline", "analyst", "channel"}
+    assert [role for role, resources in policies.items() if "raw" in resources] == ["ingestion"]
+    assert set(re.findall(r"^user (\w+) ", script, re.M)) == set(policies)
