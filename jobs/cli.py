@@ -412,6 +412,52 @@ def cmd_identity_review(args) -> int:
     return 0
 
 
+def cmd_erase(args) -> int:
+    """Queue an erasure request (GDPR Art. 17) for the erasure DAG, carry the queue out now (--now), or show the
+    requests and what each took away (--status). jobs/privacy/erasure.py."""
+    from jobs.pipeline import lakehouse
+    from jobs.privacy import erasure
+
+    settings = _settings(args)
+    if args.status is not None or not (args.customer or args.now):
+        return _erasure_status(lakehouse(settings), args.status or None)
+    if args.customer:
+        erasure_id = erasure.queue(lakehouse(settings), args.customer, args.reason or "")
+        print(f"erasure {erasure_id} queued for {args.customer}")
+    if not args.now:
+        print("the erasure DAG carries it out at its next run; now: marketofone erase --now (or marketofone run "
+              "erasure); then marketofone erase --status " + (erasure_id if args.customer else ""))
+        return 0
+    from jobs.orchestrate import run_dag
+
+    day = parse_date(args.date) if args.date else dt.date.today()
+    outcome = run_dag("erasure", day, settings, verbose=args.verbose)
+    print(f"DAG erasure for {day}: {outcome['state']}")
+    return _erasure_status(lakehouse(settings), erasure_id if args.customer else None)
+
+
+def _erasure_status(lh, erasure_id: str | None) -> int:
+    from pyspark.sql import functions as F
+
+    from jobs.privacy import erasure
+
+    if not lh.exists(erasure.REQUESTS):
+        print("no erasure request yet: marketofone erase --customer ID --reason TEXT")
+        return 0
+    requests = lh.read(erasure.REQUESTS)
+    if erasure_id:
+        requests = requests.where(F.col("erasure_id") == erasure_id)
+        if not requests.limit(1).count():
+            raise LookupError(f"no erasure request {erasure_id!r} (marketofone erase --status lists them)")
+    shown = [r.asDict() for r in requests.orderBy(F.desc("requested_at")).limit(50).collect()]
+    _print_table(shown, ["erasure_id", "requested_at", "status", "completed_on", "reason", "message"])
+    if erasure_id:
+        rows = [r.asDict() for r in erasure.report(lh, erasure_id)]
+        print(f"\nwhat erasure {erasure_id} took away:")
+        _print_table(rows, ["kind", "object", "rows_removed", "rows_redacted", "files_purged", "note"])
+    return 0
+
+
 def cmd_rotate_key(args) -> int:
     """A new tokenization key: every token past bronze re-made with it from bronze's values, the tables' old
     versions purged, the old key retired (jobs/key_rotation.py). The home's own key is replaced here; a key set
@@ -825,6 +871,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20, help="show at most this many pairs (default 20)")
     p.add_argument("--decisions", help="a CSV file: pair_id,decision[,reviewer][,note], decision same or different")
     p.set_defaults(func=cmd_identity_review)
+
+    p = sub.add_parser("erase", help="erase a person (GDPR Art. 17): queue a request for the erasure DAG "
+                                     "(--customer), carry the queue out now (--now), or show the requests (--status)")
+    p.add_argument("--customer", help="a golden customer_id (CU...) or a silo id (silo:id, e.g. deposits:D1234567)")
+    p.add_argument("--reason", help="why (kept with the request), e.g. 'customer request 2026-12-01, ticket 4711'")
+    p.add_argument("--now", action="store_true", help="run the erasure DAG now for every queued request")
+    p.add_argument("--date", help="the erasure DAG run's date with --now (default: today)")
+    p.add_argument("--status", nargs="?", const="", metavar="ERASURE_ID",
+                   help="the requests, or one request and what it took away, table by table")
+    p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser("rotate-key", help="re-tokenize every table past bronze with a new tokenization key, purge "
                                           "their old versions and retire the old key (run while no DAG runs)")

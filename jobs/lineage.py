@@ -59,6 +59,19 @@ STEPS: dict[str, StepIO] = {
     # Not a DAG step: `marketofone identity-review --decisions FILE` keeps a reviewer's answers to the pairs the
     # silver step put up for review (jobs/unify/review.py); the next silver run reads them.
     "identity_review": StepIO("unify", ("audit.identity_decision",), ("audit.identity_review",)),
+    # The daily DAG's last task: rows past the retention policy deleted (or aggregated first), files vacuumed.
+    "retention": StepIO("retention", ("audit.retention_run", "silver.digital_session_monthly"),
+                        ("silver.digital_session",)),
+    # The erasure DAG (and `marketofone erase`, which queues): besides its own tables it deletes the people's rows
+    # from every table (redacts them in audit.decision_log); those tables stay their steps'. Ingest reads the
+    # tombstones (jobs/privacy/tombstones.py) to keep the people out.
+    "erase": StepIO("privacy", ("audit.erasure_request", "audit.erasure_report", "audit.erasure_tombstone"),
+                    ("silver.customer_crosswalk", "silver.account", "silver.customer", "gold.training_set",
+                     "gold.channel_publication", "audit.decision_log", "audit.erasure_request",
+                     "audit.erasure_tombstone", "bronze.*", "quarantine.*")),
+    # Not a DAG step: `marketofone rotate-key` re-makes every token past bronze with a new key from bronze's values.
+    "rotate_key": StepIO("key_rotation", ("audit.key_rotation",), ("bronze.*", "silver.customer",
+                                                                   "silver.customer_version", "audit.identity_review")),
 }
 VALIDATING_WRITES = ("audit.dq_results",)  # every step that validates writes its results here
 
@@ -71,7 +84,10 @@ def writers(name: str) -> list[str]:
     """The steps that write `name` (a table's quarantine is written by the step that writes the table)."""
     if name in VALIDATING_WRITES:
         return ["every validating step"]
-    found = [step for step, io in STEPS.items() if _matches(name, io.writes)]
+    # A step naming the table beats a step's pattern (silver.* is the silver step's but for the table retention
+    # aggregates into).
+    found = [step for step, io in STEPS.items() if name in io.writes] or \
+        [step for step, io in STEPS.items() if _matches(name, io.writes)]
     if not found and name.startswith("quarantine."):
         source = next((t for t in REGISTRY if quarantine_of(t) == name and t != name), None)
         if source:

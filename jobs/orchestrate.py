@@ -29,7 +29,7 @@ from jobs.settings import Settings, parse_date
 log = logging.getLogger(__name__)
 
 DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
-DAG_IDS = ("personalization_daily", "models_weekly", "personalization_triggers")
+DAG_IDS = ("personalization_daily", "models_weekly", "personalization_triggers", "erasure")
 FAILURES_ENV = "MARKETOFONE_TASK_FAILURES"   # where a run's tasks record why they failed (set by run_dag)
 PROGRESS_LINE = re.compile(r"^  \[\d{4}-\d{2}-\d{2}\] ")   # jobs.pipeline's line per step, the failures' too
 CAUSE_CHARS = 300

@@ -54,6 +54,8 @@ def ingest(lh: Lakehouse, day: dt.date, silo: str | None = None) -> StepResult:
         result.tables[f"bronze.{r.table}"] = r.rows_bronze
         result.tables[f"quarantine.{r.table}"] = r.rows_quarantined
     result.details["rows_in"] = sum(r.rows_in for r in reports)
+    if any(r.rows_erased for r in reports):   # rows of people erased that an export still carried, dropped
+        result.details["rows_erased"] = sum(r.rows_erased for r in reports)
     result.details["skipped_files"] = [r.source_file for r in reports if r.skipped]
     return result
 
@@ -126,6 +128,21 @@ def retention(lh: Lakehouse, day: dt.date, dry_run: bool = False) -> StepResult:
         "dry_run": dry_run})
 
 
+def erase(lh: Lakehouse, day: dt.date) -> StepResult:
+    """The queued erasure requests carried out (jobs/privacy/erasure.py); the erasure DAG's one task."""
+    from jobs.privacy.erasure import run
+
+    outcome = run(lh, day)
+    removed: dict[str, int] = {}
+    for _erasure_id, name, kind, rows, redacted, _files, _note in outcome.report:
+        if kind == "table":
+            removed[name] = removed.get(name, 0) + rows + redacted
+    return StepResult("erase", day, {}, details={
+        "erased": outcome.erased, "unknown": outcome.unknown, "rows": removed,
+        "files_purged": sum(r[5] for r in outcome.report if r[2] == "purge") // max(1, len(outcome.erased)),
+        "landing_records": outcome.rows("landing_file")})
+
+
 STEPS: dict[str, Callable[..., StepResult]] = {
     "ingest": ingest,
     "silver": silver,
@@ -137,6 +154,7 @@ STEPS: dict[str, Callable[..., StepResult]] = {
     "offers": offers,
     "kpis": kpis,
     "retention": retention,
+    "erase": erase,
 }
 DAILY_ORDER = ("ingest", "silver", "customer_360", "score", "drain_decisions", "offers", "kpis", "retention")
 WEEKLY_ORDER = ("training_set", "train")

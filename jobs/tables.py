@@ -218,6 +218,19 @@ _DECLARED = _bronze_and_quarantine() + [
           "it rewrote: when, the fingerprints of the retired and the new key (never a key), the token columns, the "
           "rows rewritten, the tokens forgotten and the files vacuumed; a key named here as retired is refused",
           write="append"),
+    # Erasure (jobs/privacy/erasure.py): the requests, what each took away, and the ids ingest keeps out.
+    Table("audit", "erasure_request", ("erasure_id",), None,
+          "every erasure request (`marketofone erase`): when, why, its status (queued, erased, unknown) and the date "
+          "it was carried out; the customer or silo id that named the person is kept only while it is queued",
+          write="merge"),
+    Table("audit", "erasure_report", ("erasure_id", "kind", "object"), None,
+          "what each erasure took away: per table, landing file, channel export, event file, data-quality report and "
+          "online store the rows removed (or, in audit.decision_log, redacted), per table the files purged, and "
+          "the models trained on the person, to be replaced at the next weekly run", write="merge"),
+    Table("audit", "erasure_tombstone", ("kind", "silo", "id"), None,
+          "the ids of the people erased (golden customer ids, silo customer ids, account ids), each with its "
+          "erasure id: a later export that still carries one has those rows dropped at ingest, counted",
+          write="append"),
     Table("audit", "dq_results", ("run_date", "table", "expectation", "column"), "run_date",
           "every Great Expectations result: table, expectation, success, unexpected count", write="merge",
           cluster_by=("run_date",)),

@@ -74,10 +74,11 @@ class IngestReport:
     rows_quarantined: int
     skipped: bool = False
     rows_malformed: int = 0  # of rows_quarantined: lines that could not be split into the contract's columns
+    rows_erased: int = 0     # rows of people erased (audit.erasure_tombstone), dropped: neither bronze nor quarantine
 
     @property
     def balanced(self) -> bool:
-        return self.rows_in == self.rows_bronze + self.rows_quarantined
+        return self.rows_in == self.rows_bronze + self.rows_quarantined + self.rows_erased
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class PreparedLoad:
     # An empty export for a date the tables hold no rows of: validated (its results recorded, whatever order
     # the dates run in), nothing to write.
     nothing_to_write: bool = False
+    erased: int = 0   # rows of people erased, dropped before validation (jobs/privacy/tombstones.py)
 
 
 def landing_file(settings: Settings, silo: str, entity: str, logical_date: dt.date) -> Path:
@@ -266,6 +268,7 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
         if not scan.malformed:
             raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan, absent)
+    staged, malformed, erased = _without_erased(lh, contract.name, staged, scan.malformed if scan else ())
 
     result = quality.validate(staged, bronze, lh.settings, logical_date, materialize=lh.scratch)
     try:
@@ -277,13 +280,30 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
     rows = combine_verdicts(result.checked)
     clean_rows = rows.where(F.col(CHECK_COLUMN).isNull()).drop(CHECK_COLUMN, REASON_COLUMN)
     quarantined = with_line_columns(rows.where(F.col(CHECK_COLUMN).isNotNull()))
-    malformed = scan.malformed if scan else ()
     if malformed:
         lines = with_load_metadata(malformed_frame(lh.spark, malformed, contract, scratch / "malformed.parquet"),
                                    source, facts.checksum, logical_date)
         quarantined = quarantined.unionByName(lines)
-    return PreparedLoad(contract, source, result.row_count + len(malformed), clean_rows, quarantined,
-                        len(malformed), result, nothing_to_write=loaded and not facts.has_data_rows)
+    return PreparedLoad(contract, source, result.row_count + len(malformed) + erased, clean_rows, quarantined,
+                        len(malformed), result, nothing_to_write=loaded and not facts.has_data_rows, erased=erased)
+
+
+def _without_erased(lh: Lakehouse, name: str, staged: DataFrame, malformed: tuple[landing.MalformedLine, ...]
+                    ) -> tuple[DataFrame, tuple[landing.MalformedLine, ...], int]:
+    """The staged rows and malformed lines without those of people erased (a silo may export a person after the
+    bank erased them): (rows, lines, how many were dropped). Nobody erased: the rows as they are."""
+    from jobs.privacy.tombstones import drop_erased, erased_values, tombstones
+
+    erased = tombstones(lh)
+    if erased is None:
+        return staged, malformed, 0
+    kept = lh.scratch(drop_erased(staged, name, erased), f"unerased_{name}")
+    values = erased_values(erased)
+    lines = tuple(m for m in malformed if not any(f.strip().strip('"') in values for f in m.text.split(",")))
+    dropped = staged.count() - kept.count() + len(malformed) - len(lines)
+    if dropped:
+        log.warning("%s: %d rows of people erased dropped (audit.erasure_tombstone)", name, dropped)
+    return kept, lines, dropped
 
 
 def _scan(path: Path, contract: Contract, source: str, scratch: Path, settings: Settings,
@@ -337,10 +357,10 @@ def publish(lh: Lakehouse, prepared: PreparedLoad, logical_date: dt.date) -> Ing
     n_bronze = lh.write(bronze, prepared.bronze, logical_date)
     n_quarantine = lh.write(quarantine_of(bronze), prepared.quarantine, logical_date)
     report = IngestReport(contract.name, prepared.source, prepared.rows_in, n_bronze, n_quarantine,
-                          rows_malformed=prepared.malformed)
+                          rows_malformed=prepared.malformed, rows_erased=prepared.erased)
     if not report.balanced:  # would mean rows were lost between the file and the tables
         raise RuntimeError(f"{contract.name}: {prepared.rows_in} rows in, {n_bronze} bronze + {n_quarantine} "
-                           "quarantined")
+                           f"quarantined + {prepared.erased} of people erased")
     # Last, after both writes: the results mark the file loaded (prepare_entity).
     record_results(lh, prepared.result, logical_date)
     log.info("%s: %d rows in -> %d bronze, %d quarantined (%d of them by GX, %d malformed lines; report %s)",

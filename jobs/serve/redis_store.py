@@ -137,6 +137,23 @@ def _prune(client: redis.Redis, current: str) -> None:
         log.info("online store: version %s deleted", version)
 
 
+def forget(url: str, ids) -> dict[str, int]:
+    """An erasure (jobs/privacy/erasure.py): the people's customer hashes and silo keys deleted from every version
+    kept; {golden id or silo id: keys deleted}. `ids`: jobs.privacy.subjects.Identifiers."""
+    client = connect(url)
+    removed: dict[str, int] = {}
+    for version in client.smembers(VERSIONS):
+        ns = _ns(version)
+        for customer_id in sorted(ids.golden):
+            if client.delete(f"{ns}customer:{customer_id}"):
+                removed[customer_id] = removed.get(customer_id, 0) + 1
+        for kind, pool in (("customer", ids.customers), ("account", ids.accounts)):
+            for silo, id_ in sorted(pool):
+                if client.hdel(f"{ns}keys:{kind}:{silo}", id_):
+                    removed[id_] = removed.get(id_, 0) + 1
+    return removed
+
+
 class StoreUnavailableError(StoreMissingError):
     """The Redis server does not answer: like a missing store, the API answers 503 and the triggers wait."""
 

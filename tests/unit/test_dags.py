@@ -65,7 +65,13 @@ def test_weekly_dag_trains_one_mapped_task_per_target(dagbag):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.TARGETS == tuple(TARGETS)
-    assert set(STEPS) == set(DAILY_ORDER) | set(WEEKLY_ORDER)
+    assert set(STEPS) == set(DAILY_ORDER) | set(WEEKLY_ORDER) | {"erase"}
+
+
+def test_the_erasure_dag_carries_out_the_queued_requests(dagbag):
+    dag = dagbag.dags["erasure"]
+    assert set(dag.task_ids) == {"erase"} and "erase" in STEPS
+    assert dag.max_active_runs == 1 and "privacy" in dag.tags
 
 
 def test_the_triggers_dag_runs_when_the_triggers_consumer_has_fired(dagbag):
