@@ -146,7 +146,7 @@ _DECLARED = _bronze_and_quarantine() + [
           "online banking sessions (app, web) with the page they were about", suite=True),
     Table("silver", "digital_session_monthly", ("customer_id", "month", "channel", "aggregated_on"), None,
           "online sessions past their retention, as counts per customer, month and channel (sessions, page views, "
-          "seconds); one row per retention run that aggregated them (`aggregated_on`): sum over it"),
+          "seconds); one row per retention run that aggregated them (`aggregated_on`): sum over it", suite=True),
     Table("silver", "consent_event", ("event_id",), None,
           "the consent ledger: every grant and withdrawal per purpose and channel", suite=True),
     Table("silver", "consent", ("customer_id", "purpose", "channel"), None,

@@ -21,6 +21,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from jobs import maintenance
+from jobs.publish import publish
 from jobs.retention import aggregate
 from jobs.retention.policy import RetentionPolicy, load
 from jobs.tables import REGISTRY, Lakehouse
@@ -93,7 +94,7 @@ def _age_table(lh: Lakehouse, name: str, policy: RetentionPolicy, day: dt.date, 
     if not expired.isEmpty():
         if rule.action == "aggregate":
             target, aggregation = aggregate.AGGREGATES[name]
-            lh.write(target, aggregation(expired, day), day, count=False)
+            publish(lh, target, aggregation(expired, day), day)   # validated: a silver table
         maintenance.delete_rows(path, f"\"{column}\" < '{before.isoformat()}'", mark)
     maintenance.purge_before_retention_delete(path, mark)
     rows, files = maintenance.retention_done(path, mark)
@@ -114,7 +115,8 @@ def _age_folder(root: Path, folder: str, days: int, day: dt.date, dry_run: bool)
 def _record(lh: Lakehouse, day: dt.date, done: list[Removed], policy: RetentionPolicy) -> None:
     """One audit.retention_run row per table and folder for `day`. A table's numbers come from its history (the
     same on a re-run); a folder's files add to what earlier runs of the date removed (a re-run finds none). Only
-    rows that change are written, so a re-run that removes nothing leaves the table as it is."""
+    rows that change, of tables and folders something was removed from, are written, so a re-run leaves the table
+    as it is."""
     had = {}
     if lh.exists(AUDIT):
         had = {r["table"]: r.asDict() for r in lh.read(AUDIT).where(F.col("run_date") == F.lit(day)).collect()}
@@ -124,7 +126,10 @@ def _record(lh: Lakehouse, day: dt.date, done: list[Removed], policy: RetentionP
         r.files = files = r.files + earlier if r.rows is None else r.files   # what the date removed, as for tables
         row = {"run_date": day, "table": r.table, "action": r.action, "days": r.days, "cutoff": r.cutoff,
                "rows": r.rows, "files": files, "into": r.into, "policy_version": policy.version}
-        if had.get(r.table) != row:
+        # A table with nothing to remove is not recorded: the tables a date's run covers depend on what existed
+        # when it started (its own validation results and record exist from its first run on), and a re-run must
+        # write nothing.
+        if had.get(r.table) != row and (r.rows or files or r.table in had):
             rows.append(row)
     if rows:
         lh.write(AUDIT, lh.spark.createDataFrame([tuple(r.values()) for r in rows], AUDIT_SCHEMA), day, count=False)
