@@ -99,11 +99,12 @@ def _delta_log_lines(path: Path, needles: set[str]) -> int:
     return rows
 
 
-def scan_home(home: Path, needles: set[str]) -> ScanResult:
-    """Every file under the searched folders of `home`, searched for `needles` (see the module's doc)."""
+def scan_home(home: Path, needles: set[str], roots: tuple[str, ...] = SEARCHED) -> ScanResult:
+    """Every file under the searched folders of `home` (or those of `roots`), searched for `needles` (see the
+    module's doc)."""
     needles = {n.strip() for n in needles if n and n.strip()}
     result = ScanResult()
-    for root in SEARCHED:
+    for root in roots:
         for path in sorted((home / root).rglob("*")):
             if not path.is_file() or any(part in KEPT_BY_DESIGN for part in path.parts):
                 continue
