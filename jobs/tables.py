@@ -198,9 +198,11 @@ _DECLARED = _bronze_and_quarantine() + [
            "offer rates and approved prices per protected group, ratio to the best-treated group, flags", suite=True),
     _daily("audit", "decision_log", ("as_of_date", "decision_id"), "as_of_date",
            "every candidate decision (customer x offer x channel): outcome, the rules that excluded it, scores, "
-           "price, model, catalog and policy versions, reasons; a published decision a forced re-run replaced stays, "
-           "with `superseded_at` and `superseded_by`; the decision API's answers (ids `DA...`) are appended beside "
-           "the daily run's (ids `DX...`), which a re-run of the date replaces; kept as long as the data", suite=True,
+           "price, model, catalog and policy versions, reasons, the propensity (probability the policy offered the "
+           "row: exploration, jobs/decide/explore.py; over a slot's candidates they sum to 1); a published decision "
+           "a forced re-run replaced stays, with `superseded_at` and `superseded_by`; the decision API's answers "
+           "(ids `DA...`) are appended beside the daily run's (ids `DX...`), which a re-run of the date replaces; "
+           "kept as long as the data", suite=True,
            replace_scope=BATCH_DECISIONS),
     Table("audit", "retention_run", ("run_date", "table"), "run_date",
           "what each date's retention run (schemas/governance/retention.json, jobs/retention/) removed per table and "

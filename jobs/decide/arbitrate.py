@@ -8,6 +8,11 @@ Selection, per customer, in this order:
    leaves less room after the contacts of the last days;
 3. across channels, no more than the fatigue cap leaves room for, best expected value first.
 Ties break on offer id and channel, so a re-run picks the same offers.
+
+With an exploration share in the policy (jobs/decide/explore.py), a channel's slot may go to a candidate
+drawn among those every rule allows instead of the best; the fatigue cap still ranks the slot by its best
+candidate, so exploration changes what a slot shows, never which slots there are. Every row logs the
+probability with which the policy chose it (`propensity`).
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.decide.catalog import Policy
+from jobs.decide.explore import mark_exploration, propensity
 from jobs.domain import in_holdout
 
 OUTCOMES = ("offered", "not_selected", "excluded", "holdout")
+SCRATCH = ("_open", "_pick", "_fits_channel", "_selected", "_explored", "_best_ev", "_best_offer", "_can_explore",
+           "_m", "_slot", "_slot_explored")
 
 
 def expected_value(policy: Policy) -> Column:
@@ -34,7 +42,8 @@ def decision_id() -> Column:
 
 
 def arbitrate(priced: DataFrame, policy: Policy) -> DataFrame:
-    """Adds holdout, expected_value, outcome, note and rank (1.. per customer and channel for offered rows)."""
+    """Adds holdout, expected_value, outcome, note, rank (1.. per customer and channel for offered rows) and
+    propensity (the probability the policy offered the row; see jobs/decide/explore.py)."""
     channel_cap, fatigue_cap = policy.contact("channel_cap"), policy.contact("fatigue_cap")
     big = F.lit(1_000_000)
     channel_room = F.least(F.lit(policy.offers_per_channel),
@@ -46,24 +55,38 @@ def arbitrate(priced: DataFrame, policy: Policy) -> DataFrame:
           .withColumn("_open", (F.col("excluded_by") == "") & ~F.col("holdout")))
     per_product = Window.partitionBy("customer_id", "product").orderBy(
         F.desc("_open"), F.desc("expected_value"), F.desc("affinity"), "channel_order", "offer_id", "channel")
-    df = df.withColumn("_pick", F.col("_open") & (F.row_number().over(per_product) == 1))
+    df = mark_exploration(df.withColumn("_pick", F.col("_open") & (F.row_number().over(per_product) == 1)), policy)
     per_channel = Window.partitionBy("customer_id", "channel").orderBy(
-        F.desc("_pick"), F.desc("expected_value"), "offer_id")
+        F.desc("_pick"), F.desc("_explored"), F.desc("expected_value"), "offer_id")
     df = df.withColumn("_fits_channel", F.col("_pick") & (F.row_number().over(per_channel) <= channel_room))
+    # An explored offer competes for the fatigue cap's room with its slot's best: which slots there are
+    # does not depend on the draw, so the logged propensities are exact.
+    slot_ev = F.when(F.col("_explored"), F.col("_best_ev")).otherwise(F.col("expected_value"))
+    slot_offer = F.when(F.col("_explored"), F.col("_best_offer")).otherwise(F.col("offer_id"))
     per_customer = Window.partitionBy("customer_id").orderBy(
-        F.desc("_fits_channel"), F.desc("expected_value"), "offer_id", "channel")
+        F.desc("_fits_channel"), F.desc(slot_ev), slot_offer, "channel")
     df = df.withColumn("_selected", F.col("_fits_channel") & (F.row_number().over(per_customer) <= total_room))
+    slot = Window.partitionBy("customer_id", "channel")
+    df = (df.withColumn("_slot", F.max("_selected").over(slot))
+          .withColumn("_slot_explored", F.max(F.col("_selected") & F.col("_explored")).over(slot)))
+    # A slate of several offers per channel is never explored (the policy file refuses it): each position's
+    # offer is the greedy one, chosen with probability 1.
+    chosen = (propensity(policy) if policy.offers_per_channel == 1
+              else F.when(F.col("_selected"), F.lit(1.0)).otherwise(F.lit(0.0)))
 
     outcome = (F.when(F.col("holdout"), "holdout").when(F.col("excluded_by") != "", "excluded")
                .when(F.col("_selected"), "offered").otherwise("not_selected"))
     note = (F.when(F.col("holdout"), "in the random holdout: receives no offer (uplift measurement)")
             .when(F.col("excluded_by") != "", F.concat(F.lit("excluded at "), F.col("excluded_at")))
+            .when(F.col("_selected") & F.col("_explored"),
+                  "drawn by exploration among the offers every rule allows (the policy's exploration share)")
             .when(F.col("_selected"), "highest expected value within the contact limits")
             .when(~F.col("_pick"), "the same product goes out on a channel the customer prefers")
+            .when(F.col("_slot_explored"), "the channel's slot went to an offer drawn by exploration")
             .when(~F.col("_fits_channel"), "the channel's room went to offers of higher expected value")
             .otherwise("the fatigue cap's room went to offers of higher expected value"))
     ranked = Window.partitionBy("customer_id", "channel").orderBy(F.desc("_selected"), F.desc("expected_value"),
                                                                   "offer_id")
     return (df.withColumn("outcome", outcome).withColumn("note", note)
             .withColumn("rank", F.when(F.col("_selected"), F.row_number().over(ranked)).cast("int"))
-            .drop("_open", "_pick", "_fits_channel", "_selected"))
+            .withColumn("propensity", chosen).drop(*SCRATCH))

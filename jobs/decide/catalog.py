@@ -21,6 +21,8 @@ DECISIONING = resource_dir("schemas") / "decisioning"  # packaged copy when inst
 PRICE_KINDS = ("deposit_rate", "loan_apr", "credit_limit")
 RULE_TYPES = ("eligibility", "consent", "suitability", "contact")
 CONTACT_KINDS = ("channel_cap", "fatigue_cap", "cooldown")
+# The most a policy file may explore: a bank shows the offer its models rank best to at least 80% of slots.
+MAX_EXPLORATION_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,9 @@ class Policy:
     fairness_window_days: int
     rules: tuple[Rule, ...]
     protected: ProtectedAttributes = NO_PROTECTION
+    exploration_share: float = 0.0             # share of slots that show a drawn offer (jobs/decide/explore.py)
+    exploration_seed: str = "explore"          # salt of the draws: a new seed, new draws
+    no_explore: tuple[str, ...] = CREDIT_PRODUCTS   # products never offered by chance
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -284,6 +289,30 @@ def _protected(raw: dict, path: Path) -> ProtectedAttributes:
     return ProtectedAttributes(columns, applies_to, allow)
 
 
+def _exploration(raw: dict, path: Path, offers_per_channel: int) -> dict:
+    """The optional `exploration` block: share (0..MAX_EXPLORATION_SHARE), seed, no_explore products (every
+    credit product must be there: credit is offered on the models' evidence, never by chance)."""
+    entry = raw.get("exploration")
+    if entry is None:
+        return {}
+    where = f"{path}: exploration"
+    if not isinstance(entry, dict):
+        raise CatalogError(f"{where}: must be an object with share, seed and no_explore")
+    share = _need(entry, "share", where, float)
+    if not 0 <= share <= MAX_EXPLORATION_SHARE:
+        raise CatalogError(f"{where}: share must be in [0, {MAX_EXPLORATION_SHARE}], got {share}")
+    if share > 0 and offers_per_channel != 1:
+        raise CatalogError(f"{where}: exploring needs offers_per_channel 1 (the logged propensities are exact for "
+                           f"one offer per channel), got {offers_per_channel}")
+    no_explore = _names(_need(entry, "no_explore", where, list), f"{where} no_explore", "products")
+    unknown = [p for p in no_explore if p not in PRODUCTS]
+    uncovered = [p for p in CREDIT_PRODUCTS if p not in no_explore]
+    if unknown or uncovered:
+        raise CatalogError(f"{where}: no_explore must be products and cover every credit product; "
+                           f"unknown {unknown}, missing {uncovered}")
+    return {"exploration_share": share, "exploration_seed": _need(entry, "seed", where), "no_explore": no_explore}
+
+
 def load_policy(path: Path | None = None) -> Policy:
     path = Path(path or DECISIONING / "policy.json")
     raw = _read(path)
@@ -308,7 +337,8 @@ def load_policy(path: Path | None = None) -> Policy:
                     for k in ("use_propensity", "use_value", "use_lever")),
                   tuple(_need(fairness, "dimensions", f"{path} fairness", list)), min_ratio,
                   _need(fairness, "min_group_size", f"{path} fairness", int),
-                  _need(fairness, "window_days", f"{path} fairness", int), rules, _protected(raw, path))
+                  _need(fairness, "window_days", f"{path} fairness", int), rules, _protected(raw, path),
+                  **_exploration(raw, path, per_channel))
 
 
 def catalog_rows(catalog: Catalog) -> list[dict]:

@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["decision_id", "as_of_date", "customer_id", "offer_id", "product", "channel", "outcome",
                "excluded_by", "excluded_at", "note", "holdout", "probability", "value", "lever", "expected_value",
-               "risk", "price", "price_unit", "rank", "model", "model_version", "reason_codes", "reason",
+               "risk", "price", "price_unit", "rank", "propensity", "model", "model_version", "reason_codes", "reason",
                "catalog_version", "policy_version"]
 
 LOG = "audit.decision_log"
@@ -63,6 +63,8 @@ SERVING_COLUMNS = ["affinity", "channel_order", "channel_contacts", "contacts"]
 SUPERSEDED = ("superseded_at", "superseded_by")   # set on a published decision a forced re-run replaced
 KEY = ("customer_id", "offer_id", "channel")        # one candidate of a date (decision_id's key)
 CONTENT = tuple(c for c in LOG_COLUMNS if c != "decision_id")
+# Columns the log gained later: rows written before read NULL, which is no change of the decision.
+ADDED_LATER = {"propensity": "double"}
 
 
 class FairnessGateError(RuntimeError):
@@ -167,7 +169,7 @@ def _logged(lh: Lakehouse, day: dt.date) -> DataFrame | None:
     if not lh.exists(LOG):
         return None
     rows = batch_rows(lh, day)
-    for column, kind in zip(SUPERSEDED, ("timestamp", "string"), strict=True):
+    for column, kind in [*zip(SUPERSEDED, ("timestamp", "string"), strict=True), *ADDED_LATER.items()]:
         if column not in rows.columns:
             rows = rows.withColumn(column, F.lit(None).cast(kind))
     return rows.select(*LOG_COLUMNS, *SUPERSEDED)
@@ -195,7 +197,9 @@ def compare(new: DataFrame, logged: DataFrame) -> DataFrame:
     n = new.select(*[F.col(c).alias(f"n_{c}") for c in new.columns])
     o = logged.select(*[F.col(c).alias(f"o_{c}") for c in logged.columns])
     on = reduce(lambda a, b: a & b, [F.col(f"n_{k}") == F.col(f"o_{k}") for k in KEY])
-    differs = [F.when(~F.col(f"n_{c}").eqNullSafe(F.col(f"o_{c}")), F.lit(c)) for c in CONTENT if c not in KEY]
+    differs = [F.when(~F.col(f"n_{c}").eqNullSafe(F.col(f"o_{c}"))
+                      & (F.col(f"o_{c}").isNotNull() if c in ADDED_LATER else F.lit(True)), F.lit(c))
+               for c in CONTENT if c not in KEY]
     status = (F.when(F.col("o_decision_id").isNull(), "added").when(F.col("n_decision_id").isNull(), "removed")
               .when(F.col("_differs") == "", "same").otherwise("changed"))
     return n.join(o, on, "full_outer").withColumn("_differs", F.concat_ws(",", *differs)).withColumn("_status", status)
