@@ -568,6 +568,30 @@ def cmd_why(args) -> int:
     return 0
 
 
+def cmd_evaluate_policy(args) -> int:
+    """A candidate policy file evaluated off-policy on the logged decisions against the current policy
+    (jobs/decide/policy_promotion.py); the report printed and logged to MLflow."""
+    from jobs.decide.catalog import load_policy
+    from jobs.decide.policy_promotion import log_to_mlflow, logged_candidates, report
+    from jobs.engine import spark_session
+    from jobs.tables import Lakehouse
+
+    settings = _settings(args)
+    start, end = (parse_date(d) if d else None for d in (args.date_from, args.date_to))
+    lh = Lakehouse(spark_session(settings), settings)
+    candidates = lh.scratch(logged_candidates(lh, start, end), "policy_evaluation")
+    result = report(candidates, load_policy(), load_policy(args.candidate))
+    for name in ("current", "candidate"):
+        for key, v in sorted(result["estimates"][name].items()):
+            if v["estimate"] is not None:
+                print(f"{name:9} {key:17} {v['estimate']:.4f}  [{v['lower']:.4f}, {v['upper']:.4f}]  n={v['n']}")
+    print(f"{'promote' if result['promote'] else 'keep the current policy'}: {result['reason']}")
+    run_id = log_to_mlflow(settings, result, {"candidate": args.candidate, "from": args.date_from or "",
+                                              "to": args.date_to or ""})
+    print(f"MLflow run {run_id} in experiment marketofone-policy ({settings.mlflow_uri})")
+    return 0
+
+
 def cmd_offers(args) -> int:
     """What a channel pulls: its offers of a published date (the latest published by default), printed or
     exported. A date is published when gold.channel_publication has its row, even with 0 offers; a date
@@ -925,6 +949,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offer", help="an offer id or a product, to ask about that one only")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_why)
+
+    p = sub.add_parser("evaluate-policy", help="estimate a candidate policy file's acceptance and revenue on the "
+                                               "logged decisions (IPS, SNIPS, doubly robust, with intervals) "
+                                               "against the current policy; the report goes to MLflow")
+    p.add_argument("--candidate", required=True, help="a policy file (the format of schemas/decisioning/policy.json)")
+    p.add_argument("--from", dest="date_from", help="first decision date (default: all)")
+    p.add_argument("--to", dest="date_to", help="last decision date (default: all)")
+    p.set_defaults(func=cmd_evaluate_policy)
 
     p = sub.add_parser("offers", help="a channel's published offers of a date (default: the latest published "
                                       "date), printed or written to --out .parquet/.csv; a date never "
