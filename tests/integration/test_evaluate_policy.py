@@ -1,5 +1,5 @@
-"""marketofone evaluate-policy on a home whose decision log is the simulated one: both policies estimated,
-the promotion rule reported and the report logged to MLflow."""
+"""marketofone evaluate-policy on a home whose decision log is the simulated one: both policies estimated, the
+promotion rule reported and the report logged to MLflow (an MLflow run: an integration test, not a unit test)."""
 
 import json
 
