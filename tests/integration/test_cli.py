@@ -83,10 +83,10 @@ def test_a_failed_dag_run_prints_its_cause_in_a_few_lines_without_retrying_data_
     assert "Traceback" not in output and len(output.splitlines()) <= 20, output
     log = tmp_path / "logs" / "personalization_daily" / "2026-06-30.log"
     assert f"full log: {log}" in output and "Traceback" in log.read_text()
-    assert "ended failed" in output and "6 of 12 tasks failed" in output
+    assert "ended failed" in output and "6 of 13 tasks failed" in output
     assert re.search(r"^  ingest_deposits( \(first\))?: MissingExportError: no deposits/accounts export for "
                      r"2026-06-30", output, re.M), output
-    assert "  not run, upstream failed: silver, customer_360, score, offers, kpis" in output
+    assert "  not run, upstream failed: silver, customer_360, score, offers, kpis, retention" in output
     tries = [json.loads(line) for line in log.with_suffix(".failures.jsonl").read_text().splitlines()]
     silos = ("deposits", "cards", "lending", "digital", "crm", "channels")
     assert sorted(t["task_id"] for t in tries) == sorted(f"ingest_{silo}" for silo in silos)
