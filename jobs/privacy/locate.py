@@ -75,9 +75,10 @@ def person_condition(full_name: str, columns: list[str], ids: Identifiers) -> st
             if values and column in have:
                 parts.append(_value_in(column, values))
     if RAW_LINE in have and ids:
-        # The line's fields, quotes and blanks taken out (no id has either); arrays_overlap, not a lambda: Sail
-        # cannot resolve a column inside one.
-        fields = f"split(regexp_replace(coalesce(`{RAW_LINE}`, ''), '[\" ]', ''), '[,;|\t]')"
+        # The line's fields, quotes and blanks taken out (no id has either). Sail's DELETE cannot plan a lambda
+        # (exists(..., f -> ...)) nor a coalesce here: arrays_overlap, and a NULL line (a row that could be read)
+        # makes the term NULL, which a WHERE takes as false.
+        fields = f"split(regexp_replace(`{RAW_LINE}`, '[\" ]', ''), '[,;|\t]')"
         values = ", ".join(_quote(v) for v in sorted(ids.values()))
         parts.append(f"arrays_overlap({fields}, array({values}))")
     return " OR ".join(parts) if parts else None

@@ -58,3 +58,16 @@ def test_a_reference_names_a_golden_id_or_a_silo_id():
         parse_reference("  ")
     with pytest.raises(UnknownSubject, match="no id after the silo"):
         parse_reference("cards:")
+
+
+def test_the_condition_deletes_from_a_delta_table(spark, tmp_path):
+    """What the erasure runs: a DELETE on a quarantine table with readable rows and raw lines (Sail's DELETE
+    plans some expressions a read accepts, e.g. a coalesce, with an error)."""
+    rows = [("a", "DA000000011", "D9", None), ("b", "DA9", "D9", None), ("c", None, None, "DA000000011,D1000001,x"),
+            ("d", None, None, "DA9,D9,x")]
+    path = str(tmp_path / "quarantine_deposits_accounts")
+    spark.createDataFrame(rows, "k string, account_id string, cif_id string, _raw_line string") \
+        .write.format("delta").save(path)
+    columns = spark.read.format("delta").load(path).columns
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE {person_condition('quarantine.deposits_accounts', columns, ERASED)}")
+    assert sorted(r[0] for r in spark.read.format("delta").load(path).select("k").collect()) == ["b", "d"]
