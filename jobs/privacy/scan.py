@@ -58,15 +58,21 @@ def _parquet_rows(path: Path, needles: set[str]) -> int:
     table = pq.read_table(path)
     while any(pa.types.is_struct(f.type) for f in table.schema):
         table = table.flatten()
+    wanted = pa.array(sorted(needles), pa.string())
     hit = None
     for column in table.columns:
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue
-        distinct = [v for v in pc.unique(column).to_pylist() if v is not None]
-        found = [v for v in distinct if _names(v, needles)]
+        column = column.cast(pa.string())
+        # Whole values compared at C speed; only the values with more than one word (a raw line, a sentence)
+        # are split into words in Python.
+        mask = pc.is_in(pc.utf8_trim_whitespace(column), value_set=wanted)
+        several = pc.fill_null(pc.match_substring_regex(column, r"[^A-Za-z0-9_\-@.+]"), False)
+        texts = [v for v in pc.unique(column.filter(several)).to_pylist() if v is not None]
+        found = [v for v in texts if _names(v, needles)]
         if found:
-            mask = pc.is_in(column, value_set=pa.array(found, column.type))
-            hit = mask if hit is None else pc.or_(hit, mask)
+            mask = pc.or_(pc.fill_null(mask, False), pc.is_in(column, value_set=pa.array(found, pa.string())))
+        hit = mask if hit is None else pc.or_(pc.fill_null(hit, False), pc.fill_null(mask, False))
     return 0 if hit is None else int(pc.sum(pc.cast(pc.fill_null(hit, False), pa.int64())).as_py() or 0)
 
 
