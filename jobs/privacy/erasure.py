@@ -94,8 +94,14 @@ class Outcome:
 def run(lh: Lakehouse, day: dt.date) -> Outcome:
     """Carry out every queued request (see the module's doc)."""
     outcome = Outcome()
+    requests = queued(lh)
+    # A run that stopped part way (the task is retried) finds its people by the tombstones it wrote first: the
+    # rows that named them may be deleted already.
+    begun = _tombstoned(lh, [r.erasure_id for r in requests])
     # A request naming no one (e.g. a person an earlier request erased already) is closed as `unknown`, saying why.
-    subjects, outcome.unknown = identify_all(lh, {r.erasure_id: r.reference for r in queued(lh)})
+    subjects, outcome.unknown = identify_all(lh, {r.erasure_id: r.reference for r in requests
+                                                  if r.erasure_id not in begun})
+    subjects += [Subject(r.erasure_id, r.reference, begun[r.erasure_id]) for r in requests if r.erasure_id in begun]
     if subjects:
         _tombstone(lh, subjects, day)
         models = _models_trained_on(lh, subjects)
@@ -112,6 +118,18 @@ def run(lh: Lakehouse, day: dt.date) -> Outcome:
 def _tombstone(lh: Lakehouse, subjects: list[Subject], day: dt.date) -> None:
     rows = [row for s in subjects for row in s.ids.tombstones(s.erasure_id, day)]
     lh.write(TOMBSTONES, lh.spark.createDataFrame(rows, TOMBSTONE_SCHEMA))
+
+
+def _tombstoned(lh: Lakehouse, erasure_ids: list[str]) -> dict[str, Identifiers]:
+    """The ids of requests whose tombstones are written already (a run that stopped part way)."""
+    if not erasure_ids or not lh.exists(TOMBSTONES):
+        return {}
+    found: dict[str, dict[str, set]] = {}
+    for r in lh.read(TOMBSTONES).where(F.col("erasure_id").isin(*erasure_ids)).collect():
+        kinds = found.setdefault(r.erasure_id, {"golden": set(), "customer": set(), "account": set()})
+        kinds[r.kind].add(r.id if r.kind == "golden" else (r.silo, r.id))
+    return {e: Identifiers(frozenset(k["golden"]), frozenset(k["customer"]), frozenset(k["account"]))
+            for e, k in found.items()}
 
 
 # -- 2. tables ----------------------------------------------------------------------------------------
@@ -236,7 +254,10 @@ def _follow_export_checksums(lh: Lakehouse, csv_files) -> set[str]:
 # -- 4. purge -------------------------------------------------------------------------------------------
 def _old_versions_hold(lh: Lakehouse, full_name: str, subjects: list[Subject]) -> bool:
     """Whether a file the current version no longer reads, still on storage, holds one of the people."""
-    stale = maintenance.vacuum(lh.path(full_name), retention_hours=0, dry_run=True)
+    location = lh.path(full_name)
+    # delta-rs names them relative to the table (a path Sail would read as nothing, not as an error).
+    stale = [f"{location.rstrip('/')}/{name}" for name in
+             maintenance.vacuum(location, retention_hours=0, dry_run=True)]
     if not stale:
         return False
     try:

@@ -156,7 +156,7 @@ def rewrite_channel_exports(exports: Path, ids: Identifiers) -> dict[Path, Count
     golden = sorted(ids.golden)
     for path in sorted(exports.glob("*/*.parquet")):
         table = pq.read_table(path)
-        if "customer_id" not in table.column_names:
+        if "customer_id" not in table.column_names or table.num_rows == 0:   # a day without offers: no type
             continue
         named = pc.is_in(table["customer_id"], value_set=pa.array(golden, pa.string()))
         kept = table.filter(pc.invert(named))
