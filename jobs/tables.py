@@ -698,15 +698,27 @@ def _scratch_dir(home: Path) -> Path:
 
     host = socket.gethostname()
     root = home / "scratch"
-    if root.is_dir():
-        for folder in root.iterdir():
-            if folder.is_dir() and folder.name.startswith(f"{host}-") and not _alive(folder.name.rsplit("-", 1)[1]):
-                shutil.rmtree(folder, ignore_errors=True)
+    remove_stale_scratch(home)
     mine = root / f"{host}-{os.getpid()}"
     mine.mkdir(parents=True, exist_ok=True)
     atexit.register(shutil.rmtree, mine, True)
     _scratch[home] = mine
     return mine
+
+
+def live_scratch(folder: Path) -> bool:
+    """Whether a scratch folder belongs to a process of this host that is still running (or to another host)."""
+    host = socket.gethostname()
+    return not folder.name.startswith(f"{host}-") or _alive(folder.name.rsplit("-", 1)[1])
+
+
+def remove_stale_scratch(home: Path) -> None:
+    """Remove the scratch folders of this host's processes that have ended (a killed one leaves its folder)."""
+    root = home / "scratch"
+    if root.is_dir():
+        for folder in root.iterdir():
+            if folder.is_dir() and not live_scratch(folder):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: str) -> bool:

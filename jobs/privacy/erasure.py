@@ -37,7 +37,7 @@ from jobs.privacy.locate import person_condition
 from jobs.privacy.subjects import Identifiers, Subject, identify, identify_all, parse_reference
 from jobs.serve.decision_wal import wal_dir
 from jobs.serve.store import online_dir
-from jobs.tables import REGISTRY, Lakehouse
+from jobs.tables import REGISTRY, Lakehouse, remove_stale_scratch
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,7 @@ def _erase_files(lh: Lakehouse, subjects: list[Subject], outcome: Outcome) -> se
     report("event_file", files.rewrite_json_lines(event_files, everyone))
     report("dq_report", files.rewrite_dq_reports(lh.settings.dq_dir, everyone))
     report("online_store", files.scrub_sqlite(online_dir(home), everyone))
+    remove_stale_scratch(home)   # working copies a killed process left behind
     if lh.settings.online_store:
         from jobs.serve.redis_store import forget
 

@@ -3,9 +3,11 @@
 Searched: every Parquet file under the lakehouse (every version still on storage, the Delta logs' checkpoints
 included), the Delta logs' commits (whose file statistics carry each column's min and max), the landing exports,
 the channels' exports, the event and write-ahead files, the data-quality reports, the online store's SQLite files
-and the scratch folders. Not searched, by design: the erasure tables themselves (audit.erasure_*: the tombstones
-keep the silo ids, so that a later export cannot bring the person back), MLflow (models and their metrics; no
-row of data) and the generator's answer key (`ground_truth/`, a synthetic bank's only).
+and the scratch folders of processes that have ended (a running process's scratch folder holds its working
+copies until it ends, when it is removed). Not searched, by design: the erasure tables themselves
+(audit.erasure_*: the tombstones keep the silo ids, so that a later export cannot bring the person back), MLflow
+(models and their metrics; no row of data) and the generator's answer key (`ground_truth/`, a synthetic bank's
+only).
 
 A value matches when it is an identifier, or when one of its words is (a quarantined raw line, an e-mail in a
 sentence); words are runs of letters, digits and `_ - @ . +`.
@@ -19,6 +21,8 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from jobs.tables import live_scratch
 
 WORD = re.compile(r"[A-Za-z0-9_\-@.+]+")
 KEPT_BY_DESIGN = ("erasure_request", "erasure_report", "erasure_tombstone")
@@ -114,6 +118,8 @@ def scan_home(home: Path, needles: set[str], roots: tuple[str, ...] = SEARCHED) 
         for path in sorted((home / root).rglob("*")):
             if not path.is_file() or any(part in KEPT_BY_DESIGN for part in path.parts):
                 continue
+            if root == "scratch" and live_scratch(home / "scratch" / path.relative_to(home / "scratch").parts[0]):
+                continue   # a running process's working copies, removed when it ends (the erasure removes the rest)
             suffix = path.suffix
             if suffix == ".parquet":
                 rows = _parquet_rows(path, needles)
