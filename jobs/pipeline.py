@@ -137,9 +137,9 @@ def erase(lh: Lakehouse, day: dt.date) -> StepResult:
     for _erasure_id, name, kind, rows, redacted, _files, _note in outcome.report:
         if kind == "table":
             removed[name] = removed.get(name, 0) + rows + redacted
+    purged = {name: files for _, name, kind, _, _, files, _ in outcome.report if kind == "purge"}  # one per table
     return StepResult("erase", day, {}, details={
-        "erased": outcome.erased, "unknown": outcome.unknown, "rows": removed,
-        "files_purged": sum(r[5] for r in outcome.report if r[2] == "purge") // max(1, len(outcome.erased)),
+        "erased": outcome.erased, "unknown": outcome.unknown, "rows": removed, "files_purged": purged,
         "landing_records": outcome.rows("landing_file")})
 
 
