@@ -15,6 +15,8 @@ Before the erasure, each person's identifiers are gathered: their golden ids, si
 (e-mail, phone, national id from the customer masters, the values no one else shares). After it, every file
 under the home is searched for them (jobs/privacy/scan.py: every Parquet file of every table, every version
 still on storage, the Delta logs, the landing files, the exports, the event files, the reports, the stores).
+A token or raw value another customer also carries (a household's street or e-mail, a namesake) is left out of
+the search: finding it would not be finding the person.
 
 Figures, one `name: value` a line:
   customers_erased, identifiers      the people erased and the identifiers searched for
@@ -51,8 +53,13 @@ def needles(lh, subjects) -> set[str]:
 
     golden = sorted({g for s in subjects for g in s.ids.golden})
     found = {v for s in subjects for v in s.ids.values()}
-    for row in lh.read("silver.customer").where(F.col("customer_id").isin(*golden)).select(*TOKENS).collect():
-        found |= {v for v in row if v}
+    customers = lh.read("silver.customer")
+    tokens = {v for row in customers.where(F.col("customer_id").isin(*golden)).select(*TOKENS).collect()
+              for v in row if v}
+    # A token someone else also has (a household's street, a namesake's name) is not theirs alone.
+    others = customers.where(~F.col("customer_id").isin(*golden))
+    shared = {r[0] for t in TOKENS for r in others.where(F.col(t).isin(*sorted(tokens))).select(t).distinct().collect()}
+    found |= tokens - shared
     for table, (id_column, columns) in RAW_COLUMNS.items():
         silo = table.split("_")[0]
         ids = sorted({i for s in subjects for k, i in s.ids.customers if k == silo})

@@ -74,6 +74,10 @@ def _landing_matcher(silo: str, entity: str, header: list[str], ids: Identifiers
             pool = ids.customers if kind == "customer" else ids.accounts
             if column in header:
                 checks.append((header.index(column), {i for s, i in pool if s == table_silo}))
+    if name in SILO_EXPORT_COLUMNS:   # a master's e-mail, phone, national id: the person's own values
+        table_silo = SILO_EXPORT_COLUMNS[name][0]
+        for column in {c for s, c, _ in ids.raw if s == table_silo and c in header}:
+            checks.append((header.index(column), {v for s, c, v in ids.raw if s == table_silo and c == column}))
     if "customer_id" in header:
         checks.append((header.index("customer_id"), set(ids.golden)))
     pair = ("customer_silo", "customer_ref")

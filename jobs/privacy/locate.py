@@ -9,6 +9,8 @@ The condition is read off the table's columns, so a table added later is covered
 - the silo exports in bronze and quarantine name the owner and the account in each silo's own columns
   (`cif_id`, `holder_ref`, `borrower_no`; `account_id`, `card_account_id`, `loan_no`), the silo being the
   table's;
+- a customer master's e-mail, phone or national id column, by the person's own values (Identifiers.raw): a
+  record of theirs whose id is broken;
 - `_raw_line`: a quarantined line that could not be split into columns, matched when one of its fields is an id.
 
 Values are compared trimmed: bronze keeps the exports' text as it came.
@@ -74,6 +76,8 @@ def person_condition(full_name: str, columns: list[str], ids: Identifiers) -> st
             values = {i for s, i in (ids.customers if kind == "customer" else ids.accounts) if s == silo}
             if values and column in have:
                 parts.append(_value_in(column, values))
+        for column in sorted({c for s, c, _ in ids.raw if s == silo and c in have}):
+            parts.append(_value_in(column, {v for s, c, v in ids.raw if s == silo and c == column}))
     if RAW_LINE in have and ids:
         # The line's fields, quotes and blanks taken out (no id has either). Sail's DELETE cannot plan a lambda
         # (exists(..., f -> ...)) nor a coalesce here: arrays_overlap, and a NULL line (a row that could be read)

@@ -92,20 +92,35 @@ def _sqlite_rows(path: Path, needles: set[str]) -> int:
         con.close()
 
 
+def _strings(value):
+    """Every text value inside a JSON value (numbers are sizes, counts and times, not identifiers: a lending id is
+    digits, and would otherwise match a table's size)."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
 def _delta_log_lines(path: Path, needles: set[str]) -> int:
-    """Commit actions naming a person, the statistics' JSON (a string inside the action) searched too."""
+    """Commit actions (a line each; a checksum file is one) naming a person, in their text values: the file
+    statistics' JSON (a string inside an `add` action, with each column's min and max) searched too."""
     rows = 0
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            text = line
             try:
                 action = json.loads(line)
-                stats = (action.get("add") or {}).get("stats")
-                if stats:
-                    text += json.dumps(json.loads(stats))
             except ValueError:
-                pass
-            rows += any(w in needles for w in WORD.findall(text))
+                rows += any(w in needles for w in WORD.findall(line))
+                continue
+            stats = (action.get("add") or {}).get("stats") if isinstance(action, dict) else None
+            texts = [t for t in _strings(action) if t is not stats]   # the statistics are searched parsed
+            if stats:
+                texts += list(_strings(json.loads(stats)))
+            rows += any(_names(t, needles) for t in texts)
     return rows
 
 
@@ -123,7 +138,7 @@ def scan_home(home: Path, needles: set[str], roots: tuple[str, ...] = SEARCHED) 
             suffix = path.suffix
             if suffix == ".parquet":
                 rows = _parquet_rows(path, needles)
-            elif suffix == ".json" and "_delta_log" in path.parts:
+            elif suffix in (".json", ".crc") and "_delta_log" in path.parts:
                 rows = _delta_log_lines(path, needles)
             elif suffix == ".sqlite":
                 rows = _sqlite_rows(path, needles)

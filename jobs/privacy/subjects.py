@@ -28,6 +28,9 @@ CROSSWALK = "silver.customer_crosswalk"
 # Each silo's customer master and its id column; its account list, the account and the owner columns.
 CUSTOMER_MASTERS = {"deposits": ("customers", "cif_id"), "cards": ("cardholders", "holder_ref"),
                     "lending": ("borrowers", "borrower_no")}
+# Each master's direct identifiers other than its id (Identifiers.raw).
+RAW_IDENTIFIERS = {"deposits": ("email", "phone", "national_id"), "cards": ("email", "phone", "ssn"),
+                   "lending": ("email", "phone", "tax_id")}
 ACCOUNT_LISTS = {"deposits": ("accounts", "account_id", "cif_id"),
                  "cards": ("accounts", "card_account_id", "holder_ref"),
                  "lending": ("loans", "loan_no", "borrower_no")}
@@ -43,16 +46,23 @@ class Identifiers:
     golden: frozenset[str] = frozenset()
     customers: frozenset[tuple[str, str]] = frozenset()   # (silo, silo_customer_id)
     accounts: frozenset[tuple[str, str]] = frozenset()    # (silo, account_id)
+    # (silo, column, value): the person's own e-mail, phone and national id as their silo's master exported them,
+    # where no one else's record carries the value: they find a record of theirs whose id is broken (quarantined).
+    # Never tombstoned: the tombstones keep ids, not PII.
+    raw: frozenset[tuple[str, str, str]] = frozenset()
 
     def __or__(self, other: "Identifiers") -> "Identifiers":
-        return Identifiers(self.golden | other.golden, self.customers | other.customers, self.accounts | other.accounts)
+        return Identifiers(self.golden | other.golden, self.customers | other.customers, self.accounts | other.accounts,
+                           self.raw | other.raw)
 
     def __bool__(self) -> bool:
         return bool(self.golden or self.customers or self.accounts)
 
     def values(self) -> set[str]:
-        """Every id as text, whatever its kind (for a raw line or a file, where no column says the kind)."""
-        return set(self.golden) | {i for _, i in self.customers} | {i for _, i in self.accounts}
+        """Every id and raw identifier as text, whatever its kind (for a raw line or a file, where no column says
+        the kind)."""
+        return (set(self.golden) | {i for _, i in self.customers} | {i for _, i in self.accounts}
+                | {v for _, _, v in self.raw})
 
     def tombstones(self, erasure_id: str, day) -> list[tuple]:
         """The rows of audit.erasure_tombstone: (kind, silo, id, erasure_id, erased_on)."""
@@ -164,6 +174,38 @@ def _accounts(lh: Lakehouse, named: dict) -> dict[str, set[tuple[str, str]]]:
     return accounts
 
 
+def _raw_identifiers(lh: Lakehouse, named: dict) -> dict[str, set[tuple[str, str, str]]]:
+    """Each request's (silo, column, value) of the e-mails, phones and national ids its person's master records
+    carry (bronze and quarantine), less those another silo id's record also carries (a household's shared
+    e-mail, a placeholder national id): a value only the person has."""
+    owner_of = {(s, i): e for e, (_, silo_ids) in named.items() for s, i in silo_ids}
+    raw: dict[str, set[tuple[str, str, str]]] = {e: set() for e in named}
+    for silo, (entity, id_column) in CUSTOMER_MASTERS.items():
+        owners = sorted(i for s, i in owner_of if s == silo)
+        if not owners:
+            continue
+        for name in (f"bronze.{silo}_{entity}", f"quarantine.{silo}_{entity}"):
+            if not lh.exists(name):
+                continue
+            df = lh.read(name)
+            columns = [c for c in RAW_IDENTIFIERS[silo] if c in df.columns]
+            mine = _rows(df.where(F.trim(F.col(id_column)).isin(*owners)).select(
+                F.trim(F.col(id_column)), *[F.trim(F.col(c)) for c in columns]))
+            found = {(owner_of[(silo, r[0])], c, v) for r in mine for c, v in zip(columns, r[1:], strict=True) if v}
+            for column in columns:
+                values = sorted({v for _, c, v in found if c == column})
+                if not values:
+                    continue
+                shared = {r[0] for r in _rows(df.where(F.trim(F.col(column)).isin(*values)
+                                                       & ~F.trim(F.col(id_column)).isin(*owners))
+                                              .select(F.trim(F.col(column))))}
+                for erasure_id, c, v in found:
+                    if c == column and v not in shared:
+                        raw[erasure_id].add((silo, c, v))
+    # A value two requests' people share is theirs alone only when both are erased; kept by each.
+    return raw
+
+
 def _golden_ids_of_records(lh: Lakehouse, crosswalk: DataFrame | None, named: dict) -> dict[str, set[str]]:
     """The golden id each of a person's records would carry as the anchor of its own cluster, unless the
     crosswalk gives that id to someone else's record today (an id is kept across days by its first claimant:
@@ -198,9 +240,10 @@ def identify_all(lh: Lakehouse, references: dict[str, str]) -> tuple[list[Subjec
     unknown.update(not_found)
     named = _with_other_silos(crosswalk, named)
     accounts = _accounts(lh, named)
+    raw = _raw_identifiers(lh, named)
     anchors = _golden_ids_of_records(lh, crosswalk, named)
     subjects = [Subject(e, references[e], Identifiers(frozenset(ids | anchors.get(e, set())), frozenset(silo_ids),
-                                                      frozenset(accounts[e])))
+                                                      frozenset(accounts[e]), frozenset(raw[e])))
                 for e, (ids, silo_ids) in named.items()]
     return subjects, unknown
 

@@ -97,3 +97,15 @@ def test_event_lines_reports_and_sqlite_stores_lose_the_person(tmp_path):
     assert con.execute("SELECT customer_id FROM customers").fetchall() == [("CU0000000000BBBB",)]
     assert con.execute("SELECT count(*) FROM meta").fetchone() == (1,)
     con.close()
+
+
+def test_a_master_export_loses_a_record_of_the_person_whose_id_is_broken(tmp_path):
+    ids = Identifiers(customers=frozenset({("cards", "C-000002")}),
+                      raw=frozenset({("cards", "email", "ann@example.com")}))
+    header = "holder_ref,first_name,email\n"
+    path = _write(tmp_path / "landing/cards/cardholders/2026-07-01.csv",
+                  header + "C-00000?,Ann,ann@example.com\nC-9,Bob,bob@example.com\n")
+    [rewritten] = files.rewrite_landing(tmp_path / "landing", ids)
+    rewritten.put_in_place()
+    assert path.read_text() == header + "C-9,Bob,bob@example.com\n"
+    assert rewritten.removed == Counter({"ann@example.com": 1})

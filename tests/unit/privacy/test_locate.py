@@ -71,3 +71,13 @@ def test_the_condition_deletes_from_a_delta_table(spark, tmp_path):
     columns = spark.read.format("delta").load(path).columns
     spark.sql(f"DELETE FROM delta.`{path}` WHERE {person_condition('quarantine.deposits_accounts', columns, ERASED)}")
     assert sorted(r[0] for r in spark.read.format("delta").load(path).select("k").collect()) == ["b", "d"]
+
+
+def test_a_master_record_with_a_broken_id_is_found_by_the_persons_own_email(spark):
+    ids = Identifiers(customers=frozenset({("cards", "C-000002")}),
+                      raw=frozenset({("cards", "email", "ann@example.com"), ("deposits", "email", "bob@example.com")}))
+    rows = [("a", "C-00000", "ann@example.com"), ("b", "C-9", "bob@example.com"), ("c", "C-000002", None)]
+    df = spark.createDataFrame(rows, "k string, holder_ref string, email string")
+    condition = person_condition("quarantine.cards_cardholders", df.columns, ids)
+    assert sorted(r[0] for r in df.where(condition).collect()) == ["a", "c"]   # bob's e-mail is a deposits value
+    assert "email" not in (person_condition("silver.customer", ["customer_id", "email_token"], ids) or "")

@@ -38,3 +38,13 @@ def test_every_kind_of_file_is_searched_by_value_and_by_word(tmp_path):
                           str(landing / "2026-06-30.csv"): 1, str(online / "store.sqlite"): 1}
     assert (found.rows_with_erased, found.files_with_erased, found.files_scanned) == (5, 4, 4)
     assert scan_home(tmp_path, {"CU0000000000CCCC"}).rows_with_erased == 0
+
+
+def test_numbers_in_a_delta_log_are_not_identifiers(tmp_path):
+    log = tmp_path / "lakehouse/bronze/lending_loans/_delta_log"
+    log.mkdir(parents=True)
+    stats = json.dumps({"numRecords": 100027, "minValues": {"borrower_no": "100027"}})
+    (log / "00000000000000000000.json").write_text(json.dumps({"add": {"size": 100027, "stats": stats}}) + "\n")
+    (log / "00000000000000000000.crc").write_text(json.dumps({"tableSizeBytes": 100027}))
+    found = scan_home(tmp_path, {"100027"})
+    assert found.hits == {str(log / "00000000000000000000.json"): 1}   # the statistics' text value, not a size
