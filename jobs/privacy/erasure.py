@@ -107,7 +107,7 @@ def run(lh: Lakehouse, day: dt.date) -> Outcome:
         models = _models_trained_on(lh, subjects)
         changed = _erase_tables(lh, subjects, outcome)
         changed |= _erase_files(lh, subjects, outcome)
-        _purge(lh, changed, subjects, outcome)
+        _purge(lh, changed, subjects, outcome, resumed=bool(begun))
         _report_models(models, subjects, outcome)
         outcome.erased = [s.erasure_id for s in subjects]
     _close(lh, outcome, day)
@@ -253,14 +253,15 @@ def _follow_export_checksums(lh: Lakehouse, csv_files) -> set[str]:
 
 
 # -- 4. purge -------------------------------------------------------------------------------------------
-def _old_versions_hold(lh: Lakehouse, full_name: str, subjects: list[Subject]) -> bool:
-    """Whether a file the current version no longer reads, still on storage, holds one of the people."""
+def _old_versions_hold(lh: Lakehouse, full_name: str, subjects: list[Subject], resumed: bool) -> bool:
+    """Whether a file the current version no longer reads, still on storage, holds one of the people. A resumed
+    run knows its people by their ids only (their raw identifiers are not kept): any such file is purged."""
     location = lh.path(full_name)
     # delta-rs names them relative to the table (a path Sail would read as nothing, not as an error).
     stale = [f"{location.rstrip('/')}/{name}" for name in
              maintenance.vacuum(location, retention_hours=0, dry_run=True)]
-    if not stale:
-        return False
+    if not stale or resumed:
+        return bool(stale)
     try:
         df = lh.spark.read.option("mergeSchema", "true").parquet(*stale)
         conditions = _conditions(full_name, df.columns, subjects)
@@ -270,12 +271,12 @@ def _old_versions_hold(lh: Lakehouse, full_name: str, subjects: list[Subject]) -
         return True
 
 
-def _purge(lh: Lakehouse, changed: set[str], subjects: list[Subject], outcome: Outcome) -> None:
+def _purge(lh: Lakehouse, changed: set[str], subjects: list[Subject], outcome: Outcome, resumed: bool) -> None:
     candidates = set(changed)
     for full_name in sorted(REGISTRY):
         if full_name not in changed and full_name not in ERASURE_TABLES and lh.exists(full_name) \
                 and _conditions(full_name, lh.read(full_name).columns, subjects) \
-                and _old_versions_hold(lh, full_name, subjects):
+                and _old_versions_hold(lh, full_name, subjects, resumed):
             candidates.add(full_name)
     for full_name in sorted(candidates):
         purged = maintenance.purge_history(lh.path(full_name))

@@ -174,35 +174,46 @@ def _accounts(lh: Lakehouse, named: dict) -> dict[str, set[tuple[str, str]]]:
     return accounts
 
 
+def _known_ids(lh: Lakehouse, silo: str, ids: list[str]) -> set[str]:
+    """Which of a silo's ids the crosswalk resolved (all of them, to be safe, when there is no crosswalk)."""
+    crosswalk = _crosswalk(lh)
+    if crosswalk is None or not ids:
+        return set(ids)
+    rows = _rows(crosswalk.where((F.col("silo") == silo) & F.col("silo_customer_id").isin(*ids))
+                 .select("silo_customer_id"))
+    return {r[0] for r in rows}
+
+
 def _raw_identifiers(lh: Lakehouse, named: dict) -> dict[str, set[tuple[str, str, str]]]:
     """Each request's (silo, column, value) of the e-mails, phones and national ids its person's master records
-    carry (bronze and quarantine), less those another silo id's record also carries (a household's shared
+    carry (bronze and quarantine), less those another person's record carries in either (a household's shared
     e-mail, a placeholder national id): a value only the person has."""
     owner_of = {(s, i): e for e, (_, silo_ids) in named.items() for s, i in silo_ids}
     raw: dict[str, set[tuple[str, str, str]]] = {e: set() for e in named}
     for silo, (entity, id_column) in CUSTOMER_MASTERS.items():
         owners = sorted(i for s, i in owner_of if s == silo)
-        if not owners:
-            continue
-        for name in (f"bronze.{silo}_{entity}", f"quarantine.{silo}_{entity}"):
-            if not lh.exists(name):
-                continue
-            df = lh.read(name)
+        tables = [lh.read(name) for name in (f"bronze.{silo}_{entity}", f"quarantine.{silo}_{entity}")
+                  if owners and lh.exists(name)]
+        found: set[tuple[str, str, str]] = set()
+        for df in tables:
             columns = [c for c in RAW_IDENTIFIERS[silo] if c in df.columns]
             mine = _rows(df.where(F.trim(F.col(id_column)).isin(*owners)).select(
                 F.trim(F.col(id_column)), *[F.trim(F.col(c)) for c in columns]))
-            found = {(owner_of[(silo, r[0])], c, v) for r in mine for c, v in zip(columns, r[1:], strict=True) if v}
-            for column in columns:
+            found |= {(owner_of[(silo, r[0])], c, v) for r in mine for c, v in zip(columns, r[1:], strict=True) if v}
+        carriers: set[tuple[str, str, str]] = set()   # (column, value, another record's id)
+        for df in tables:
+            for column in sorted({c for _, c, _ in found if c in df.columns}):
                 values = sorted({v for _, c, v in found if c == column})
-                if not values:
-                    continue
-                shared = {r[0] for r in _rows(df.where(F.trim(F.col(column)).isin(*values)
-                                                       & ~F.trim(F.col(id_column)).isin(*owners))
-                                              .select(F.trim(F.col(column))))}
-                for erasure_id, c, v in found:
-                    if c == column and v not in shared:
-                        raw[erasure_id].add((silo, c, v))
-    # A value two requests' people share is theirs alone only when both are erased; kept by each.
+                others = df.where(F.trim(F.col(column)).isin(*values) & ~F.trim(F.col(id_column)).isin(*owners))
+                carriers |= {(column, r[0], r[1]) for r in _rows(others.select(F.trim(F.col(column)),
+                                                                             F.trim(F.col(id_column))))}
+        # Another person is a record the crosswalk resolved; a record whose id it does not know (the person's own,
+        # quarantined with a broken id) shares nothing.
+        known = _known_ids(lh, silo, sorted({i for _, _, i in carriers if i}))
+        shared = {(c, v) for c, v, i in carriers if i in known}
+        for erasure_id, column, value in found:
+            if (column, value) not in shared:
+                raw[erasure_id].add((silo, column, value))
     return raw
 
 

@@ -22,8 +22,12 @@ def lake(spark, tmp_path):
         spark.createDataFrame(rows, schema).write.format("delta").save(lh.path(name))
 
     put("silver.customer_crosswalk", [("deposits", "D1", "CU0000000000AAAA"), ("cards", "C-1", "CU0000000000AAAA"),
-                                      ("deposits", "D2", "CU0000000000BBBB")],
+                                      ("deposits", "D2", "CU0000000000BBBB"), ("cards", "C-2", "CU0000000000CCCC")],
         "silo string, silo_customer_id string, customer_id string")
+    put("bronze.cards_cardholders", [("C-1", "ann@example.com", "555"), ("C-2", "cho@example.com", "555")],
+        "holder_ref string, email string, phone string")   # the phone is shared: someone else's too
+    put("quarantine.cards_cardholders", [("C-1?", "ann@example.com", None), ("C-3?", "dan@example.com", "555")],
+        "holder_ref string, email string, phone string")
     put("gold.customer_360", [(DAY, "CU0000000000AAAA", 1.0), (DAY, "CU0000000000BBBB", 2.0)],
         "as_of_date date, customer_id string, total_balance double")
     put("audit.decision_log",
@@ -55,14 +59,17 @@ def test_a_run_that_stopped_part_way_finishes_when_tried_again(lake, monkeypatch
     found = scan_home(home, {"CU0000000000AAAA", "C-1", "D1"})
     assert (found.rows_with_erased, found.files_with_erased) == (0, 0), found.hits
     assert _values(lh, "audit.decision_log", "customer_id") == ["CU0000000000BBBB", erasure_id]
+    # Her record with a broken id goes by her own e-mail; a shared phone takes no one else's record.
+    assert _values(lh, "bronze.cards_cardholders", "holder_ref") == ["C-2"]
+    assert _values(lh, "quarantine.cards_cardholders", "holder_ref") == ["C-3?"]
     request = lh.read(erasure.REQUESTS).first()
     assert (request.status, request.reference, request.completed_on) == ("erased", None, DAY)
     assert erasure.run(lh, DAY).erased == []   # nothing queued: nothing to do
 
 
 def test_a_request_naming_no_one_or_an_ambiguous_id_is_refused_at_once(lake):
-    with pytest.raises(ValueError, match="no customer 'CU0000000000CCCC'"):
-        erasure.queue(lake, "CU0000000000CCCC")
+    with pytest.raises(ValueError, match="no customer 'CU0000000000EEEE'"):
+        erasure.queue(lake, "CU0000000000EEEE")
     # D1 is a deposits id; once lending knows a D1 too, the bare id names two people.
     lake.spark.createDataFrame([("lending", "D1", "CU0000000000DDDD")],
                                "silo string, silo_customer_id string, customer_id string") \
