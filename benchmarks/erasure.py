@@ -60,19 +60,23 @@ def needles(lh, subjects) -> set[str]:
     others = customers.where(~F.col("customer_id").isin(*golden))
     shared = {r[0] for t in TOKENS for r in others.where(F.col(t).isin(*sorted(tokens))).select(t).distinct().collect()}
     found |= tokens - shared
-    for table, (id_column, columns) in RAW_COLUMNS.items():
-        silo = table.split("_")[0]
-        ids = sorted({i for s in subjects for k, i in s.ids.customers if k == silo})
-        for name in (f"bronze.{table}", f"quarantine.{table}"):
-            if not ids or not lh.exists(name):
-                continue
-            df = lh.read(name)
-            mine = df.where(F.trim(F.col(id_column)).isin(*ids))
-            values = {v.strip() for r in mine.select(*columns).collect() for v in r if v and v.strip()}
-            if values:   # a value someone else also has (a shared family e-mail) is not theirs alone
-                shared = {r[0] for c in columns for r in df.where(~F.trim(F.col(id_column)).isin(*ids))
-                          .where(F.trim(F.col(c)).isin(*values)).select(F.trim(F.col(c))).distinct().collect()}
-                found |= values - shared
+    # Their raw values from every silo's master; a value any other record of any silo carries (a household's
+    # e-mail, a placeholder national id, a record of theirs the identity resolution did not link, which the
+    # lakehouse holds as another customer) is not theirs alone.
+    values, shared = set(), set()
+    masters = [(name, id_column, columns, sorted({i for s in subjects for k, i in s.ids.customers
+                                                  if k == table.split("_")[0]}))
+               for table, (id_column, columns) in RAW_COLUMNS.items()
+               for name in (f"bronze.{table}", f"quarantine.{table}") if lh.exists(name)]
+    for name, id_column, columns, ids in masters:
+        if ids:
+            mine = lh.read(name).where(F.trim(F.col(id_column)).isin(*ids))
+            values |= {v.strip() for r in mine.select(*columns).collect() for v in r if v and v.strip()}
+    for name, id_column, columns, ids in masters:
+        others = lh.read(name).where(~F.trim(F.col(id_column)).isin(*ids)) if ids else lh.read(name)
+        shared |= {r[0] for c in columns for r in others.where(F.trim(F.col(c)).isin(*sorted(values)))
+                   .select(F.trim(F.col(c))).distinct().collect()}
+    found = (found | values) - shared   # Identifiers.raw too: the product judges a value within its silo
     return found
 
 
