@@ -80,6 +80,18 @@ def needles(lh, subjects) -> set[str]:
     return found
 
 
+def timed_scan(home: Path, searched: set[str], rows: str, files: str):
+    """Every file under the home searched (jobs/privacy/scan.py); its figures printed under these names."""
+    from jobs.privacy import scan
+
+    t = time.perf_counter()
+    found = scan.scan_home(home, searched)
+    print(f"{rows}: {found.rows_with_erased}")
+    print(f"{files}: {found.files_with_erased}")
+    print(f"scan_seconds: {time.perf_counter() - t:.1f}")
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=20000)
@@ -94,7 +106,7 @@ def main() -> int:
     from pyspark.sql import functions as F
 
     from jobs.pipeline import lakehouse
-    from jobs.privacy import erasure, scan
+    from jobs.privacy import erasure
     from jobs.privacy.subjects import identify_all
     from jobs.settings import Settings
 
@@ -112,13 +124,9 @@ def main() -> int:
         searched = needles(lh, subjects)
         golden = sorted({g for s in subjects for g in s.ids.golden})
         decisions = lh.read("audit.decision_log").where(F.col("customer_id").isin(*golden)).count()
-        t = time.perf_counter()
-        before = scan.scan_home(home, searched)
         print(f"customers_erased: {len(chosen)}")
         print(f"identifiers: {len(searched)}")
-        print(f"rows_before: {before.rows_with_erased}")
-        print(f"files_before: {before.files_with_erased}")
-        print(f"scan_seconds: {time.perf_counter() - t:.1f}")
+        timed_scan(home, searched, rows="rows_before", files="files_before")
 
         t = time.perf_counter()
         ids = [erasure.queue(lh, c, "benchmark", check=False) for c in chosen]
@@ -128,12 +136,8 @@ def main() -> int:
         print(f"seconds: {time.perf_counter() - t:.1f}")
         assert sorted(outcome.erased) == sorted(ids), outcome.unknown
 
-        t = time.perf_counter()
-        after = scan.scan_home(home, searched)
-        print(f"rows_with_erased: {after.rows_with_erased}")
-        print(f"files_with_erased: {after.files_with_erased}")
+        after = timed_scan(home, searched, rows="rows_with_erased", files="files_with_erased")
         print(f"files_scanned: {after.files_scanned}")
-        print(f"scan_seconds: {time.perf_counter() - t:.1f}")
         redacted = lh.read("audit.decision_log").where(F.col("customer_id").isin(*ids)).count()
         print(f"decisions_redacted: {redacted} (of {decisions})")
         for path, rows in after.hits.most_common(20):

@@ -133,13 +133,15 @@ def _tombstoned(lh: Lakehouse, erasure_ids: list[str]) -> dict[str, Identifiers]
 
 
 # -- 2. tables ----------------------------------------------------------------------------------------
-def _per_request(condition_of: dict[str, str]) -> F.Column:
-    """The erasure id of the request a row belongs to (the first whose condition it meets)."""
-    column = None
-    for erasure_id, condition in condition_of.items():
-        column = (F.when(F.expr(condition), F.lit(erasure_id)) if column is None
-                  else column.when(F.expr(condition), F.lit(erasure_id)))
-    return column
+def _any(conditions: dict[str, str]) -> str:
+    """The rows of any of the requests."""
+    return " OR ".join(f"({c})" for c in conditions.values())
+
+
+def _per_request(conditions: dict[str, str]) -> str:
+    """The erasure id of the request a row belongs to (the first whose condition it meets), as SQL."""
+    whens = " ".join(f"WHEN {c} THEN '{erasure_id}'" for erasure_id, c in conditions.items())
+    return f"CASE {whens} END"
 
 
 def _conditions(full_name: str, columns: list[str], subjects: list[Subject]) -> dict[str, str]:
@@ -157,16 +159,16 @@ def _erase_tables(lh: Lakehouse, subjects: list[Subject], outcome: Outcome) -> s
         conditions = _conditions(full_name, df.columns, subjects)
         if not conditions:
             continue
-        counts = {r[0]: r[1] for r in df.where(" OR ".join(f"({c})" for c in conditions.values()))
-                  .groupBy(_per_request(conditions).alias("e")).count().collect()}
+        counts = {r[0]: r[1] for r in df.where(_any(conditions))
+                  .groupBy(F.expr(_per_request(conditions)).alias("e")).count().collect()}
         if not counts:
             continue
         location = lh.path(full_name)
         if full_name == DECISION_LOG:
-            lh.spark.sql(f"UPDATE delta.`{location}` SET customer_id = "
-                         f"{_sql_case(conditions)} WHERE {' OR '.join(f'({c})' for c in conditions.values())}")
+            lh.spark.sql(f"UPDATE delta.`{location}` SET customer_id = {_per_request(conditions)} "
+                         f"WHERE {_any(conditions)}")
         else:
-            lh.spark.sql(f"DELETE FROM delta.`{location}` WHERE {' OR '.join(f'({c})' for c in conditions.values())}")
+            lh.spark.sql(f"DELETE FROM delta.`{location}` WHERE {_any(conditions)}")
         for erasure_id, n in counts.items():
             removed, redacted = (0, n) if full_name == DECISION_LOG else (n, 0)
             outcome.report.append((erasure_id, full_name, "table", removed, redacted, 0, ""))
@@ -174,11 +176,6 @@ def _erase_tables(lh: Lakehouse, subjects: list[Subject], outcome: Outcome) -> s
         log.info("erasure: %s: %d rows %s", full_name, sum(counts.values()),
                  "redacted" if full_name == DECISION_LOG else "deleted")
     return changed
-
-
-def _sql_case(conditions: dict[str, str]) -> str:
-    whens = " ".join(f"WHEN {c} THEN '{erasure_id}'" for erasure_id, c in conditions.items())
-    return f"CASE {whens} END"
 
 
 # -- 3. files -------------------------------------------------------------------------------------------
@@ -265,7 +262,7 @@ def _old_versions_hold(lh: Lakehouse, full_name: str, subjects: list[Subject], r
     try:
         df = lh.spark.read.option("mergeSchema", "true").parquet(*stale)
         conditions = _conditions(full_name, df.columns, subjects)
-        return bool(conditions) and bool(df.where(" OR ".join(f"({c})" for c in conditions.values())).limit(1).count())
+        return bool(conditions) and bool(df.where(_any(conditions)).limit(1).count())
     except Exception:   # files that no longer read alike: purge rather than guess
         log.warning("erasure: could not read the older files of %s; purging them", full_name, exc_info=True)
         return True
@@ -295,8 +292,7 @@ def _models_trained_on(lh: Lakehouse, subjects: list[Subject]) -> dict[str, list
     conditions = _conditions(TRAINING_SET, df.columns, subjects)
     if not conditions:
         return {}
-    held = {r[0] for r in df.where(" OR ".join(f"({c})" for c in conditions.values()))
-            .select(_per_request(conditions)).distinct().collect()}
+    held = {r[0] for r in df.where(_any(conditions)).select(F.expr(_per_request(conditions))).distinct().collect()}
     if not held:
         return {}
     champions = _champions(lh)
@@ -354,4 +350,4 @@ def report(lh: Lakehouse, erasure_id: str | None = None) -> list:
     return df.orderBy("erasure_id", "kind", "object").collect()
 
 
-__all__ = ["queue", "queued", "run", "report", "Outcome", "Identifiers", "REQUESTS", "REPORT", "TOMBSTONES"]
+__all__ = ["queue", "queued", "run", "report", "Outcome", "REQUESTS", "REPORT", "TOMBSTONES"]

@@ -89,7 +89,7 @@ def person_condition(full_name: str, columns: list[str], ids: Identifiers) -> st
 
 
 def names_people(full_name: str, columns: list[str]) -> bool:
-    """Whether the table has a column that can name a person (what the erasure report lists as searched)."""
+    """Whether the table has a column that can name a person (a table an erasure searches)."""
     everyone = Identifiers(frozenset({"_"}), frozenset({("deposits", "_"), ("cards", "_"), ("lending", "_")}),
                            frozenset({("deposits", "_"), ("cards", "_"), ("lending", "_")}))
     return person_condition(full_name, columns, everyone) is not None
