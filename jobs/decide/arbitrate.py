@@ -1,6 +1,7 @@
 """Holdout, arbitration by expected value, and the outcome of every candidate.
 
-Expected value = propensity x value x business lever, each factor switchable in the policy (off = 1).
+Expected value = propensity x value x business lever, each factor switchable in the policy (off = 1); with
+learning on, the propensity is the learned acceptance (jobs/decide/learn.py).
 Selection, per customer, in this order:
 1. one channel per product: of the channels still open, the one the customer opened most offers on,
    then the catalog's channel order;
@@ -22,16 +23,20 @@ from pyspark.sql import functions as F
 
 from jobs.decide.catalog import Policy
 from jobs.decide.explore import mark_exploration, propensity
+from jobs.decide.learn import learned_acceptance
 from jobs.domain import in_holdout
 
 OUTCOMES = ("offered", "not_selected", "excluded", "holdout")
-SCRATCH = ("_open", "_pick", "_fits_channel", "_selected", "_explored", "_best_ev", "_best_offer", "_can_explore",
-           "_m", "_slot", "_slot_explored")
+SCRATCH = ("_open", "_pick", "_pick_channel", "_in_slot", "_fits_channel", "_selected", "_explored", "_best_ev", "_best_offer", "_can_explore",
+           "_m", "_w", "_w_sum", "_slot", "_slot_explored")
 
 
 def expected_value(policy: Policy) -> Column:
+    """propensity x value x lever, each as the policy switches it; with learning on, the propensity is the learned
+    acceptance (the model's probability x the learned factor, jobs/decide/learn.py)."""
     one = F.lit(1.0)
-    return ((F.col("probability") if policy.use_propensity else one)
+    chance = learned_acceptance() if policy.learning.enabled else F.col("probability")
+    return ((chance if policy.use_propensity else one)
             * (F.col("value") if policy.use_value else one)
             * (F.col("lever") if policy.use_lever else one))
 
@@ -50,15 +55,24 @@ def arbitrate(priced: DataFrame, policy: Policy) -> DataFrame:
                            (F.lit(channel_cap.limit) - F.col("channel_contacts")) if channel_cap else big)
     total_room = (F.lit(fatigue_cap.limit) - F.col("contacts")) if fatigue_cap else big
 
+    for column, kind in (("context", "string"), ("learned_factor", "double")):
+        if column not in priced.columns:   # candidates decided without learning (jobs/decide/learn.py)
+            priced = priced.withColumn(column, F.lit(None).cast(kind))
     df = (priced.withColumn("holdout", in_holdout(policy.holdout_share))
           .withColumn("expected_value", F.round(expected_value(policy), 6))
           .withColumn("_open", (F.col("excluded_by") == "") & ~F.col("holdout")))
     per_product = Window.partitionBy("customer_id", "product").orderBy(
         F.desc("_open"), F.desc("expected_value"), F.desc("affinity"), "channel_order", "offer_id", "channel")
-    df = mark_exploration(df.withColumn("_pick", F.col("_open") & (F.row_number().over(per_product) == 1)), policy)
+    # A slot's candidates: each product's best offer on its channel (`_pick`) and, for exploration, the product's
+    # other open offers on that channel (a new offer of a product is tried beside the one the ranking prefers).
+    df = (df.withColumn("_pick", F.col("_open") & (F.row_number().over(per_product) == 1))
+          .withColumn("_pick_channel", F.first("channel").over(per_product))
+          .withColumn("_in_slot", F.col("_open") & (F.col("channel") == F.col("_pick_channel"))))
+    df = mark_exploration(df, policy)
     per_channel = Window.partitionBy("customer_id", "channel").orderBy(
-        F.desc("_pick"), F.desc("_explored"), F.desc("expected_value"), "offer_id")
-    df = df.withColumn("_fits_channel", F.col("_pick") & (F.row_number().over(per_channel) <= channel_room))
+        F.desc("_explored"), F.desc("_pick"), F.desc("expected_value"), "offer_id")
+    df = df.withColumn("_fits_channel", (F.col("_pick") | F.col("_explored"))
+                       & (F.row_number().over(per_channel) <= channel_room))
     # An explored offer competes for the fatigue cap's room with its slot's best: which slots there are
     # does not depend on the draw, so the logged propensities are exact.
     slot_ev = F.when(F.col("_explored"), F.col("_best_ev")).otherwise(F.col("expected_value"))
@@ -81,6 +95,7 @@ def arbitrate(priced: DataFrame, policy: Policy) -> DataFrame:
             .when(F.col("_selected") & F.col("_explored"),
                   "drawn by exploration among the offers every rule allows (the policy's exploration share)")
             .when(F.col("_selected"), "highest expected value within the contact limits")
+            .when(~F.col("_pick") & F.col("_in_slot"), "another offer of the same product ranks higher on this channel")
             .when(~F.col("_pick"), "the same product goes out on a channel the customer prefers")
             .when(F.col("_slot_explored"), "the channel's slot went to an offer drawn by exploration")
             .when(~F.col("_fits_channel"), "the channel's room went to offers of higher expected value")

@@ -102,6 +102,22 @@ NO_PROTECTION = ProtectedAttributes({}, (), {})
 
 
 @dataclass(frozen=True)
+class Learning:
+    """The adaptive response model's settings (jobs/decide/learn.py): whether arbitration uses what it learned,
+    how many expected acceptances of evidence its prior weighs (prior_strength), and which decisions it learns
+    from: those `maturity_days` to `window_days` old (younger ones may still be answered), and how optimistic the
+    ranking is about an offer with little evidence (`optimism`, in posterior standard deviations)."""
+    enabled: bool = False
+    prior_strength: float = 5.0
+    window_days: int = 90
+    maturity_days: int = 10
+    optimism: float = 0.0   # posterior standard deviations added to an offer's relative factor when ranking
+
+
+NO_LEARNING = Learning()
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str
     holdout_share: float
@@ -118,6 +134,8 @@ class Policy:
     exploration_share: float = 0.0             # share of slots that show a drawn offer (jobs/decide/explore.py)
     exploration_seed: str = "explore"          # salt of the draws: a new seed, new draws
     no_explore: tuple[str, ...] = CREDIT_PRODUCTS   # products never offered by chance
+    exploration_temperature: float | None = None   # softmax over expected value; None: uniform draws
+    learning: Learning = NO_LEARNING                # the adaptive response model (jobs/decide/learn.py)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
@@ -310,7 +328,35 @@ def _exploration(raw: dict, path: Path, offers_per_channel: int) -> dict:
     if unknown or uncovered:
         raise CatalogError(f"{where}: no_explore must be products and cover every credit product; "
                            f"unknown {unknown}, missing {uncovered}")
-    return {"exploration_share": share, "exploration_seed": _need(entry, "seed", where), "no_explore": no_explore}
+    temperature = entry.get("temperature")
+    if temperature is not None:
+        temperature = _need(entry, "temperature", where, float)
+        if temperature <= 0:
+            raise CatalogError(f"{where}: temperature must be above 0 (leave it out for uniform draws), "
+                               f"got {temperature}")
+    return {"exploration_share": share, "exploration_seed": _need(entry, "seed", where), "no_explore": no_explore,
+            "exploration_temperature": temperature}
+
+
+def _learning(raw: dict, path: Path) -> dict:
+    """The optional `learning` block: enabled, prior_strength (> 0), window_days > maturity_days >= 0."""
+    entry = raw.get("learning")
+    if entry is None:
+        return {}
+    where = f"{path}: learning"
+    if not isinstance(entry, dict):
+        raise CatalogError(f"{where}: must be an object with enabled, prior_strength, window_days, maturity_days")
+    learning = Learning(bool(_need(entry, "enabled", where, bool)), _need(entry, "prior_strength", where, float),
+                        _need(entry, "window_days", where, int), _need(entry, "maturity_days", where, int),
+                        _need(entry, "optimism", where, float) if "optimism" in entry else 0.0)
+    if learning.optimism < 0:
+        raise CatalogError(f"{where}: optimism must be 0 or more, got {learning.optimism}")
+    if learning.prior_strength <= 0:
+        raise CatalogError(f"{where}: prior_strength must be above 0, got {learning.prior_strength}")
+    if not 0 <= learning.maturity_days < learning.window_days:
+        raise CatalogError(f"{where}: need 0 <= maturity_days < window_days, got {learning.maturity_days} and "
+                           f"{learning.window_days}")
+    return {"learning": learning}
 
 
 def load_policy(path: Path | None = None) -> Policy:
@@ -338,7 +384,7 @@ def load_policy(path: Path | None = None) -> Policy:
                   tuple(_need(fairness, "dimensions", f"{path} fairness", list)), min_ratio,
                   _need(fairness, "min_group_size", f"{path} fairness", int),
                   _need(fairness, "window_days", f"{path} fairness", int), rules, _protected(raw, path),
-                  **_exploration(raw, path, per_channel))
+                  **_exploration(raw, path, per_channel), **_learning(raw, path))
 
 
 def catalog_rows(catalog: Catalog) -> list[dict]:

@@ -3,8 +3,8 @@
 Each logged slot (customer x channel x date that got an offer) is one sample: the offer shown `a`, the
 probability the logging policy showed it (`propensity`, jobs/decide/explore.py), the reward (accepted: 1/0;
 revenue: the offer's value when accepted) and, for every candidate of the slot, the probability the
-evaluated policy would show it (`target`) and the model's predicted reward (`q`: the logged propensity
-score, times the value for revenue). With w = target(a) / propensity(a):
+evaluated policy would show it (`target`) and the model's predicted reward (`q`: the logged learned
+acceptance, times the value for revenue). With w = target(a) / propensity(a):
 
 - IPS     mean(w r)                                  unbiased where the logging policy gave every offer the
                                                      evaluated policy shows a chance (exploration)
@@ -24,7 +24,8 @@ from pyspark.sql import functions as F
 
 from jobs.decide.arbitrate import expected_value
 from jobs.decide.catalog import Policy
-from jobs.decide.explore import propensity
+from jobs.decide.explore import explore_weight, propensity
+from jobs.decide.learn import learned_acceptance
 
 SLOT = ("as_of_date", "customer_id", "channel")
 ESTIMATORS = ("ips", "snips", "dr")
@@ -60,13 +61,17 @@ def target_propensity(candidates: DataFrame, policy: Policy) -> DataFrame:
     slot = Window.partitionBy(*SLOT)
     greedy = slot.orderBy(F.desc("_ev"), "offer_id")
     explorable = ~F.col("product").isin(*policy.no_explore) if policy.no_explore else F.lit(True)
-    return (candidates.withColumn("_ev", F.coalesce(expected_value(policy), F.lit(0.0)))
+    if "learned_factor" not in candidates.columns:   # logged before learning: nothing learned
+        candidates = candidates.withColumn("learned_factor", F.lit(None).cast("double"))
+    return (candidates.withColumn("_ev", F.coalesce(F.round(expected_value(policy), 6), F.lit(0.0)))
             .withColumn("_best_offer", F.first("offer_id").over(greedy))
             .withColumn("_can_explore", explorable)
             .withColumn("_m", F.sum(F.col("_can_explore").cast("int")).over(slot))
-            .withColumn("_slot", F.lit(True)).withColumn("_pick", F.lit(True))
+            .withColumn("_w", explore_weight(policy, "_ev"))
+            .withColumn("_w_sum", F.sum("_w").over(slot))
+            .withColumn("_slot", F.lit(True)).withColumn("_in_slot", F.lit(True))
             .withColumn("target", propensity(policy))
-            .drop("_ev", "_best_offer", "_can_explore", "_m", "_slot", "_pick"))
+            .drop("_ev", "_best_offer", "_can_explore", "_m", "_w", "_w_sum", "_slot", "_in_slot"))
 
 
 def per_slot(candidates: DataFrame, reward: str, q: Column) -> DataFrame:
@@ -101,10 +106,11 @@ def estimates(slots: DataFrame, z: float = Z95) -> DataFrame:
 
 def evaluate(candidates: DataFrame, policy: Policy, z: float = Z95) -> DataFrame:
     """`policy`'s acceptance rate and revenue per slot on the logged candidates (with_rewards()'s columns):
-    rows (metric, estimator, estimate, lower, upper, n). The model's q: the logged propensity score for
-    acceptance, times the offer's value for revenue."""
+    rows (metric, estimator, estimate, lower, upper, n). The model's q: the learned acceptance the log holds
+    (the propensity score x the learned factor, jobs/decide/learn.py; the score alone for rows logged without
+    learning), times the offer's value for revenue."""
     targeted = target_propensity(candidates, policy)
-    q_accept = F.col("probability")
+    q_accept = learned_acceptance()
     out = []
     for metric, reward, q in (("acceptance", "accepted", q_accept),
                               ("revenue", "revenue", q_accept * F.coalesce("value", F.lit(0.0)))):

@@ -62,8 +62,8 @@ def explain(lh: Lakehouse, customer_id: str, day: dt.date, offer: str | None = N
             head = f"    {r.channel:<7} {OUTCOME_WORDS[r.outcome]}"
             if r.outcome == "offered":
                 price = "" if r.price != r.price or r.price is None else f", price {r.price:g} {r.price_unit}"
-                lines.append(f"{head} (rank {int(r.rank)}, expected value {r.expected_value:.2f}{price}); "
-                             f"decision {r.decision_id}")
+                lines.append(f"{head} (rank {int(r.rank)}, expected value {r.expected_value:.2f}{price}"
+                             f"{_learned(r)}); decision {r.decision_id}")
             elif r.outcome == "excluded":
                 lines.append(f"{head} by " + "; ".join(f"{rule}: {words.get(rule, '(rule not in the policy)')}"
                                                         for rule in r.excluded_by.split(",")))
@@ -71,6 +71,19 @@ def explain(lh: Lakehouse, customer_id: str, day: dt.date, offer: str | None = N
                 lines.append(f"{head}: {r.note}")
     return {"customer_id": customer_id, "as_of_date": day.isoformat(), "answer": lines,
             "decisions": [_json_ready(r) for r in rows.to_dict("records")]}
+
+
+def _learned(r) -> str:
+    """What learning and exploration added to an offered decision (nothing for rows logged without them)."""
+    out = ""
+    factor = getattr(r, "learned_factor", None)
+    if factor is not None and factor == factor:
+        out += (f"; the model's score x {factor:.2f}, what offers like it were accepted on {r.channel} by customers "
+                f"like this ({r.context}) against the scores")
+    chance = getattr(r, "propensity", None)
+    if chance is not None and chance == chance and chance < 1:
+        out += f"; shown with probability {chance:.3f} (the policy's exploration)"
+    return out
 
 
 def _json_ready(record: dict) -> dict:

@@ -1,5 +1,5 @@
-"""The daily decision step: candidates -> eligibility -> consent -> suitability -> contact policy -> price ->
-arbitration -> holdout, written to audit.decision_log (every candidate), checked for fairness, then
+"""The daily decision step: what the answered offers taught (gold.offer_learning, jobs/decide/learn.py) ->
+candidates -> eligibility -> consent -> suitability -> contact policy -> price -> arbitration -> holdout, written to audit.decision_log (every candidate), checked for fairness, then
 published to the channel tables, their exports and gold.next_best_offer, and marked published in
 gold.channel_publication.
 
@@ -41,6 +41,14 @@ from jobs.decide.channels import (
     publications,
     write_exports,
 )
+from jobs.decide.learn import (
+    context,
+    learn,
+    learning_schema,
+    new_offer_upper,
+    shown_history,
+    with_learned_factor,
+)
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules, check_rules
 from jobs.domain import CHANNELS
@@ -54,8 +62,8 @@ log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["decision_id", "as_of_date", "customer_id", "offer_id", "product", "channel", "outcome",
                "excluded_by", "excluded_at", "note", "holdout", "probability", "value", "lever", "expected_value",
-               "risk", "price", "price_unit", "rank", "propensity", "model", "model_version", "reason_codes", "reason",
-               "catalog_version", "policy_version"]
+               "risk", "price", "price_unit", "rank", "propensity", "context", "learned_factor", "model", "model_version",
+               "reason_codes", "reason", "catalog_version", "policy_version"]
 
 LOG = "audit.decision_log"
 # What the decision API re-decides with besides the log's columns (jobs/serve/store.py keeps them per candidate).
@@ -64,7 +72,8 @@ SUPERSEDED = ("superseded_at", "superseded_by")   # set on a published decision 
 KEY = ("customer_id", "offer_id", "channel")        # one candidate of a date (decision_id's key)
 CONTENT = tuple(c for c in LOG_COLUMNS if c != "decision_id")
 # Columns the log gained later: rows written before read NULL, which is no change of the decision.
-ADDED_LATER = {"propensity": "double"}
+ADDED_LATER = {"propensity": "double", "context": "string", "learned_factor": "double"}
+LEARNING = "gold.offer_learning"
 
 
 class FairnessGateError(RuntimeError):
@@ -86,14 +95,18 @@ def _empty_scores(lh: Lakehouse) -> DataFrame:
 
 
 def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
-           scores: DataFrame | None = None) -> DataFrame:
+           scores: DataFrame | None = None, learned: DataFrame | None = None) -> DataFrame:
     """Every candidate of `day` with its outcome, in LOG_COLUMNS (+ price_kind for the channel content, and the
     SERVING_COLUMNS the online store keeps).
 
     `scores` (customer_id, kind, target, probability, model, model_version, reason_codes, reason) replaces
     the day's gold.propensity_scores: benchmarks use it to run other arbitration policies (segment rules,
-    random) through the same rules and caps."""
+    random) through the same rules and caps. `learned` (gold.offer_learning's cells) replaces the day's cells
+    of that table when the policy learns (jobs/decide/learn.py); without either, nothing is learned yet."""
     spark = lh.spark
+    if policy.learning.enabled and learned is None:
+        learned = (lh.read(LEARNING).where(_on(day)) if lh.exists(LEARNING)
+                   else spark.createDataFrame([], learning_schema()))
     c360 = lh.read("gold.customer_360").where(_on(day))
     if scores is None:
         scores = (lh.read("gold.propensity_scores").where(_on(day)) if lh.exists("gold.propensity_scores")
@@ -121,6 +134,9 @@ def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
         marketing_consent(lh.read_known("silver.consent_event", day), day), per_channel, per_customer, declined,
         channel_affinity(campaign))
     check_rules(candidates, policy)
+    candidates = with_learned_factor(candidates.withColumn("context", context(policy)),
+                                     learned if policy.learning.enabled else None, new_offer_upper(policy.learning),
+                                     cautious=policy.no_explore)
     decided = arbitrate(add_price_and_value(apply_rules(candidates, policy)), policy)
     return (decided.withColumn("catalog_version", F.lit(catalog.version))
             .withColumn("policy_version", F.lit(policy.version))
@@ -165,14 +181,16 @@ def batch_rows(lh: Lakehouse, day: dt.date) -> DataFrame:
     return lh.read(LOG).where(_on(day)).where(table(LOG).replace_scope)
 
 
-def _logged(lh: Lakehouse, day: dt.date) -> DataFrame | None:
-    if not lh.exists(LOG):
-        return None
-    rows = batch_rows(lh, day)
+def _complete(rows: DataFrame) -> DataFrame:
+    """Log rows with every column, those the table gained later read as NULL where it lacks them yet."""
     for column, kind in [*zip(SUPERSEDED, ("timestamp", "string"), strict=True), *ADDED_LATER.items()]:
         if column not in rows.columns:
             rows = rows.withColumn(column, F.lit(None).cast(kind))
     return rows.select(*LOG_COLUMNS, *SUPERSEDED)
+
+
+def _logged(lh: Lakehouse, day: dt.date) -> DataFrame | None:
+    return _complete(batch_rows(lh, day)) if lh.exists(LOG) else None
 
 
 def _unsuperseded(df: DataFrame) -> DataFrame:
@@ -282,10 +300,24 @@ def run(lh: Lakehouse, day: dt.date) -> dict[str, int]:
     counts |= publish_table(lh, "gold.decision_policy", lh.spark.createDataFrame(
         policy_rows(policy), "policy_version string, rule_id string, rule_type string, "
         "description string, exclude_when string, kind string, `limit` int, days int"), day)
+    if policy.learning.enabled:
+        counts |= publish_table(lh, LEARNING, learned_cells(lh, day, policy), day)
     decisions = lh.scratch(decide(lh, day, catalog, policy), "decisions")
     counts |= publish(lh, day, decisions.select(*LOG_COLUMNS, "price_kind"), catalog, policy)
     materialize_store(lh, day, decisions, catalog, policy)
     return counts
+
+
+def learned_cells(lh: Lakehouse, day: dt.date, policy: Policy) -> DataFrame:
+    """What the offers shown before `day` taught (jobs/decide/learn.py): the day's gold.offer_learning rows, from
+    the daily runs' standing decisions and the responses known on the day."""
+    if not lh.exists(LOG):
+        return lh.spark.createDataFrame([], learning_schema())
+    log_rows = _complete(lh.read(LOG).where(table(LOG).replace_scope))
+    responses = (lh.read_known("silver.offer_response", day) if lh.exists("silver.offer_response")
+                 else lh.spark.createDataFrame([], "decision_id string, event_type string"))
+    history = shown_history(log_rows, responses, day, policy.learning)
+    return learn(history, day, policy.learning.prior_strength, policy.learning.optimism)
 
 
 def materialize_store(lh: Lakehouse, day: dt.date, decisions: DataFrame, catalog: Catalog, policy: Policy):

@@ -34,6 +34,7 @@ def arbitrate(candidates: list[dict], offers_per_channel: int, channel_cap: int 
                                   r["channel_order"], r["offer_id"], r["channel"]))
         for i, r in enumerate(group):
             r["_pick"] = r["_open"] and i == 0
+            r["_in_slot"] = r["_open"] and r["channel"] == group[0]["channel"]
 
     by_channel: dict[str, list[dict]] = {}
     for r in rows:
@@ -56,7 +57,7 @@ def arbitrate(candidates: list[dict], offers_per_channel: int, channel_cap: int 
             r["rank"] = i if r["_selected"] else None
     for r in rows:
         r["outcome"], r["note"] = _outcome(r)
-        for k in ("_open", "_pick", "_fits", "_selected"):
+        for k in ("_open", "_pick", "_in_slot", "_fits", "_selected"):
             del r[k]
     return rows
 
@@ -68,6 +69,8 @@ def _outcome(r: dict) -> tuple[str, str]:
         return "excluded", f"excluded at {r['excluded_at']}"
     if r["_selected"]:
         return "offered", SELECTED_NOTE
+    if not r["_pick"] and r["_in_slot"]:
+        return "not_selected", "another offer of the same product ranks higher on this channel"
     if not r["_pick"]:
         return "not_selected", "the same product goes out on a channel the customer prefers"
     if not r["_fits"]:

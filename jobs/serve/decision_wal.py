@@ -105,7 +105,9 @@ def decision_rows(records: list[dict]) -> list[dict]:
                 "value": offer["value"], "lever": offer["lever"], "expected_value": offer["expected_value"],
                 "risk": offer["risk"], "price": offer["price"], "price_unit": offer["price_unit"],
                 # The API answers with the greedy ranking (it never explores): each offer chosen for sure.
-                "rank": offer["rank"], "propensity": offer.get("propensity", 1.0), "model": offer["model"],
+                "rank": offer["rank"], "propensity": offer.get("propensity", 1.0),
+                # Learning counts the daily runs' decisions only (jobs/decide/learn.py): an answer has no context.
+                "context": None, "learned_factor": None, "model": offer["model"],
                 "model_version": offer["model_version"],
                 "reason_codes": offer["reason_codes"], "reason": offer["reason"],
                 "catalog_version": record["catalog_version"], "policy_version": record["policy_version"],
@@ -153,7 +155,7 @@ def drain(lh) -> dict[str, int]:
 _LOG_SCHEMA = ("decision_id string, as_of_date date, customer_id string, offer_id string, product string, "
                "channel string, outcome string, excluded_by string, excluded_at string, note string, holdout boolean, "
                "probability double, value double, lever double, expected_value double, risk double, price double, "
-               "price_unit string, rank int, propensity double, model string, model_version string, "
+               "price_unit string, rank int, propensity double, context string, learned_factor double, model string, model_version string, "
                "reason_codes string, "
                "reason string, catalog_version string, policy_version string, superseded_at timestamp, "
                "superseded_by string")

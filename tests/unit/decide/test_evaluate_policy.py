@@ -12,7 +12,7 @@ from jobs.decide.catalog import load_policy
 from jobs.decide.evaluate_policy import evaluate, slot_candidates, target_propensity, with_rewards
 from jobs.decide.explore import draw
 
-LOGGING = dataclasses.replace(load_policy(), exploration_share=0.2)
+LOGGING = dataclasses.replace(load_policy(), exploration_share=0.2, exploration_temperature=None)   # uniform draws
 # The candidate ranks by value too: the term deposit first, and it explores 10% of its slots.
 CANDIDATE = dataclasses.replace(LOGGING, use_value=True, exploration_share=0.1)
 # offer -> (product, true acceptance, the model's score, value of an acceptance)
@@ -57,6 +57,18 @@ def test_the_policy_formula_gives_the_logged_and_the_candidates_propensities(spa
     first = log.where("customer_id = 'CU0'")
     assert {r.offer_id: r.target for r in target_propensity(first, LOGGING).collect()} == pytest.approx(LOGGED_P)
     assert {r.offer_id: r.target for r in target_propensity(first, CANDIDATE).collect()} == pytest.approx(TARGET_P)
+
+
+def test_a_softmax_explores_in_proportion_to_expected_value_to_the_power_one_over_the_temperature(spark):
+    log, _ = simulated_log(spark)
+    first = log.where("customer_id = 'CU0'")
+    softmax = dataclasses.replace(LOGGING, exploration_temperature=0.5)
+    # Explorable: SAV-GROW (0.25, weight 1) and TD-12M (0.15, weight (0.15 / 0.25)^2 = 0.36); credit never.
+    explored = {"SAV-GROW": 1 / 1.36, "TD-12M": 0.36 / 1.36, "CC-EVERYDAY": 0.0}
+    expected = {o: 0.8 * (o == "SAV-GROW") + 0.2 * p for o, p in explored.items()}
+    got = {r.offer_id: r.target for r in target_propensity(first, softmax).collect()}
+    assert got == pytest.approx(expected, abs=1e-8)
+    assert sum(got.values()) == pytest.approx(1.0)
 
 
 def test_estimators_hold_the_true_value_of_a_policy_never_run(spark):

@@ -15,7 +15,8 @@ from jobs.decide.rules import apply_rules
 from tests.decide_fixtures import frame
 
 POLICY = load_policy()
-EXPLORING = dataclasses.replace(POLICY, exploration_share=0.2)
+EXPLORING = dataclasses.replace(POLICY, exploration_share=0.2)        # softmax at the shipped temperature
+UNIFORM = dataclasses.replace(EXPLORING, exploration_temperature=None)   # uniform draws
 
 SAVINGS = {"offer_id": "SAV-GROW", "product": "savings", "is_credit": False, "price_kind": "deposit_rate",
            "price_unit": "%", "price_min": 3.25, "price_max": 4.1, "value_kind": "income_linked", "value_amount": 60.0}
@@ -45,7 +46,7 @@ def _decide(spark, policy, rows=None):
     return arbitrate(add_price_and_value(apply_rules(frame(spark, *(rows or _rows())), policy)), policy)
 
 
-@pytest.mark.parametrize("policy", [POLICY, EXPLORING], ids=["shipped", "exploring"])
+@pytest.mark.parametrize("policy", [POLICY, EXPLORING, UNIFORM], ids=["shipped", "softmax", "uniform"])
 def test_logged_propensities_sum_to_one_per_decision(spark, policy):
     decided = _decide(spark, policy)
     slots = (decided.groupBy("customer_id", "channel")
@@ -63,10 +64,11 @@ def test_logged_propensities_sum_to_one_per_decision(spark, policy):
         assert decided.where("outcome = 'offered' AND propensity != 1").count() == 0
 
 
-def test_exploration_never_offers_what_a_rule_excludes_nor_credit_by_chance(spark):
+@pytest.mark.parametrize("exploring", [EXPLORING, UNIFORM], ids=["softmax", "uniform"])
+def test_exploration_never_offers_what_a_rule_excludes_nor_credit_by_chance(spark, exploring):
     greedy = {(r.customer_id, r.channel): r.offer_id
               for r in _decide(spark, POLICY).where("outcome = 'offered'").collect()}
-    decided = _decide(spark, EXPLORING)
+    decided = _decide(spark, exploring)
     offered = decided.where("outcome = 'offered'").collect()
     explored = [r for r in offered if r.note.startswith("drawn by exploration")]
     # The test means something: exploration changed some offers, about its share of the slots.
@@ -108,9 +110,43 @@ def _policy_file(tmp_path, exploration, per_channel=1):
     ({"share": 0.5}, 1, "share must be in"),
     ({"share": 0.1, "no_explore": ["credit_card"]}, 1, "missing"),
     ({"share": 0.1}, 2, "offers_per_channel 1"),
+    ({"share": 0.1, "temperature": 0}, 1, "temperature must be above 0"),
 ])
 def test_a_policy_file_that_explores_too_much_or_explores_credit_is_refused(tmp_path, exploration, per_channel,
                                                                             message):
     with pytest.raises(CatalogError, match=message):
         load_policy(_policy_file(tmp_path, exploration, per_channel))
     assert load_policy(_policy_file(tmp_path, {"share": 0.1})).exploration_share == 0.1
+
+
+def test_a_softmax_draws_near_offers_more_often_than_far_ones_and_each_as_often_as_its_propensity(spark):
+    # Two explorable offers per slot: the deposit (0.03, the best) and savings (0.02, weight (2/3)^(1/t)).
+    rows = [r for r in _rows(3000) if r.get("offer_id") in ("SAV-GROW", "TD-12M") and r["channel"] == "mobile"]
+    rows = [{**r, "probability": 0.02 if r["offer_id"] == "SAV-GROW" else 0.03, "contacts": 0} for r in rows]
+    shares = {}
+    for t in (0.25, 2.0):
+        policy = dataclasses.replace(EXPLORING, exploration_share=0.2, exploration_temperature=t)
+        offered = _decide(spark, policy, rows).where("outcome = 'offered'").collect()
+        savings = [r for r in offered if r.offer_id == "SAV-GROW"]
+        weight = (2 / 3) ** (1 / t)
+        assert {round(r.propensity, 6) for r in savings} == {round(0.2 * weight / (1 + weight), 6)}
+        shares[t] = len(savings) / len(offered)
+        assert shares[t] == pytest.approx(savings[0].propensity, abs=0.03)   # drawn as often as logged
+    assert shares[0.25] < shares[2.0]   # a colder softmax tries the weaker offer less
+
+
+def test_exploration_tries_a_products_other_offers_on_its_channel_never_on_another(spark):
+    # Two savings offers on mobile and email; the ranking prefers SAV-GROW (higher score), on mobile (channel order).
+    plus = {**SAVINGS, "offer_id": "SAV-PLUS"}
+    rows = [{**offer, "customer_id": f"CU{i}", "channel": channel, "channel_order": order, "probability": p}
+            for i in range(2000) for channel, order in (("mobile", 0), ("email", 1))
+            for offer, p in ((SAVINGS, 0.03), (plus, 0.02))]
+    decided = _decide(spark, dataclasses.replace(UNIFORM, exploration_share=0.2), rows)
+    offered = decided.where("outcome = 'offered'").collect()
+    plus_offers = [r for r in offered if r.offer_id == "SAV-PLUS"]
+    assert plus_offers and all(r.channel == "mobile" for r in plus_offers)
+    assert 0.05 < len(plus_offers) / len(offered) < 0.15                  # 0.2 of the slots, half of their draws
+    assert {round(r.propensity, 6) for r in plus_offers} == {0.1}
+    assert decided.where("offer_id = 'SAV-PLUS' AND channel = 'email' AND propensity > 0").count() == 0
+    notes = {r.note for r in decided.where("offer_id = 'SAV-PLUS' AND outcome = 'not_selected'").collect()}
+    assert "another offer of the same product ranks higher on this channel" in notes
