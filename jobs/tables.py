@@ -196,10 +196,11 @@ _DECLARED = _bronze_and_quarantine() + [
           cluster_by=("day",)),
     _daily("gold", "offer_learning", ("as_of_date", "level", "offer_id", "product", "channel", "context"),
            "as_of_date",
-           "what the offers shown so far taught the decisions (jobs/decide/learn.py), learned each day before deciding: "
-           "per cell (channel; product, offer, offer in a customer context on the channel; `*` a key the level does not "
-           "use) the offers shown, accepted and expected by the models, and the shrunk factor arbitration multiplies "
-           "the model's probability by; only when the policy learns (schemas/decisioning/policy.json)", suite=True),
+           "what the offers shown so far taught the decisions (jobs/decide/learn.py), learned each day before "
+           "deciding: per cell (channel; product, product in a customer context and in a month, offer relative to "
+           "its product; `*` a key the level does not use) the offers shown, accepted and expected by the models, "
+           "and the shrunk factor arbitration multiplies the model's probability by; only when the policy learns "
+           "(schemas/decisioning/policy.json)", suite=True),
     _daily("gold", "fairness_daily", ("as_of_date", "dimension", "group", "metric"), "as_of_date",
            "offer rates and approved prices per protected group, ratio to the best-treated group, flags", suite=True),
     _daily("audit", "decision_log", ("as_of_date", "decision_id"), "as_of_date",

@@ -27,7 +27,8 @@ from jobs.decide.learn import learned_acceptance
 from jobs.domain import in_holdout
 
 OUTCOMES = ("offered", "not_selected", "excluded", "holdout")
-SCRATCH = ("_open", "_pick", "_pick_channel", "_in_slot", "_fits_channel", "_selected", "_explored", "_best_ev", "_best_offer", "_can_explore",
+SCRATCH = ("_open", "_pick", "_pick_channel", "_in_slot", "_fits_channel", "_selected", "_explored", "_best_ev",
+           "_best_offer", "_can_explore",
            "_m", "_w", "_w_sum", "_slot", "_slot_explored")
 
 

@@ -14,8 +14,8 @@ expected acceptances of evidence):
     product on the channel, in context factor = (accepted + a x product) / (expected + a)
     offer on the channel (relative)    factor = (accepted + a x 1)       / (expected' + a)
 
-`expected` sums the model probabilities of the offers shown in the cell, each times its offer's and its week's
-factor; `expected'` sums them times their context's and week's factor. A week's factor per product (`period`)
+`expected` sums the model probabilities of the offers shown in the cell, each times its offer's and its month's
+factor; `expected'` sums them times their context's and month's factor. A month's factor per product (`period`)
 takes out what changed over time for all offers of the product alike; the three are fitted in turn (learn()).
 
 A candidate's factor is its product's in its context (or the finest cell above it with evidence) times its
@@ -49,7 +49,7 @@ LEVELS = {
     "context": ("product", "channel", "context"),
 }
 OFFER_LEVEL = "offer"   # an offer's factor relative to its product's, in the contexts it was shown in
-PERIOD_LEVEL = "period"  # what changed per product and week of decision, for every offer of the product
+PERIOD_LEVEL = "period"  # what changed per product and month of decision, for every offer of the product
 ITERATIONS = 3          # rounds of fitting the product levels, periods and offers' factors in turn (learn())
 OFFER_KEYS = ("offer_id", "product", "channel")
 KEYS = ("offer_id", "product", "channel", "context")
@@ -153,21 +153,23 @@ def learn(history: DataFrame, day: dt.date, prior_strength: float, optimism: flo
 
     Acceptance is modelled as probability x context factor x period factor x offer factor:
     - the product levels (LEVELS) shrink each cell toward its parent;
-    - the period level, per product and week of decision (`context` holds the week's Monday), takes out what
-      changed over time for every offer of the product (the season, a market, the models' drift), so an offer
-      shown only in later weeks is not credited or blamed for them;
+    - the period level, per product and month of decision (`context` holds the month's first day), takes out
+      what changed over time for every offer of the product (the season, a market, the models' drift), so an
+      offer shown only in later months is not credited or blamed for them. A month, not a week: an offer the
+      ranking switches to takes a week's shows almost whole, and a week's factor would then be the offer's;
+      within a month the offers shown before and after the switch tell time and offer apart;
     - the offer level is relative: an offer's acceptances against what its product's context and period factors
       expect where and when it was shown, shrunk toward 1.
     The three are fitted in turn (ITERATIONS rounds of backfitting, from every factor at 1). A new offer, with no
     cell of its own, is its product's in every context (the cold-start prior). Ranking uses the context and
-    offer factors: the period factor is common to every offer of the product in a week.
+    offer factors: the period factor is common to every offer of the product in a month.
 
     `upper` is the factor plus `optimism` posterior standard deviations; arbitration ranks offers by their
     offer level's upper factor, so an offer with little evidence (a new one) is shown until its evidence says
     whether it is better than its siblings, then ranked on that evidence (upper confidence bound)."""
     a = F.lit(float(prior_strength))
     spark = history.sparkSession
-    history = history.withColumn("period", F.date_trunc("week", F.col("as_of_date")).cast("date").cast("string"))
+    history = history.withColumn("period", F.date_trunc("month", F.col("as_of_date")).cast("date").cast("string"))
     offer_schema = "offer_id string, product string, channel string, _r double"
     period_schema = "product string, period string, _t double"
     offer_factors = spark.createDataFrame([], offer_schema)
@@ -209,7 +211,8 @@ def with_learned_factor(candidates: DataFrame, learned: DataFrame | None, unseen
     was learned yet) times its offer's relative factor at its upper bound (learn(); for an offer never shown on
     the channel, `unseen` (new_offer_upper(): the cold start) where other offers of its product were, else 1).
     Offers of `cautious` products (the policy's no-explore list: credit) are ranked on their evidence alone,
-    the factor without optimism: no credit offer is shown because little is known about it. NULL when `learned` is None (learning is off)."""
+    the factor without optimism: no credit offer is shown because little is known about it. NULL when `learned`
+    is None (learning is off)."""
     if learned is None:
         return candidates.withColumn("learned_factor", F.lit(None).cast("double"))
     out, found = candidates, []

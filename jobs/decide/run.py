@@ -1,5 +1,6 @@
 """The daily decision step: what the answered offers taught (gold.offer_learning, jobs/decide/learn.py) ->
-candidates -> eligibility -> consent -> suitability -> contact policy -> price -> arbitration -> holdout, written to audit.decision_log (every candidate), checked for fairness, then
+candidates -> eligibility -> consent -> suitability -> contact policy -> price -> arbitration -> holdout,
+written to audit.decision_log (every candidate), checked for fairness, then
 published to the channel tables, their exports and gold.next_best_offer, and marked published in
 gold.channel_publication.
 
@@ -62,8 +63,8 @@ log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["decision_id", "as_of_date", "customer_id", "offer_id", "product", "channel", "outcome",
                "excluded_by", "excluded_at", "note", "holdout", "probability", "value", "lever", "expected_value",
-               "risk", "price", "price_unit", "rank", "propensity", "context", "learned_factor", "model", "model_version",
-               "reason_codes", "reason", "catalog_version", "policy_version"]
+               "risk", "price", "price_unit", "rank", "propensity", "context", "learned_factor", "model",
+               "model_version", "reason_codes", "reason", "catalog_version", "policy_version"]
 
 LOG = "audit.decision_log"
 # What the decision API re-decides with besides the log's columns (jobs/serve/store.py keeps them per candidate).

@@ -155,7 +155,8 @@ def drain(lh) -> dict[str, int]:
 _LOG_SCHEMA = ("decision_id string, as_of_date date, customer_id string, offer_id string, product string, "
                "channel string, outcome string, excluded_by string, excluded_at string, note string, holdout boolean, "
                "probability double, value double, lever double, expected_value double, risk double, price double, "
-               "price_unit string, rank int, propensity double, context string, learned_factor double, model string, model_version string, "
+               "price_unit string, rank int, propensity double, context string, learned_factor double, model string, "
+               "model_version string, "
                "reason_codes string, "
                "reason string, catalog_version string, policy_version string, superseded_at timestamp, "
                "superseded_by string")

@@ -48,16 +48,16 @@ def lakehouse(spark, tmp_path):
 def test_the_offers_step_learns_from_answered_decisions_known_on_the_day_and_publishes_them(lakehouse):
     lh = lakehouse
     counts = publish(lh, LEARNING, learned_cells(lh, DAY, POLICY), DAY)
-    # The channel, the product, the product in the context, its week, the offer: every cell passes the suite.
+    # The channel, the product, the product in the context, its month, the offer: every cell passes the suite.
     assert counts == {LEARNING: 5, "quarantine.gold_offer_learning": 0}
     cells = {r.level: r for r in lh.read(LEARNING).where(f"as_of_date = DATE'{DAY}'").collect()}
     a = POLICY.learning.prior_strength
     channel = cells["channel"]
-    # 200 shows at 0.05, each counted at its offer's and week's factor (near 1: one offer, one week).
+    # 200 shows at 0.05, each counted at its offer's and month's factor (near 1: one offer, one month).
     assert (channel.shown, channel.accepted, channel.expected) == (200, 30, pytest.approx(10.0, rel=0.05))
     assert channel.factor == pytest.approx((30 + a) / (channel.expected + a), abs=1e-6)   # accepted ~3x as expected
     assert cells["context"].context == "frequent|under_50" and cells["offer"].offer_id == "SAV-GROW"
-    assert cells["period"].context == "2026-07-06" and cells["period"].channel == "*"   # the decisions' Monday
+    assert cells["period"].context == "2026-07-01" and cells["period"].channel == "*"   # the decisions' month
     assert cells["offer"].upper > cells["offer"].factor                        # the policy's optimism
     before = sorted(map(tuple, lh.read(LEARNING).collect()))
     publish(lh, LEARNING, learned_cells(lh, DAY, POLICY), DAY)                 # a re-run of the date

@@ -9,7 +9,7 @@ import pytest
 
 from jobs.decide.arbitrate import arbitrate
 from jobs.decide.catalog import Learning, load_policy
-from jobs.decide.learn import ITERATIONS, ANY, context, learn, new_offer_upper, shown_history, with_learned_factor
+from jobs.decide.learn import ANY, ITERATIONS, context, learn, new_offer_upper, shown_history, with_learned_factor
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules
 from tests.decide_fixtures import DAY, frame
@@ -23,11 +23,11 @@ def _week(cell) -> int:
 
 
 def _history(spark, cells):
-    """Shown offers: per (offer, product, channel, context[, weeks before]) `n` shows at probability `p`, `k` of
-    them accepted, decided on DAY - 14 days (- 7 per week before)."""
+    """Shown offers: per (offer, product, channel, context[, months before]) `n` shows at probability `p`, `k` of
+    them accepted, decided on DAY - 14 days (- 30 per month before)."""
     rows = []
     for cell, (n, p, k) in cells.items():
-        day = DAY - dt.timedelta(days=14 + 7 * _week(cell))
+        day = DAY - dt.timedelta(days=14 + 30 * _week(cell))
         rows += [(day, *cell[:4], p, int(i < k)) for i in range(n)]
     return spark.createDataFrame(rows, "as_of_date date, offer_id string, product string, channel string, "
                                        "context string, probability double, accepted int")
@@ -38,34 +38,37 @@ def _factors(learned):
             for r in learned.collect()}
 
 
+def _total(cells, key_of, weight):
+    """Per key: accepted and expected (n x p x the show's weight) over the cells."""
+    sums = {}
+    for cell, (n, p, k) in cells.items():
+        acc = sums.setdefault(key_of(cell), [0, 0.0])
+        acc[0] += k
+        acc[1] += n * p * weight[cell]
+    return sums
+
+
 def _reference(cells, a, rounds=ITERATIONS):
-    """learn()'s factors computed by hand from the cells (n shows at probability p, k accepted, in a week): the
-    product levels with each show counted at its offer's and week's factor, the weeks against the contexts and
-    offers, the offers against the contexts and weeks, in turn."""
-    week = {c: _week(c) for c in cells}
+    """learn()'s factors computed by hand from the cells (n shows at probability p, k accepted, in a month): the
+    product levels with each show counted at its offer's and month's factor, the months against the contexts and
+    offers, the offers against the contexts and months, in turn."""
+    month = {c: _week(c) for c in cells}
     offer, period = {}, {}
-
-    def total(key_of, weight):
-        sums = {}
-        for cell, (n, p, k) in cells.items():
-            acc = sums.setdefault(key_of(cell), [0, 0.0])
-            acc[0] += k
-            acc[1] += n * p * weight(cell)
-        return sums
-
     for _ in range(rounds):
-        r = lambda c: offer.get((c[0], c[2]), 1.0)          # noqa: E731
-        t = lambda c: period.get((c[1], week[c]), 1.0)      # noqa: E731
-        channel = {key: (k + a) / (e + a) for key, (k, e) in total(lambda c: c[2], lambda c: r(c) * t(c)).items()}
+        r = {c: offer.get((c[0], c[2]), 1.0) for c in cells}
+        t = {c: period.get((c[1], month[c]), 1.0) for c in cells}
+        rt = {c: r[c] * t[c] for c in cells}
+        channel = {key: (k + a) / (e + a) for key, (k, e) in _total(cells, lambda c: c[2], rt).items()}
         product = {key: (k + a * channel[key[1]]) / (e + a)
-                   for key, (k, e) in total(lambda c: (c[1], c[2]), lambda c: r(c) * t(c)).items()}
+                   for key, (k, e) in _total(cells, lambda c: (c[1], c[2]), rt).items()}
         ctx = {key: (k + a * product[key[:2]]) / (e + a)
-               for key, (k, e) in total(lambda c: (c[1], c[2], c[3]), lambda c: r(c) * t(c)).items()}
-        f = lambda c: ctx[(c[1], c[2], c[3])]               # noqa: E731
-        period = {key: (k + a) / (e + a) for key, (k, e) in total(lambda c: (c[1], week[c]),
-                                                                  lambda c: f(c) * r(c)).items()}
-        offer = {key: (k + a) / (e + a) for key, (k, e) in total(lambda c: (c[0], c[2]),
-                                                                 lambda c: f(c) * t(c)).items()}
+               for key, (k, e) in _total(cells, lambda c: (c[1], c[2], c[3]), rt).items()}
+        f = {c: ctx[(c[1], c[2], c[3])] for c in cells}
+        period = {key: (k + a) / (e + a) for key, (k, e) in _total(
+            cells, lambda c: (c[1], month[c]), {c: f[c] * r[c] for c in cells}).items()}   # noqa: B023
+        t = {c: period[(c[1], month[c])] for c in cells}
+        offer = {key: (k + a) / (e + a) for key, (k, e) in _total(
+            cells, lambda c: (c[0], c[2]), {c: f[c] * t[c] for c in cells}).items()}
     return channel, product, ctx, offer, period
 
 
@@ -88,15 +91,15 @@ def test_each_level_is_shrunk_toward_the_coarser_one_and_offers_against_their_co
     assert got[("context", "savings", "mobile", "frequent|under_50")] > 2 * got[
         ("context", "savings", "mobile", "offline|65_plus")]
     assert got[("offer", "SAV-PLUS", "mobile", ANY)] > got[("offer", "SAV-GROW", "mobile", ANY)]
-    assert len(got) == 1 + 2 + 3 + 2 + 3   # channel, products, contexts, periods (one week), offers
+    assert len(got) == 1 + 2 + 3 + 2 + 3   # channel, products, contexts, periods (one month), offers
     # One round is the plain hierarchy: the offers against contexts learned with every offer at 1.
     one = _reference(cells, A, rounds=1)[0]
     assert one["mobile"] == pytest.approx((150 + 30 + 60 + 10 + A) / (50 + 50 + 50 + 10 + A))
 
 
-def test_an_offer_shown_in_a_worse_week_is_not_blamed_for_the_week(spark):
-    # SAV-GROW was accepted twice as often as expected two weeks ago, as expected last week (the week was worse
-    # for savings: the season); SAV-PLUS, new last week, half as often again as SAV-GROW that same week.
+def test_an_offer_shown_in_a_worse_month_is_not_blamed_for_the_month(spark):
+    # SAV-GROW was accepted twice as often as expected the month before, as expected this month (the month was
+    # worse for savings: the season); SAV-PLUS, new this month, half as often again as SAV-GROW the same month.
     cells = {("SAV-GROW", "savings", "mobile", "frequent|under_50", 1): (1000, 0.05, 100),
              ("SAV-GROW", "savings", "mobile", "frequent|under_50", 0): (400, 0.05, 20),
              ("SAV-PLUS", "savings", "mobile", "frequent|under_50", 0): (1000, 0.05, 75)}
@@ -106,11 +109,10 @@ def test_an_offer_shown_in_a_worse_week_is_not_blamed_for_the_week(spark):
     assert got[("offer", "SAV-PLUS", ANY)] == pytest.approx(offer[("SAV-PLUS", "mobile")], abs=2e-6)
     assert got[("offer", "SAV-GROW", ANY)] == pytest.approx(offer[("SAV-GROW", "mobile")], abs=2e-6)
     assert got[("offer", "SAV-PLUS", ANY)] > got[("offer", "SAV-GROW", ANY)]
-    weeks = sorted((r.context, r.factor) for r in learned.where("level = 'period'").collect())
-    assert [w for w, _ in weeks] == [str(DAY - dt.timedelta(days=21 + DAY.weekday())),
-                                     str(DAY - dt.timedelta(days=14 + DAY.weekday()))]   # the weeks' Mondays
-    assert weeks[0][1] > 1.3 * weeks[1][1]   # the earlier week was better for every savings offer
-    # Without the weeks, SAV-PLUS would look worse than SAV-GROW: (75 / 50) against (120 / 70).
+    months = sorted((r.context, r.factor) for r in learned.where("level = 'period'").collect())
+    assert [m for m, _ in months] == ["2026-05-01", "2026-06-01"]   # DAY - 44 and DAY - 14: the months' first days
+    assert months[0][1] > 1.3 * months[1][1]   # the earlier month was better for every savings offer
+    # Without the months, SAV-PLUS would look worse than SAV-GROW: (75 / 50) against (120 / 70).
     assert 75 / 50 < 120 / 70
 
 
@@ -121,7 +123,8 @@ def test_a_new_offer_starts_from_what_its_product_earned_and_nothing_learned_is_
     candidates = spark.createDataFrame(
         [("SAV-GROW", "savings", "mobile", "frequent|under_50"), ("SAV-PLUS", "savings", "mobile", "frequent|under_50"),
          ("SAV-PLUS", "savings", "mobile", "regular|under_50"),
-         ("TD-12M", "term_deposit", "mobile", "offline|65_plus"), ("TD-12M", "term_deposit", "email", "offline|65_plus")],
+         ("TD-12M", "term_deposit", "mobile", "offline|65_plus"),
+         ("TD-12M", "term_deposit", "email", "offline|65_plus")],
         "offer_id string, product string, channel string, context string")
     got = {(r.offer_id, r.channel, r.context): r.learned_factor
            for r in with_learned_factor(candidates, learned).collect()}
@@ -135,7 +138,7 @@ def test_a_new_offer_starts_from_what_its_product_earned_and_nothing_learned_is_
     assert got[("SAV-PLUS", "mobile", "regular|under_50")] == f[("product", "savings", "mobile", ANY)]
     assert got[("TD-12M", "mobile", "offline|65_plus")] == f[("channel", ANY, "mobile", ANY)]  # a product never shown
     assert got[("TD-12M", "email", "offline|65_plus")] == 1.0                                 # nothing on the channel
-    assert young > 2.0                                                                        # the prior carries evidence
+    assert young > 2.0   # the prior carries evidence
     # Ranked, a never-shown offer gets the upper bound its prior would have: no evidence is never below thin.
     unseen = new_offer_upper(POLICY.learning)
     optimistic = {(r.offer_id, r.context): r.learned_factor
