@@ -1,7 +1,8 @@
 """A policy that learns from its own offers, against the static ranking, the best segment rule and the truth.
 
     .venv/bin/python benchmarks/learning.py [--customers 20000] [--weeks 12] [--date 2026-06-30] [--home DIR]
-                                            [--new-offer-week 6] [--exploration 0.1]
+                                            [--new-offer-week 6] [--exploration 0.1] [--prior-strength A]
+                                            [--optimism Z]
 
 Generates a bank (a temporary home unless --home; a home that has trained models is reused), loads it and trains
 every model as benchmarks/uplift.py does, then for `weeks` weekly decision dates ending on --date builds the
@@ -143,6 +144,9 @@ def main() -> int:
     parser.add_argument("--weeks", type=int, default=12)
     parser.add_argument("--new-offer-week", type=int, default=6, help="the week (0-based) SAV-PLUS is added")
     parser.add_argument("--exploration", type=float, default=0.1, help="the learning policy's exploration share")
+    parser.add_argument("--prior-strength", type=float, help="the learning block's prior_strength (default: the "
+                                                                  "policy file's)")
+    parser.add_argument("--optimism", type=float, help="the learning block's optimism (default: the policy file's)")
     args = parser.parse_args()
     quiet_engine()
 
@@ -177,8 +181,13 @@ def main() -> int:
         base_catalog, shipped = load_catalog(), load_policy()
         static = dataclasses.replace(shipped, learning=dataclasses.replace(shipped.learning, enabled=False),
                                      exploration_share=0.0)
-        learning = dataclasses.replace(shipped, learning=dataclasses.replace(shipped.learning, enabled=True),
-                                       exploration_share=args.exploration)
+        tuned = {k: v for k, v in (("prior_strength", args.prior_strength), ("optimism", args.optimism))
+                 if v is not None}
+        learning = dataclasses.replace(
+            shipped, learning=dataclasses.replace(shipped.learning, enabled=True, **tuned),
+            exploration_share=args.exploration)
+        figures.update({"prior_strength": learning.learning.prior_strength, "optimism": learning.learning.optimism,
+                        "temperature": learning.exploration_temperature})
         segment = dataclasses.replace(static, use_value=False, use_lever=False)
         world = World(lh, settings, base_catalog)
 
