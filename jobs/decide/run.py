@@ -138,6 +138,10 @@ def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
     candidates = with_learned_factor(candidates.withColumn("context", context(policy)),
                                      learned if policy.learning.enabled else None, new_offer_upper(policy.learning),
                                      cautious=policy.no_explore)
+    # Nullable in the log's schema (a table takes the first writer's): the decision API's rows, appended to the
+    # same table, have neither a context nor a learned factor.
+    for column in ("context", "learned_factor"):
+        candidates = candidates.withColumn(column, F.when(F.col(column).isNotNull(), F.col(column)))
     decided = arbitrate(add_price_and_value(apply_rules(candidates, policy)), policy)
     return (decided.withColumn("catalog_version", F.lit(catalog.version))
             .withColumn("policy_version", F.lit(policy.version))
