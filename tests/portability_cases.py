@@ -10,6 +10,7 @@ session cannot share one Python process — and compares the outputs row for row
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import decimal
 import json
@@ -21,6 +22,7 @@ from pyspark.sql import functions as F
 from jobs.contracts import ColumnContract, Contract, typed
 from jobs.decide.arbitrate import arbitrate
 from jobs.decide.catalog import load_policy
+from jobs.decide.learn import learn, with_learned_factor
 from jobs.decide.pricing import add_price_and_value
 from jobs.decide.rules import apply_rules
 from jobs.gold.customer_360 import build_customer_360
@@ -166,6 +168,27 @@ def run_cases(spark) -> dict[str, list]:
                        {"customer_id": "CU3", "age": 17}, {"customer_id": "CU9", "max_days_past_due": 90})
     decided = arbitrate(add_price_and_value(apply_rules(candidates, policy)), policy)
     out["decide.arbitrate"] = _rows(decided)
+    # Exploration (softmax draws over a hash) and the adaptive response model (jobs/decide/learn.py).
+    exploring = dataclasses.replace(policy, exploration_share=0.2)
+    out["decide.arbitrate_exploring"] = _rows(arbitrate(add_price_and_value(apply_rules(candidates, exploring)),
+                                                        exploring))
+    shows = [(AS_OF - dt.timedelta(days=d), o, p, ch, ctx, prob, int(i % every == 0))
+             for d, o, p, ch, ctx, prob, n, every in (
+                 (40, "SAV-GROW", "savings", "mobile", "frequent|under_50", 0.05, 30, 3),
+                 (12, "SAV-GROW", "savings", "mobile", "offline|65_plus", 0.04, 20, 5),
+                 (12, "SAV-PLUS", "savings", "mobile", "offline|65_plus", 0.04, 20, 2),
+                 (12, "CC-EVERYDAY", "credit_card", "email", "frequent|*", 0.1, 10, 4))
+             for i in range(n)]
+    history = spark.createDataFrame(shows, "as_of_date date, offer_id string, product string, channel string, "
+                                           "context string, probability double, accepted int")
+    learned = learn(history, AS_OF, 2.0, 1.0)
+    out["decide.learn"] = _rows(learned)
+    asked = spark.createDataFrame([("SAV-GROW", "savings", "mobile", "offline|65_plus"),
+                                   ("SAV-NEW", "savings", "mobile", "frequent|under_50"),
+                                   ("CC-NEW", "credit_card", "email", "frequent|*"),
+                                   ("TD-12M", "term_deposit", "branch", "offline|*")],
+                                  "offer_id string, product string, channel string, context string")
+    out["decide.with_learned_factor"] = _rows(with_learned_factor(asked, learned, 1.5, ("credit_card",)))
     holdout = c360.select("customer_id", (F.col("customer_id") == "B").alias("holdout"))
     openings = spark.createDataFrame([("A", AS_OF, 100.0)], "customer_id string, open_date date, value double")
     offered = spark.createDataFrame([("A", "D1", AS_OF - dt.timedelta(days=1))],

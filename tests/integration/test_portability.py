@@ -41,7 +41,8 @@ def test_every_case_ran_on_both_engines(jvm_results, sail_results):
     "unify.deposit_transactions", "unify.current_consent", "unify.offer_interactions",
     "unify.golden_customers", "unify.conform_accounts", "unify.customer_versions", "unify.keep_known_ids",
     "unify.late_arrivals.published", "unify.late_arrivals.waits",
-    "gold.customer_360", "gold.training_set", "decide.arbitrate", "gold.kpi_daily",
+    "gold.customer_360", "gold.training_set", "decide.arbitrate", "decide.arbitrate_exploring", "decide.learn",
+    "decide.with_learned_factor", "gold.kpi_daily",
 ])
 def test_same_output_on_sail_and_jvm_spark(case, jvm_results, sail_results):
     assert sail_results[case] == jvm_results[case]
