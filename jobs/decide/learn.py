@@ -141,6 +141,9 @@ def _product_levels(history: DataFrame, a: Column, optimism: float) -> list[tupl
     return out
 
 
+EVIDENCE = "shown long, accepted long, expected double, factor double, upper double"   # a cell's columns
+
+
 def _small(df: DataFrame, schema: str) -> DataFrame:
     """A few dozen cells brought to the driver and back: the next round's plan starts from them, not from every
     round before (nothing the size of the history is collected)."""
@@ -170,10 +173,8 @@ def learn(history: DataFrame, day: dt.date, prior_strength: float, optimism: flo
     a = F.lit(float(prior_strength))
     spark = history.sparkSession
     history = history.withColumn("period", F.date_trunc("month", F.col("as_of_date")).cast("date").cast("string"))
-    offer_schema = "offer_id string, product string, channel string, _r double"
-    period_schema = "product string, period string, _t double"
-    offer_factors = spark.createDataFrame([], offer_schema)
-    period_factors = spark.createDataFrame([], period_schema)
+    offer_factors = spark.createDataFrame([], "offer_id string, product string, channel string, _r double")
+    period_factors = spark.createDataFrame([], "product string, period string, _t double")
     finest = LEVELS[list(LEVELS)[-1]]
     for _ in range(ITERATIONS):
         rows = (history.join(F.broadcast(offer_factors), list(OFFER_KEYS), "left")
@@ -184,11 +185,14 @@ def learn(history: DataFrame, day: dt.date, prior_strength: float, optimism: flo
         rows = rows.join(levels[-1][1].select(*finest, F.col("factor").alias("_f")), list(finest), "left")
         periods = (_cells(rows, ("product", "period"), F.col("probability") * F.col("_f") * F.col("_r"))
                    .withColumn("factor", _shrunk(a, F.lit(1.0))).withColumn("upper", _upper(a, F.lit(1.0), optimism)))
-        period_factors = _small(periods.select("product", "period", "factor"), period_schema)
+        periods = _small(periods, f"product string, period string, {EVIDENCE}")
+        period_factors = periods.select("product", "period", F.col("factor").alias("_t"))
         rows = rows.drop("_t").join(F.broadcast(period_factors), ["product", "period"], "left")
         offers = (_cells(rows, OFFER_KEYS, F.col("probability") * F.col("_f") * F.col("_t"))
                   .withColumn("factor", _shrunk(a, F.lit(1.0))).withColumn("upper", _upper(a, F.lit(1.0), optimism)))
-        offer_factors = _small(offers.select(*OFFER_KEYS, "factor"), offer_schema)
+        # Brought back whole: the next round joins their factors, the output takes them as they are.
+        offers = _small(offers, f"offer_id string, product string, channel string, {EVIDENCE}")
+        offer_factors = offers.select(*OFFER_KEYS, F.col("factor").alias("_r"))
     out = [_rows(cells, level, day, LEVELS[level]) for level, cells in levels]
     out.append(_rows(periods.withColumnRenamed("period", "context"), PERIOD_LEVEL, day, ("product", "context")))
     out.append(_rows(offers, OFFER_LEVEL, day, OFFER_KEYS))
