@@ -107,9 +107,9 @@ def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
     if write is None:
         def write(valid: DataFrame) -> None:
             lh.write(full_name, valid, day, count=False)   # the counts come from the validation
-    # Staged once: validation, publishing and quarantine then read files instead of recomputing the plan.
-    staged = lh.scratch(df, f"staged_{full_name.replace('.', '_')}")
-    result = quality.validate(staged, full_name, lh.settings, day, materialize=lh.scratch)
+    # `df` is computed once, with the rules' verdicts, into a scratch file (`materialize`): GX, publishing and the
+    # quarantine then read that file instead of recomputing the plan.
+    result = quality.validate(df, full_name, lh.settings, day, materialize=lh.scratch)
     record_results(lh, result, day)
     quality.raise_on_failure(result)
     valid, quarantine = result.valid, as_rejected(result.quarantined)

@@ -134,8 +134,7 @@ def drain(lh) -> dict[str, int]:
         if rows:
             day = dt.date.fromisoformat(path.stem)
             df = lh.spark.createDataFrame(rows, _LOG_SCHEMA).select(*LOG_COLUMNS, *SUPERSEDED)
-            staged = lh.scratch(df, "api_decisions")
-            result = quality.validate(staged, LOG, lh.settings, day, materialize=lh.scratch)
+            result = quality.validate(df, LOG, lh.settings, day, materialize=lh.scratch)
             record_results(lh, result, day)
             quality.raise_on_failure(result)
             if result.quarantined_count:

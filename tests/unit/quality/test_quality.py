@@ -188,6 +188,32 @@ def test_materialized_verdicts_are_read_by_every_later_pass_with_the_same_split(
                                                       for r in plain.quarantined.collect()}
 
 
+def test_with_materialize_the_input_is_computed_once_for_the_split_and_gx(payments_suite, settings, spark, tmp_path):
+    """A step's frame (its whole build) is computed once, into the materialized file, and GX's queries read that
+    file: each computation of a row is counted by the UDF that makes its amount."""
+    computed = tmp_path / "computed.txt"
+
+    @F.udf("double")
+    def amount(i):
+        with open(computed, "a") as fh:   # one line each time a row is computed
+            fh.write(f"{i}\n")
+        return float(i % 5) - 1.0         # one row in five is negative
+
+    df = spark.range(50).select(F.concat(F.lit("p"), F.col("id").cast("string")).alias("id"),
+                                amount("id").alias("amount"), F.lit("EUR").alias("currency"),
+                                F.lit("R001").alias("ref"))
+
+    def materialize(frame, name):
+        path = str(tmp_path / name)
+        frame.write.mode("overwrite").parquet(path)
+        return spark.read.schema(frame.schema).parquet(path)
+
+    result = quality.validate(df, payments_suite, settings, RUN_DATE, materialize=materialize)
+    assert _by_type(result, "expect_column_values_to_be_between", "amount")["unexpected_count"] == 10
+    assert result.quarantined_count == 10 and result.valid.count() == 40
+    assert len(computed.read_text().splitlines()) == 50
+
+
 def test_a_row_failing_several_expectations_is_quarantined_once(spark, payments_suite, settings):
     df = spark.createDataFrame([("p1", -1.0, "GBP", "X1"), ("p2", 1.0, "EUR", "R002")], PAYMENTS_SCHEMA)
     result = quality.validate(df, payments_suite, settings, RUN_DATE)
