@@ -16,8 +16,10 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs import maintenance
@@ -65,37 +67,83 @@ def cutoff(day: dt.date, days: int, action: str) -> dt.date:
 
 def run(lh: Lakehouse, day: dt.date, dry_run: bool = False, policy: RetentionPolicy | None = None) -> list[Removed]:
     policy = policy or load()
-    done = [_age_table(lh, name, policy, day, dry_run) for name in sorted(REGISTRY)
-            if name != AUDIT and lh.exists(name)]
+    names = [name for name in sorted(REGISTRY) if name != AUDIT and lh.exists(name)]
+    done = _age_tables(lh, names, policy, day, dry_run)
+    # An aggregate's table the pass created (its first rows) is aged as well, as a re-run of the date ages it.
+    created = [name for name in sorted(REGISTRY) if name != AUDIT and name not in names and lh.exists(name)]
+    done = sorted(done + _age_tables(lh, created, policy, day, dry_run), key=lambda r: r.table)
     done += [_age_folder(lh.settings.home / folder, folder, days, day, dry_run)
              for folder, days in sorted(policy.files.items())]
     if not dry_run:
         _record(lh, day, done, policy)
         if lh.exists(AUDIT):   # aged last: this run's own rows are in it
-            done.append(_age_table(lh, AUDIT, policy, day, dry_run))
+            done += _age_tables(lh, [AUDIT], policy, day, dry_run)
     return done
 
 
-def _age_table(lh: Lakehouse, name: str, policy: RetentionPolicy, day: dt.date, dry_run: bool) -> Removed:
+def _age_tables(lh: Lakehouse, names: list[str], policy: RetentionPolicy, day: dt.date,
+                dry_run: bool) -> list[Removed]:
+    # An aggregate's table gains rows as its source is aged, so it is read at its turn; the other tables are
+    # probed at once.
+    targets = {target for target, _ in aggregate.AGGREGATES.values()}
+    found = {name: _expired(lh, name, policy, day) for name in names if name not in targets}
+    holding = set() if dry_run else _holding_rows(found)
+    done = []
+    for name in names:
+        if name in targets:
+            expired = _expired(lh, name, policy, day)
+            holds = not dry_run and expired is not None and bool(_holding_rows({name: expired}))
+        else:
+            expired, holds = found[name], name in holding
+        done.append(_age_table(lh, name, policy, day, expired, dry_run, holds))
+    return done
+
+
+@dataclass
+class _Expired:
+    rows: DataFrame       # the table's rows past their retention
+    column: str           # the date column that ages them
+    before: dt.date       # the cutoff: rows dated before it
+
+
+def _expired(lh: Lakehouse, name: str, policy: RetentionPolicy, day: dt.date) -> _Expired | None:
+    """The rows of `name` past their retention on `day`; None for a table the policy keeps or cannot age."""
     rule, column = policy.rule(name), policy.age_column(name)
     if rule.action == "keep" or column is None:
-        return Removed(name, "keep", None, None, 0, 0, note="kept by the policy" if rule.action == "keep"
-                       else "no date column")
+        return None
     df = lh.read(name)
     if column not in df.columns:
         raise ValueError(f"{name}: the retention policy ages its rows by {column!r}, a column it does not have "
                          f"(columns: {', '.join(df.columns)})")
     before = cutoff(day, rule.days, rule.action)
-    expired = df.where(F.col(column) < F.lit(before))
+    return _Expired(df.where(F.col(column) < F.lit(before)), column, before)
+
+
+def _holding_rows(found: dict[str, _Expired | None]) -> set[str]:
+    """The tables that hold a row past its retention, found in one query, not one per table (a query costs a JVM
+    engine a good part of a second, on a table of any size)."""
+    probes = [e.rows.limit(1).select(F.lit(name).alias("table")) for name, e in found.items() if e is not None]
+    if not probes:
+        return set()
+    return {row["table"] for row in reduce(DataFrame.unionByName, probes).collect()}
+
+
+def _age_table(lh: Lakehouse, name: str, policy: RetentionPolicy, day: dt.date, expired: _Expired | None,
+               dry_run: bool, holds_rows: bool) -> Removed:
+    rule = policy.rule(name)
+    if expired is None:
+        return Removed(name, "keep", None, None, 0, 0, note="kept by the policy" if rule.action == "keep"
+                       else "no date column")
+    before = expired.before
     if dry_run:
-        return Removed(name, rule.action, rule.days, before, expired.count(), 0, rule.into)
+        return Removed(name, rule.action, rule.days, before, expired.rows.count(), 0, rule.into)
     path, mark = lh.path(name), day.isoformat()
     maintenance.limit_time_travel(path, rule.days)
-    if not expired.isEmpty():
+    if holds_rows:
         if rule.action == "aggregate":
             target, aggregation = aggregate.AGGREGATES[name]
-            publish(lh, target, aggregation(expired, day), day)   # validated: a silver table
-        maintenance.delete_rows(path, f"\"{column}\" < '{before.isoformat()}'", mark)
+            publish(lh, target, aggregation(expired.rows, day), day)   # validated: a silver table
+        maintenance.delete_rows(path, f"\"{expired.column}\" < '{before.isoformat()}'", mark)
     maintenance.purge_before_retention_delete(path, mark)
     rows, files = maintenance.retention_done(path, mark)
     return Removed(name, rule.action, rule.days, before, rows, files, rule.into)
