@@ -92,7 +92,7 @@ def _age_tables(lh: Lakehouse, names: list[str], policy: RetentionPolicy, day: d
     for name in names:
         if name in targets:
             expired = _expired(lh, name, policy, day)
-            holds = not dry_run and expired is not None and bool(_holding_rows({name: expired}))
+            holds = not dry_run and name in _holding_rows({name: expired})
         else:
             expired, holds = found[name], name in holding
         done.append(_age_table(lh, name, policy, day, expired, dry_run, holds))
