@@ -214,6 +214,37 @@ def test_with_materialize_the_input_is_computed_once_for_the_split_and_gx(paymen
     assert len(computed.read_text().splitlines()) == 50
 
 
+def test_gx_runs_no_query_for_the_example_values_it_is_asked_none_of(payments_suite, settings, spark, monkeypatch):
+    """GX's BASIC result asks each of the five row-level rules for its example values with a query of its own, even
+    when it is asked for none: those five queries return an empty list without reaching the engine. Left: the
+    split's one aggregate, GX's two bundled metric passes and the uniqueness rule's count (9 queries without)."""
+    df = spark.createDataFrame([("p1", 1.0, "EUR", "R001"), ("p2", 2.0, "USD", "R002")], PAYMENTS_SCHEMA)
+    queries = []
+    frame_class = type(df)
+
+    def counting(action):
+        def counted(*args, **kwargs):
+            queries.append(action.__name__)
+            return action(*args, **kwargs)
+        return counted
+
+    for name in ("collect", "count", "toPandas", "take", "head", "first", "isEmpty"):
+        monkeypatch.setattr(frame_class, name, counting(getattr(frame_class, name)))
+    result = quality.validate(df, payments_suite, settings, RUN_DATE)
+    assert result.success and result.quarantined_count == 0
+    assert len(queries) == 4, queries
+
+
+def test_gx_still_gives_example_values_when_asked_for_them(payments_suite, spark):
+    from jobs.quality.suites import _batch_definition
+
+    df = spark.createDataFrame([("p1", -1.0, "EUR", "R001"), ("p2", -2.0, "USD", "R002")], PAYMENTS_SCHEMA)
+    batch = _batch_definition("test.payments").get_batch(batch_parameters={"dataframe": df})
+    outcome = batch.validate(payments_suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 5})
+    [between] = [r for r in outcome.results if r.expectation_config.type == "expect_column_values_to_be_between"]
+    assert sorted(between.result["partial_unexpected_list"]) == [-2.0, -1.0]
+
+
 def test_a_row_failing_several_expectations_is_quarantined_once(spark, payments_suite, settings):
     df = spark.createDataFrame([("p1", -1.0, "GBP", "X1"), ("p2", 1.0, "EUR", "R002")], PAYMENTS_SCHEMA)
     result = quality.validate(df, payments_suite, settings, RUN_DATE)
