@@ -25,10 +25,14 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 	@touch $(STAMP)
 
 # Re-resolve the whole stack after editing setup.cfg.
+# Left out: rfc3987-syntax (and lark, its only user), which jupyter-events' jsonschema[format-nongpl] pulls in. When it
+# is installed, jsonschema builds its IRI grammar on import, about 1 CPU-second in every process that imports
+# Airflow, Great Expectations or MLflow (each task, each CLI command); jsonschema then just skips the "iri" format.
 lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile setup.cfg --extra dev --extra jvm --extra notebooks --extra production \
-	    --python-version 3.11 --generate-hashes -o requirements.lock
+	    --python-version 3.11 --generate-hashes --no-emit-package rfc3987-syntax --no-emit-package lark \
+	    -o requirements.lock
 
 demo: $(STAMP)
 	$(BIN)/marketofone demo --customers $(CUSTOMERS) --date $(DATE)

@@ -54,3 +54,16 @@ def test_an_unknown_folder_is_refused():
 
 # Runs with the unzipped wheel first on sys.path and the editable install's finder (which maps `jobs` to the
 # checkout) removed, from a cwd outside the checkout: only the wheel's files can answer.
+
+
+def test_the_lock_leaves_out_the_iri_grammar_that_every_airflow_import_would_build():
+    """jsonschema builds rfc3987-syntax's grammar when it is installed: about a CPU-second in each process that
+    imports Airflow, Great Expectations or MLflow. `make lock` leaves it out, so the venv built from the lock
+    has none."""
+    import importlib.util
+    import re
+
+    lock = (ROOT / "requirements.lock").read_text()
+    assert "--no-emit-package rfc3987-syntax" in (ROOT / "Makefile").read_text()
+    assert not re.search(r"^(rfc3987-syntax|lark)==", lock, re.M)
+    assert importlib.util.find_spec("rfc3987_syntax") is None
