@@ -35,6 +35,7 @@ import pytest
 from jobs.settings import Settings
 from jobs.tables import REGISTRY, Lakehouse
 from tests.paths import ROOT
+from tests.small_jvm import SMALL_DATA_CONF, small_data_env
 
 pytestmark = [pytest.mark.jvm, pytest.mark.integration, pytest.mark.engines]
 
@@ -52,24 +53,13 @@ RUN_COLUMNS = {"_loaded_at", "_run_id", "run_id", "mlflow_run_id", "model_run_id
                "export_path", "export_files", "source_path", "export_parquet", "export_csv"}
 
 
-# Small data: the JVM's per-query overhead dominates, and adaptive planning, whole-stage code generation, many
-# shuffle partitions and Delta's file statistics only add to it (about 40% of a step here). Results are the same.
-# Expressions are interpreted, not compiled (NO_CODEGEN): each generated class costs a Janino compile and then the
-# JIT's time, for a few hundred rows; with Delta's log replayed in one task and the serial collector, the JVM's
-# daily DAG on this bank went from 287 s to 239 s (C1-only JIT instead, -XX:TieredStopAtLevel=1: 366 s).
-SMALL_DATA_CONF = (("spark.sql.adaptive.enabled", "false"), ("spark.sql.shuffle.partitions", "1"),
-                   ("spark.sql.codegen.wholeStage", "false"), ("spark.sql.codegen.factoryMode", "NO_CODEGEN"),
-                   ("spark.databricks.delta.snapshotPartitions", "1"),
-                   ("spark.driver.extraJavaOptions", "-XX:+UseSerialGC"))
-
-
 def _env(home: Path, engine: str, server_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "MARKETOFONE_ENGINE")}
     # One tokenization key for the three homes (each home would otherwise make its own), so tokens compare.
     env.update(MARKETOFONE_HOME=str(home), MARKETOFONE_CUSTOMERS=str(CUSTOMERS),
                MARKETOFONE_HISTORY_DAYS=str(HISTORY_DAYS), MARKETOFONE_TOKENIZATION_KEY=PARITY_KEY)
     if engine == "jvm":
-        env.update(MARKETOFONE_ENGINE="jvm", MARKETOFONE_SPARK_CONF=",".join(f"{k}={v}" for k, v in SMALL_DATA_CONF))
+        env.update(MARKETOFONE_ENGINE="jvm", **small_data_env())
     elif engine == "connect":
         env.update(MARKETOFONE_ENGINE="remote", SPARK_REMOTE=server_url)
     return env

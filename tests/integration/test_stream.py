@@ -28,6 +28,7 @@ from jobs.settings import Settings
 from jobs.stream import checkpoint
 from jobs.stream.to_lakehouse import KILL_AFTER_BRONZE
 from tests.paths import ROOT as REPO
+from tests.small_jvm import small_data_env
 
 BASE, DAY = dt.date(2026, 6, 30), dt.date(2026, 7, 1)
 EVENT_TABLES = ("silver/transaction", "silver/digital_session", "silver/consent_event", "silver/offer_response")
@@ -82,7 +83,8 @@ def streamed_on_the_jvm(day_both_ways):
     jvm = base.parent / "jvm"
     shutil.copytree(base, jvm, ignore=shutil.ignore_patterns("scratch"))
     out = subprocess.run([sys.executable, "-m", "jobs.cli", "stream", "--until-idle", "--max-files", "10"], cwd=REPO,
-                         env={**_env(jvm), "MARKETOFONE_ENGINE": "jvm"}, capture_output=True, text=True, timeout=900)
+                         env={**_env(jvm), **small_data_env(), "MARKETOFONE_ENGINE": "jvm"},
+                         capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     return jvm, out.stdout
 
@@ -259,7 +261,8 @@ def test_structured_streamings_kafka_source_gives_the_rows_the_file_source_gives
     home = batch.parent / "jvm-kafka"
     shutil.copytree(batch.parent / "base", home, ignore=shutil.ignore_patterns("scratch"))
     out = subprocess.run([sys.executable, "-m", "jobs.cli", "stream", "--until-idle", "--max-files", "10"], cwd=REPO,
-                         env={**_env(home), "MARKETOFONE_ENGINE": "jvm", "MARKETOFONE_EVENTS_BROKER": kafka},
+                         env={**_env(home), **small_data_env(), "MARKETOFONE_ENGINE": "jvm",
+                              "MARKETOFONE_EVENTS_BROKER": kafka},
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"{published} event(s)" in out.stdout and "0 already loaded" in out.stdout
