@@ -204,8 +204,12 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     from jobs.engine import jvm_builder
+    from tests.small_jvm import SMALL_DATA_CONF
 
-    spark = jvm_builder("marketofone-portability", master="local[1]", delta=False).getOrCreate()
+    builder = jvm_builder("marketofone-portability", master="local[1]", delta=False)
+    for key, value in SMALL_DATA_CONF:
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     try:
         with open(args.out, "w") as fh:
             json.dump(run_cases(spark), fh)
