@@ -282,7 +282,10 @@ class LocalStack:
             str(Path(sys.executable).with_name("mlflow")), "server",
             "--backend-store-uri", f"postgresql+psycopg2://{DB_USER}@127.0.0.1:{self.ports['postgres']}/mlflow",
             "--artifacts-destination", artifacts.as_uri(), "--serve-artifacts",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"])
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            # No job runner: MLflow 3 starts one by default (four task-queue consumers, for its GenAI jobs), which
+            # this project never submits to, and which polls for work at a quarter of a core on an idle server.
+            env={**self.env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
         self._wait(service, lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok,
                    "the MLflow tracking server")
 

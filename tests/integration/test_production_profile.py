@@ -125,6 +125,16 @@ def test_models_are_registered_in_the_tracking_server_and_score_the_next_day(sta
     assert runs["next_offers"]["email"] or runs["next_offers"]["mobile"]
 
 
+def test_the_tracking_server_runs_without_a_job_runner(stack):
+    """MLflow 3's job runner (task-queue consumers for its GenAI jobs, which nothing here submits) is off: idle,
+    it used a quarter of a core."""
+    import psutil
+
+    [mlflow] = [s for s in stack.services if s.name == "mlflow"]
+    commands = [" ".join(child.cmdline()) for child in psutil.Process(mlflow.process.pid).children(recursive=True)]
+    assert not [c for c in commands if "huey" in c or "mlflow.server.jobs" in c], commands
+
+
 def test_a_date_range_is_a_backfill_the_scheduler_runs_and_a_rerun_changes_nothing(stack, runs):
     api = _api(stack)
     backfill_runs = api.call("GET", "/dags/personalization_daily/dagRuns",

@@ -143,6 +143,8 @@ def test_each_service_the_production_profile_expects_is_there_on_its_port(compos
         assert _listening_port(services[expected.name]) == expected.port, expected.name
     # Where a command names the port, it is the one exposed.
     assert "--port=5000" in services["mlflow"]["command"]
+    # MLflow's job runner (for GenAI jobs nothing here submits) is off: idle, it polls at a quarter of a core.
+    assert services["mlflow"]["environment"]["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
     assert services["spark-connect"]["command"][-2:] == ["--port", "15002"]
     assert "--address" in services["object-store"]["command"] and ":9000" in services["object-store"]["command"]
 
