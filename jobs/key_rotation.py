@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs import keys
+from jobs import keys, lakehouse_lock
 from jobs.tables import REGISTRY, Lakehouse, table
 from jobs.unify.standardize import all_silo_customers
 from jobs.unify.tokenize import token, token_kind
@@ -129,7 +129,13 @@ def bronze_token_map(lh: Lakehouse, old_key: str, new_key: str) -> DataFrame:
 
 def rotate(lh: Lakehouse, new_key: str, forget_unmapped: bool = False) -> list[Rotated]:
     """Re-tokenize every table past bronze with `new_key` (the old key: the settings'), purge their history and
-    record the rotation in audit.key_rotation. The caller installs the new key after (jobs/cli.py)."""
+    record the rotation in audit.key_rotation. The caller installs the new key after (jobs/cli.py). No other writer
+    runs beside it (jobs/lakehouse_lock.py): one would write tokens of the old key."""
+    with lakehouse_lock.exclusive(lh.settings.home, "the key rotation"):
+        return _rotate(lh, new_key, forget_unmapped)
+
+
+def _rotate(lh: Lakehouse, new_key: str, forget_unmapped: bool) -> list[Rotated]:
     old_key = lh.settings.token_key()
     if why := keys.weakness(new_key):
         raise ValueError(f"the new tokenization key is too weak: {why}; {keys.HOW_TO_MAKE_ONE}")

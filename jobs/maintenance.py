@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from jobs import lakehouse_lock
+
 log = logging.getLogger(__name__)
 
 # Delta's default: files a reader of the last 7 days may still need are kept.
@@ -154,12 +156,14 @@ def maintain(location: str, name: str = "", retention_hours: int = DEFAULT_RETEN
 def maintain_all(lh, names, retention_hours: int = DEFAULT_RETENTION_HOURS,
                  dry_run: bool = False) -> list[Maintained]:
     """Compact and vacuum each of the tables `names` that exists (Lakehouse `lh`, with or without a session).
-    (The caller passes the registry's names: the table layer imports this module, not the other way round.)"""
+    (The caller passes the registry's names: the table layer imports this module, not the other way round.)
+    Compaction commits beside the writers, so it holds the lakehouse lock as they do (jobs/lakehouse_lock.py)."""
     done = []
-    for name in sorted(names):
-        location = lh.path(name)
-        if is_delta_table(location):
-            done.append(maintain(location, name, retention_hours, dry_run))
+    with lakehouse_lock.shared(lh.settings.home, "table maintenance"):
+        for name in sorted(names):
+            location = lh.path(name)
+            if is_delta_table(location):
+                done.append(maintain(location, name, retention_hours, dry_run))
     return done
 
 

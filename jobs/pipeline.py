@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from jobs import lakehouse_lock
 from jobs.engine import spark_session
 from jobs.publish import RELEASED, WAITING, results_per_step
 from jobs.settings import Settings, parse_date
@@ -156,6 +157,7 @@ STEPS: dict[str, Callable[..., StepResult]] = {
     "retention": retention,
     "erase": erase,
 }
+ALONE = frozenset({"erase"})   # steps that run with no other writer beside them (jobs/lakehouse_lock.py)
 DAILY_ORDER = ("ingest", "silver", "customer_360", "score", "drain_decisions", "offers", "kpis", "retention")
 WEEKLY_ORDER = ("training_set", "train")
 
@@ -167,7 +169,10 @@ def run_step(name: str, logical_date, settings: Settings | None = None, **kwargs
     day = parse_date(logical_date)
     started = time.perf_counter()
     lh = lakehouse(settings)
-    with results_per_step(lh):   # one audit.dq_results write per step
+    # The whole step, from its first read to its last write, holds the lakehouse lock: an erasure never runs
+    # between a step's read and its write (it would write the person back), and the erasure runs alone.
+    hold = lakehouse_lock.exclusive if name in ALONE else lakehouse_lock.shared
+    with hold(settings.home, f"step {name} for {day}"), results_per_step(lh):   # one audit.dq_results write per step
         result = STEPS[name](lh, day, **kwargs)
     result.seconds = time.perf_counter() - started
     log.info("step %s for %s wrote %s in %.1fs", name, day, result.tables, result.seconds)

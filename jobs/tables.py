@@ -26,7 +26,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import access
+from jobs import access, lakehouse_lock
 from jobs.concurrency import retry_on_conflict
 from jobs.known import KNOWN_ON, SNAPSHOT_DATE, known_by
 from jobs.settings import LAYERS, Settings  # noqa: F401  (LAYERS: the registry names the layers; one list, in settings)
@@ -298,14 +298,16 @@ def _sql_literal(value) -> str:
 def _retried(write):
     """A write that failed because another writer committed to the table first is done again, whole, on the new
     version (jobs/concurrency.py): each write below is idempotent for its logical date. A write that calls another
-    (write() calls merge_upsert()) is retried once, at the outermost."""
+    (write() calls merge_upsert()) is retried once, at the outermost. It holds the lakehouse lock shared
+    (jobs/lakehouse_lock.py): an erasure or a key rotation never purges a file it has written and not committed."""
     @functools.wraps(write)
     def retried(self: "Lakehouse", full_name: str, *args, **kwargs):
         if self._writing:
             return write(self, full_name, *args, **kwargs)
         self._writing = True
         try:
-            return retry_on_conflict(full_name, lambda: write(self, full_name, *args, **kwargs))
+            with lakehouse_lock.shared(self.settings.home, f"a write to {full_name}"):
+                return retry_on_conflict(full_name, lambda: write(self, full_name, *args, **kwargs))
         finally:
             self._writing = False
     return retried

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from jobs import maintenance
+from jobs import lakehouse_lock, maintenance
 from jobs.privacy import files
 from jobs.privacy.locate import person_condition
 from jobs.privacy.subjects import Identifiers, Subject, identify, identify_all, parse_reference
@@ -92,7 +92,13 @@ class Outcome:
 
 
 def run(lh: Lakehouse, day: dt.date) -> Outcome:
-    """Carry out every queued request (see the module's doc)."""
+    """Carry out every queued request (see the module's doc), with no other writer beside it: the purge deletes
+    every file the tables' current versions do not read (jobs/lakehouse_lock.py)."""
+    with lakehouse_lock.exclusive(lh.settings.home, f"the erasure of {day}"):
+        return _run(lh, day)
+
+
+def _run(lh: Lakehouse, day: dt.date) -> Outcome:
     outcome = Outcome()
     requests = queued(lh)
     # A run that stopped part way (the task is retried) finds its people by the tombstones it wrote first: the

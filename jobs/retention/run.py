@@ -22,7 +22,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs import maintenance
+from jobs import lakehouse_lock, maintenance
 from jobs.publish import publish
 from jobs.retention import aggregate
 from jobs.retention.policy import RetentionPolicy, load
@@ -66,6 +66,12 @@ def cutoff(day: dt.date, days: int, action: str) -> dt.date:
 
 
 def run(lh: Lakehouse, day: dt.date, dry_run: bool = False, policy: RetentionPolicy | None = None) -> list[Removed]:
+    # Its deletes go through delta-rs, beside the Lakehouse's writes: it holds the lakehouse lock as a writer does.
+    with lakehouse_lock.shared(lh.settings.home, f"the retention of {day}"):
+        return _run(lh, day, dry_run, policy)
+
+
+def _run(lh: Lakehouse, day: dt.date, dry_run: bool, policy: RetentionPolicy | None) -> list[Removed]:
     policy = policy or load()
     names = [name for name in sorted(REGISTRY) if name != AUDIT and lh.exists(name)]
     done = _age_tables(lh, names, policy, day, dry_run)

@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs import lakehouse_lock
 from jobs.contracts import load_contract
 from jobs.ingest.contract_checks import check_rows
 from jobs.ingest.load import LINE_COLUMN, RAW_LINE_COLUMN, STRUCTURE_CHECK
@@ -228,7 +229,14 @@ def idempotent_writes(lh: Lakehouse, app_id: str, version: int) -> Iterator[None
 
 def load_batch(lh: Lakehouse, files: list[EventFile], batch: int,
                txn: Callable[[dt.date], tuple[str, int]] | None = None) -> BatchReport:
-    """Write one batch of event files: bronze (and quarantine) first, then silver for each day in it."""
+    """Write one batch of event files: bronze (and quarantine) first, then silver for each day in it, holding the
+    lakehouse lock from the first read to the last write (jobs/lakehouse_lock.py), as a pipeline step does."""
+    with lakehouse_lock.shared(lh.settings.home, f"stream batch {batch}"):
+        return _load_batch(lh, files, batch, txn)
+
+
+def _load_batch(lh: Lakehouse, files: list[EventFile], batch: int,
+                txn: Callable[[dt.date], tuple[str, int]] | None) -> BatchReport:
     report = BatchReport()
     days = sorted({f.day for f in files})
     sources = sorted({s for f in files for s in f.rows})
