@@ -270,7 +270,8 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan, absent)
     staged, malformed, erased = _without_erased(lh, contract.name, staged, scan.malformed if scan else ())
 
-    result = quality.validate(staged, bronze, lh.settings, logical_date, materialize=lh.scratch)
+    # The staged rows are files in scratch (_stage): the suite's unique rules may read them more than once.
+    result = quality.validate(staged, bronze, lh.settings, logical_date, materialize=lh.scratch, stored=True)
     try:
         quality.raise_on_failure(result)  # e.g. an empty export: nothing is written
     except Exception:

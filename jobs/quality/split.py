@@ -11,6 +11,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.quality.repeats import with_repeats
 from jobs.quality.results import DataQualityError
 from jobs.quality.suites import _Rule
 
@@ -126,7 +127,20 @@ def _keep_first_order(rule: _Rule, types: dict[str, T.DataType]) -> list[Column]
     ]
 
 
-def _compound_unique(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tuple[DataFrame, _Predicate]:
+def _with_repeats(df: DataFrame, columns: list[str], order: list[Column], n_col: str, r_col: str,
+                  stored: bool) -> DataFrame:
+    """Per row, how many rows share its values of `columns` (n_col) and its place among them (r_col): a window
+    by the columns, or, on a frame of stored files (`stored`: cheap to read again), an aggregate of the repeated
+    values and a join (jobs/quality/repeats.py: no sort of the whole frame)."""
+    if stored:
+        return with_repeats(df, columns, order, n_col, r_col)
+    by_value = Window.partitionBy(*[_q(x) for x in columns])
+    return df.withColumn(n_col, F.count(F.lit(1)).over(by_value)).withColumn(
+        r_col, F.row_number().over(by_value.orderBy(*order)))
+
+
+def _compound_unique(rule: _Rule, df: DataFrame, types: dict[str, T.DataType],
+                     stored: bool) -> tuple[DataFrame, _Predicate]:
     """GX (Spark) counts every row of a repeated combination, after dropping the rows `ignore_row_if`
     ignores (default: all values missing); the split keeps the first of each combination."""
     keys = [_q(x) for x in rule.columns]
@@ -142,10 +156,8 @@ def _compound_unique(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -
     else:
         ignored = F.lit(False)
     n_col, r_col = f"{_INTERNAL_PREFIX}n{rule.index}", f"{_INTERNAL_PREFIX}r{rule.index}"
-    by_value = Window.partitionBy(*keys)  # an ignored row never shares a group with a judged one
-    df = df.withColumn(n_col, F.count(F.lit(1)).over(by_value)).withColumn(
-        r_col, F.row_number().over(by_value.orderBy(*_keep_first_order(rule, types)))
-    )
+    # An ignored row never shares a group with a judged one.
+    df = _with_repeats(df, list(rule.columns), _keep_first_order(rule, types), n_col, r_col, stored)
     shown = F.concat_ws(", ", *[F.coalesce(_shown(x, types), F.lit("null")) for x in rule.columns])
     reason = F.concat(F.lit(f"{_describe(rule)}, got a repeat of ("), shown, F.lit(") (its first occurrence is kept)"))
     if rule.pii:
@@ -155,9 +167,10 @@ def _compound_unique(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -
     return df, _Predicate(gx_fail, quarantine, reason)
 
 
-def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tuple[DataFrame, _Predicate]:
+def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType],
+               stored: bool = False) -> tuple[DataFrame, _Predicate]:
     if rule.type == "expect_compound_columns_to_be_unique":
-        return _compound_unique(rule, df, types)
+        return _compound_unique(rule, df, types, stored)
     c, k, t = _q(rule.column), rule.kwargs, rule.type
     shown = _shown(rule.column, types)
     got = F.concat(F.lit(_describe(rule) + ", got "), F.coalesce(shown, F.lit("null")))
@@ -198,10 +211,7 @@ def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tupl
     elif t == "expect_column_values_to_be_unique":
         order = _keep_first_order(rule, types)
         n_col, r_col = f"{_INTERNAL_PREFIX}n{rule.index}", f"{_INTERNAL_PREFIX}r{rule.index}"
-        by_value = Window.partitionBy(c)
-        df = df.withColumn(n_col, F.count(F.lit(1)).over(by_value)).withColumn(
-            r_col, F.row_number().over(by_value.orderBy(*order))
-        )
+        df = _with_repeats(df, [rule.column], order, n_col, r_col, stored)
         gx_fail = c.isNotNull() & (F.col(n_col) > 1)
         quarantine = c.isNotNull() & (F.col(r_col) > 1)
         reason = F.concat(F.lit(f"{_describe(rule)}, got a repeat of "), shown,
@@ -215,14 +225,15 @@ def _predicate(rule: _Rule, df: DataFrame, types: dict[str, T.DataType]) -> tupl
     return df, _Predicate(fail, fail, reason)
 
 
-def _split(df: DataFrame, row_rules: list[_Rule]) -> DataFrame:
+def _split(df: DataFrame, row_rules: list[_Rule], stored: bool = False) -> DataFrame:
     """The input plus, per rule, its quarantine flag (__dq_q<i>) and GX-comparable flag (__dq_g<i>),
-    the any-failure flag (__dq_any), and _check / _reason (joined with "; ")."""
+    the any-failure flag (__dq_any), and _check / _reason (joined with "; "). `stored`: the input reads stored
+    files, so a uniqueness rule may read it more than once (see _with_repeats)."""
     types = {f.name: f.dataType for f in df.schema.fields}
     annotated = df
     preds: dict[int, _Predicate] = {}
     for rule in row_rules:
-        annotated, pred = _predicate(rule, annotated, types)
+        annotated, pred = _predicate(rule, annotated, types, stored)
         preds[rule.index] = pred
     for rule in row_rules:  # materialize the flags once, so valid/quarantined/counts share them
         # A warning's failures are counted (its GX-comparable flag) and quarantine nothing.

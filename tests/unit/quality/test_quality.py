@@ -258,7 +258,8 @@ def test_a_row_failing_several_expectations_is_quarantined_once(spark, payments_
     assert result.valid.count() + result.quarantined.count() == 2
 
 
-def test_duplicates_keep_the_first_by_keep_first_by_then_all_columns(spark, settings):
+@pytest.mark.parametrize("stored", [False, True], ids=["window", "aggregate"])
+def test_duplicates_keep_the_first_by_keep_first_by_then_all_columns(spark, settings, stored):
     rows = [
         ("c1", dt.date(1980, 1, 1), "F", "1000", None, None, None, dt.date(2023, 5, 1)),
         ("c1", dt.date(1980, 1, 1), "F", "1000", None, None, None, dt.date(2021, 1, 1)),  # earliest: kept
@@ -268,7 +269,7 @@ def test_duplicates_keep_the_first_by_keep_first_by_then_all_columns(spark, sett
     df = spark.createDataFrame(rows, "customer_id string, birth_date date, gender string, postcode string, "
                                      "email_token string, phone_token string, national_id_token string, "
                                      "first_seen date")
-    result = quality.validate(df, "silver.customer", settings, RUN_DATE)
+    result = quality.validate(df, "silver.customer", settings, RUN_DATE, stored=stored)
     assert {(r["customer_id"], r["first_seen"]) for r in result.valid.collect()} == {
         ("c1", dt.date(2021, 1, 1)), ("c2", dt.date(2022, 1, 1))}
     assert result.quarantined.count() == 2
@@ -276,7 +277,8 @@ def test_duplicates_keep_the_first_by_keep_first_by_then_all_columns(spark, sett
     assert (unique["unexpected_count"], unique["quarantined_count"]) == (3, 2)
 
 
-def test_compound_key_uniqueness_agrees_with_gx_and_keeps_the_first(spark, settings, tmp_path):
+@pytest.mark.parametrize("stored", [False, True], ids=["window", "aggregate"])
+def test_compound_key_uniqueness_agrees_with_gx_and_keeps_the_first(spark, settings, tmp_path, stored):
     suite = {"name": "t.compound", "expectations": [
         {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["silo", "id"]},
          "meta": {"keep_first_by": ["n"]}},
@@ -288,7 +290,8 @@ def test_compound_key_uniqueness_agrees_with_gx_and_keeps_the_first(spark, setti
             (None, None, 4, "r4"), (None, None, 5, "r5"),  # all of (silo, id) missing: ignored by default
             ("a", None, 6, "r6"), ("a", None, 7, "r6")]  # partly missing: judged, and (silo, ref) repeats
     df = spark.createDataFrame(rows, "silo string, id string, n long, ref string")
-    result = quality.validate(df, quality.load_suite("t.compound", directory=tmp_path), settings, RUN_DATE)
+    result = quality.validate(df, quality.load_suite("t.compound", directory=tmp_path), settings, RUN_DATE,
+                              stored=stored)
     assert sorted(r["n"] for r in result.quarantined.collect()) == [2, 7]
     by_columns = {r["column"]: r for r in result.results}
     assert (by_columns["silo, id"]["unexpected_count"], by_columns["silo, id"]["quarantined_count"]) == (4, 2)
@@ -366,8 +369,8 @@ def test_gx_unexpected_counts_agree_with_the_split(bad_payments):
 def test_split_that_disagrees_with_gx_is_an_error(spark, payments_suite, settings, monkeypatch):
     real = split._predicate
 
-    def wrong(rule, df, types):  # a translation bug: the not-null predicate never fires
-        df, pred = real(rule, df, types)
+    def wrong(rule, df, types, stored=False):  # a translation bug: the not-null predicate never fires
+        df, pred = real(rule, df, types, stored)
         if rule.type == "expect_column_values_to_not_be_null":
             pred = split._Predicate(F.lit(False), F.lit(False), pred.reason)
         return df, pred
