@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 
 
 def _q(name: str) -> Column:
+    """A column by its name, whatever characters the name holds (the split's and validation's too)."""
     return F.col("`" + name.replace("`", "``") + "`")
 
 

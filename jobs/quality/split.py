@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.quality.repeats import with_repeats
+from jobs.quality.repeats import _q, with_repeats  # noqa: F401  (_q: validation.py imports it from here)
 from jobs.quality.results import DataQualityError
 from jobs.quality.suites import _Rule
 
@@ -22,10 +22,6 @@ _INTERNAL_PREFIX = "__dq_"
 
 
 # -- the split: row-level expectations as Spark predicates ---------------------------------------
-def _q(name: str) -> Column:
-    return F.col("`" + name.replace("`", "``") + "`")
-
-
 def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
