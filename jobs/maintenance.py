@@ -108,6 +108,14 @@ def column_bound(location: str, column: str, which: str):
     return None
 
 
+def size_bytes(location: str) -> int:
+    """The bytes of the files the table's current version reads, from the Delta log (no data is read)."""
+    import pyarrow as pa
+
+    files = pa.table(delta_table(location).get_add_actions(flatten=True))
+    return int(pa.compute.sum(files.column("size_bytes")).as_py() or 0)
+
+
 def add_columns(location: str, fields: list[dict]) -> None:
     """Add columns to a table's schema (a metadata-only commit), each given as a Spark StructField's JSON
     (`StructField.jsonValue()`: Delta's schema format). They are added as nullable, without field metadata:

@@ -115,6 +115,9 @@ class Settings:
     promotion_min_auc: float = 0.55    # the floor: a model with a lower test AUC never becomes champion
     fairness_gate: str = "warn"        # warn: log and show flags; block: a flag stops the channel publish
     late_parent_grace_days: int = 7    # how long a row waits for its parent (account, customer) before quarantine
+    # From this size on, a write looks up which keys a table has before a MERGE (Lakehouse._large): on the embedded
+    # engine a MERGE reads the whole table; below it, the one MERGE costs less than the extra queries.
+    large_table_bytes: int = 64 * 1024 * 1024
     max_malformed_share: float = 0.1   # more malformed lines than this share of a landing file fails the file
     profile: str = "embedded"          # embedded (one machine, no server) or production (MARKETOFONE_PROFILE)
     tokenization_key: str = field(default="", repr=False)  # "" = the home's own random key (jobs/keys.py);
@@ -182,6 +185,8 @@ class Settings:
             raise ValueError(f"MARKETOFONE_FAIRNESS_GATE must be warn or block, got {self.fairness_gate!r}")
         if not 0 <= self.max_malformed_share <= 1:
             raise ValueError(f"MARKETOFONE_MAX_MALFORMED_SHARE must be between 0 and 1, got {self.max_malformed_share}")
+        if self.large_table_bytes < 0:
+            raise ValueError(f"MARKETOFONE_LARGE_TABLE_BYTES must be >= 0, got {self.large_table_bytes}")
         if self.late_parent_grace_days < 0:
             raise ValueError(f"MARKETOFONE_LATE_PARENT_GRACE_DAYS must be >= 0, got {self.late_parent_grace_days}")
         if not self.training_negative_ratio > 0:
@@ -224,6 +229,7 @@ class Settings:
                 promotion_min_auc=float(_env("MARKETOFONE_PROMOTION_MIN_AUC", "0.55")),
                 fairness_gate=_env("MARKETOFONE_FAIRNESS_GATE", "warn"),
                 late_parent_grace_days=int(_env("MARKETOFONE_LATE_PARENT_GRACE_DAYS", "7")),
+                large_table_bytes=int(_env("MARKETOFONE_LARGE_TABLE_BYTES", str(64 * 1024 * 1024))),
                 max_malformed_share=float(_env("MARKETOFONE_MAX_MALFORMED_SHARE", "0.1")),
                 profile=_env("MARKETOFONE_PROFILE", "embedded"),
                 tokenization_key=_tokenization_key(),

@@ -162,3 +162,64 @@ def test_a_replace_of_a_date_leaves_the_rows_another_writer_owns(lh, spark):
     lh.replace_for_date("audit.decision_log", spark.createDataFrame([("DX2", D1, "excluded")], schema), D1)
     assert sorted(tuple(r) for r in lh.read("audit.decision_log").collect()) == [
         ("DA1", D1, "offered"), ("DX2", D1, "excluded")]
+
+
+# -- writes into a large table: a MERGE reads all of it, so new keys are appended and unchanged rows left alone --
+CROSSWALK = "silo string, silo_customer_id string, customer_id string, match_rule string"
+
+
+def _operations(lh, name) -> list[str]:
+    return [h["operation"] for h in reversed(lh.history(name))]
+
+
+@pytest.fixture
+def large(spark, settings):
+    """A Lakehouse of a home of its own for which every table is large (Settings.large_table_bytes = 0)."""
+    from jobs.tables import Lakehouse
+
+    return Lakehouse(spark, settings.with_(home=settings.home.parent / "large", large_table_bytes=0))
+
+
+def test_an_upsert_into_a_large_table_appends_new_keys_merges_the_others_and_a_rerun_writes_nothing(large, lh, spark):
+    first = [("cards", "1", "A", "email"), ("cards", None, "B", "email")]   # a NULL key part equals a NULL
+    second = [("cards", "1", "A", "national_id"), ("lending", "9", "C", "name_dob"), ("cards", None, "B", "email")]
+    for each in (large, lh):
+        each.merge_upsert("silver.customer_crosswalk", spark.createDataFrame(first, CROSSWALK))
+        each.merge_upsert("silver.customer_crosswalk", spark.createDataFrame(second, CROSSWALK))
+        rows = sorted(each.read("silver.customer_crosswalk").collect(), key=lambda r: (r[0], r[1] or ""))
+        assert [tuple(r) for r in rows] == [("cards", None, "B", "email"), ("cards", "1", "A", "national_id"),
+                                            ("lending", "9", "C", "name_dob")]
+    # The large table got the new key by an append and the changed row by a MERGE; the small one by one MERGE.
+    assert _operations(large, "silver.customer_crosswalk")[1:] == ["WRITE", "MERGE"]
+    assert _operations(lh, "silver.customer_crosswalk")[1:] == ["MERGE"]
+    version = large.version("silver.customer_crosswalk")
+    large.merge_upsert("silver.customer_crosswalk", spark.createDataFrame(second, CROSSWALK))
+    assert large.version("silver.customer_crosswalk") == version
+
+
+def test_an_idempotent_append_to_a_large_table_appends_only_new_keys_without_a_merge(large, spark):
+    large.append_new("silver.customer_crosswalk", spark.createDataFrame([("cards", "1", "A", "email")], CROSSWALK))
+    again = spark.createDataFrame([("cards", "1", "Z", "other"), ("cards", "2", "B", "email")], CROSSWALK)
+    large.append_new("silver.customer_crosswalk", again)
+    large.append_new("silver.customer_crosswalk", again)
+    assert sorted(tuple(r) for r in large.read("silver.customer_crosswalk").collect()) == [
+        ("cards", "1", "A", "email"), ("cards", "2", "B", "email")]
+    assert _operations(large, "silver.customer_crosswalk")[1:] == ["WRITE"]   # the retry added nothing
+
+
+def test_rows_follow_their_account_and_a_day_nothing_moved_runs_no_merge(large, spark, monkeypatch):
+    schema = "silo string, txn_id string, account_id string, customer_id string"
+    large.merge_upsert("silver.transaction", spark.createDataFrame(
+        [("cards", "t1", "A1", "C1"), ("cards", "t2", "A2", "C2"), ("cards", "t3", None, "C3")], schema))
+    statements = []
+    sql = spark.sql
+    monkeypatch.setattr(spark, "sql", lambda text, *a, **k: statements.append(text) or sql(text, *a, **k))
+    accounts = spark.createDataFrame([("cards", "A1", "C9"), ("cards", "A2", "C2"), ("cards", None, "C4")],
+                                     "silo string, account_id string, customer_id string")
+    large.update_matching("silver.transaction", accounts, ("silo", "account_id"), ("customer_id",))
+    assert sorted(tuple(r) for r in large.read("silver.transaction").collect()) == [
+        ("cards", "t1", "A1", "C9"), ("cards", "t2", "A2", "C2"), ("cards", "t3", None, "C3")]   # NULL matches nothing
+    assert sum(s.startswith("MERGE") for s in statements) == 1
+    # Nothing moves the second time: no MERGE reads the table.
+    large.update_matching("silver.transaction", accounts, ("silo", "account_id"), ("customer_id",))
+    assert sum(s.startswith("MERGE") for s in statements) == 1
