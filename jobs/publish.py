@@ -144,7 +144,7 @@ def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.d
         return {}
     held = held_rows(lh.read(name), day)
     linked = lh.scratch(link(held, parents, hold.parent), f"held_{full_name.replace('.', '_')}")
-    published, waits = hold.sort_out(linked)
+    published, waits = hold.sort_out(linked, table(full_name).keys)
     released = published.count()
     if released:
         if write is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.known import KNOWN_ON
@@ -69,15 +69,26 @@ class Hold:
                 .otherwise(F.concat(F.lit(f"quarantined for good: {what} ({parent}) was not known within "
                                           f"{self.grace_days} days of the row's arrival on "), since)))
 
-    def sort_out(self, linked: DataFrame) -> tuple[DataFrame, DataFrame]:
+    def sort_out(self, linked: DataFrame, keys: tuple[str, ...] = ()) -> tuple[DataFrame, DataFrame]:
         """Linked rows -> (rows to publish with `_known_on`, wait records for the quarantine).
 
         A row whose parent became known after it arrived is published *and* recorded as released, so the
-        record reads the same whether the run that released it came before or after its arrival date's."""
+        record reads the same whether the run that released it came before or after its arrival date's.
+
+        With `keys` (the table's), one row per key is published: rows held since several dates can share one (an
+        account in two days' snapshots whose owner came later), and a write of both would be refused (a MERGE
+        with two source rows for one target row). That row has the newest arrival's values and `_known_on` the
+        earliest, as two snapshots written one after the other would leave it (Lakehouse.merge_snapshot); every
+        record is settled."""
         df = linked.withColumn(STATUS, self.status())
         known_on = F.greatest(F.col(ARRIVED_ON), F.col(PARENT_KNOWN_ON))
-        published = (df.where(F.col(STATUS) == "published").withColumn(KNOWN_ON, known_on)
-                     .drop(STATUS, ARRIVED_ON, PARENT_KNOWN_ON))
+        published = df.where(F.col(STATUS) == "published").withColumn(KNOWN_ON, known_on)
+        if keys:
+            by_key = Window.partitionBy(*keys)
+            newest = F.row_number().over(by_key.orderBy(F.col(ARRIVED_ON).desc()))
+            published = (published.withColumn(KNOWN_ON, F.min(KNOWN_ON).over(by_key))
+                         .withColumn("_newest", newest).where("_newest = 1").drop("_newest"))
+        published = published.drop(STATUS, ARRIVED_ON, PARENT_KNOWN_ON)
         late = (F.col(STATUS) != "published") | (F.col(PARENT_KNOWN_ON) > F.col(ARRIVED_ON))
         # A record keeps the row as it arrived, without its parent's columns: the same whether it was written
         # before or after the parent came.

@@ -176,3 +176,32 @@ def test_a_backfill_that_finds_the_parent_earlier_moves_the_release_or_drops_the
     assert state() == ([("released", day2)], [day2])
     release_waiting(lh, "silver.transaction", accounts(day1), day2, Hold(ACCOUNT, 7, day3), write)
     assert state() == ([], [day1])
+
+
+def test_a_row_held_since_two_dates_is_released_once_with_its_newest_values(lh, spark):
+    """T2 waits for its account on day 1 and comes again, corrected, on day 2 (an account in two days' snapshots
+    is the same case): when the account comes, one row is published, the newest, and both records are settled."""
+    from jobs.publish import release_waiting
+    from jobs.unify.late_arrivals import ARRIVED_ON, Hold, link
+    from jobs.unify.run import ACCOUNT
+
+    day1, day2, day3 = DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+    nobody = spark.createDataFrame([], "silo string, account_id string, customer_id string, _known_on date")
+    account = spark.createDataFrame([("deposits", "DA2", "B", day3)],
+                                    "silo string, account_id string, customer_id string, _known_on date")
+
+    def write(valid):
+        return lh.merge_upsert("silver.transaction", valid)
+
+    for day, amount in ((day1, -2.0), (day2, -2.5)):
+        rows = money_frame(spark, [("deposits", "T2", "DA2", None, DAY, amount, "atm", "deposit", False, "MO1 ATM")],
+                           TXN_SCHEMA).withColumn(ARRIVED_ON, F.lit(day))
+        assert validated_write(lh, "silver.transaction", link(rows, nobody, ACCOUNT), day, write,
+                               hold=Hold(ACCOUNT, 7, day))["waiting:silver.transaction"] == 1
+    assert release_waiting(lh, "silver.transaction", account, day3, Hold(ACCOUNT, 7, day3), write) == {
+        "released:silver.transaction": 1}
+    published = lh.read("silver.transaction").collect()
+    assert [(r.txn_id, float(r.amount), r.customer_id, r._known_on) for r in published] == [("T2", -2.5, "B", day3)]
+    records = lh.read("quarantine.silver_transaction").collect()
+    assert sorted((r._run_date, r._status, r._released_on) for r in records) == [
+        (day1, "released", day3), (day2, "released", day3)]
