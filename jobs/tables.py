@@ -636,11 +636,11 @@ class Lakehouse:
         self.spark.catalog.dropTempView(view)
 
     def _large(self, full_name: str) -> bool:
-        """Whether the table holds `large_table_bytes` or more (Settings): a MERGE into it reads all of it."""
+        """Whether the table, which exists (each caller has just checked), holds `large_table_bytes` or more
+        (Settings): a MERGE into it reads all of it."""
         from jobs import maintenance
 
-        large = self.settings.large_table_bytes
-        return self.exists(full_name) and maintenance.size_bytes(self.path(full_name)) >= large
+        return maintenance.size_bytes(self.path(full_name)) >= self.settings.large_table_bytes
 
     def first_load(self) -> dt.date | None:
         """The logical date of the lakehouse's first load (the earliest snapshot of a customer master):
