@@ -171,3 +171,25 @@ def test_weighted_figures_are_those_of_the_rows_the_weights_stand_for():
     assert sum(r["weight"] for r in weighted.reliability) == pytest.approx(w.sum())
     X = pd.DataFrame({"a": [1.0, 2.0, 3.0, np.nan], "b": [np.nan] * 4})
     assert weighted_medians(X, np.array([1.0, 1.0, 5.0, 1.0])) == {"a": 3.0, "b": None}
+
+
+def test_money_reaches_the_models_as_the_nearest_floats_and_the_rest_as_it_was(spark):
+    """Training and scoring read decimals as float64 columns cast on the engine (not Decimal objects pandas
+    converts one by one): each value the double nearest the decimal, the other columns untouched."""
+    from decimal import Decimal
+
+    from pyspark.sql.types import DecimalType
+
+    from jobs.models.run import money_as_floats
+
+    amounts = [Decimal("0.10"), Decimal("1234567.89"), Decimal("-0.07"), None]
+    df = spark.createDataFrame(
+        [("C1", amounts[0], 3), ("C2", amounts[1], 4), ("C3", amounts[2], 5), ("C4", amounts[3], 6)],
+        "customer_id string, card_spend_30d decimal(18,2), age int")
+    assert isinstance(df.schema["card_spend_30d"].dataType, DecimalType)
+    frame = money_as_floats(df).toPandas()
+    assert frame.columns.tolist() == ["customer_id", "card_spend_30d", "age"]
+    assert frame["card_spend_30d"].dtype == "float64"
+    assert frame["card_spend_30d"].tolist()[:3] == [float(a) for a in amounts[:3]]
+    assert np.isnan(frame["card_spend_30d"].iloc[3])
+    assert frame["age"].tolist() == [3, 4, 5, 6] and frame["customer_id"].tolist() == ["C1", "C2", "C3", "C4"]
