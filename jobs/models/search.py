@@ -8,7 +8,7 @@ several points of AUC on the table. Here every candidate is scored by stratified
 (xgboost.cv) with early stopping on the folds' mean AUC, so every labelled row counts for choosing and
 none is spent on a fixed validation split; the number of rounds comes out of the same folds.
 
-The candidates: first the daily models' settings (a search never does worse than them on the folds), then
+The candidates: first the daily models' settings at eta 0.05 (a search never does worse than them on the folds), then
 draws from SPACE (tree depth, learning rate, min child weight, column and row sampling, class weight) in an
 order fixed by the seed. The time budget cuts that list: a candidate is not started when the time spent
 plus the longest candidate so far would pass it, and one still running at the budget is stopped there.
@@ -44,7 +44,8 @@ ONE_THREAD_CELLS = 2_000_000
 BASE = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist", "lambda": 5.0,
         "max_delta_step": 1.0}
 FIRST = {"max_depth": 4, "eta": 0.05, "min_child_weight": 1.0, "colsample_bytree": 0.8, "subsample": 0.8,
-         "scale_pos_weight": 1.0}   # the daily models' settings (train.XGB_PARAMS), tried first
+         "scale_pos_weight": 1.0}   # the daily models' trees (train.XGB_PARAMS) at the finer learning rate, tried first
+# (a daily model keeps the coarser one to bound its scoring; a search is for the table's best AUC)
 SPACE = {
     "max_depth": [2, 3, 4, 5, 6, 8],
     "eta": [0.01, 0.02, 0.05, 0.1],
