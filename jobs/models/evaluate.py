@@ -138,9 +138,16 @@ class Baseline:
 
 
 def _ranking_auc(y: np.ndarray, x: np.ndarray, w: np.ndarray | None = None) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, x, sample_weight=w))
+    """The (weighted) AUC of ranking by `x`: the chance that a positive ranks above a negative, a tie counting
+    half, as sklearn's roc_auc_score. Counted per distinct value (one sort), which is several times faster than
+    sklearn's curve for the hundred-odd features a baseline tries."""
+    weights = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
+    positive = np.asarray(y) == 1
+    values, index = np.unique(x, return_inverse=True)
+    pos = np.bincount(index, weights=np.where(positive, weights, 0.0), minlength=len(values))
+    neg = np.bincount(index, weights=np.where(positive, 0.0, weights), minlength=len(values))
+    below = np.cumsum(neg) - neg   # the negatives' weight under each value
+    return float(np.sum(pos * (below + 0.5 * neg)) / (pos.sum() * neg.sum()))
 
 
 def single_feature_baseline(X_fit, y_fit, X_test, y_test, seed: int = 0, w_fit=None, w_test=None) -> Baseline | None:

@@ -139,3 +139,18 @@ def test_reason_wording():
     assert reason_text("avg_balance_months_365d", 2.5, 0.8) == "money stays in the account month after month (2.5)"
     assert reason_text("outflow_over_pay_365d", 0.7, 0.9) == "spends well within the salary (70%)"
     assert NO_STANDOUT
+
+
+def test_the_baselines_auc_is_sklearns_with_ties_and_weights():
+    """The baseline ranks by one feature with its own AUC count: the same figure as sklearn's roc_auc_score,
+    ties (a flag, a rounded amount) and sample weights included."""
+    from sklearn.metrics import roc_auc_score
+
+    from jobs.models.evaluate import _ranking_auc
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(3000) < 0.1).astype(int)
+    for x in (rng.normal(size=3000) + y, rng.integers(0, 4, 3000) + y, (rng.random(3000) < 0.3 + 0.2 * y) * 1.0):
+        for w in (None, np.where(y == 1, 1.0, rng.uniform(1, 20, 3000))):
+            assert _ranking_auc(y, x, w) == pytest.approx(roc_auc_score(y, x, sample_weight=w), abs=1e-12)
+    assert _ranking_auc(np.array([0, 1, 0, 1]), np.array([1.0, 1.0, 1.0, 1.0])) == 0.5
