@@ -21,6 +21,10 @@ REASON_COLUMN = "_reason"
 _INTERNAL_PREFIX = "__dq_"
 
 
+# The rules that compare rows with one another (a window, or on stored rows an aggregate: _with_repeats).
+UNIQUENESS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
 # -- the split: row-level expectations as Spark predicates ---------------------------------------
 def _text(value: Any) -> str:
     if isinstance(value, float):

@@ -165,7 +165,8 @@ def test_counts_add_up(bad_payments):
 def test_materialized_verdicts_are_read_by_every_later_pass_with_the_same_split(bad_payments, payments_suite,
                                                                              settings, spark, tmp_path):
     """With `materialize`, the rules are evaluated once, into what it writes; the counts, the valid rows and the
-    quarantine are the ones computed without it."""
+    quarantine are the ones computed without it. The suite has a uniqueness rule, so the input is written first, as
+    it is (its repeats are then found by an aggregate, not a sort of every row), then the verdicts."""
     df, plain = bad_payments
     written = []
 
@@ -176,7 +177,8 @@ def test_materialized_verdicts_are_read_by_every_later_pass_with_the_same_split(
         return spark.read.schema(frame.schema).parquet(path)
 
     result = quality.validate(df, payments_suite, settings, RUN_DATE, materialize=materialize)
-    [(name, columns, path)] = written
+    [(first, first_columns, _), (name, columns, path)] = written
+    assert (first, first_columns) == ("input_test_payments", df.columns)
     assert name == "checked_test_payments" and {"_check", "_reason"} <= set(columns)
     assert (result.row_count, result.quarantined_count) == (plain.row_count, plain.quarantined_count)
     assert sorted(map(tuple, result.quarantined.collect()), key=repr) == \
