@@ -19,6 +19,7 @@ import math
 from dataclasses import replace
 
 import pandas as pd
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.decide.catalog import Policy, load_policy
@@ -122,7 +123,7 @@ def eligible_rows(lh: Lakehouse, t: Target, features: tuple[str, ...] | None = N
     return money_as_floats(rows.select(*columns))
 
 
-def money_as_floats(rows):
+def money_as_floats(rows: DataFrame) -> DataFrame:
     """`rows` with its decimal (money) columns cast to double on the engine, as the models read them.
 
     Money is decimal in the lakehouse and a float to the models. Cast where the rows are, so that Arrow hands
