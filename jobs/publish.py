@@ -84,32 +84,36 @@ def results_per_step(lh: Lakehouse) -> Iterator[None]:
                 log.exception("the failed step's results could not be written to %s", RESULTS)
 
 
-def publish(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date, hold: Hold | None = None) -> dict[str, int]:
+def publish(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date, hold: Hold | None = None,
+            stored: bool = False) -> dict[str, int]:
     """Publish `df` to the table `full_name` for the logical date `day`: validated (quarantine, results in
     audit.dq_results) when the table is declared with a suite, then written with its declared mode. Returns
     the rows published and quarantined (and waiting, with `hold`) by this run, per table: for a validated
-    table they add up to the rows of `df`."""
+    table they add up to the rows of `df`. `stored`: `df` reads files a step stored (`Lakehouse.scratch`), so
+    the validation reads it as it is instead of storing it again (quality.validate)."""
     t = table(full_name)
     if not t.suite:
         if hold is not None:
             raise ValueError(f"{full_name} has no suite: rows cannot wait for a parent in its quarantine")
         return {full_name: lh.write(full_name, df, day)}
-    return validated_write(lh, full_name, df, day, hold=hold)
+    return validated_write(lh, full_name, df, day, hold=hold, stored=stored)
 
 
 def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
-                    write: Callable[[DataFrame], object] | None = None, hold: Hold | None = None) -> dict[str, int]:
+                    write: Callable[[DataFrame], object] | None = None, hold: Hold | None = None,
+                    stored: bool = False) -> dict[str, int]:
     """Validate `df` against the suite named after `full_name`; `write(valid_rows)` publishes, by default
     the table's declared write (`Lakehouse.write`; pass another only where a step needs more than the
     write, e.g. keeping the rows it published). With `hold`, `df` is linked to its parents (see
     late_arrivals.link) and valid rows whose parent is not known wait instead of being published.
-    Returns the rows published, waiting and quarantined by this run: together they are every row of `df`."""
+    `stored`: as for `publish`. Returns the rows published, waiting and quarantined by this run: together they
+    are every row of `df`."""
     if write is None:
         def write(valid: DataFrame) -> None:
             lh.write(full_name, valid, day, count=False)   # the counts come from the validation
     # `df` is computed once, with the rules' verdicts, into a scratch file (`materialize`): GX, publishing and the
     # quarantine then read that file instead of recomputing the plan.
-    result = quality.validate(df, full_name, lh.settings, day, materialize=lh.scratch)
+    result = quality.validate(df, full_name, lh.settings, day, materialize=lh.scratch, stored=stored)
     record_results(lh, result, day)
     quality.raise_on_failure(result)
     valid, quarantine = result.valid, as_rejected(result.quarantined)

@@ -110,7 +110,7 @@ def masters(lh: Lakehouse, day: dt.date, horizon: dt.date) -> dict[str, int]:
     if lh.exists("silver.customer_crosswalk"):
         resolved = keep_known_ids(resolved, lh.read("silver.customer_crosswalk"))
     resolved = lh.scratch(_stamped(resolved, day, SNAPSHOT_DATE, KNOWN_ON), "resolved")
-    counts |= publish(lh, "silver.customer_crosswalk", resolved, day)
+    counts |= publish(lh, "silver.customer_crosswalk", resolved, day, stored=True)
     crosswalk = lh.read("silver.customer_crosswalk")
 
     # An account whose owner is not known yet waits for its owner's record; so do its transactions.
