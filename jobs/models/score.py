@@ -1,8 +1,8 @@
 """Score rows with a model's champion, with reason codes in plain words per row.
 
-Reasons come from XGBoost's own per-row feature contributions (`pred_contribs=True`, SHAP values in
-log-odds): the features that pushed this row's score up the most (`reason_codes`), worded by
-`jobs.models.reasons` (`reason`).
+Reasons come from the model's per-row feature contributions (exact TreeSHAP values in log-odds, the ones
+XGBoost's `pred_contribs=True` gives, computed per way through a tree: jobs/models/contributions.py): the
+features that pushed this row's score up the most (`reason_codes`), worded by `jobs.models.reasons` (`reason`).
 
 One pandas kernel scores a batch of rows (`score_rows`; `score_targets` for the day's rows of
 gold.customer_360 with every champion, in gold.propensity_scores' columns). The daily step runs it on
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.models import registry
+from jobs.models.contributions import explainer_of
 from jobs.models.reasons import NO_STANDOUT, reason_text
 from jobs.models.train import ID_COLUMN, IDS_ATTR, MEDIANS_ATTR, plan_of
 from jobs.settings import Settings
@@ -102,12 +103,19 @@ def explain(values: np.ndarray, contributions: np.ndarray, features: list[str],
             medians: dict[str, float | None], top_reasons: int) -> tuple[list[list[str]], list[str]]:
     """Per row: the `top_reasons` features with the largest positive contribution, and them in words."""
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_reasons]
-    codes, texts = [], []
-    for row, picks in enumerate(order):
-        chosen = [j for j in picks if contributions[row, j] > 0]
-        codes.append([features[j] for j in chosen])
-        parts = [reason_text(features[j], float(values[row, j]), medians.get(features[j])) for j in chosen]
-        texts.append("; ".join(parts) if parts else NO_STANDOUT)
+    chosen = np.take_along_axis(contributions, order, axis=1) > 0
+    # Worded once per feature and distinct value (by its bits: -0.0 and 0.0 read differently), not per row:
+    # most rows share their values of a flag, a count or a number of days with many others.
+    words = np.full(order.shape, "", dtype=object)
+    for j in np.unique(order[chosen]):
+        at = chosen & (order == j)
+        shown = values[at.nonzero()[0], j]
+        _, first, which = np.unique(shown.view(np.int64), return_index=True, return_inverse=True)
+        texts = [reason_text(features[j], float(v), medians.get(features[j])) for v in shown[first]]
+        words[at] = np.array(texts, dtype=object)[which.ravel()]
+    codes = [[features[j] for j, picked in zip(picks, keep, strict=True) if picked]
+             for picks, keep in zip(order.tolist(), chosen.tolist(), strict=True)]
+    texts = ["; ".join(w for w in row if w) or NO_STANDOUT for row in words.tolist()]
     return codes, texts
 
 
@@ -157,8 +165,9 @@ def score_rows(frame: pd.DataFrame, name: str, version: str, booster, plan, top_
     features = list(X.columns)
     matrix = xgb.DMatrix(X, feature_names=features)
     probability = booster.predict(matrix).astype("float64")
-    contributions = booster.predict(matrix, pred_contribs=True)[:, : len(features)]   # last column: bias
-    codes, reasons = explain(X.to_numpy(), contributions, features, _medians(booster, features), top_reasons)
+    values = X.to_numpy(dtype=np.float64)
+    contributions = explainer_of(booster).contributions(values)
+    codes, reasons = explain(values, contributions, features, _medians(booster, features), top_reasons)
     return pd.DataFrame({**ids, "model": name, "probability": np.clip(probability, 0.0, 1.0),
                          "model_version": version, "reason_codes": codes, "reason": reasons})
 

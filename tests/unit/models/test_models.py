@@ -154,3 +154,24 @@ def test_the_baselines_auc_is_sklearns_with_ties_and_weights():
         for w in (None, np.where(y == 1, 1.0, rng.uniform(1, 20, 3000))):
             assert _ranking_auc(y, x, w) == pytest.approx(roc_auc_score(y, x, sample_weight=w), abs=1e-12)
     assert _ranking_auc(np.array([0, 1, 0, 1]), np.array([1.0, 1.0, 1.0, 1.0])) == 0.5
+
+
+def test_reasons_are_worded_per_row_as_each_value_reads():
+    """explain words each distinct value once; every row still reads its own value: a missing one, -0 and 0,
+    a flag and money, a row with nothing positive."""
+    from jobs.models.score import explain
+
+    features = ["has_savings", "balance_total", "max_days_past_due"]
+    values = np.array([[1.0, 0.0, 3.0], [0.0, -0.0, 3.0], [1.0, np.nan, 1.0], [1.0, 1234.5, np.nan],
+                       [0.0, 0.0, 0.0]])
+    contributions = np.array([[0.3, 0.2, 0.1], [0.1, 0.4, -0.2], [0.5, 0.3, 0.2], [-0.1, 0.9, 0.3],
+                              [-0.1, -0.2, 0.0]])
+    medians = {"has_savings": None, "balance_total": 500.0, "max_days_past_due": 1.0}
+    codes, texts = explain(values, contributions, features, medians, top_reasons=2)
+    assert codes == [["has_savings", "balance_total"], ["balance_total", "has_savings"],
+                     ["has_savings", "balance_total"], ["balance_total", "max_days_past_due"], []]
+    expected = ["; ".join(reason_text(features[j], values[i, j], medians[features[j]])
+                          for j in np.argsort(-contributions[i], kind="stable")[:2] if contributions[i, j] > 0)
+                or NO_STANDOUT for i in range(len(values))]
+    assert texts == expected
+    assert "not known" in texts[2] and "not known" in texts[3] and texts[4] == NO_STANDOUT
