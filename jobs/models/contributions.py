@@ -3,10 +3,11 @@
 
 Why: the daily score step explains every scored row (its reason codes), and XGBoost's TreeSHAP walks every
 path of every tree for every row. Yet a tree's contributions to a row depend only on which way the row goes
-at each of the tree's splits: at depth 4, 15 yes/no answers, and a day's 100,000 customers give a few
-hundred distinct answer patterns per tree. So per tree the rows are grouped by pattern, the contributions
-are worked out once per pattern, and each row takes its pattern's. Measured on a 100-tree depth-4 model and
-55,000 rows: the same values (within 4e-6, XGBoost sums in float32) in a twentieth of the time.
+at each of the tree's splits: at depth 4, 15 yes/no answers. On the 100,000-customer bank a model's 24,000 to
+90,000 eligible rows of a day take a median 139 to 2,135 distinct patterns through a tree, depending on the
+model. So per tree the rows are grouped by pattern, the contributions are worked out once per pattern, and each
+row takes its pattern's. Measured on a 100-tree depth-4 model and 55,000 rows: the same values (within 4e-6,
+XGBoost sums in float32) in a twentieth of the time; the daily score step of that bank went from 71 s to 29 s.
 
 How, for one tree: path-dependent TreeSHAP's value of a feature subset S is the sum over the leaves of
     leaf value x product over the splits on the leaf's path of
@@ -49,7 +50,9 @@ class TreeExplainer:
     """Feature contributions of one booster's rows (`contributions`), the trees prepared once."""
 
     def __init__(self, booster):
-        self._booster = booster
+        # Weakly: explainer_of keeps an explainer per booster as long as the booster lives, which a strong
+        # reference from here would be forever.
+        self._booster = weakref.ref(booster)
         model = json.loads(booster.save_raw("json"))["learner"]
         params, trees = model["learner_model_param"], model["gradient_booster"]
         self._features = int(params["num_feature"])
@@ -72,7 +75,7 @@ class TreeExplainer:
         if self._trees is None:
             import xgboost as xgb
 
-            return self._booster.predict(xgb.DMatrix(values), pred_contribs=True)[:, : self._features]
+            return self._booster().predict(xgb.DMatrix(values), pred_contribs=True)[:, : self._features]
         columns = np.ascontiguousarray(values.T)    # one feature's values contiguous
         result = np.zeros((self._features, len(values)))
         for tree in self._trees:

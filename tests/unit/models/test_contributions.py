@@ -4,10 +4,13 @@ one path, and trees of a single leaf; deeper trees are left to XGBoost."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 import xgboost as xgb
 
+from jobs.models import contributions
 from jobs.models.contributions import TABLE_DEPTH, TreeExplainer, explainer_of
 from jobs.models.train import XGB_PARAMS
 
@@ -72,9 +75,13 @@ def test_deeper_trees_are_explained_by_xgboost_itself():
     np.testing.assert_array_equal(explainer.contributions(X), _xgboost(booster, X))
 
 
-def test_rows_of_another_width_are_refused_and_a_booster_is_prepared_once():
+def test_rows_of_another_width_are_refused_and_a_booster_is_prepared_once_while_it_lives():
     X, y = _rows(rows=300)
-    booster = _booster(X, y, max_depth=2, rounds=3)
+    booster = _booster(X, y, max_depth=TABLE_DEPTH + 1, rounds=3)   # the fallback: it uses the booster too
     with pytest.raises(ValueError, match="expected rows of 12 features"):
         explainer_of(booster).contributions(X[:, :5])
     assert explainer_of(booster) is explainer_of(booster)
+    before = len(contributions._PREPARED)
+    del booster
+    gc.collect()
+    assert len(contributions._PREPARED) == before - 1   # a champion dropped from the workers' cache is freed
