@@ -111,8 +111,8 @@ def explain(values: np.ndarray, contributions: np.ndarray, features: list[str],
         at = chosen & (order == j)
         shown = values[at.nonzero()[0], j]
         _, first, which = np.unique(shown.view(np.int64), return_index=True, return_inverse=True)
-        texts = [reason_text(features[j], float(v), medians.get(features[j])) for v in shown[first]]
-        words[at] = np.array(texts, dtype=object)[which.ravel()]
+        worded = [reason_text(features[j], float(v), medians.get(features[j])) for v in shown[first]]
+        words[at] = np.array(worded, dtype=object)[which.ravel()]
     codes = [[features[j] for j, picked in zip(picks, keep, strict=True) if picked]
              for picks, keep in zip(order.tolist(), chosen.tolist(), strict=True)]
     texts = ["; ".join(w for w in row if w) or NO_STANDOUT for row in words.tolist()]
