@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.contracts import MONEY, load_contract, typed
+from jobs.lookups import looked_up
 
 LOAN_PRODUCTS = {"personal": "personal_loan", "auto": "auto_loan", "mortgage": "mortgage"}
 
@@ -43,11 +44,10 @@ def card_accounts(bronze: DataFrame) -> DataFrame:
 
 def loans(bronze: DataFrame) -> DataFrame:
     df = typed(bronze, load_contract("lending", "loans"))
-    product = F.create_map(*[x for k, v in LOAN_PRODUCTS.items() for x in (F.lit(k), F.lit(v))])
     return df.select(
         F.lit("lending").alias("silo"), F.col("loan_no").alias("account_id"),
         F.col("borrower_no").cast("string").alias("silo_customer_id"),
-        F.coalesce(product[F.col("loan_type")], F.lit("other_loan")).alias("product"),
+        looked_up(F.col("loan_type"), LOAN_PRODUCTS, F.lit("other_loan")).alias("product"),
         F.col("start_date").alias("open_date"), F.col("outstanding").alias("balance"),
         _null(MONEY).alias("credit_limit"), "principal", "interest_rate", "days_past_due",
         F.lit("USD").alias("currency"),

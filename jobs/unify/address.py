@@ -16,6 +16,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from jobs.lookups import looked_up
 from jobs.postal import LOCALITY_WORDS, US_STATES, street_words
 
 
@@ -25,8 +26,7 @@ def _words(c: Column) -> Column:
 
 
 def _written_out(words: Column, table: dict[str, str]) -> Column:
-    lookup = F.create_map(*[F.lit(x) for short, full in sorted(table.items()) for x in (short, full)])
-    spelled = F.array_join(F.transform(F.split(words, " "), lambda w: F.coalesce(lookup[w], w)), " ")
+    spelled = F.array_join(F.transform(F.split(words, " "), lambda w: looked_up(w, table, w)), " ")
     spelled = F.trim(F.regexp_replace(spelled, " +", " "))   # a dropped word leaves no gap
     return F.when(spelled != "", spelled)
 
@@ -45,5 +45,4 @@ def normalized_locality(c: Column) -> Column:
 def normalized_state(c: Column) -> Column:
     """The USPS code of a state given as its code or its name, any case; NULL for anything else."""
     by_name = {name.lower(): code for code, name in US_STATES.items()} | {code.lower(): code for code in US_STATES}
-    lookup = F.create_map(*[F.lit(x) for key, code in sorted(by_name.items()) for x in (key, code)])
-    return lookup[_words(c)]
+    return looked_up(_words(c), by_name)

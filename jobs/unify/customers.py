@@ -18,6 +18,7 @@ import datetime as dt
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.lookups import looked_up
 from jobs.unify.tokenize import person_tokens, token
 
 SILO_TRUST = ("deposits", "cards", "lending")
@@ -42,8 +43,8 @@ def _most_trusted_address() -> list[F.Column]:
 
 
 def golden_customers(records: DataFrame, crosswalk: DataFrame, accounts: DataFrame, key: str) -> DataFrame:
-    trust = F.create_map(*[x for i, s in enumerate(SILO_TRUST) for x in (F.lit(s), F.lit(i))])
-    linked = records.join(crosswalk, ["silo", "silo_customer_id"]).withColumn("_trust", trust[F.col("silo")])
+    trust = looked_up(F.col("silo"), {s: i for i, s in enumerate(SILO_TRUST)})
+    linked = records.join(crosswalk, ["silo", "silo_customer_id"]).withColumn("_trust", trust)
     merged = linked.groupBy("customer_id").agg(
         _most_trusted("first_name"), _most_trusted("last_name"), _most_trusted("birth_date"),
         _most_trusted("gender"), _most_trusted("postcode"), _most_trusted("email_norm"),

@@ -48,6 +48,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
+from jobs.lookups import looked_up
 from jobs.unify.linkage import IdentityPolicy, load_policy, scored_pairs
 from jobs.unify.nicknames import is_nickname
 from jobs.unify.standardize import valid_national_id, valid_phone
@@ -211,7 +212,7 @@ def links(scored: DataFrame, policy: IdentityPolicy, decisions: DataFrame | None
 
 
 def _rank(rule: Column) -> Column:
-    return F.create_map(*[x for i, r in enumerate(RULES) for x in (F.lit(r), F.lit(i))])[rule]
+    return looked_up(rule, {r: i for i, r in enumerate(RULES)})
 
 
 def adjacency(edges: DataFrame) -> DataFrame:

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.contracts import MONEY, SCHEMAS_DIR, load_contract, typed
+from jobs.lookups import looked_up
 
 EXTERNAL_TYPES = ("TRANSFER_OUT_EXTERNAL",)
 MCC_FILE = SCHEMAS_DIR / "reference" / "mcc_categories.json"
@@ -30,8 +31,7 @@ def mcc_categories() -> dict[str, str]:
 
 
 def category_of_mcc(mcc: F.Column) -> F.Column:
-    codes = F.create_map(*[F.lit(x) for code, cat in mcc_categories().items() for x in (code, cat)])
-    return F.coalesce(codes[mcc], F.lit("other"))
+    return looked_up(mcc, mcc_categories(), F.lit("other"))
 
 
 def deposit_transactions(bronze: DataFrame) -> DataFrame:
