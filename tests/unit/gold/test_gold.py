@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.gold.customer_360 import MODEL_FEATURES, build_customer_360
+from jobs.gold.customer_360 import MODEL_FEATURES, behaviour_features, build_customer_360
 from jobs.gold.targets import TARGETS
 from jobs.gold.training_set import build_training_set, settled_by, training_dates
 from jobs.known import KNOWN_ON
@@ -58,6 +58,22 @@ def test_behaviour_digital_offers_and_life_events_as_of_the_date(c360):
     assert b.had_marriage == 1 and b.had_retirement == 0
     assert b.offers_received_365d == 1 and b.sessions_90d == 0
 
+
+
+def test_distinct_counts_count_each_payer_and_day_once_and_zero_without_any(spark):
+    """payroll_payers_90d and engagement_days_30d are counted apart from the sums: two payers (one twice, the
+    pension not at all), two days with three transactions; a customer active only long ago has zero of each."""
+    def txn(customer, days_ago, amount, category, payer):
+        return ("deposits", f"{customer}{days_ago}{payer}", "acct", customer, AS_OF - dt.timedelta(days=days_ago),
+                amount, category, "deposit", False, payer)
+
+    rows = [txn("P", 5, 100.0, "payroll", "ACME"), txn("P", 5, -20.0, "groceries", None),
+            txn("P", 35, 100.0, "payroll", "ACME"), txn("P", 60, 100.0, "payroll", "GLOBEX"),
+            txn("P", 12, 900.0, "payroll", "SSA TREAS 310"), txn("P", 120, 100.0, "payroll", "INITECH"),
+            txn("Q", 200, -5.0, "groceries", None)]
+    got = {r.customer_id: r for r in behaviour_features(money_frame(spark, rows, TXN_SCHEMA), AS_OF).collect()}
+    assert (got["P"].payroll_payers_90d, got["P"].engagement_days_30d, got["P"].txn_count_30d) == (2, 2, 3)
+    assert (got["Q"].payroll_payers_90d, got["Q"].engagement_days_30d, got["Q"].txn_count_30d) == (0, 0, 0)
 
 def test_what_stays_of_the_money_coming_in_over_a_year(c360):
     """Month-end checking balances (the year's average, the lowest of the last 90 days) in months of money
