@@ -39,6 +39,22 @@ def test_each_broken_rule_quarantines_the_row_with_a_reason(spark):
     assert checked[5]._rule == "type:amount"
 
 
+
+def test_a_key_repeated_keeps_its_first_row_in_file_order_and_empty_parts_repeat_nothing(spark):
+    """Composite key (account, seq): the first of three rows of a key (by `_row_id`, not by where it stands in
+    the frame) is kept and the other two are duplicates; a key with an empty or NULL part repeats nothing; the
+    columns come back in their order."""
+    contract = Contract(silo="deposits", entity="toy", key=("account", "seq"),
+                        columns=(ColumnContract("account"), ColumnContract("seq")))
+    rows = [("A", "1", 7), ("A", "1", 2), ("A", "2", 3), ("A", "1", 9), ("", "1", 4), ("", "1", 5),
+            (None, "1", 6), (None, "1", 8)]
+    frame = spark.createDataFrame(rows, "account string, seq string, _row_id long")
+    checked = check_rows(frame, contract)
+    assert checked.columns == ["account", "seq", "_row_id", "_rule", "_reason"]
+    rules = {r._row_id: r._rule for r in checked.collect()}
+    assert rules == {2: None, 3: None, 4: None, 5: None, 6: None, 7: "unique:account+seq", 8: None,
+                     9: "unique:account+seq"}
+
 def test_rows_in_equal_valid_plus_quarantined(spark):
     valid, quarantined = split_checked(check_rows(_frame(spark), CONTRACT))
     assert valid.count() == 1 and quarantined.count() == 5
