@@ -69,6 +69,8 @@ def with_first_of_repeated_keys(df: DataFrame, key: tuple[str, ...]) -> DataFram
 
 
 def check_rows(df: DataFrame, contract: Contract) -> DataFrame:
+    """The contract's rules on every row. With a key, `df` is read twice (with_first_of_repeated_keys): give rows
+    that read alike each time, stored files, not a CSV read (its `_row_id`s may differ between reads)."""
     checks = [check for spec in contract.columns for check in _column_checks(spec)]
     if contract.key:
         # The first occurrence of a key (in file order) is kept; later ones are duplicates. An empty

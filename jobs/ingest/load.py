@@ -323,7 +323,10 @@ def _stage(lh: Lakehouse, contract: Contract, source: str, checksum: str, logica
     """The file's readable rows with the contract checks' verdict and the load metadata, written once to
     scratch (Sail cannot cache): GX, the split and both writes then read these files. Reading happens here,
     so this is where the engine refuses a malformed file."""
-    raw = read_landing(lh.spark, path, contract, row_ids_in_file=scan is not None, absent=absent)
+    # Stored as read first: the key check reads the rows twice, and rows read from a CSV may be given other ids
+    # the second time (jobs/quality/repeats.py).
+    raw = lh.scratch(read_landing(lh.spark, path, contract, row_ids_in_file=scan is not None, absent=absent),
+                     f"read_bronze_{contract.name}")
     checked = check_rows(raw, contract).withColumnRenamed("_rule", _RULE).withColumnRenamed("_reason", _RULE_REASON)
     staged = lh.scratch(with_load_metadata(checked, source, checksum, logical_date), f"staged_bronze_{contract.name}")
     return staged if scan is not None else with_file_positions(staged)

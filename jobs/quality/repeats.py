@@ -13,7 +13,8 @@ The frame is read three times (the aggregate and the two sides of the split), so
 cheaply and alike each time: stored files (a staged export, jobs/quality/validation.py's `stored`), not the build
 of a step, which would be computed three times. Not for the rows of a CSV read either: their ids
 (`monotonically_increasing_id`, jobs/ingest/load.py) may be given after the engine has dealt the rows out again,
-so the file's own key check keeps its window.
+so the loader stores the rows it read before the file's own key check (jobs/ingest/contract_checks.py) reads them
+twice the same way.
 """
 
 from __future__ import annotations
