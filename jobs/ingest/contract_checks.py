@@ -10,6 +10,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.contracts import ColumnContract, Contract, parse_column
+from jobs.quality.repeats import with_repeats
+
+# Working columns of the key check: the rows sharing the row's key, and its place among them in file order.
+_REPEATS, _PLACE = "_key_rows", "_key_place"
 
 
 def _present(c: Column) -> Column:
@@ -53,36 +57,22 @@ def _column_checks(spec: ColumnContract) -> list[tuple[str, Column, Column]]:
     return checks
 
 
-FIRST_ROW = "_first_row_id"  # working column: the first occurrence's `_row_id` of a key found more than once
-
-
-def with_first_of_repeated_keys(df: DataFrame, key: tuple[str, ...]) -> DataFrame:
-    """`df` with FIRST_ROW: for a row whose key occurs more than once, the smallest `_row_id` of that key (its
-    first occurrence in file order); NULL for every other row and for a NULL key part.
-
-    The keys found more than once come from one aggregate and only they are joined back, in place of a window
-    numbering every row of its key: that sorted all 12M rows of a full export's deposit transactions (36 s on the
-    embedded engine, against about 2 s for the aggregate)."""
-    repeated = (df.groupBy(*key).agg(F.min("_row_id").alias(FIRST_ROW), F.count(F.lit(1)).alias("_occurrences"))
-                .where(F.col("_occurrences") > 1).drop("_occurrences"))
-    return df.join(repeated, list(key), "left").select(*df.columns, FIRST_ROW)
-
-
 def check_rows(df: DataFrame, contract: Contract) -> DataFrame:
-    """The contract's rules on every row. With a key, `df` is read twice (with_first_of_repeated_keys): give rows
-    that read alike each time, stored files, not a CSV read (its `_row_id`s may differ between reads)."""
+    """The contract's rules on every row. With a key, `df` is read three times (jobs/quality/repeats.py: the repeated
+    keys by an aggregate, not a window sorting every row, 36 s of 48 s for a full export's 12M deposit transactions):
+    give rows that read alike each time, stored files, not a CSV read (its `_row_id`s may differ between reads)."""
     checks = [check for spec in contract.columns for check in _column_checks(spec)]
     if contract.key:
         # The first occurrence of a key (in file order) is kept; later ones are duplicates. An empty
         # key is no repeat of anything (`required` reports it), as in the bronze GX suite.
-        df = with_first_of_repeated_keys(df, contract.key)
+        df = with_repeats(df, list(contract.key), [F.col("_row_id")], _REPEATS, _PLACE)
         key_text = F.concat_ws(", ", *[F.coalesce(F.col(k), F.lit("")) for k in contract.key])
         key_present = F.lit(True)
         for k in contract.key:
             key_present = key_present & _present(F.col(k))
         checks.append((
             "unique:" + "+".join(contract.key),
-            key_present & F.coalesce(F.col("_row_id") > F.col(FIRST_ROW), F.lit(False)),
+            key_present & (F.col(_PLACE) > 1),
             F.concat(F.lit(f"duplicate {'+'.join(contract.key)} "), key_text, F.lit(" (first occurrence kept)")),
         ))
     rules = [F.when(broken, F.lit(rule)) for rule, broken, _ in checks]
@@ -91,7 +81,7 @@ def check_rows(df: DataFrame, contract: Contract) -> DataFrame:
     out = out.withColumn("_rule", F.when(F.col("_rule") == "", None).otherwise(F.col("_rule"))).withColumn(
         "_reason", F.when(F.col("_reason") == "", None).otherwise(F.col("_reason"))
     )
-    return out.drop(FIRST_ROW) if contract.key else out
+    return out.drop(_REPEATS, _PLACE) if contract.key else out
 
 
 def split_checked(checked: DataFrame) -> tuple[DataFrame, DataFrame]:

@@ -14,7 +14,7 @@ cheaply and alike each time: stored files (a staged export, jobs/quality/validat
 of a step, which would be computed three times. Not for the rows of a CSV read either: their ids
 (`monotonically_increasing_id`, jobs/ingest/load.py) may be given after the engine has dealt the rows out again,
 so the loader stores the rows it read before the file's own key check (jobs/ingest/contract_checks.py) reads them
-twice the same way.
+again, the same each time.
 """
 
 from __future__ import annotations
