@@ -40,11 +40,13 @@ TIME_BUDGET = 120.0   # seconds
 # hand-overs cost more than they save (a 700-row table's CV ran 6x slower on two busy cores than on one).
 ONE_THREAD_CELLS = 2_000_000
 
-# The fixed part: binary log loss, histogram trees, the daily models' regularization (jobs/models/train.py).
+# The fixed part: binary log loss, histogram trees, the daily models' regularization.
 BASE = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist", "lambda": 5.0,
         "max_delta_step": 1.0}
-FIRST = {"max_depth": 4, "eta": 0.05, "min_child_weight": 1.0, "colsample_bytree": 0.8, "subsample": 0.8,
-         "scale_pos_weight": 1.0}   # the daily models' trees (train.XGB_PARAMS) at the finer learning rate, tried first
+# The daily models' trees (jobs/models/train.py builds XGB_PARAMS from BASE, these and its own learning rate): one
+# place, so that the search's first trial is the daily models' settings whatever they become.
+DAILY_TREES = {"max_depth": 4, "min_child_weight": 1.0, "colsample_bytree": 0.8, "subsample": 0.8}
+FIRST = {**DAILY_TREES, "eta": 0.05, "scale_pos_weight": 1.0}   # the daily trees at the finer learning rate, first
 # (a daily model keeps the coarser one to bound its scoring; a search is for the table's best AUC)
 SPACE = {
     "max_depth": [2, 3, 4, 5, 6, 8],

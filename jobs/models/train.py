@@ -65,19 +65,14 @@ RANDOM_SPLIT = (0.6, 0.2, 0.2)
 HOLDOUT = 0.2          # a bring-your-own table without --test-table: this share of it is the test
 
 XGB_PARAMS = {
-    "objective": "binary:logistic",
+    **search.BASE,
     "eval_metric": ["logloss", "auc"],   # the last one drives early stopping
-    "tree_method": "hist",
-    "max_depth": 4,
+    **search.DAILY_TREES,   # max_depth 4, min_child_weight 1.0 (in hessian units: at a 2% base rate a leaf still
+                            # needs ~50 rows), subsample and colsample_bytree 0.8; the search tries them first
     # 0.1 rather than 0.05: early stopping then keeps ~40% fewer trees, and a model's daily scoring (exact TreeSHAP
     # per row) and training cost in proportion. Measured on the 100k bank (benchmarks/models.py): every model
     # still >= 0.95 of the oracle AUC, the largest loss 0.009 of it (job_change).
     "eta": 0.1,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "min_child_weight": 1.0,   # in hessian units: at a 2% base rate a leaf still needs ~50 rows
-    "lambda": 5.0,
-    "max_delta_step": 1.0,
 }
 NUM_BOOST_ROUND = 600
 EARLY_STOPPING_ROUNDS = 40

@@ -13,7 +13,7 @@ import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
 from jobs.models import search
-from jobs.models.train import HOLDOUT, ModelSpec, fit_table, train_table
+from jobs.models.train import HOLDOUT, XGB_PARAMS, ModelSpec, fit_table, train_table
 from jobs.settings import Settings
 
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
@@ -54,6 +54,13 @@ def test_candidates_start_with_the_daily_settings_then_distinct_draws_from_the_s
         assert all(d[k] in values for k, values in search.SPACE.items()) and d["scale_pos_weight"] in (1.0, 3.0, 9.0)
     assert search.candidates(seed=3, count=12, weights=[1.0, 3.0, 9.0]) == drawn       # the seed fixes the order
     assert search.candidates(seed=4, count=12, weights=[1.0, 3.0, 9.0]) != drawn
+
+
+def test_the_first_candidate_is_the_daily_models_trees_and_regularization_at_the_finer_learning_rate():
+    first = {**search.BASE, **search.FIRST}
+    shared = {k: v for k, v in XGB_PARAMS.items() if k not in ("eval_metric", "eta")}
+    assert {k: first[k] for k in shared} == shared
+    assert first["eta"] == 0.05 < XGB_PARAMS["eta"] and first["scale_pos_weight"] == 1.0
 
 
 def test_class_weights_offer_the_ratio_only_when_positives_are_the_minority():
