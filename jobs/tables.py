@@ -363,15 +363,25 @@ class Lakehouse:
 
     # -- reads ---------------------------------------------------------------------------------
     def read(self, full_name: str, version: int | None = None) -> DataFrame:
-        if not self.exists(full_name):
-            raise FileNotFoundError(
-                f"table {full_name} has not been written yet (expected at {self.path(full_name)}); "
-                "run the step that produces it first"
-            )
+        """The table as a DataFrame, resolved once by the engine (as `exists` resolves it): the first use of its
+        schema costs a JVM engine a Delta snapshot check, a Spark Connect engine a round trip, so a read no longer
+        resolves it twice (once to ask whether it exists, once to load it)."""
+        from pyspark.errors import AnalysisException
+
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
-        return reader.load(self.path(full_name))
+        try:
+            df = reader.load(self.path(full_name))
+            _ = df.schema   # lazy on Spark Connect: resolved here, so a missing table fails here, not later
+        except AnalysisException:
+            if version is not None and self.exists(full_name):
+                raise   # the table is there, the version is not: the engine says so
+            raise FileNotFoundError(
+                f"table {full_name} has not been written yet (expected at {self.path(full_name)}); "
+                "run the step that produces it first"
+            ) from None
+        return df
 
     def read_known(self, full_name: str, day: dt.date) -> DataFrame:
         """A silver table's rows known on `day` (jobs/known.py): what a reader as of that day may use."""

@@ -122,6 +122,16 @@ def test_reading_a_missing_table_says_which_step_to_run(lh):
         lh.read("gold.next_best_offer")
 
 
+def test_reading_a_version_the_table_lacks_is_the_engines_error_not_a_missing_table(lh, spark):
+    lh.replace_for_date("gold.kpi_daily", _kpis(spark, D1, 3), D1)
+    assert lh.read("gold.kpi_daily", version=0).count() == 1
+    with pytest.raises(Exception) as raised:
+        lh.read("gold.kpi_daily", version=99).collect()
+    assert not isinstance(raised.value, FileNotFoundError)
+    with pytest.raises(FileNotFoundError, match="gold.kpi_by_segment has not been written yet"):
+        lh.read("gold.kpi_by_segment", version=0)
+
+
 def test_replace_for_date_refuses_a_table_without_a_date_column(lh, spark):
     with pytest.raises(ValueError, match="no logical-date column"):
         lh.replace_for_date("silver.customer", _kpis(spark, D1, 1), D1)
