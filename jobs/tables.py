@@ -353,19 +353,12 @@ class Lakehouse:
             from jobs import maintenance
 
             return maintenance.is_delta_table(self.path(full_name))
-        from pyspark.errors import AnalysisException
+        return self._resolved(full_name) is not None
 
-        try:
-            _ = self.spark.read.format("delta").load(self.path(full_name)).schema  # resolved by the engine
-        except AnalysisException:
-            return False
-        return True
-
-    # -- reads ---------------------------------------------------------------------------------
-    def read(self, full_name: str, version: int | None = None) -> DataFrame:
-        """The table as a DataFrame, resolved once by the engine (as `exists` resolves it): the first use of its
-        schema costs a JVM engine a Delta snapshot check, a Spark Connect engine a round trip, so a read no longer
-        resolves it twice (once to ask whether it exists, once to load it)."""
+    def _resolved(self, full_name: str, version: int | None = None, quiet: bool = True) -> DataFrame | None:
+        """The table loaded and its schema resolved by the engine (lazy on Spark Connect, so resolved here: a
+        missing table fails here, not at a later use); None when the engine finds no such Delta table (or, with
+        `version`, not that version), or with quiet=False the engine's error."""
         from pyspark.errors import AnalysisException
 
         reader = self.spark.read.format("delta")
@@ -373,15 +366,27 @@ class Lakehouse:
             reader = reader.option("versionAsOf", version)
         try:
             df = reader.load(self.path(full_name))
-            _ = df.schema   # lazy on Spark Connect: resolved here, so a missing table fails here, not later
+            _ = df.schema
         except AnalysisException:
-            if version is not None and self.exists(full_name):
-                raise   # the table is there, the version is not: the engine says so
-            raise FileNotFoundError(
-                f"table {full_name} has not been written yet (expected at {self.path(full_name)}); "
-                "run the step that produces it first"
-            ) from None
+            if not quiet:
+                raise
+            return None
         return df
+
+    # -- reads ---------------------------------------------------------------------------------
+    def read(self, full_name: str, version: int | None = None) -> DataFrame:
+        """The table as a DataFrame, resolved once by the engine (`_resolved`, as `exists` resolves it): the first
+        use of its schema costs a JVM engine a Delta snapshot check, a Spark Connect engine a round trip, so a read
+        does not resolve it twice (once to ask whether it exists, once to load it)."""
+        df = self._resolved(full_name, version)
+        if df is not None:
+            return df
+        if version is not None and self.exists(full_name):
+            self._resolved(full_name, version, quiet=False)   # the table is there, not the version: the engine says so
+        raise FileNotFoundError(
+            f"table {full_name} has not been written yet (expected at {self.path(full_name)}); "
+            "run the step that produces it first"
+        )
 
     def read_known(self, full_name: str, day: dt.date) -> DataFrame:
         """A silver table's rows known on `day` (jobs/known.py): what a reader as of that day may use."""

@@ -45,7 +45,9 @@ BASE = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hi
         "max_delta_step": 1.0}
 # The daily models' trees (jobs/models/train.py builds XGB_PARAMS from BASE, these and its own learning rate): one
 # place, so that the search's first trial is the daily models' settings whatever they become.
-DAILY_TREES = {"max_depth": 4, "min_child_weight": 1.0, "colsample_bytree": 0.8, "subsample": 0.8}
+DAILY_TREES = {"max_depth": 4,
+               "min_child_weight": 1.0,   # in hessian units: at a 2% base rate a leaf still needs ~50 rows
+               "colsample_bytree": 0.8, "subsample": 0.8}
 FIRST = {**DAILY_TREES, "eta": 0.05, "scale_pos_weight": 1.0}   # the daily trees at the finer learning rate, first
 # (a daily model keeps the coarser one to bound its scoring; a search is for the table's best AUC)
 SPACE = {

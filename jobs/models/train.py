@@ -67,8 +67,7 @@ HOLDOUT = 0.2          # a bring-your-own table without --test-table: this share
 XGB_PARAMS = {
     **search.BASE,
     "eval_metric": ["logloss", "auc"],   # the last one drives early stopping
-    **search.DAILY_TREES,   # max_depth 4, min_child_weight 1.0 (in hessian units: at a 2% base rate a leaf still
-                            # needs ~50 rows), subsample and colsample_bytree 0.8; the search tries them first
+    **search.DAILY_TREES,   # the trees (their settings, and why, are there): the search tries them first
     # 0.1 rather than 0.05: early stopping then keeps ~40% fewer trees, and a model's daily scoring (exact TreeSHAP
     # per row) and training cost in proportion. Measured on the 100k bank (benchmarks/models.py): every model
     # still >= 0.95 of the oracle AUC, the largest loss 0.009 of it (job_change).
