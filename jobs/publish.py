@@ -125,10 +125,12 @@ def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
         quarantine = quarantine.unionByName(waits)
     write(valid)
     waiting, released = by_status.get("waiting", 0), by_status.get("released", 0)
-    lh.write(quarantine_of(full_name), quarantine.withColumn("_run_date", F.lit(day)), day, count=False)
     # The quarantine's rows of the date are replaced by exactly these: the rules' rejects and the rows the hold
-    # sorted out, each counted above (reading the table back would be one more query per validated table).
+    # sorted out, each counted above (reading the table back would be one more query per validated table). None,
+    # on a quarantine that holds none of the date either (most tables, most days): nothing to write.
     recorded = result.quarantined_count + sum(by_status.values())
+    lh.write(quarantine_of(full_name), quarantine.withColumn("_run_date", F.lit(day)), day, count=False,
+             rows=recorded)
     counts = {full_name: result.valid_count - waiting - by_status.get("expired", 0),
               quarantine_of(full_name): recorded - waiting - released}   # rejected, or expired: for good
     if hold is not None:

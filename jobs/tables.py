@@ -423,15 +423,21 @@ class Lakehouse:
 
     # -- writes (each idempotent for its logical date) -----------------------------------------
     @_retried
-    def write(self, full_name: str, df: DataFrame, day: dt.date | None = None, count: bool = True) -> int | None:
+    def write(self, full_name: str, df: DataFrame, day: dt.date | None = None, count: bool = True,
+              rows: int | None = None) -> int | None:
         """Write `df` the way the table is declared (`Table.write`), without validation: `day` is the logical
         date a replace_date table replaces. Returns the table's rows (of `day` for replace_date), read back
-        after the write; with count=False, None (the caller knows its rows: the read-back is one more query)."""
+        after the write; with count=False, None (the caller knows its rows: the read-back is one more query).
+
+        `rows`: how many rows `df` holds, where the caller has counted them (a validation). No rows to replace a
+        date with, on a table that holds none of the date, is no write at all: most days most quarantines are
+        empty, and on a JVM engine each empty replace still cost its queries (about 0.5 s)."""
         mode = table(full_name).write
         if mode == "replace_date":
             if day is None:
                 raise ValueError(f"{full_name} replaces the rows of a logical date: give the date")
-            self.replace_for_date(full_name, df, day, count=False)
+            if not (rows == 0 and self.exists(full_name) and not self._holds_date(full_name, day)):
+                self.replace_for_date(full_name, df, day, count=False)
         elif mode in ("merge", "sync"):
             self.merge_upsert(full_name, df, delete_missing=mode == "sync", count=False)
         elif mode == "snapshot":
@@ -481,11 +487,20 @@ class Lakehouse:
             self._create(full_name, df)
         else:
             df = self._aligned(full_name, df)
-            condition = f"{t.date_column} = {_sql_literal(logical_date)}"
-            if t.replace_scope:
-                condition = f"{condition} AND ({t.replace_scope})"
-            df.write.format("delta").mode("overwrite").option("replaceWhere", condition).save(path)
+            df.write.format("delta").mode("overwrite").option("replaceWhere", self._date_rows(t, logical_date)) \
+                .save(path)
         return self._count(full_name, logical_date) if count else None
+
+    @staticmethod
+    def _date_rows(t: Table, logical_date: dt.date | str) -> str:
+        """The rows a replace of the date replaces: the date's, within the table's replace_scope."""
+        condition = f"{t.date_column} = {_sql_literal(logical_date)}"
+        return f"{condition} AND ({t.replace_scope})" if t.replace_scope else condition
+
+    def _holds_date(self, full_name: str, logical_date: dt.date | str) -> bool:
+        """Whether the table has rows a replace of the date would replace (the engine skips the files whose
+        statistics rule the date out)."""
+        return not self.read(full_name).where(self._date_rows(table(full_name), logical_date)).isEmpty()
 
     def _aligned(self, full_name: str, df: DataFrame) -> DataFrame:
         """`df` in the table's column order, the table first widened by df's new columns.
@@ -694,17 +709,18 @@ class Lakehouse:
         moved = source
         if self._large(full_name):
             moved = self.scratch(changes(self.read(full_name), source, on, columns), f"changes_{t.layer}_{t.name}")
-            if moved.isEmpty():
-                return
+        # No source row, no change: but the MERGE would still run (4 queries, about 0.6 s on a JVM engine).
+        if moved.isEmpty():
+            return
         differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns)
         sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in columns)
         self._merge_on(full_name, moved, on, f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {sets}")
 
     @_retried
     def delete_matching(self, full_name: str, source: DataFrame, on: tuple[str, ...]) -> None:
-        """Delete the rows of the table that a source row matches on `on` (no MERGE into a large table for an empty
-        source: it would still read the whole table)."""
-        if self._large(full_name) and source.isEmpty():
+        """Delete the rows of the table that a source row matches on `on` (no MERGE for an empty source: it would
+        still read the table, the whole of a large one, and cost a JVM engine 4 queries)."""
+        if source.isEmpty():
             return
         self._merge_on(full_name, source, on, "WHEN MATCHED THEN DELETE")
 

@@ -233,3 +233,39 @@ def test_rows_follow_their_account_and_a_day_nothing_moved_runs_no_merge(large, 
     # Nothing moves the second time: no MERGE reads the table.
     large.update_matching("silver.transaction", accounts, ("silo", "account_id"), ("customer_id",))
     assert sum(s.startswith("MERGE") for s in statements) == 1
+
+
+def test_no_rows_to_replace_a_date_the_table_lacks_write_nothing_and_empty_a_date_it_has(lh, spark, monkeypatch):
+    lh.write("gold.kpi_daily", _kpis(spark, D1, 10), D1)
+    replaced = []
+    replace = lh.replace_for_date
+    monkeypatch.setattr(lh, "replace_for_date", lambda name, df, day, **k: replaced.append(day) or replace(
+        name, df, day, **k))
+    none = _kpis(spark, D2, 0).where("false")
+    lh.write("gold.kpi_daily", none, D2, rows=0)
+    assert replaced == [] and len(lh.history("gold.kpi_daily")) == 1   # no write, no version, for nothing
+    # A re-run of D1 that has no rows this time still removes the rows the date had.
+    lh.write("gold.kpi_daily", none, D1, rows=0)
+    assert replaced == [D1] and lh.read("gold.kpi_daily").count() == 0
+    assert len(lh.history("gold.kpi_daily")) == 2
+
+
+def test_settling_or_deleting_with_no_source_row_runs_no_merge(lh, spark, monkeypatch):
+    schema = "silo string, txn_id string, account_id string, customer_id string"
+    lh.merge_upsert("silver.transaction", spark.createDataFrame([("cards", "t1", "A1", "C1")], schema))
+    statements = []
+    sql = spark.sql
+    monkeypatch.setattr(spark, "sql", lambda text, *a, **k: statements.append(text) or sql(text, *a, **k))
+    accounts = "silo string, account_id string, customer_id string"
+    none = spark.createDataFrame([], accounts)
+    lh.update_matching("silver.transaction", none, ("silo", "account_id"), ("customer_id",))
+    lh.delete_matching("silver.transaction", none.select("silo", "account_id"), ("silo", "account_id"))
+    assert not [s for s in statements if s.startswith("MERGE")]
+    # With a source row, each does its work: the row follows its account, then is deleted.
+    lh.update_matching("silver.transaction", spark.createDataFrame([("cards", "A1", "C9")], accounts),
+                       ("silo", "account_id"), ("customer_id",))
+    assert [tuple(r) for r in lh.read("silver.transaction").collect()] == [("cards", "t1", "A1", "C9")]
+    lh.delete_matching("silver.transaction", spark.createDataFrame([("cards", "A1")], "silo string, account_id string"),
+                       ("silo", "account_id"))
+    assert lh.read("silver.transaction").count() == 0
+    assert len([s for s in statements if s.startswith("MERGE")]) == 2
