@@ -37,12 +37,13 @@ lock:
 demo: $(STAMP)
 	$(BIN)/marketofone demo --customers $(CUSTOMERS) --date $(DATE)
 
-# Everything, the three-engine parity run (about 26 minutes on 2 cores, the JVM's per-statement overhead in a fresh
-# JVM per DAG run) and the production-profile run (12 minutes) included. Two workers, each test file whole on one,
-# the longest first (tests/conftest.py): the parity run on one worker, the rest beside it on the other. The two
-# cores are then busy (vmstat: under 6% idle in every five minutes of the run), so a third worker does not help: it
-# puts the parity run, the production profile and the end-to-end runs on the cores at once (8% of the tests done
-# after 38 minutes, against the whole suite in 39 with two).
+# Everything, the three-engine parity run (about 25 minutes on 2 cores, most of it the two JVM engines' per-statement
+# overhead: they use about 1,400 of its CPU-seconds, the embedded engine about 110) and the production-profile run
+# (12 minutes) included: about 37 minutes in all. Two workers, each test file whole on one, the longest first
+# (tests/conftest.py): the parity run on one worker, the rest beside it on the other. The two cores are then busy
+# (vmstat: under 6% idle in every five minutes of the run), so a third worker has no spare core to run on. (Progress
+# dots are no measure of it: written to a file, pytest's output comes in bursts, 10% of the dots at 34 minutes of a
+# run that passed at 37.)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
