@@ -436,7 +436,7 @@ class Lakehouse:
         if mode == "replace_date":
             if day is None:
                 raise ValueError(f"{full_name} replaces the rows of a logical date: give the date")
-            if not (rows == 0 and self.exists(full_name) and not self._holds_date(full_name, day)):
+            if not (rows == 0 and self._lacks_date(full_name, day)):
                 self.replace_for_date(full_name, df, day, count=False)
         elif mode in ("merge", "sync"):
             self.merge_upsert(full_name, df, delete_missing=mode == "sync", count=False)
@@ -497,10 +497,11 @@ class Lakehouse:
         condition = f"{t.date_column} = {_sql_literal(logical_date)}"
         return f"{condition} AND ({t.replace_scope})" if t.replace_scope else condition
 
-    def _holds_date(self, full_name: str, logical_date: dt.date | str) -> bool:
-        """Whether the table has rows a replace of the date would replace (the engine skips the files whose
-        statistics rule the date out)."""
-        return not self.read(full_name).where(self._date_rows(table(full_name), logical_date)).isEmpty()
+    def _lacks_date(self, full_name: str, logical_date: dt.date | str) -> bool:
+        """Whether the table exists and has no row a replace of the date would replace (the engine skips the files
+        whose statistics rule the date out). The table is resolved once, as `read` does."""
+        current = self._resolved(full_name)
+        return current is not None and current.where(self._date_rows(table(full_name), logical_date)).isEmpty()
 
     def _aligned(self, full_name: str, df: DataFrame) -> DataFrame:
         """`df` in the table's column order, the table first widened by df's new columns.
