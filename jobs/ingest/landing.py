@@ -120,6 +120,37 @@ def check_header(facts: FileFacts, expected: list[str], source: str, contract_na
     )
 
 
+def record_offsets(path: Path, records: list[list[str | None]]) -> list[int] | None:
+    """The byte offset in the file of each record's line, or None when a record is not found as exactly one line
+    (it was quoted otherwise than csv writes it, or the file holds it twice): then its place is not known from its
+    text alone. A record is its fields as read, NULL written empty. One search per record, in C (mmap)."""
+    import io
+    import mmap
+
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        offsets = []
+        for record in records:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="").writerow(["" if v is None else v for v in record])
+            line = text.getvalue().encode("utf-8")
+            found = [at + 1 for end in (b"\n", b"\r\n") for at in _all(data, b"\n" + line + end)]
+            if data[-len(line) - 1:] == b"\n" + line:   # the last line, without its line break
+                found.append(len(data) - len(line))
+            if len(found) != 1:
+                return None
+            offsets.append(found[0])
+        return offsets
+
+
+def _all(data, needle: bytes) -> list[int]:
+    """Where `needle` starts in `data`: at most two places, since a second one already makes it ambiguous."""
+    first = data.find(needle)
+    if first < 0:
+        return []
+    second = data.find(needle, first + 1)
+    return [first] if second < 0 else [first, second]
+
+
 class _Lines:
     """Feeds csv.reader decoded lines and remembers what it fed for the record being read, so that a
     record comes back with its line number and raw text; a line that is not UTF-8 is held back (csv never

@@ -259,6 +259,11 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
     try:
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean if scan else path, scan,
                         absent)
+    except FilePositionsUnknown as exc:
+        # Rare (a file holding the same record twice where the engine split it): number the lines in Python.
+        log.info("%s; numbering its lines while reading it", exc)
+        scan = _scan(path, contract, source, scratch, lh.settings, absent)
+        staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan, absent)
     except Exception as exc:
         if scan is not None:  # the clean copy failed too: not a malformed line
             raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
@@ -329,24 +334,38 @@ def _stage(lh: Lakehouse, contract: Contract, source: str, checksum: str, logica
                      f"read_bronze_{contract.name}")
     checked = check_rows(raw, contract).withColumnRenamed("_rule", _RULE).withColumnRenamed("_reason", _RULE_REASON)
     staged = lh.scratch(with_load_metadata(checked, source, checksum, logical_date), f"staged_bronze_{contract.name}")
-    return staged if scan is not None else with_file_positions(staged)
+    in_file = [c for c in contract.column_names if c not in absent]
+    return staged if scan is not None else with_file_positions(staged, path, in_file)
 
 
-def with_file_positions(staged: DataFrame) -> DataFrame:
-    """`_row_id` from the engine's monotonically_increasing_id (the read partition's index in the upper bits, the
+class FilePositionsUnknown(RuntimeError):
+    """The engine's row ids could not be turned into places in the file: the loader numbers the lines itself."""
+
+
+def with_file_positions(staged: DataFrame, path: Path, columns: list[str]) -> DataFrame:
+    """`_row_id` from the engine's monotonically_increasing_id (a read partition's index in the upper bits, the
     row's place in it in the lower 33) to the row's position among the file's data records, the id the clean copy
     of a file with malformed lines carries: the same on every engine, whatever its partitions (Sail and the JVM
-    split a file differently). The partitions are the file's byte ranges in order, so each one's offset is the
-    rows of those before it: one small aggregate, a row per partition, reaches the driver."""
+    split a file differently). Each partition is one byte range of the file, its rows in order, but the index an
+    engine gives a range is not its place in the file (Sail's indexes changed from one write to the next): the
+    ranges are put in file order by where their first record is (landing.record_offsets), each one's offset is
+    then the rows of those before it. Two small aggregates, a row per partition, reach the driver. Raises
+    FilePositionsUnknown when a first record cannot be found by its text (the caller numbers the lines itself).
+    `columns`: the file's columns, in its order."""
     partition, place = F.shiftright(F.col("_row_id"), 33), F.col("_row_id") % (1 << 33)
-    counts = staged.groupBy(partition.alias("p")).count().orderBy("p").collect()
-    offsets, before = [], 0
-    for row in counts:
-        offsets.append((row["p"], before))
-        before += row["count"]
-    if offsets in ([], [(0, 0)]):
+    counts = {r["p"]: r["count"] for r in staged.groupBy(partition.alias("p")).count().collect()}
+    if set(counts) <= {0}:
         return staged  # one partition, the first: the ids are the positions already
-    offset = F.coalesce(*[F.when(partition == p, F.lit(start)) for p, start in offsets])
+    firsts = {r["p"]: [r[c] for c in columns]
+              for r in staged.where(place == 0).select(partition.alias("p"), *columns).collect()}
+    offsets = landing.record_offsets(path, [firsts[p] for p in counts]) if set(firsts) == set(counts) else None
+    if offsets is None:
+        raise FilePositionsUnknown(f"{path.name}: the first rows of the engine's {len(counts)} read partitions are "
+                                   "not each one line of the file")
+    start, before = {}, 0
+    for _, p in sorted(zip(offsets, counts, strict=True)):
+        start[p], before = before, before + counts[p]
+    offset = F.coalesce(*[F.when(partition == p, F.lit(first)) for p, first in start.items()])
     return staged.withColumn("_row_id", (offset + place).cast("long"))
 
 

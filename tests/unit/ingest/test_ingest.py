@@ -344,3 +344,15 @@ def test_a_silo_whose_columns_drifted_is_refused_naming_the_column_and_nothing_c
                                                  r"contract deposits_customers; .*" + named):
         load.load_entity(lh, "deposits", "customers", DAY)
     assert (_bronze_and_quarantine(lh), lh.version("bronze.deposits_customers")) == before
+
+
+def test_a_file_whose_ranges_cannot_be_placed_is_numbered_line_by_line_and_loads_whole(lh, settings, monkeypatch):
+    def unknown(staged, path, columns):
+        raise load.FilePositionsUnknown(f"{path.name}: not placed")
+
+    monkeypatch.setattr(load, "with_file_positions", unknown)
+    _write_export(settings, "deposits", "customers", [CUSTOMERS_HEADER, *_customers(30)])
+    report = load.load_entity(lh, "deposits", "customers", DAY)
+    assert (report.rows_in, report.rows_bronze, report.rows_quarantined) == (30, 30, 0)
+    rows = sorted(lh.read("bronze.deposits_customers").select("_row_id", "cif_id").collect())
+    assert rows == [(i, f"D{i + 1:07d}") for i in range(30)]

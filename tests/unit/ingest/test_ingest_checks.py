@@ -1,3 +1,5 @@
+import pytest
+
 from jobs.contracts import ColumnContract, Contract, typed
 from jobs.ingest.contract_checks import check_rows, split_checked
 
@@ -155,15 +157,44 @@ def test_more_malformed_lines_than_the_share_allowed_fail_the_file(tmp_path):
         landing.check_malformed_share(scan, "x/y.csv", 0.05)
 
 
-def test_row_ids_become_positions_in_the_file_whatever_the_engines_partitions(spark):
+def test_row_ids_become_positions_in_the_file_whatever_the_engines_partitions(spark, tmp_path):
     """monotonically_increasing_id puts the read partition in the upper bits: Sail and the JVM split one file
     differently, so the same row had another `_row_id` on each (found by the three-engine parity run)."""
     from jobs.ingest.load import with_file_positions
 
     part = 1 << 33
     ids = [part + 0, part + 1, 0, 1, 2, 3 * part + 0]   # partitions 0 (3 rows), 1 (2 rows), 3 (1 row)
+    path = tmp_path / "export.csv"
+    path.write_text("raw\n" + "".join(f"{i}\n" for i in sorted(ids)))
     staged = spark.createDataFrame([(i, str(i)) for i in ids], "_row_id long, raw string")
-    positions = {r.raw: r._row_id for r in with_file_positions(staged).collect()}
+    positions = {r.raw: r._row_id for r in with_file_positions(staged, path, ["raw"]).collect()}
     assert positions == {"0": 0, "1": 1, "2": 2, str(part): 3, str(part + 1): 4, str(3 * part): 5}
     single = spark.createDataFrame([(0, "a"), (1, "b")], "_row_id long, raw string")
-    assert with_file_positions(single) is single   # one partition from 0: already positions
+    assert with_file_positions(single, path, ["raw"]) is single   # one partition from 0: already positions
+
+
+def _as_read(spark, partitions: list[list[int]]):
+    """Rows as the engine read them: `_row_id` in its form (partition index << 33 | place in the partition), where
+    partition i holds the file's records numbered in `partitions[i]`, in that order."""
+    rows = [(str(n), f"name {n}", (i << 33) + place)
+            for i, part in enumerate(partitions) for place, n in enumerate(part)]
+    return spark.createDataFrame(rows, "a string, b string, _row_id long")
+
+
+def test_row_ids_follow_the_file_even_when_the_engine_numbers_its_ranges_out_of_order(spark, tmp_path):
+    from jobs.ingest.load import with_file_positions
+
+    path = tmp_path / "export.csv"
+    path.write_text("a,b\n" + "".join(f"{n},name {n}\n" for n in range(10)))
+    # The file's second byte range got partition index 0: Sail did so on some writes of the same read.
+    got = with_file_positions(_as_read(spark, [[6, 7, 8, 9], [0, 1, 2, 3, 4, 5]]), path, ["a", "b"])
+    assert sorted((r._row_id, int(r.a)) for r in got.collect()) == [(n, n) for n in range(10)]
+
+
+def test_row_ids_are_not_guessed_when_a_range_starts_with_a_record_the_file_holds_twice(spark, tmp_path):
+    from jobs.ingest.load import FilePositionsUnknown, with_file_positions
+
+    path = tmp_path / "export.csv"
+    path.write_text("a,b\n" + "".join(f"{n},name {n}\n" for n in [0, 1, 2, 3, 0, 4]))
+    with pytest.raises(FilePositionsUnknown, match="2 read partitions"):
+        with_file_positions(_as_read(spark, [[0, 1, 2, 3], [0, 4]]), path, ["a", "b"])
