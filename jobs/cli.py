@@ -1034,18 +1034,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The console script: main(), then leave without the interpreter's final teardown. Arrow and delta-rs
-    reader threads can still be alive then, and about half of the processes that read a Delta table with
-    delta-rs aborted at exit ("terminate called without an active exception", exit 134) after printing a
-    correct answer (apache/arrow#34314, delta-io/delta-rs#2184). Exit handlers still run first."""
-    import atexit
+    """The console script: main(), then leave without the interpreter's final teardown (jobs/quick_exit.py)."""
+    from jobs.quick_exit import quick_exit
 
-    code = main()
-    atexit._run_exitfuncs()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    quick_exit(main())
 
 
 if __name__ == "__main__":
