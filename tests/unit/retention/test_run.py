@@ -124,3 +124,35 @@ def test_the_command_prints_per_table_and_a_dry_run_changes_nothing(lake, monkey
     bad.write_text('{"layers": {}}')
     assert main(["retention", "--date", str(DAY), "--policy", str(bad)]) == 2
     assert "no rule for layer(s) bronze, silver, gold, quarantine, audit" in capsys.readouterr().err
+
+
+class _Unread:
+    """Stands for a table's expired rows that must not be read: the Delta log's statistics answer."""
+
+    def limit(self, n):
+        raise AssertionError("the rows were read")
+
+
+def test_which_tables_hold_expired_rows_comes_from_the_logs_statistics_without_reading_them(lake):
+    from jobs.retention import run as retention
+
+    lh = lake
+    expired = {BRONZE: retention._Expired(_Unread(), "_logical_date", D("2026-04-01")),   # holds 2026-03-*
+               C360: retention._Expired(_Unread(), "as_of_date", D("2025-05-01")),       # its first day is 05-01
+               SESSIONS: retention._Expired(_Unread(), "session_date", D("2025-03-02"))}  # S1 is that day
+    assert retention._holding_rows(lh, expired) == {BRONZE}
+    expired[C360] = retention._Expired(_Unread(), "as_of_date", D("2025-05-02"))
+    assert retention._holding_rows(lh, expired) == {BRONZE, C360}
+
+
+def test_a_table_without_statistics_for_the_column_is_asked_with_a_query(lake, monkeypatch):
+    from jobs.retention import run as retention
+
+    lh = lake
+    monkeypatch.setattr(maintenance, "column_bound", lambda location, column, which: None)
+    table = lh.read(C360)
+    expired = {C360: retention._Expired(table.where(F.col("as_of_date") < F.lit(D("2025-05-26"))), "as_of_date",
+                                        D("2025-05-26")),
+               BRONZE: retention._Expired(lh.read(BRONZE).where(F.col("_logical_date") < F.lit(D("2026-01-01"))),
+                                          "_logical_date", D("2026-01-01"))}
+    assert retention._holding_rows(lh, expired) == {C360}
