@@ -37,14 +37,14 @@ lock:
 demo: $(STAMP)
 	$(BIN)/marketofone demo --customers $(CUSTOMERS) --date $(DATE)
 
-# Everything, the three-engine parity run (about 25 minutes on 2 cores beside the rest, most of it the two JVM engines'
+# Everything, the three-engine parity run (about 27 minutes on 2 cores beside the rest, most of it the two JVM engines'
 # per-statement overhead: they use about 1,400 of its CPU-seconds, the embedded engine about 110) and the
-# production-profile run (12 minutes) included. Three workers, each test file whole on one, the longest first
+# production-profile run (11 minutes) included. Three workers, each test file whole on one, the longest first
 # (tests/conftest.py): the parity run starts at once on one worker, the rest runs beside it on the other two. The
 # cores are busy throughout with two workers as with three (vmstat: under 6% idle in every five minutes), yet three
-# were faster on a fresh clone: 31.6 minutes, against 37.2 with two. The one failure a three-worker run once had was a
-# real bug, now fixed: Sail numbers a file's byte ranges differently from one write to the next, and bronze row ids
-# took that numbering for file order (jobs/ingest/load.py, with_file_positions).
+# were faster on fresh clones: 30.2 to 31.0 minutes in three runs, against 37.2 with two. The one failure a
+# three-worker run once had was a real bug, now fixed: Sail numbers a file's byte ranges differently from one write
+# to the next, and bronze row ids took that numbering for file order (jobs/ingest/load.py, with_file_positions).
 # Progress dots are no measure of a run's progress: written to a file, pytest's output comes in bursts.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)

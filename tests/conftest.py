@@ -12,7 +12,7 @@ os.environ.setdefault("RUST_LOG", "warn")
 
 
 # `make test` runs the suite on three workers, each file whole on one (pytest-xdist --dist loadfile, in collection
-# order): the longest files first, so that the three-engine parity run (about 25 minutes) starts at once and the
+# order): the longest files first, so that the three-engine parity run (about 27 minutes) starts at once and the
 # rest runs beside it on the other workers.
 LONGEST_FIRST = ("test_engines.py", "test_production_profile.py", "test_end_to_end.py", "test_stream.py",
                  "test_faults.py", "test_portability.py", "test_concurrent_writers.py", "test_engine.py", "test_cli.py",
