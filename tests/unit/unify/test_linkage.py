@@ -177,3 +177,41 @@ def test_the_prior_model_has_the_codes_comparisons_and_every_level_estimated():
                    for lvl in c["comparison_levels"]
                    if not lvl.get("is_null_level") and not (lvl.get("m_probability") and lvl.get("u_probability"))]
     assert unestimated == []
+
+
+def _gammas(spark, name: str, pairs: list[tuple]) -> list[int]:
+    """The code's comparison `name` evaluated on (left, right) value pairs, as Splink's CASE would."""
+    from jobs.unify.linkage import comparisons
+
+    comparison = next(c.get_comparison("spark") for c in comparisons()
+                      if c.get_comparison("spark").output_column_name == name)
+    whens = " ".join(f"WHEN {lvl.sql_condition} THEN {lvl.comparison_vector_value}"
+                     for lvl in comparison.comparison_levels if lvl.sql_condition != "ELSE")
+    rows = spark.createDataFrame(pairs, f"{name}_l string, {name}_r string")
+    return [r.g for r in rows.selectExpr(f"CASE {whens} ELSE 0 END AS g").collect()]
+
+
+def test_a_street_shares_its_level_by_house_number_and_a_word_of_the_street(lh):
+    pairs = [("12 fairview street", "12 fairview avenue"),   # the number and a word: the fourth level
+             ("14 fairview street", "12 fairview avenue"),   # another number
+             ("12 fairview street", "12 oak avenue"),        # no word of four letters or more in common
+             ("12 oak street", "12 oak street"), ("12 oak street", "12 oak streets"), (None, "12 oak street"),
+             ("", "12 fairview street")]
+    assert _gammas(lh.spark, "street", pairs) == [1, 0, 0, 3, 2, -1, 0]
+
+
+def test_no_comparison_level_can_fail_while_it_is_evaluated(lh):
+    # An array subscript (`split(x, ' ')[0]`) is planned by the embedded engine as a bounds check that calls
+    # raise_error, and on a large sample that call failed at random ("raise_error expects a single UTF-8 string
+    # argument"), failing the silver step. A level has no reason to raise: none of the model's may plan one.
+    from jobs.unify.linkage import FIELDS, comparisons
+
+    columns = ", ".join(f"{f}_{side} string" for f in FIELDS for side in "lr")
+    rows = lh.spark.createDataFrame([tuple("1" for _ in range(2 * len(FIELDS)))], columns)
+    for comparison in (c.get_comparison("spark") for c in comparisons()):
+        for level in comparison.comparison_levels:
+            if level.sql_condition == "ELSE":
+                continue
+            plan = rows.selectExpr(f"CASE WHEN {level.sql_condition} THEN 1 ELSE 0 END AS g")._explain_string(
+                extended=True)
+            assert "raise_error" not in plan.lower(), (comparison.output_column_name, level.label_for_charts)
