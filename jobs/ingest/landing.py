@@ -120,37 +120,78 @@ def check_header(facts: FileFacts, expected: list[str], source: str, contract_na
     )
 
 
-def record_offsets(path: Path, records: list[list[str | None]]) -> list[int] | None:
-    """The byte offset in the file of each record's line, or None when a record is not found as exactly one line
-    (it was quoted otherwise than csv writes it, or the file holds it twice): then its place is not known from its
-    text alone. A record is its fields as read, NULL written empty. One pass over the file per record, in C (mmap):
-    0.44 s for two records in 455 MB."""
-    import io
+def ranges_in_file_order(path: Path, ranges: dict[int, tuple[list[str | None], int]]) -> list[int] | None:
+    """The keys of `ranges` in the order their byte ranges lie in the file, or None when the file does not show
+    it. A range is an engine's read partition: (its first record, its row count); a record is its fields as read,
+    NULL written empty. One pass over the file, counting line breaks in C (mmap), whatever the number of ranges
+    (a cluster splits a big file into a range per 128 MB): 0.34 s for a 455 MB file in 2 ranges, 0.8 s in 80.
+
+    The walk starts at the line after the header and, at each step, takes the one range whose first record is
+    that line (as csv writes it), then moves on by its row count, a line each. It gives up (None) at a line that
+    is the first record of no remaining range or of two, and when rows of the file are left after the last range:
+    a record written otherwise than csv writes it, a range starting with the same record as another, or lines the
+    engine does not count as rows (blank lines) put the walk off the ranges' starts, so none is guessed."""
     import mmap
 
+    wanted = {key: _csv_line(first) for key, (first, _) in ranges.items()}
+    order: list[int] = []
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        offsets = []
-        for record in records:
-            text = io.StringIO()
-            csv.writer(text, lineterminator="").writerow(["" if v is None else v for v in record])
-            found = _lines_equal_to(data, text.getvalue().encode("utf-8"))
+        at = _lines_after(data, 0, 1)   # the header
+        while wanted:
+            line = _line_at(data, at)
+            found = [key for key, text in wanted.items() if text == line]
             if len(found) != 1:
                 return None
-            offsets.append(found[0])
-        return offsets
+            order.append(found[0])
+            del wanted[found[0]]
+            at = _lines_after(data, at, ranges[found[0]][1])
+            if at < 0:
+                return None
+        return order if len(data) - at < 1 << 20 and not data[at:].strip() else None   # nothing but blanks after
 
 
-def _lines_equal_to(data, line: bytes) -> list[int]:
-    """Where lines equal to `line` start (after the header, so after a line break): two at most, since a second
-    one already makes it ambiguous."""
-    found: list[int] = []
-    at = data.find(b"\n" + line)
-    while at >= 0 and len(found) < 2:
-        end = at + 1 + len(line)
-        if end == len(data) or data[end:end + 1] == b"\n" or data[end:end + 2] == b"\r\n":
-            found.append(at + 1)
-        at = data.find(b"\n" + line, at + 1)
-    return found
+def _csv_line(record: list[str | None]) -> bytes:
+    import io
+
+    text = io.StringIO()
+    csv.writer(text, lineterminator="").writerow(["" if v is None else v for v in record])
+    return text.getvalue().encode("utf-8")
+
+
+def _line_at(data, at: int) -> bytes:
+    """The line starting at byte `at`, without its line break (CRLF or LF)."""
+    end = data.find(b"\n", at)
+    line = data[at:] if end < 0 else data[at:end]
+    return line[:-1] if line.endswith(b"\r") else line
+
+
+def _lines_after(data, at: int, lines: int, chunk: int = 1 << 23, walk: int = 1 << 16) -> int:
+    """The byte where the line `lines` lines after the one starting at `at` starts: the file's length when the
+    last of them is its last line and has no line break, -1 when the file has fewer lines. Line breaks are
+    counted in C (bytes.count on a chunk's copy: mmap has no count), a chunk at a time up to the one holding the
+    break sought, then in halves of that chunk down to a span small enough to walk: each byte is counted about
+    once however many ranges a file has."""
+    size = len(data)
+    while lines:
+        end = min(at + chunk, size)
+        breaks = data[at:end].count(b"\n")
+        if breaks < lines and end == size:
+            unterminated = size > at and data[-1:] != b"\n"
+            return size if lines - breaks == 1 and unterminated else -1
+        if breaks < lines:
+            at, lines = end, lines - breaks
+            continue
+        while end - at > walk:   # the break sought is in [at, end)
+            middle = (at + end) // 2
+            before = data[at:middle].count(b"\n")
+            if before < lines:
+                at, lines = middle, lines - before
+            else:
+                end = middle
+        for _ in range(lines):
+            at = data.find(b"\n", at, end) + 1
+        return at
+    return at
 
 
 class _Lines:

@@ -348,9 +348,10 @@ def with_file_positions(staged: DataFrame, path: Path, columns: list[str]) -> Da
     of a file with malformed lines carries: the same on every engine, whatever its partitions (Sail and the JVM
     split a file differently). Each partition is one byte range of the file, its rows in order, but the index an
     engine gives a range is not its place in the file (Sail's indexes changed from one write to the next): the
-    ranges are put in file order by where their first record is (landing.record_offsets), each one's offset is
-    then the rows of those before it. Two small aggregates, a row per partition, reach the driver. Raises
-    FilePositionsUnknown when a first record cannot be found by its text (the caller numbers the lines itself).
+    ranges are put in file order by walking the file from one range's first record to the next
+    (landing.ranges_in_file_order), each one's offset is then the rows of those before it. Two small aggregates,
+    a row per partition, reach the driver. Raises FilePositionsUnknown when the walk cannot place every range
+    (the caller numbers the lines itself).
     `columns`: the file's columns, in its order."""
     partition, place = F.shiftright(F.col("_row_id"), 33), F.col("_row_id") % (1 << 33)
     counts = {r["p"]: r["count"] for r in staged.groupBy(partition.alias("p")).count().collect()}
@@ -358,12 +359,13 @@ def with_file_positions(staged: DataFrame, path: Path, columns: list[str]) -> Da
         return staged  # one partition, the first: the ids are the positions already
     firsts = {r["p"]: [r[c] for c in columns]
               for r in staged.where(place == 0).select(partition.alias("p"), *columns).collect()}
-    offsets = landing.record_offsets(path, [firsts[p] for p in counts]) if set(firsts) == set(counts) else None
-    if offsets is None:
-        raise FilePositionsUnknown(f"{path.name}: the first rows of the engine's {len(counts)} read partitions are "
-                                   "not each one line of the file")
+    order = (landing.ranges_in_file_order(path, {p: (firsts[p], counts[p]) for p in counts})
+             if set(firsts) == set(counts) else None)
+    if order is None:
+        raise FilePositionsUnknown(f"{path.name}: the engine's {len(counts)} read partitions could not be placed in "
+                                   "the file by their first rows and row counts")
     start, before = {}, 0
-    for _, p in sorted(zip(offsets, counts, strict=True)):
+    for p in order:
         start[p], before = before, before + counts[p]
     offset = F.coalesce(*[F.when(partition == p, F.lit(first)) for p, first in start.items()])
     return staged.withColumn("_row_id", (offset + place).cast("long"))

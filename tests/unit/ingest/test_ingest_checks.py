@@ -196,5 +196,5 @@ def test_row_ids_are_not_guessed_when_a_range_starts_with_a_record_the_file_hold
 
     path = tmp_path / "export.csv"
     path.write_text("a,b\n" + "".join(f"{n},name {n}\n" for n in [0, 1, 2, 3, 0, 4]))
-    with pytest.raises(FilePositionsUnknown, match="2 read partitions"):
+    with pytest.raises(FilePositionsUnknown, match="2 read partitions could not be placed"):
         with_file_positions(_as_read(spark, [[0, 1, 2, 3], [0, 4]]), path, ["a", "b"])
