@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 KNOWN_ON = "_known_on"          # the logical date a silver row became known
 SNAPSHOT_DATE = "_snapshot_date"  # the snapshot a master row's values come from (the newest wins)
+ARRIVED_ON = "_arrived_on"      # the export an activity row's values came in (the newest wins)
 
 
 def visible_on(day: dt.date, first_load: dt.date | None) -> dt.date:

@@ -120,6 +120,7 @@ def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
     by_status = {}
     if hold is not None:
         valid, waits = hold.sort_out(valid)
+        valid = _arrival_kept(full_name, valid)
         waits = lh.scratch(waits, f"waits_{full_name.replace('.', '_')}")
         by_status = {r[STATUS]: r["n"] for r in waits.groupBy(STATUS).agg(F.count("*").alias("n")).collect()}
         quarantine = quarantine.unionByName(waits)
@@ -138,6 +139,12 @@ def validated_write(lh: Lakehouse, full_name: str, df: DataFrame, day: dt.date,
     return counts
 
 
+def _arrival_kept(full_name: str, published: DataFrame) -> DataFrame:
+    """Rows a hold sorted out, with `_arrived_on` (the export their values came in) where the table orders its
+    rows' versions by it (Table.newest_by): a row released late then never overwrites values that came later."""
+    return published if table(full_name).newest_by == ARRIVED_ON else published.drop(ARRIVED_ON)
+
+
 def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.date, hold: Hold,
                     write: Callable[[DataFrame], int] | None = None) -> dict[str, int]:
     """Publish the rows of earlier dates that waited for a parent known now, and quarantine for good those
@@ -151,6 +158,7 @@ def release_waiting(lh: Lakehouse, full_name: str, parents: DataFrame, day: dt.d
     held = held_rows(lh.read(name), day)
     linked = lh.scratch(link(held, parents, hold.parent), f"held_{full_name.replace('.', '_')}")
     published, waits = hold.sort_out(linked, table(full_name).keys)
+    published = _arrival_kept(full_name, published)
     released = published.count()
     if released:
         if write is None:

@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.known import KNOWN_ON
+from jobs.known import ARRIVED_ON, KNOWN_ON  # noqa: F401  (ARRIVED_ON: its callers import it here)
 
 STATUS = "_status"            # rejected | waiting | released | expired
 HELD_SINCE = "_held_since"    # the logical date the row arrived
 RELEASED_ON = "_released_on"  # the date its parent became known (released rows)
-ARRIVED_ON = "_arrived_on"    # working column: the logical date of the export that brought the row
 PARENT_KNOWN_ON = "_parent_known_on"  # working column: when the parent became known (NULL: not yet)
 WAIT_COLUMNS = (STATUS, HELD_SINCE, RELEASED_ON)
 
@@ -70,7 +69,7 @@ class Hold:
                                           f"{self.grace_days} days of the row's arrival on "), since)))
 
     def sort_out(self, linked: DataFrame, keys: tuple[str, ...] = ()) -> tuple[DataFrame, DataFrame]:
-        """Linked rows -> (rows to publish with `_known_on`, wait records for the quarantine).
+        """Linked rows -> (rows to publish with `_known_on` and `_arrived_on`, wait records for the quarantine).
 
         A row whose parent became known after it arrived is published *and* recorded as released, so the
         record reads the same whether the run that released it came before or after its arrival date's.
@@ -88,7 +87,7 @@ class Hold:
             newest = F.row_number().over(by_key.orderBy(F.col(ARRIVED_ON).desc()))
             published = (published.withColumn(KNOWN_ON, F.min(KNOWN_ON).over(by_key))
                          .withColumn("_newest", newest).where("_newest = 1").drop("_newest"))
-        published = published.drop(STATUS, ARRIVED_ON, PARENT_KNOWN_ON)
+        published = published.drop(STATUS, PARENT_KNOWN_ON)   # `_arrived_on` stays: see publish.py
         late = (F.col(STATUS) != "published") | (F.col(PARENT_KNOWN_ON) > F.col(ARRIVED_ON))
         # A record keeps the row as it arrived, without its parent's columns: the same whether it was written
         # before or after the parent came.

@@ -9,7 +9,9 @@
   one) are MERGEd into silver.account_balance, so gold knows a balance on a past date from data of
   that date or before.
 - Activity (transactions, online sessions, consent and campaign events, declared life events, the
-  channels' responses) is MERGEd from the date's exports only, on each table's key. Rows keep their
+  channels' responses) is MERGEd from the date's exports only, on each table's key. Each row keeps
+  `_arrived_on`, the export its values came in: a MERGE never replaces them with values that came earlier
+  (Table.newest_by), so a row re-sent corrected keeps the correction whatever order dates run in. Rows keep their
   customer through the crosswalk; when identity resolution moves a silo id to another customer, the rows
   already in silver follow it (Lakehouse.update_matching).
 - A row whose parent (its account, its customer's master record, the decision a response answers) is not

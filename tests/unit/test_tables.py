@@ -207,6 +207,24 @@ def test_an_upsert_into_a_large_table_appends_new_keys_merges_the_others_and_a_r
     assert large.version("silver.customer_crosswalk") == version
 
 
+def test_an_upsert_never_replaces_a_rows_values_with_older_ones_where_the_table_orders_them(large, lh, spark):
+    # silver.life_event orders its rows' versions by `_arrived_on` (Table.newest_by); this one was written before
+    # the column was declared, so its rows have none: older than any.
+    assert table("silver.life_event").newest_by == "_arrived_on"
+    d1, d2 = D1, D1 + dt.timedelta(days=1)
+
+    def rows(*values):
+        return spark.createDataFrame(list(values), "event_id string, kind string, _arrived_on date")
+
+    for each in (lh, large):
+        each.overwrite("silver.life_event", spark.createDataFrame([("E1", "old"), ("E2", "old")],
+                                                                  "event_id string, kind string"))
+        each.merge_upsert("silver.life_event", rows(("E1", "from day 2", d2), ("E3", "from day 1", d1)))
+        each.merge_upsert("silver.life_event", rows(("E1", "from day 1", d1), ("E3", "from day 1 again", d1)))
+        got = {r.event_id: (r.kind, r._arrived_on) for r in each.read("silver.life_event").collect()}
+        assert got == {"E1": ("from day 2", d2), "E2": ("old", None), "E3": ("from day 1 again", d1)}
+
+
 def test_an_idempotent_append_to_a_large_table_appends_only_new_keys_without_a_merge(large, spark):
     large.append_new("silver.customer_crosswalk", spark.createDataFrame([("cards", "1", "A", "email")], CROSSWALK))
     again = spark.createDataFrame([("cards", "1", "Z", "other"), ("cards", "2", "B", "email")], CROSSWALK)

@@ -129,6 +129,39 @@ def test_a_transaction_waits_for_its_late_account_is_released_or_expires_and_rep
     assert _content(lh.read("quarantine.silver_transaction")) == quarantine
 
 
+def test_a_row_sent_again_corrected_keeps_its_newest_values_in_any_order_of_runs(lh, spark):
+    """T2 arrives on day 1 before its account and waits; day 2's export sends it again with the amount corrected,
+    and its account with it. Day 2's run publishes the corrected row and then releases day 1's: the release must
+    not put the old amount back. Nor may a re-run of day 1 after day 2, nor running day 2 before day 1."""
+    from jobs.publish import release_waiting
+    from jobs.unify.late_arrivals import ARRIVED_ON, Hold, link
+    from jobs.unify.run import ACCOUNT
+
+    day1, day2 = DAY, DAY + dt.timedelta(days=1)
+    account = spark.createDataFrame([("deposits", "DA2", "B", day2)],
+                                    "silo string, account_id string, customer_id string, _known_on date")
+    no_account = account.limit(0)
+
+    def sent(day, amount):
+        return money_frame(spark, [("deposits", "T2", "DA2", None, DAY, amount, "atm", "deposit", False, "MO1 ATM")],
+                           TXN_SCHEMA).withColumn(ARRIVED_ON, F.lit(day))
+
+    def run(day, rows, parents):   # the silver step's order: the date's rows, then the releases
+        hold = Hold(ACCOUNT, 7, day2)
+        validated_write(lh, "silver.transaction", link(rows, parents, ACCOUNT), day, hold=hold)
+        release_waiting(lh, "silver.transaction", parents, day, hold)
+
+    def published():
+        return [(r.txn_id, float(r.amount), r._known_on) for r in lh.read("silver.transaction").collect()]
+
+    run(day1, sent(day1, -2.0), no_account)
+    run(day2, sent(day2, -20.0), account)
+    assert published() == [("T2", -20.0, day2)]
+    run(day1, sent(day1, -2.0), account)   # day 1 again: its account is known by now
+    assert published() == [("T2", -20.0, day2)]
+    assert [r._arrived_on for r in lh.read("silver.transaction").collect()] == [day2]   # the values' export
+
+
 def test_crosswalk_rows_need_a_customer_a_known_rule_and_a_unique_silo_id(lh, spark):
     rows = [
         ("deposits", "D1", "CU1", "national_id", 1.0, "nid: same"),
