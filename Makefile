@@ -42,7 +42,9 @@ demo: $(STAMP)
 # production-profile run (11 minutes) included. Three workers, each test file whole on one, the longest first
 # (tests/conftest.py): the parity run starts at once on one worker, the rest runs beside it on the other two. The
 # cores are busy throughout with two workers as with three (vmstat: under 6% idle in every five minutes), yet three
-# were faster on fresh clones: 30.2 to 31.0 minutes in three runs, against 37.2 with two. The one failure a
+# were faster on fresh clones: 30.2 to 31.0 minutes in three runs, against 37.2 with two. On a later day the same
+# suite took 37.9 and 38.4 minutes (before and after that day's changes, back to back): the machine's speed
+# varies by that much from day to day, so compare runs of one day only. The one failure a
 # three-worker run once had was a real bug, now fixed: Sail numbers a file's byte ranges differently from one write
 # to the next, and bronze row ids took that numbering for file order (jobs/ingest/load.py, with_file_positions).
 # Progress dots are no measure of a run's progress: written to a file, pytest's output comes in bursts.
