@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.known import ARRIVED_ON, KNOWN_ON  # noqa: F401  (ARRIVED_ON: its callers import it here)
+from jobs.known import ARRIVED_ON, KNOWN_ON
 
 STATUS = "_status"            # rejected | waiting | released | expired
 HELD_SINCE = "_held_since"    # the logical date the row arrived
