@@ -54,22 +54,24 @@ def explore_weight(policy: Policy, value: str = "expected_value") -> Column:
 
 
 def mark_exploration(df, policy: Policy):
-    """Adds `_explored` (true on the one candidate an exploring slot draws), `_w` and `_w_sum` (the candidate's
-    exploration weight and the slot's total) and, per slot, the greedy best's expected value and offer
-    (`_best_ev`, `_best_offer`): the fatigue cap ranks slots by those, so whether a channel keeps its slot never
+    """Adds `_explored` (true on the one candidate an exploring slot draws), with a share above 0 `_can_explore`,
+    `_m`, `_w` and `_w_sum` (the candidate's exploration weight and the slot's total) and, per slot, the greedy
+    best's expected value and offer (`_best_ev`, `_best_offer`): the fatigue cap ranks slots by those, so whether a channel keeps its slot never
     depends on the draw. `df` carries `_pick` (the greedy candidates: each product's best offer on its channel)
     and `_in_slot` (those and the product's other open offers on the same channel: what exploration may show)."""
     slot = Window.partitionBy("customer_id", "channel")
     greedy = slot.orderBy(F.desc("_pick"), F.desc("expected_value"), "offer_id")
     date = F.col("as_of_date").cast("string")
     df = (df.withColumn("_best_ev", F.first("expected_value").over(greedy))
-          .withColumn("_best_offer", F.first("offer_id").over(greedy))
-          .withColumn("_can_explore", explorable(policy))
+          .withColumn("_best_offer", F.first("offer_id").over(greedy)))
+    if policy.exploration_share <= 0:
+        # Nothing is drawn, so the weights are never read (propensity() is the greedy choice alone), and three
+        # windows over the candidates are saved.
+        return df.withColumn("_explored", F.lit(False))
+    df = (df.withColumn("_can_explore", explorable(policy))
           .withColumn("_m", F.sum(F.col("_can_explore").cast("int")).over(slot))
           .withColumn("_w", explore_weight(policy))
           .withColumn("_w_sum", F.sum("_w").over(slot)))
-    if policy.exploration_share <= 0:
-        return df.withColumn("_explored", F.lit(False))
     explores = (F.col("_m") > 0) & (draw("customer_id", "channel", date, salt=f"{policy.exploration_seed}|slot")
                                     < F.lit(float(policy.exploration_share)))
     # One more draw per slot, u in [0, 1), picks the candidate whose share of the weights covers u: the
@@ -86,9 +88,11 @@ def mark_exploration(df, policy: Policy):
 
 def propensity(policy: Policy) -> Column:
     """The probability the policy put this candidate in its slot; needs `_slot` (the slot got an offer),
-    `_in_slot`, `_can_explore`, `_m`, `_w`, `_w_sum`, `_best_offer` from mark_exploration."""
+    `_in_slot`, `_best_offer` and, with a share above 0, `_can_explore`, `_m`, `_w`, `_w_sum` from mark_exploration."""
     share = F.lit(float(policy.exploration_share))
     best = (F.col("offer_id") == F.col("_best_offer")).cast("double")
+    if policy.exploration_share <= 0:   # the formula below with share 0, without the weights it multiplies by 0
+        return F.when(F.col("_slot") & F.col("_in_slot"), best).otherwise(F.lit(0.0))
     explored = F.when(F.col("_can_explore"), F.col("_w") / F.col("_w_sum")).otherwise(F.lit(0.0))
     chance = F.when(F.col("_m") > 0, (F.lit(1.0) - share) * best + share * explored).otherwise(best)
     return F.when(F.col("_slot") & F.col("_in_slot"), F.round(chance, 9)).otherwise(F.lit(0.0))

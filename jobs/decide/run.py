@@ -22,7 +22,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.decide.arbitrate import arbitrate, decision_id
+from jobs.decide.arbitrate import ARBITRATION_INPUTS, arbitrate, decision_id
 from jobs.decide.candidates import (
     build_candidates,
     catalog_frame,
@@ -142,7 +142,11 @@ def decide(lh: Lakehouse, day: dt.date, catalog: Catalog, policy: Policy,
     # same table, have neither a context nor a learned factor.
     for column in ("context", "learned_factor"):
         candidates = candidates.withColumn(column, F.when(F.col(column).isNotNull(), F.col(column)))
-    decided = arbitrate(add_price_and_value(apply_rules(candidates, policy)), policy)
+    priced = add_price_and_value(apply_rules(candidates, policy))
+    # Stored with the columns the log, the channels and the arbitration read: arbitrate() reads its input twice
+    # (the open candidates and the others), and the joins behind it would otherwise run twice.
+    kept = [c for c in (*LOG_COLUMNS, "price_kind", *SERVING_COLUMNS, *ARBITRATION_INPUTS) if c in priced.columns]
+    decided = arbitrate(lh.scratch(priced.select(*dict.fromkeys(kept)), "decision_candidates"), policy)
     return (decided.withColumn("catalog_version", F.lit(catalog.version))
             .withColumn("policy_version", F.lit(policy.version))
             .withColumn("decision_id", decision_id())

@@ -252,6 +252,38 @@ def test_the_fatigue_cap_counts_what_was_sent_before(spark):
     assert out[("PL-FLEX", "mobile")].note.startswith("the fatigue cap")
 
 
+def test_closed_candidates_take_their_outcome_without_changing_any_open_ones(spark):
+    """The arbitration ranks the open candidates alone: a candidate a rule excludes, or a customer in the
+    holdout, ends with its own outcome, and adding or removing such rows changes no open candidate's decision."""
+    ids = spark.range(100).select(F.concat(F.lit("CU"), F.col("id").cast("string")).alias("customer_id"))
+    held = ids.where(in_holdout(POLICY.holdout_share)).orderBy("customer_id").first().customer_id
+    open_rows = [{"customer_id": "CU2", "offer_id": "PL-FLEX", "channel": "mobile", "probability": 0.05},
+                 {"customer_id": "CU2", "offer_id": "PL-FLEX", "channel": "email", "probability": 0.05,
+                  "affinity": 0.6},
+                 {"customer_id": "CU2", "offer_id": "AUTO-DRIVE", "product": "auto_loan", "channel": "email",
+                  "probability": 0.5}]
+    closed_rows = [{"customer_id": "CU2", "offer_id": "MTG-HOME", "product": "mortgage", "channel": "email",
+                    "probability": 0.9, "value_amount": 2600.0, "marketing_consent": False},
+                   {"customer_id": held, "offer_id": "PL-FLEX", "channel": "mobile", "probability": 0.9}]
+
+    def decided(rows):
+        out = arbitrate(add_price_and_value(apply_rules(frame(spark, *rows), POLICY)), POLICY)
+        return {(r.customer_id, r.offer_id, r.channel): r for r in out.collect()}
+
+    alone, beside = decided(open_rows), decided(open_rows + closed_rows)
+    assert len(beside) == len(open_rows) + len(closed_rows)
+    for key, row in alone.items():
+        assert (beside[key].outcome, beside[key].rank, beside[key].propensity, beside[key].note) == (
+            row.outcome, row.rank, row.propensity, row.note)
+    # The mortgage beside them would take email's slot (expected value 0.9 against 0.5) were it open.
+    assert [k for k, r in beside.items() if r.outcome == "offered"] == [("CU2", "AUTO-DRIVE", "email")]
+    consent = beside[("CU2", "MTG-HOME", "email")]
+    assert (consent.outcome, consent.rank, consent.propensity) == ("excluded", None, 0.0)
+    assert consent.note == "excluded at consent"
+    holdout = beside[(held, "PL-FLEX", "mobile")]
+    assert (holdout.outcome, holdout.rank, holdout.propensity, holdout.holdout) == ("holdout", None, 0.0, True)
+
+
 def test_business_levers_can_be_switched_off(spark):
     rows = ({"offer_id": "PL-FLEX", "channel": "mobile", "probability": 0.02, "value_amount": 420.0},
             {"offer_id": "AUTO-DRIVE", "product": "auto_loan", "channel": "mobile", "probability": 0.03,
