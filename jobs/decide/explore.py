@@ -56,9 +56,10 @@ def explore_weight(policy: Policy, value: str = "expected_value") -> Column:
 def mark_exploration(df, policy: Policy):
     """Adds `_explored` (true on the one candidate an exploring slot draws), with a share above 0 `_can_explore`,
     `_m`, `_w` and `_w_sum` (the candidate's exploration weight and the slot's total) and, per slot, the greedy
-    best's expected value and offer (`_best_ev`, `_best_offer`): the fatigue cap ranks slots by those, so whether a channel keeps its slot never
-    depends on the draw. `df` carries `_pick` (the greedy candidates: each product's best offer on its channel)
-    and `_in_slot` (those and the product's other open offers on the same channel: what exploration may show)."""
+    best's expected value and offer (`_best_ev`, `_best_offer`): the fatigue cap ranks slots by those, so whether
+    a channel keeps its slot never depends on the draw. `df` carries `_pick` (the greedy candidates: each
+    product's best offer on its channel) and `_in_slot` (those and the product's other open offers on the same
+    channel: what exploration may show)."""
     slot = Window.partitionBy("customer_id", "channel")
     greedy = slot.orderBy(F.desc("_pick"), F.desc("expected_value"), "offer_id")
     date = F.col("as_of_date").cast("string")
