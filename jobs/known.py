@@ -3,7 +3,8 @@
 Every silver row carries `_known_on`, the logical date on which the lakehouse learned it: the date of the
 export that brought it, or, for a row that waited for a late parent (a transaction whose account arrived
 days later), the date its parent became known. A master record (a silo customer, an account) is known
-from the first snapshot that held it.
+from the first snapshot that held it, and an activity row sent again (exports overlap, a correction) from the
+first export that brought it.
 
 Gold, scores, decisions and KPIs as of a date D read only rows known by D. An event dated D that arrived
 on D+1 could not have informed a decision on D, and reading it on a re-run of D would make the lakehouse

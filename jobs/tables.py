@@ -568,7 +568,7 @@ class Lakehouse:
         from the source. Re-running with the same source changes nothing.
 
         A table declared `newest_by` keeps a row's newer values: a source row whose values came earlier than the
-        row's updates nothing.
+        row's updates nothing. A row keeps the earliest `_known_on` any of its sources gave.
 
         Without deletes, into a large table (`_large`), the rows whose keys are new are appended and only the
         others MERGEd (`_by_presence`): a MERGE reads the whole table, even for a source of new rows only (a day's
@@ -588,15 +588,24 @@ class Lakehouse:
         df.createOrReplaceTempView(view)
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in t.keys)
         cols = df.columns
-        updates = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols if c not in t.keys)
+        values = [c for c in cols if c not in t.keys and c != KNOWN_ON]
+        # A row keeps the first date it was known on (as merge_snapshot does): a row sent again on a later date,
+        # changed or not, was known since the first, and a replay of that date must still see it.
+        known = KNOWN_ON in cols and KNOWN_ON not in t.keys
+        earliest = f"least(t.`{KNOWN_ON}`, s.`{KNOWN_ON}`)"
+        updates = ", ".join([f"t.`{c}` = s.`{c}`" for c in values]
+                            + ([f"t.`{KNOWN_ON}` = {earliest}"] if known else []))
         # Only rewrite rows whose values changed, so a re-run writes no new row versions.
-        changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols if c not in t.keys) or "false"
+        changed = " OR ".join([f"NOT (t.`{c}` <=> s.`{c}`)" for c in values]
+                              + ([f"NOT (t.`{KNOWN_ON}` <=> {earliest})"] if known else [])) or "false"
         if t.newest_by:   # and never with values older than the row's
             v = t.newest_by
             changed = f"(s.`{v}` IS NULL OR t.`{v}` IS NULL OR s.`{v}` >= t.`{v}`) AND ({changed})"
         statement = (
             f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} "
             f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {updates} "
+            + (f"WHEN MATCHED AND s.`{KNOWN_ON}` < t.`{KNOWN_ON}` THEN UPDATE SET t.`{KNOWN_ON}` = s.`{KNOWN_ON}` "
+               if known else "") +
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in cols)}) "
             f"VALUES ({', '.join(f's.`{c}`' for c in cols)})"
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from pyspark.sql import functions as F
 
 from jobs import quality
@@ -160,6 +161,38 @@ def test_a_row_sent_again_corrected_keeps_its_newest_values_in_any_order_of_runs
     run(day1, sent(day1, -2.0), account)   # day 1 again: its account is known by now
     assert published() == [("T2", -20.0, day2)]
     assert [r._arrived_on for r in lh.read("silver.transaction").collect()] == [day2]   # the values' export
+
+
+@pytest.mark.parametrize("order", ["in order", "day 2 first"])
+def test_a_row_sent_again_stays_known_from_the_first_date_it_came(lh, spark, order):
+    """T3 comes on day 1 and again, unchanged, on day 2's export (exports overlap); T4 comes again with its
+    amount corrected. Both were known on day 1: a replay of day 1 must still see them, whichever date ran first.
+    T4 keeps its corrected amount (the newest values win, as for a master record)."""
+    from jobs.publish import release_waiting
+    from jobs.unify.late_arrivals import ARRIVED_ON, Hold, link
+    from jobs.unify.run import ACCOUNT
+
+    day1, day2 = DAY, DAY + dt.timedelta(days=1)
+    account = spark.createDataFrame([("deposits", "DA3", "B", day1)],
+                                    "silo string, account_id string, customer_id string, _known_on date")
+
+    def sent(day, t4_amount):
+        rows = [("deposits", "T3", "DA3", None, DAY, -5.0, "atm", "deposit", False, "MO1 ATM"),
+                ("deposits", "T4", "DA3", None, DAY, t4_amount, "atm", "deposit", False, "MO1 ATM")]
+        return money_frame(spark, rows, TXN_SCHEMA).withColumn(ARRIVED_ON, F.lit(day))
+
+    def run(day, rows):
+        hold = Hold(ACCOUNT, 7, day2)
+        validated_write(lh, "silver.transaction", link(rows, account, ACCOUNT), day, hold=hold)
+        release_waiting(lh, "silver.transaction", account, day, hold)
+
+    runs = [(day1, sent(day1, -7.0)), (day2, sent(day2, -70.0))]
+    for day, rows in runs if order == "in order" else runs[::-1]:
+        run(day, rows)
+    run(day2, sent(day2, -70.0))   # and a re-run of day 2 changes nothing
+    got = {r.txn_id: (float(r.amount), r._known_on, r._arrived_on) for r in lh.read("silver.transaction").collect()}
+    assert got == {"T3": (-5.0, day1, day2), "T4": (-70.0, day1, day2)}
+    assert lh.read_known("silver.transaction", day1).count() == 2
 
 
 def test_crosswalk_rows_need_a_customer_a_known_rule_and_a_unique_silo_id(lh, spark):
