@@ -582,8 +582,9 @@ class Lakehouse:
             df = self._append_absent(full_name, df)
             if df is None:
                 return self._count(full_name) if count else None
-        if t.newest_by:   # a table written before the column was declared gets it (NULL: older than any)
-            df = self._aligned(full_name, df)
+        # As every other write: a column the table lacks is added first (a table written before the column was
+        # declared gets it; for `newest_by`, NULL counts as older than any date), a missing or retyped one refused.
+        df = self._aligned(full_name, df)
         view = f"_merge_src_{t.layer}_{t.name}"
         df.createOrReplaceTempView(view)
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in t.keys)

@@ -225,6 +225,24 @@ def test_an_upsert_never_replaces_a_rows_values_with_older_ones_where_the_table_
         assert got == {"E1": ("from day 2", d2), "E2": ("old", None), "E3": ("from day 1 again", d1)}
 
 
+def test_an_upsert_adds_a_column_the_table_lacks_and_matches_columns_by_name(lh, spark):
+    """A release that adds a column to a MERGEd table: the table gains it (earlier rows read NULL), rows given
+    in another column order keep their values, and rows that lack a column the table has are refused."""
+    name = "gold.channel_publication"
+    assert table(name).write == "merge" and table(name).newest_by is None
+    keys = table(name).keys
+    schema = ", ".join(f"`{k}` {'date' if k == 'as_of_date' else 'string'}" for k in keys)
+    key_values = tuple(D1 if k == "as_of_date" else "mobile" for k in keys)
+    other_key = tuple(D1 if k == "as_of_date" else "email" for k in keys)
+    lh.overwrite(name, spark.createDataFrame([key_values + ("v1",)], f"{schema}, note string"))
+    lh.merge_upsert(name, spark.createDataFrame([("added", "v2") + other_key],
+                                                f"extra string, note string, {schema}"))
+    got = {r.channel: (r.note, r.extra) for r in lh.read(name).collect()}
+    assert got == {"mobile": ("v1", None), "email": ("v2", "added")}
+    with pytest.raises(ValueError, match="lack column"):
+        lh.merge_upsert(name, spark.createDataFrame([key_values + ("v3",)], f"{schema}, note string"))
+
+
 def test_an_idempotent_append_to_a_large_table_appends_only_new_keys_without_a_merge(large, spark):
     large.append_new("silver.customer_crosswalk", spark.createDataFrame([("cards", "1", "A", "email")], CROSSWALK))
     again = spark.createDataFrame([("cards", "1", "Z", "other"), ("cards", "2", "B", "email")], CROSSWALK)
