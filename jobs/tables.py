@@ -589,24 +589,16 @@ class Lakehouse:
         df.createOrReplaceTempView(view)
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in t.keys)
         cols = df.columns
-        values = [c for c in cols if c not in t.keys and c != KNOWN_ON]
         # A row keeps the first date it was known on (as merge_snapshot does): a row sent again on a later date,
         # changed or not, was known since the first, and a replay of that date must still see it.
         known = KNOWN_ON in cols and KNOWN_ON not in t.keys
-        earliest = f"least(t.`{KNOWN_ON}`, s.`{KNOWN_ON}`)"
-        updates = ", ".join([f"t.`{c}` = s.`{c}`" for c in values]
-                            + ([f"t.`{KNOWN_ON}` = {earliest}"] if known else []))
-        # Only rewrite rows whose values changed, so a re-run writes no new row versions.
-        changed = " OR ".join([f"NOT (t.`{c}` <=> s.`{c}`)" for c in values]
-                              + ([f"NOT (t.`{KNOWN_ON}` <=> {earliest})"] if known else [])) or "false"
+        updates, changed, earlier = _update_clauses(cols, t.keys, known)
         if t.newest_by:   # and never with values older than the row's
             v = t.newest_by
             changed = f"(s.`{v}` IS NULL OR t.`{v}` IS NULL OR s.`{v}` >= t.`{v}`) AND ({changed})"
         statement = (
             f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} "
-            f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {updates} "
-            + (f"WHEN MATCHED AND s.`{KNOWN_ON}` < t.`{KNOWN_ON}` THEN UPDATE SET t.`{KNOWN_ON}` = s.`{KNOWN_ON}` "
-               if known else "") +
+            f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {updates} {earlier}"
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in cols)}) "
             f"VALUES ({', '.join(f's.`{c}`' for c in cols)})"
         )
@@ -656,14 +648,11 @@ class Lakehouse:
         view = f"_snapshot_src_{t.layer}_{t.name}"
         df.createOrReplaceTempView(view)
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in t.keys)
-        values = [c for c in df.columns if c not in t.keys and c != KNOWN_ON]
-        earliest = f"least(t.`{KNOWN_ON}`, s.`{KNOWN_ON}`)"
-        changed = " OR ".join([f"NOT (t.`{c}` <=> s.`{c}`)" for c in values] + [f"NOT (t.`{KNOWN_ON}` <=> {earliest})"])
-        sets = ", ".join([f"t.`{c}` = s.`{c}`" for c in values] + [f"t.`{KNOWN_ON}` = {earliest}"])
+        sets, changed, earlier = _update_clauses(df.columns, t.keys, known=True)
         self.spark.sql(
             f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} "
             f"WHEN MATCHED AND s.`{SNAPSHOT_DATE}` >= t.`{SNAPSHOT_DATE}` AND ({changed}) THEN UPDATE SET {sets} "
-            f"WHEN MATCHED AND s.`{KNOWN_ON}` < t.`{KNOWN_ON}` THEN UPDATE SET t.`{KNOWN_ON}` = s.`{KNOWN_ON}` "
+            f"{earlier}"
             f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in df.columns)}) "
             f"VALUES ({', '.join(f's.`{c}`' for c in df.columns)})")
         self.spark.catalog.dropTempView(view)
@@ -827,6 +816,23 @@ class Lakehouse:
 
 
 _scratch: dict[Path, Path] = {}
+
+
+def _update_clauses(columns, keys, known: bool) -> tuple[str, str, str]:
+    """A MERGE's (SET list, condition that a matched row changed, further WHEN MATCHED clause) for source
+    `columns`. Only rows whose values changed are rewritten, so a re-run writes no new row versions. With
+    `known`, the row keeps the earliest `_known_on` of itself and the source, and an earlier source moves it back
+    even where its values do not replace the row's."""
+    values = [c for c in columns if c not in keys and c != KNOWN_ON]
+    sets = [f"t.`{c}` = s.`{c}`" for c in values]
+    changed = [f"NOT (t.`{c}` <=> s.`{c}`)" for c in values]
+    earlier = ""
+    if known:
+        earliest = f"least(t.`{KNOWN_ON}`, s.`{KNOWN_ON}`)"
+        sets.append(f"t.`{KNOWN_ON}` = {earliest}")
+        changed.append(f"NOT (t.`{KNOWN_ON}` <=> {earliest})")
+        earlier = f"WHEN MATCHED AND s.`{KNOWN_ON}` < t.`{KNOWN_ON}` THEN UPDATE SET t.`{KNOWN_ON}` = s.`{KNOWN_ON}` "
+    return ", ".join(sets), " OR ".join(changed) or "false", earlier
 
 
 def _scratch_dir(home: Path) -> Path:
