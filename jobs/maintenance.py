@@ -11,6 +11,7 @@ Spark session (tables, history, dq, offers) read through here.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from jobs import lakehouse_lock
@@ -25,6 +26,36 @@ def delta_table(location: str, version: int | None = None):
     from deltalake import DeltaTable
 
     return DeltaTable(location, version=version)
+
+
+class DeletionVectorsError(RuntimeError):
+    """A table whose data files still hold rows deleted through deletion vectors: delta-rs must not rewrite or
+    purge it (see files_with_deletion_vectors)."""
+
+
+def files_with_deletion_vectors(location: str) -> int:
+    """How many of the current version's data files carry a deletion vector.
+
+    A Delta writer with deletion vectors on (Databricks' default; any engine on a table with
+    `delta.enableDeletionVectors`, the embedded Sail and JVM Spark included) does not rewrite a file to DELETE or
+    UPDATE a row: it marks the row deleted in a small `deletion_vector_*.bin` file beside it. The row's values stay
+    in the data file until a REORG TABLE ... APPLY (PURGE) rewrites it. Measured with delta-rs 1.6: its full VACUUM
+    deletes those .bin files as if nothing read them (the table then fails to read its files), and its compaction
+    rewrites the files without applying them; neither takes the rows' values off storage."""
+    table = delta_table(location)
+    if "deletionVectors" not in (table.protocol().reader_features or []):
+        return 0
+    return sum(batch.num_rows for batch in table.deletion_vectors())
+
+
+def refuse_deletion_vectors(location: str, action: str) -> None:
+    """Raise DeletionVectorsError, naming the table and what to run, when `action` (delta-rs) would harm it."""
+    n = files_with_deletion_vectors(location)
+    if n:
+        raise DeletionVectorsError(
+            f"{location}: {n} data file(s) still hold rows deleted through deletion vectors; {action} with delta-rs "
+            f"would break the table or keep those rows. Rewrite the files first: REORG TABLE delta.`{location}` "
+            "APPLY (PURGE) on a Spark engine with Delta (an erasure does it itself)")
 
 
 def delta_error() -> type[Exception]:
@@ -56,7 +87,9 @@ def file_count(location: str) -> int:
 
 def compact(location: str) -> dict:
     """Bin-pack small files into larger ones (OPTIMIZE); a new table version, the same rows. delta-rs's
-    metrics (numFilesAdded, numFilesRemoved, ...)."""
+    metrics (numFilesAdded, numFilesRemoved, ...). Refused on files with deletion vectors
+    (files_with_deletion_vectors)."""
+    refuse_deletion_vectors(location, "compacting it")
     return delta_table(location).optimize.compact()
 
 
@@ -80,9 +113,14 @@ def purge_history(location: str) -> int:
     retention (and `full`: files of writers that died before they committed too) deletes; and the Delta log,
     whose commits carry each file's statistics (the min and max of every column, a token among them). A
     checkpoint of the current version, then a log cleanup with the log retention set to nothing for the moment,
-    deletes the older commits; the table's log retention is put back after."""
+    deletes the older commits; the table's log retention is put back after. A third, JVM Delta's version
+    checksum files, which the cleanup leaves, go last (_remove_stale_checksums).
+
+    Refused while files carry deletion vectors: the rows they mark deleted are still in the files, and the full
+    VACUUM would delete the vectors themselves (files_with_deletion_vectors)."""
     from deltalake import DeltaTable
 
+    refuse_deletion_vectors(location, "purging its history")
     table = DeltaTable(location)
     removed = table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
     kept = table.metadata().configuration.get(LOG_RETENTION, DEFAULT_LOG_RETENTION)
@@ -91,7 +129,33 @@ def purge_history(location: str) -> int:
     table.create_checkpoint()
     table.cleanup_metadata()
     DeltaTable(location).alter.set_table_properties({LOG_RETENTION: kept})
+    _remove_stale_checksums(location)
     return len(removed)
+
+
+# `_delta_log/<version>.<kind>`, and a Hadoop writer's hidden checksum of it (`.<version>.<kind>.crc`)
+_LOG_FILE = re.compile(r"\.?(\d{20})\..+")
+
+
+def _remove_stale_checksums(location: str) -> int:
+    """Delete the `_delta_log` files of versions older than the log's oldest commit that delta-rs's log cleanup
+    leaves: JVM Delta's version checksum (`<version>.crc`), which for a small table lists every file with its
+    statistics (the min and max of each column: an erased customer's id, an old token), and the hidden Hadoop
+    checksums of the commits removed. Found by the erasure's run on the JVM engine
+    (tests/integration/test_erasure_on_the_jvm.py). The files removed."""
+    import pyarrow.fs as pafs
+
+    filesystem, root = pafs.FileSystem.from_uri(location)
+    entries = filesystem.get_file_info(pafs.FileSelector(f"{root.rstrip('/')}/_delta_log"))
+    versions = {e.base_name: int(m.group(1)) for e in entries if (m := _LOG_FILE.fullmatch(e.base_name))}
+    commits = [v for name, v in versions.items() if name.endswith(".json") and not name.startswith(".")]
+    if not commits:
+        return 0
+    oldest = min(commits)
+    stale = [e.path for e in entries if e.base_name.endswith(".crc") and versions.get(e.base_name, oldest) < oldest]
+    for path in stale:
+        filesystem.delete_file(path)
+    return len(stale)
 
 
 def column_bound(location: str, column: str, which: str):
@@ -141,24 +205,30 @@ class Maintained:
     compacted: bool          # a compaction commit was made (files were bin-packed)
     vacuumed: list[str]      # files removed (or, on a dry run, that would be)
     dry_run: bool
+    note: str = ""           # why the table was not compacted, when that is not just a dry run or a single file
 
     def line(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
         return (f"{self.table}: files {self.files_before} -> {self.files_after}"
-                f"{' (compacted)' if self.compacted else ''}; vacuum {verb} {len(self.vacuumed)} file(s)")
+                f"{' (compacted)' if self.compacted else ''}; vacuum {verb} {len(self.vacuumed)} file(s)"
+                f"{'; ' + self.note if self.note else ''}")
 
 
 def maintain(location: str, name: str = "", retention_hours: int = DEFAULT_RETENTION_HOURS,
              dry_run: bool = False) -> Maintained:
     """Compact one table, then vacuum it. A dry run changes nothing: it counts the files and lists those a
-    vacuum would remove."""
+    vacuum would remove. A table whose files carry deletion vectors is vacuumed but not compacted (delta-rs would
+    rewrite its files without applying them), and its line says so: the vacuum keeps the vectors the table reads."""
     before = file_count(location)
     compacted = False
-    if not dry_run and before > 1:
+    marked = files_with_deletion_vectors(location)
+    if not dry_run and before > 1 and not marked:
         metrics = compact(location)
         compacted = bool(metrics.get("numFilesRemoved"))
     removed = vacuum(location, retention_hours, dry_run=dry_run)
-    return Maintained(name or location, before, file_count(location), compacted, removed, dry_run)
+    note = (f"not compacted: {marked} file(s) carry deletion vectors (REORG TABLE delta.`{location}` APPLY (PURGE) "
+            "on a Spark engine with Delta rewrites them)") if marked else ""
+    return Maintained(name or location, before, file_count(location), compacted, removed, dry_run, note)
 
 
 def maintain_all(lh, names, retention_hours: int = DEFAULT_RETENTION_HOURS,
@@ -206,6 +276,7 @@ def purge_before_retention_delete(location: str, mark: str) -> int:
             break
     if since is None:
         return 0
+    refuse_deletion_vectors(location, "purging the files its retention delete replaced")
     removed = table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False,
                            keep_versions=list(range(since, table.version() + 1)), commit_properties=_marked(mark))
     return len(removed)

@@ -12,6 +12,7 @@ A run takes every queued request (audit.erasure_request) and, for all of them at
    gold.channel_publication's checksum), event and write-ahead files, data-quality reports, the online store;
 4. purges every table it changed, and every table whose older versions still hold one of the people: VACUUM
    without a retention and a log cleanup (jobs/maintenance.purge_history), so no time travel reads them again;
+   a table with deletion vectors has the files that carry them rewritten first (the DELETE only marked the rows);
 5. lists the models whose training set held one of the people, for the next weekly run to replace;
 6. reports per request and per table, landing file, export, store and model what went (audit.erasure_report),
    and closes the request: status `erased`, the reference that named the person cleared.
@@ -274,6 +275,29 @@ def _old_versions_hold(lh: Lakehouse, full_name: str, subjects: list[Subject], r
         return True
 
 
+def _without_deletion_vectors(lh: Lakehouse, full_name: str) -> None:
+    """Rewrite the table's files that carry deletion vectors, so that the rows the DELETE and UPDATE above took out
+    are in no data file any more (jobs/maintenance.files_with_deletion_vectors: with vectors on, those statements
+    only mark rows deleted, and a purge would leave the rows and delete the marks). REORG TABLE ... APPLY (PURGE)
+    rewrites those files alone (JVM Spark with Delta, Databricks); an engine without it (the embedded Sail) writes
+    the table's rows again, whole."""
+    location = lh.path(full_name)
+    if not maintenance.files_with_deletion_vectors(location):
+        return
+    try:
+        lh.spark.sql(f"REORG TABLE delta.`{location}` APPLY (PURGE)")
+    except Exception as exc:   # the statement unknown to the engine: any failure is caught by the check below
+        reason = next(iter(str(exc).strip().splitlines()), type(exc).__name__)[:200]
+        log.warning("erasure: %s: files with deletion vectors and no REORG on this engine (%s): writing the whole "
+                    "table again", full_name, reason)
+        lh.overwrite(full_name, lh.scratch(lh.read(full_name), f"erasure_{full_name.replace('.', '_')}"),
+                     count=False)
+    left = maintenance.files_with_deletion_vectors(location)
+    if left:
+        raise maintenance.DeletionVectorsError(
+            f"{full_name}: {left} file(s) still carry deletion vectors after the rewrite; nothing purged")
+
+
 def _purge(lh: Lakehouse, changed: set[str], subjects: list[Subject], outcome: Outcome, resumed: bool) -> None:
     candidates = set(changed)
     for full_name in sorted(REGISTRY):
@@ -282,6 +306,7 @@ def _purge(lh: Lakehouse, changed: set[str], subjects: list[Subject], outcome: O
                 and _old_versions_hold(lh, full_name, subjects, resumed):
             candidates.add(full_name)
     for full_name in sorted(candidates):
+        _without_deletion_vectors(lh, full_name)
         purged = maintenance.purge_history(lh.path(full_name))
         note = "" if full_name in changed else "older versions only"
         for s in subjects:
@@ -343,6 +368,7 @@ def _close(lh: Lakehouse, outcome: Outcome, day: dt.date) -> None:
               .withColumn("reference", F.lit(None).cast("string"))
               .select(*[c.split()[0] for c in REQUEST_SCHEMA.split(", ")]))
     lh.write(REQUESTS, closed)
+    _without_deletion_vectors(lh, REQUESTS)
     maintenance.purge_history(lh.path(REQUESTS))   # older versions keep the references
 
 

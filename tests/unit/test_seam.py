@@ -183,6 +183,47 @@ def test_maintenance_compacts_and_vacuum_lists_then_removes_old_files(lh, spark)
     assert lh.read("gold.offer_catalog").count() == 4               # the same rows
 
 
+def test_delta_rs_never_purges_or_compacts_files_that_carry_deletion_vectors(lh, spark):
+    """A DELETE on a table with deletion vectors marks the row in a vector file and leaves it in its data file:
+    delta-rs's full VACUUM deleted the vector files the table reads and kept the row; its compaction rewrote the
+    files without applying them. So both are refused, naming the REORG that rewrites the files, and `maintain`
+    vacuums such a table without compacting it, saying why."""
+    path = lh.path("gold.offer_catalog")
+    for part in ("a", "b"):
+        spark.createDataFrame([(f"{part}{i}", i) for i in range(3)], "offer_id string, n int").write.format(
+            "delta").mode("append").option("delta.enableDeletionVectors", "true").save(path)
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE offer_id = 'a1'")
+    vectors = sorted(Path(path).rglob("deletion_vector_*.bin"))
+    assert vectors and maintenance.files_with_deletion_vectors(path) == 1
+
+    for purge in (maintenance.purge_history, maintenance.compact):
+        with pytest.raises(maintenance.DeletionVectorsError, match=r"REORG TABLE delta\.`.*` APPLY \(PURGE\)"):
+            purge(path)
+    done = maintenance.maintain(path, "gold.offer_catalog", retention_hours=0)
+    assert not done.compacted and "not compacted: 1 file(s) carry deletion vectors" in done.line()
+    assert all(v.exists() for v in vectors)                          # the vacuum kept what the table reads
+    assert sorted(r.offer_id for r in lh.read("gold.offer_catalog").collect()) == ["a0", "a2", "b0", "b1", "b2"]
+
+
+def test_a_history_purge_leaves_no_checksum_file_of_a_version_gone(lh, spark):
+    """JVM Delta writes `_delta_log/<version>.crc` beside a commit, listing a small table's files with their column
+    statistics (an erased customer's id among them); delta-rs's log cleanup removes the commits and leaves those."""
+    path = lh.path("gold.offer_catalog")
+    for offer in ("O1", "O2"):
+        spark.createDataFrame([(offer, 1)], "offer_id string, n int").write.format("delta").mode("overwrite").save(path)
+    log_dir = Path(path) / "_delta_log"
+    for version in (0, 1):   # what a JVM writer leaves: the version's checksum, and Hadoop's hidden checksums
+        stats = json.dumps({"minValues": {"offer_id": "O1"}})
+        (log_dir / f"{version:020d}.crc").write_text(json.dumps({"allFiles": [{"stats": stats}]}))
+        (log_dir / f".{version:020d}.json.crc").write_bytes(b"crc")
+
+    maintenance.purge_history(path)
+
+    left = sorted(p.name for p in log_dir.iterdir() if p.is_file())
+    assert not [name for name in left if name.endswith(".crc")], left
+    assert [r.offer_id for r in lh.read("gold.offer_catalog").collect()] == ["O2"]
+
+
 # -- the step's data-quality results: one write per step ---------------------------------------------------
 def _results_of(lh, day):
     return {(r["table"], r["expectation"], r["column"]) for r in
