@@ -139,9 +139,9 @@ _LOG_FILE = re.compile(r"\.?(\d{20})\..+")
 
 def _remove_stale_checksums(location: str) -> int:
     """Delete the `_delta_log` files of versions older than the log's oldest commit that delta-rs's log cleanup
-    leaves: JVM Delta's version checksum (`<version>.crc`), which for a small table lists every file with its
-    statistics (the min and max of each column: an erased customer's id, an old token), and the hidden Hadoop
-    checksums of the commits removed. Found by the erasure's run on the JVM engine
+    leaves: the version checksums (`<version>.crc`, written by Sail and JVM Delta; JVM Delta's list a small table's
+    files with their statistics, the min and max of each column: an erased customer's id, an old token), and the
+    hidden Hadoop checksums of the commits removed. Found by the erasure's run on the JVM engine
     (tests/integration/test_erasure_on_the_jvm.py). The files removed."""
     import pyarrow.fs as pafs
 
