@@ -264,6 +264,12 @@ _JVM_CAUSE = re.compile(r"^Caused by: (?:[\w.$]+): (.+)$")
 _JVM_ERRORS = ("Error: ", " ERROR ", "JAVA_HOME is not set", "Could not find or load main class")
 
 
+def engine_message(exc: Exception, limit: int = 300) -> str:
+    """The engine's reason in one line (its messages run to a JVM stack or a gRPC status dump)."""
+    text = str(exc).strip()
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)[:limit]
+
+
 def jvm_start_failure(output: str) -> str:
     """The line of a failed JVM start that says why: the deepest cause of its exception, else an error line,
     else its last line."""

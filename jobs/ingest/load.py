@@ -44,6 +44,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from jobs import quality
 from jobs.contracts import Contract, load_contract, with_absent_columns
+from jobs.engine import engine_message
 from jobs.ingest import landing
 from jobs.ingest.contract_checks import check_rows
 from jobs.ingest.errors import ContractError, MissingExportError, RedeliveredExportError
@@ -219,12 +220,6 @@ def with_line_columns(rows: DataFrame) -> DataFrame:
         RAW_LINE_COLUMN, F.lit(None).cast("string"))
 
 
-def _engine_message(exc: Exception) -> str:
-    """The engine's reason in one line (its messages run to a JVM stack or a gRPC status dump)."""
-    text = str(exc).strip()
-    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)[:300]
-
-
 def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date) -> PreparedLoad | IngestReport:
     """Read, check and validate one file; write nothing but its GX results (an IngestReport when the very
     same file is already loaded for the date)."""
@@ -266,12 +261,12 @@ def prepare_entity(lh: Lakehouse, silo: str, entity: str, logical_date: dt.date)
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan, absent)
     except Exception as exc:
         if scan is not None:  # the clean copy failed too: not a malformed line
-            raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
+            raise RuntimeError(f"{source}: the engine could not read it: {engine_message(exc)}") from exc
         # The engine refused the file (e.g. Sail: "incorrect number of fields for line 658"): find the
         # lines, quarantine them and read the rest, or name the file if no line is to blame.
         scan = _scan(path, contract, source, scratch, lh.settings, absent)
         if not scan.malformed:
-            raise RuntimeError(f"{source}: the engine could not read it: {_engine_message(exc)}") from exc
+            raise RuntimeError(f"{source}: the engine could not read it: {engine_message(exc)}") from exc
         staged = _stage(lh, contract, source, facts.checksum, logical_date, scan.clean, scan, absent)
     staged, malformed, erased = _without_erased(lh, contract.name, staged, scan.malformed if scan else ())
 

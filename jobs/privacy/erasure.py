@@ -33,6 +33,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from jobs import lakehouse_lock, maintenance
+from jobs.engine import engine_message
 from jobs.privacy import files
 from jobs.privacy.locate import person_condition
 from jobs.privacy.subjects import Identifiers, Subject, identify, identify_all, parse_reference
@@ -287,9 +288,8 @@ def _without_deletion_vectors(lh: Lakehouse, full_name: str) -> None:
     try:
         lh.spark.sql(f"REORG TABLE delta.`{location}` APPLY (PURGE)")
     except Exception as exc:   # the statement unknown to the engine: any failure is caught by the check below
-        reason = next(iter(str(exc).strip().splitlines()), type(exc).__name__)[:200]
         log.warning("erasure: %s: files with deletion vectors and no REORG on this engine (%s): writing the whole "
-                    "table again", full_name, reason)
+                    "table again", full_name, engine_message(exc, 200))
         lh.overwrite(full_name, lh.scratch(lh.read(full_name), f"erasure_{full_name.replace('.', '_')}"),
                      count=False)
     left = maintenance.files_with_deletion_vectors(location)
