@@ -51,8 +51,7 @@ def person_of_customer(lh, ground_truth: Path):
     """customer_id -> the person most of its silo records belong to (ground truth)."""
     import pandas as pd
 
-    crosswalk = lh.delta_table("silver.customer_crosswalk").to_pandas(columns=["silo", "silo_customer_id",
-                                                                               "customer_id"])
+    crosswalk = lh.rows("silver.customer_crosswalk", columns=["silo", "silo_customer_id", "customer_id"]).to_pandas()
     truth = pd.read_parquet(ground_truth / "silo_ids.parquet")
     linked = crosswalk.merge(truth, on=["silo", "silo_customer_id"])
     return linked.groupby("customer_id")["person_id"].agg(lambda s: s.mode().iloc[0])

@@ -314,7 +314,7 @@ def dq_rows(settings: Settings, day=None, failed: bool = False, table: str | Non
     if not lh.exists("audit.dq_results"):
         raise FileNotFoundError(f"no data-quality results yet (expected audit.dq_results at "
                                 f"{lh.path('audit.dq_results')}); run ingest or silver first")
-    rows = lh.delta_table("audit.dq_results").to_pyarrow_table().to_pylist()
+    rows = lh.rows("audit.dq_results").to_pylist()
     if table:
         _check_dq_table(table, {r["table"] for r in rows})
     dates = sorted({r["run_date"] for r in rows})
@@ -358,7 +358,7 @@ def read_frame(settings: Settings, ref: str):
     from jobs.tables import REGISTRY, Lakehouse
 
     if ref in REGISTRY:
-        return Lakehouse(None, settings).delta_table(ref).to_pandas() if Lakehouse(None, settings).exists(ref) \
+        return Lakehouse(None, settings).rows(ref).to_pandas() if Lakehouse(None, settings).exists(ref) \
             else _missing(f"table {ref} has not been written yet")
     path = os.path.expanduser(ref)
     if ref.endswith(".parquet"):

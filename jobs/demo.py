@@ -40,16 +40,14 @@ def model_summary(settings: Settings) -> list[dict]:
 
 
 def scores_of(settings: Settings, day: dt.date) -> int:
-    """How many propensity scores the lakehouse holds for a date (counted from the Delta files, no Spark)."""
-    import pyarrow.dataset as ds
-
+    """How many propensity scores the lakehouse holds for a date (counted with delta-rs, no Spark)."""
+    from jobs import maintenance
     from jobs.tables import Lakehouse
 
     lh = Lakehouse(None, settings)
     if not lh.exists("gold.propensity_scores"):
         return 0
-    dataset = lh.delta_table("gold.propensity_scores").to_pyarrow_dataset()
-    return dataset.count_rows(filter=ds.field("as_of_date") == day)
+    return maintenance.count_rows(lh.path("gold.propensity_scores"), [("as_of_date", "=", day)])
 
 
 @contextlib.contextmanager

@@ -28,6 +28,69 @@ def delta_table(location: str, version: int | None = None):
     return DeltaTable(location, version=version)
 
 
+def read_rows(location: str, version: int | None = None, columns: list[str] | None = None,
+              filters: list[tuple] = ()):
+    """The table's rows (at `version`, the current one by default) as an Arrow table of its own column types:
+    `columns` (every column by default) of the rows where each `(column, "=", value)` of `filters` holds.
+
+    For the readers without a Spark session (the CLI, a channel's pull). Read with delta-rs's DataFusion engine,
+    which applies deletion vectors: its pyarrow reader (`to_pyarrow_table`, `to_pandas`) refuses a table that has
+    them ("reader features {'deletionVectors'} ... not yet supported"), and they are Databricks' default."""
+    import pyarrow as pa
+    from deltalake import QueryBuilder
+
+    table = delta_table(location, version)
+    schema = pa.schema(table.schema().to_arrow())
+    names = list(columns) if columns else schema.names
+    unknown = [c for c in [*names, *(f[0] for f in filters)] if c not in schema.names]
+    if unknown:
+        raise ValueError(f"{location} has no column {', '.join(unknown)}; its columns: {', '.join(schema.names)}")
+    where = " AND ".join(_equals(column, op, value) for column, op, value in filters)
+    sql = f"SELECT {', '.join(_sql_name(c) for c in names)} FROM t" + (f" WHERE {where}" if where else "")
+    rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
+    # DataFusion reads text as views of it (string_view): given back as the table's own types.
+    return rows.cast(pa.schema([schema.field(c) for c in names]))
+
+
+def count_rows(location: str, filters: list[tuple] = ()) -> int:
+    """How many rows the table holds (where each `(column, "=", value)` of `filters` holds), deleted rows not
+    counted (see read_rows)."""
+    from deltalake import QueryBuilder
+
+    where = " AND ".join(_equals(column, op, value) for column, op, value in filters)
+    sql = "SELECT count(*) AS n FROM t" + (f" WHERE {where}" if where else "")
+    result = QueryBuilder().register("t", delta_table(location)).execute(sql).read_all()
+    return int(result["n"][0].as_py())
+
+
+def _sql_name(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _equals(column: str, op: str, value) -> str:
+    """A filter `(column, "=", value)` as DataFusion SQL; a None value matches NULL."""
+    import datetime as dt
+
+    if op != "=":
+        raise ValueError(f"filter {(column, op, value)!r}: only (column, '=', value) filters are read")
+    name = _sql_name(column)
+    if value is None:
+        return f"{name} IS NULL"
+    if isinstance(value, bool):
+        literal = "TRUE" if value else "FALSE"
+    elif isinstance(value, (int, float)):
+        literal = repr(value)
+    elif isinstance(value, dt.datetime):
+        literal = f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    elif isinstance(value, dt.date):
+        literal = f"DATE '{value.isoformat()}'"
+    elif isinstance(value, str):
+        literal = "'" + value.replace("'", "''") + "'"
+    else:
+        raise ValueError(f"filter {(column, op, value)!r}: a value of type {type(value).__name__} is not read")
+    return f"{name} = {literal}"
+
+
 class DeletionVectorsError(RuntimeError):
     """A table whose data files still hold rows deleted through deletion vectors: delta-rs must not rewrite or
     purge it (see files_with_deletion_vectors)."""
@@ -190,10 +253,6 @@ def add_columns(location: str, fields: list[dict]) -> None:
 
     delta_table(location).alter.add_columns(
         [Field.from_json(json.dumps({**field, "nullable": True, "metadata": {}})) for field in fields])
-
-
-def count_rows(location: str) -> int:
-    return delta_table(location).to_pyarrow_dataset().count_rows()
 
 
 @dataclass

@@ -777,10 +777,18 @@ class Lakehouse:
 
     # -- maintenance: delta-rs, in jobs/maintenance.py ------------------------------------------
     def delta_table(self, full_name: str, version: int | None = None):
-        """The delta-rs table (for readers without a Spark session: the CLI's listings, exports)."""
+        """The delta-rs table (its log: protocol, metadata, files; to read its rows, `rows`)."""
         from jobs import maintenance
 
         return maintenance.delta_table(self.path(full_name), version)
+
+    def rows(self, full_name: str, version: int | None = None, columns: list[str] | None = None,
+             filters: list[tuple] = ()):
+        """The table's rows as an Arrow table, for readers without a Spark session (the CLI, a channel's pull):
+        `columns` of the rows where each `(column, "=", value)` of `filters` holds (maintenance.read_rows)."""
+        from jobs import maintenance
+
+        return maintenance.read_rows(self.path(full_name), version, columns, filters)
 
     def history(self, full_name: str, limit: int | None = None) -> list[dict]:
         from jobs import maintenance

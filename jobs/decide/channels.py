@@ -129,7 +129,7 @@ def _rows(lh, name: str, filters: list[tuple], version: int | None = None):
     """The rows of a table matching `filters` ((column, "=", value), ...) as an Arrow table: read through Spark
     in a step; without a Spark session (the CLI's `offers`), with delta-rs (jobs/maintenance.py)."""
     if lh.spark is None:
-        return lh.delta_table(name, version).to_pyarrow_table(filters=filters or None)
+        return lh.rows(name, version, filters=filters)
     df = lh.read(name, version=version)
     for column, _, value in filters:
         df = df.where(F.col(column) == F.lit(value))

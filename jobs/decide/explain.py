@@ -21,7 +21,7 @@ OUTCOME_WORDS = {"offered": "OFFERED", "not_selected": "not selected", "excluded
 def _rule_descriptions(lh: Lakehouse, policy_version: str) -> dict[str, str]:
     words = {}
     if lh.exists("gold.decision_policy"):
-        rules = lh.delta_table("gold.decision_policy").to_pandas(filters=[("policy_version", "=", policy_version)])
+        rules = lh.rows("gold.decision_policy", filters=[("policy_version", "=", policy_version)]).to_pandas()
         words = dict(zip(rules["rule_id"], rules["description"], strict=True))
     if not words:
         current = load_policy()
@@ -32,8 +32,8 @@ def _rule_descriptions(lh: Lakehouse, policy_version: str) -> dict[str, str]:
 def decisions_of(lh: Lakehouse, customer_id: str, day: dt.date):
     if not lh.exists("audit.decision_log"):
         raise FileNotFoundError("audit.decision_log has not been written yet; run the offers step first")
-    return lh.delta_table("audit.decision_log").to_pandas(
-        filters=[("as_of_date", "=", day), ("customer_id", "=", customer_id)])
+    return lh.rows("audit.decision_log",
+                   filters=[("as_of_date", "=", day), ("customer_id", "=", customer_id)]).to_pandas()
 
 
 def explain(lh: Lakehouse, customer_id: str, day: dt.date, offer: str | None = None) -> dict:

@@ -80,7 +80,7 @@ def token_to_person(storage: str, silo_ids: dict) -> dict[str, int]:
     path = table_location(storage, "silver", "customer_crosswalk")
     if not maintenance.is_delta_table(path):
         return {}
-    crosswalk = maintenance.delta_table(path).to_pandas(columns=["silo", "silo_customer_id", "customer_id"])
+    crosswalk = maintenance.read_rows(path, columns=["silo", "silo_customer_id", "customer_id"]).to_pandas()
     truth = pd.DataFrame({"silo": silo_ids["silo"], "silo_customer_id": silo_ids["silo_customer_id"],
                           "person": silo_ids["person_id"] - 1})
     linked = crosswalk.merge(truth, on=["silo", "silo_customer_id"])

@@ -205,6 +205,39 @@ def test_delta_rs_never_purges_or_compacts_files_that_carry_deletion_vectors(lh,
     assert sorted(r.offer_id for r in lh.read("gold.offer_catalog").collect()) == ["a0", "a2", "b0", "b1", "b2"]
 
 
+def test_the_readers_without_spark_read_a_table_with_deletion_vectors_as_the_engine_does(lh, spark, settings):
+    """delta-rs's pyarrow reader refuses a table with deletion vectors (Databricks' default), so the CLI's listings,
+    `dq`, `why` and a channel's pull failed on one. They read through delta-rs's DataFusion engine, which applies
+    the vectors: the deleted row is gone, an older version still has it, and the columns keep the table's types."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    path = lh.path("gold.offer_catalog")
+    day = dt.date(2026, 6, 30)
+    spark.createDataFrame([(f"O{i}", day, "it's" if i == 1 else "plain", i) for i in range(4)],
+                          "offer_id string, as_of_date date, note string, n int").write.format("delta").option(
+        "delta.enableDeletionVectors", "true").save(path)
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE offer_id = 'O2'")
+    assert maintenance.files_with_deletion_vectors(path) == 1
+    with pytest.raises(Exception, match="deletionVectors"):    # what the listings met before
+        maintenance.delta_table(path).to_pyarrow_table()
+
+    reader = Lakehouse(None, settings)
+    rows = reader.rows("gold.offer_catalog")
+    assert sorted(rows.column("offer_id").to_pylist()) == ["O0", "O1", "O3"]
+    assert rows.schema == pa.schema([("offer_id", pa.string()), ("as_of_date", pa.date32()), ("note", pa.string()),
+                                     ("n", pa.int32())])
+    assert reader.rows("gold.offer_catalog", filters=[("note", "=", "it's"), ("as_of_date", "=", day)],
+                       columns=["n"]).to_pylist() == [{"n": 1}]
+    assert sorted(reader.rows("gold.offer_catalog", version=0, columns=["offer_id"]).column(0).to_pylist()) == [
+        "O0", "O1", "O2", "O3"]
+    assert maintenance.count_rows(path) == 3 == maintenance.count_rows(path, [("as_of_date", "=", day)])
+    assert [t for t in reader.describe() if t["table"] == "gold.offer_catalog"][0]["rows"] == 3
+    with pytest.raises(ValueError, match="has no column price"):
+        reader.rows("gold.offer_catalog", filters=[("price", "=", 1)])
+
+
 def test_a_history_purge_leaves_no_checksum_file_of_a_version_gone(lh, spark):
     """JVM Delta writes `_delta_log/<version>.crc` beside a commit, listing a small table's files with their column
     statistics (an erased customer's id among them); delta-rs's log cleanup removes the commits and leaves those."""
