@@ -112,12 +112,15 @@ def _money(value: Column) -> Column:
 
 
 def _sum_if(condition: Column, value: Column) -> Column:
-    # A decimal sum: exact, whatever the order rows arrive in (a re-run must give exactly the same table).
-    return _money(F.sum(F.when(condition, value).otherwise(F.lit(0).cast(MONEY_SUM))))
+    # A decimal sum: exact, whatever the order rows arrive in (a re-run must give exactly the same table); 0 where
+    # no row meets the condition. The rows that do not are NULL to the sum, not a decimal 0: a CASE that gives 0
+    # otherwise casts every row's value to the 0's type first, and that took half the time of the behaviour
+    # features (10.7 s against 5.1 s over the year's transactions of 100,000 customers, embedded engine).
+    return _money(F.coalesce(F.sum(F.when(condition, value)), F.lit(0).cast(MONEY_SUM)))
 
 
 def _count_if(condition: Column) -> Column:
-    return F.sum(F.when(condition, 1).otherwise(0))
+    return F.count(F.when(condition, F.lit(1)))   # the rows it holds for (a NULL is not counted)
 
 
 def _ratio(numerator: Column, denominator: Column) -> Column:
