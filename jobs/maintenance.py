@@ -45,8 +45,7 @@ def read_rows(location: str, version: int | None = None, columns: list[str] | No
     unknown = [c for c in [*names, *(f[0] for f in filters)] if c not in schema.names]
     if unknown:
         raise ValueError(f"{location} has no column {', '.join(unknown)}; its columns: {', '.join(schema.names)}")
-    where = " AND ".join(_equals(column, op, value) for column, op, value in filters)
-    sql = f"SELECT {', '.join(_sql_name(c) for c in names)} FROM t" + (f" WHERE {where}" if where else "")
+    sql = f"SELECT {', '.join(_sql_name(c) for c in names)} FROM t{_where(filters)}"
     rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
     # DataFusion reads text as views of it (string_view): given back as the table's own types.
     return rows.cast(pa.schema([schema.field(c) for c in names]))
@@ -57,10 +56,14 @@ def count_rows(location: str, filters: list[tuple] = ()) -> int:
     counted (see read_rows)."""
     from deltalake import QueryBuilder
 
-    where = " AND ".join(_equals(column, op, value) for column, op, value in filters)
-    sql = "SELECT count(*) AS n FROM t" + (f" WHERE {where}" if where else "")
+    sql = f"SELECT count(*) AS n FROM t{_where(filters)}"
     result = QueryBuilder().register("t", delta_table(location)).execute(sql).read_all()
     return int(result["n"][0].as_py())
+
+
+def _where(filters: list[tuple]) -> str:
+    conditions = [_equals(column, op, value) for column, op, value in filters]
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def _sql_name(column: str) -> str:
