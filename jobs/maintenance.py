@@ -5,7 +5,7 @@ statistics in its Delta log, and `maintain_all(lh)` for every registered table t
 maintain`). Every function takes the table's location (a path or a URI such as
 `s3://bucket/lakehouse/gold/kpi_daily`, Lakehouse.path), so it works on whatever storage MARKETOFONE_STORAGE_URI
 names. The steps read and write tables through Spark (jobs/tables.py); the CLI's listings that run without a
-Spark session (tables, history, dq, offers) read through here.
+Spark session (tables, history, dq, why, offers) read through here, their rows with `read_rows`.
 """
 
 from __future__ import annotations
