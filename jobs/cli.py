@@ -358,8 +358,8 @@ def read_frame(settings: Settings, ref: str):
     from jobs.tables import REGISTRY, Lakehouse
 
     if ref in REGISTRY:
-        return Lakehouse(None, settings).rows(ref).to_pandas() if Lakehouse(None, settings).exists(ref) \
-            else _missing(f"table {ref} has not been written yet")
+        lh = Lakehouse(None, settings)
+        return lh.rows(ref).to_pandas() if lh.exists(ref) else _missing(f"table {ref} has not been written yet")
     path = os.path.expanduser(ref)
     if ref.endswith(".parquet"):
         return pd.read_parquet(path) if os.path.exists(path) else _missing(f"no file {path}")

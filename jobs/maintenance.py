@@ -37,16 +37,11 @@ def read_rows(location: str, version: int | None = None, columns: list[str] | No
     which applies deletion vectors: its pyarrow reader (`to_pyarrow_table`, `to_pandas`) refuses a table that has
     them ("reader features {'deletionVectors'} ... not yet supported"), and they are Databricks' default."""
     import pyarrow as pa
-    from deltalake import QueryBuilder
 
     table = delta_table(location, version)
     schema = pa.schema(table.schema().to_arrow())
     names = list(columns) if columns else schema.names
-    unknown = [c for c in [*names, *(f[0] for f in filters)] if c not in schema.names]
-    if unknown:
-        raise ValueError(f"{location} has no column {', '.join(unknown)}; its columns: {', '.join(schema.names)}")
-    sql = f"SELECT {', '.join(_sql_name(c) for c in names)} FROM t{_where(filters)}"
-    rows = pa.table(QueryBuilder().register("t", table).execute(sql).read_all())
+    rows = _query(location, table, f"SELECT {', '.join(_sql_name(c) for c in names)} FROM t", names, filters)
     # DataFusion reads text as views of it (string_view): given back as the table's own types.
     return rows.cast(pa.schema([schema.field(c) for c in names]))
 
@@ -54,16 +49,23 @@ def read_rows(location: str, version: int | None = None, columns: list[str] | No
 def count_rows(location: str, filters: list[tuple] = ()) -> int:
     """How many rows the table holds (where each `(column, "=", value)` of `filters` holds), deleted rows not
     counted (see read_rows)."""
-    from deltalake import QueryBuilder
-
-    sql = f"SELECT count(*) AS n FROM t{_where(filters)}"
-    result = QueryBuilder().register("t", delta_table(location)).execute(sql).read_all()
+    result = _query(location, delta_table(location), "SELECT count(*) AS n FROM t", [], filters)
     return int(result["n"][0].as_py())
 
 
-def _where(filters: list[tuple]) -> str:
+def _query(location: str, table, select: str, columns: list[str], filters: list[tuple]):
+    """`select` (from the table as `t`) where each filter holds, through delta-rs's DataFusion engine, as a pyarrow
+    table; a column the table lacks is refused by name first."""
+    import pyarrow as pa
+    from deltalake import QueryBuilder
+
+    known = pa.schema(table.schema().to_arrow()).names
+    unknown = [c for c in [*columns, *(f[0] for f in filters)] if c not in known]
+    if unknown:
+        raise ValueError(f"{location} has no column {', '.join(unknown)}; its columns: {', '.join(known)}")
     conditions = [_equals(column, op, value) for column, op, value in filters]
-    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return pa.table(QueryBuilder().register("t", table).execute(select + where).read_all())
 
 
 def _sql_name(column: str) -> str:

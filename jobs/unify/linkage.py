@@ -293,11 +293,10 @@ def linker_for(fields: DataFrame, materialize, policy: IdentityPolicy, estimate:
     # validate_settings=False: Splink's check of the settings against the input's columns only logs what it
     # finds, and both models are fixed by the code and the shipped model.json (tests/unit/unify run them); the
     # check parsed every level's SQL again, about 0.15 s a run.
+    settings = model_settings() if estimate else prior_model()
+    linker = Linker(api.register(fields), settings, log_level=logging.WARNING, validate_settings=False)
     if estimate:
-        linker = Linker(api.register(fields), model_settings(), log_level=logging.WARNING, validate_settings=False)
         _train(linker)
-    else:
-        linker = Linker(api.register(fields), prior_model(), log_level=logging.WARNING, validate_settings=False)
     return linker
 
 
